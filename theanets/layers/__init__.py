@@ -1,0 +1,12 @@
+'''Layers: the building blocks of a network.
+
+``theanets.layers.Layer.build('ff', size=3, ...)`` or a string in a model's
+layer spec finds a layer class by its lower-cased name or alias.
+'''
+
+from . import base, feedforward
+from .base import Layer, Input, Product, Flatten, Concatenate, Reshape
+from .feedforward import Feedforward, Classifier, Tied
+
+__all__ = ['Layer', 'Input', 'Product', 'Flatten', 'Concatenate', 'Reshape',
+           'Feedforward', 'Classifier', 'Tied']

@@ -1,0 +1,503 @@
+'''The layer base class, the input layer and the structural layers.
+
+A layer's life: constructed from keyword arguments (which it only stores);
+``bind(network)`` resolves its input names to shapes, works out its output
+shape, builds its activation and creates its parameters; ``connect(outputs)``
+adds its symbolic outputs to the graph.
+'''
+
+import collections
+
+import numpy as np
+import pytensor
+import pytensor.tensor as TT
+
+from .. import activations
+from .. import util
+from .._backend import sparse_input
+
+__all__ = ['Layer', 'Input', 'Product', 'Flatten', 'Concatenate', 'Reshape']
+
+
+def _shape_text(shape):
+    return '(' + ', '.join('?' if d is None else str(d) for d in shape) + \
+        (',)' if len(shape) == 1 else ')')
+
+
+class Layer(metaclass=util.Registrar):
+    '''Base class of layers.
+
+    Parameters
+    ----------
+    name : str, optional
+        The layer's name; ``'<classname><N>'`` with a global counter if not
+        given. Network-built layers are named ``in``, ``hid<i>``, ``out``.
+    size : int, optional
+        Number of units (the last axis of the output).
+    shape : tuple of int, optional
+        Full per-example output shape; takes precedence over ``size``.
+    inputs : str, Layer, or sequence of these
+        Where the input comes from: output names (``'hid1:out'``) or layer
+        names (``'hid1'`` means ``'hid1:out'``).
+    activation : str, optional
+        Name of the activation function (default ``'relu'``).
+    rng : None, int or numpy.random.RandomState
+        Source of initial parameter values (alias ``nrng``); an int seeds a
+        fresh RandomState for this layer.
+    mean, std, sparsity, diagonal : float, optional
+        Initialisation of weight matrices; ``mean_<p>``, ``std_<p>``,
+        ``sparsity_<p>``, ``diagonal_<p>`` apply to parameter ``<p>`` only
+        (biases honour only the per-parameter forms).
+
+    Notes
+    -----
+    To write a layer, subclass and implement ``setup()`` (create parameters
+    with :meth:`add_weights` and :meth:`add_bias`) and ``transform(inputs)``
+    (return the output expression, or a dict of named outputs, and a list of
+    updates). The subclass is usable in specs by its lower-cased class name.
+    '''
+
+    _count = 0
+
+    def __init__(self, name=None, **kwargs):
+        Layer._count += 1
+        self.name = name or '{}{}'.format(type(self).__name__.lower(), Layer._count)
+        if not isinstance(self.name, str):
+            raise util.ConfigurationError(
+                'layer names must be strings, not {!r}'.format(self.name))
+        self.kwargs = kwargs
+        rng = kwargs.get('rng', kwargs.get('nrng'))
+        if rng is None or isinstance(rng, (int, np.integer)):
+            rng = np.random.RandomState(rng)
+        self.rng = rng
+        self._input_shapes = collections.OrderedDict()
+        self._output_shapes = {}
+        self._params = []
+
+    # ----- naming ---------------------------------------------------------
+
+    def full_name(self, name):
+        '''The full name of output or parameter ``name``: ``'<layer>:<name>'``.'''
+        return '{}:{}'.format(self.name, name)
+
+    @property
+    def output_name(self):
+        '''Full name of the default output: ``'<layer>:out'``.'''
+        return self.full_name('out')
+
+    def _param_name(self, name):
+        return '{}.{}'.format(self.name, name)
+
+    def _context(self):
+        return 'layer {!r} ({})'.format(self.name, type(self).__name__)
+
+    # ----- shapes ---------------------------------------------------------
+
+    @property
+    def input_name(self):
+        '''Full name of the single input; ConfigurationError if not exactly one.'''
+        if len(self._input_shapes) != 1:
+            raise util.ConfigurationError('{} expects exactly one input, but has {}: {}'.format(
+                self._context(), len(self._input_shapes), list(self._input_shapes)))
+        return next(iter(self._input_shapes))
+
+    @property
+    def input_shape(self):
+        '''Per-example shape of the single input.'''
+        return self._input_shapes[self.input_name]
+
+    @property
+    def input_size(self):
+        '''Size of the last axis of the single input.'''
+        size = self.input_shape[-1]
+        if size is None:
+            raise util.ConfigurationError('{}: the size of input {!r} is not known'.format(
+                self._context(), self.input_name))
+        return size
+
+    @property
+    def output_shape(self):
+        '''Per-example shape of the default output (no batch axis).'''
+        return self._output_shapes['out']
+
+    @property
+    def output_size(self):
+        '''Size of the last axis of the default output.'''
+        return self.output_shape[-1]
+
+    @property
+    def params(self):
+        '''Shared variables of this layer (its own, then its activation's).'''
+        return self._params + list(getattr(getattr(self, 'activate', None), 'params', []))
+
+    def _input_specs(self):
+        inputs = self.kwargs.get('inputs', ())
+        if isinstance(inputs, (str, Layer)):
+            inputs = (inputs,)
+        return tuple(inputs)
+
+    def bind(self, graph, reset=True, initialize=True):
+        '''Resolve inputs and outputs against ``graph`` and create parameters.
+
+        Parameters
+        ----------
+        graph : theanets.graph.Network
+            The network whose ``layers`` this layer reads its inputs from.
+        reset : bool
+            Forget previously resolved shapes first.
+        initialize : bool
+            Create (and draw initial values for) parameters. Pass False to
+            re-bind a layer whose parameters already exist.
+        '''
+        if reset:
+            self._input_shapes.clear()
+            self._output_shapes.clear()
+        self.resolve_inputs(graph.layers)
+        self.resolve_outputs()
+        if initialize or not hasattr(self, 'activate'):
+            self.activate = activations.build(
+                self.kwargs.get('activation', 'relu'), self)
+        if initialize:
+            self._params = []
+            self.setup()
+        self.log()
+
+    def _find_source(self, layers, ref):
+        '''The layer an input reference points at, and the full output name.'''
+        if isinstance(ref, Layer):
+            ref = ref.output_name
+        if not isinstance(ref, str):
+            raise util.ConfigurationError('{}: inputs must be names or layers, not {!r}'.format(
+                self._context(), ref))
+        prefix, _, suffix = ref.partition(':')
+        matches = [l for l in layers if l.name == prefix]
+        if len(matches) != 1:
+            names = [l.name for l in layers if l is not self]
+            raise util.ConfigurationError(
+                '{}: input {!r} {} among layers {}'.format(
+                    self._context(), ref,
+                    'matches no layer' if not matches else 'matches several layers',
+                    names))
+        return matches[0], '{}:{}'.format(prefix, suffix or 'out')
+
+    def resolve_inputs(self, layers):
+        '''Map each input name to the shape of the output it names.'''
+        for ref in self._input_specs():
+            source, name = self._find_source(layers, ref)
+            suffix = name.partition(':')[2]
+            if suffix not in source._output_shapes:
+                if not source._output_shapes:
+                    raise util.ConfigurationError(
+                        '{}: input {!r} comes from layer {!r}, which is not bound yet '
+                        '(layers must come after their inputs)'.format(
+                            self._context(), name, source.name))
+                raise util.UnknownNameError(
+                    '{}: layer {!r} has no output {!r} of known shape; use one of {}'.format(
+                        self._context(), source.name, suffix,
+                        [source.full_name(k) for k in source._output_shapes]))
+            self._input_shapes[name] = source._output_shapes[suffix]
+
+    def resolve_outputs(self):
+        '''Work out the output shape from the inputs and ``size``/``shape``.'''
+        shapes = list(self._input_shapes.values())
+        if shapes:
+            first = shapes[0]
+            for name, shape in self._input_shapes.items():
+                if len(shape) != len(first) or any(
+                        a is not None and b is not None and a != b
+                        for a, b in zip(shape[:-1], first[:-1])):
+                    raise util.ConfigurationError(
+                        '{}: incompatible input shapes {}'.format(self._context(), ', '.join(
+                            '{} {}'.format(n, _shape_text(s))
+                            for n, s in self._input_shapes.items())))
+        shape = self.kwargs.get('shape')
+        size = self.kwargs.get('size')
+        if shape is not None:
+            self._output_shapes['out'] = tuple(shape)
+        elif size is not None and shapes:
+            self._output_shapes['out'] = tuple(shapes[0][:-1]) + (size,)
+        elif size is not None:
+            self._output_shapes['out'] = (size,)
+        else:
+            raise util.ConfigurationError(
+                '{} does not specify a size (give an int, size=..., or shape=...)'.format(
+                    self._context()))
+
+    # ----- parameters ----------------------------------------------------
+
+    def setup(self):
+        '''Create this layer's parameters (none in the base class).'''
+
+    def _option(self, key, name, default):
+        '''A per-parameter option ``key_name``, else layer-wide ``key``, else default.'''
+        return self.kwargs.get('{}_{}'.format(key, name), self.kwargs.get(key, default))
+
+    def add_weights(self, name, nin, nout, mean=0, std=0, sparsity=0, diagonal=0):
+        '''Create a weight matrix parameter ``'<layer>.<name>'`` of shape (nin, nout).
+
+        The default ``std`` is ``1 / sqrt(nin + nout)``; the layer's
+        ``mean``/``std``/``sparsity``/``diagonal`` keyword arguments (and their
+        ``_<name>`` forms) override the given defaults.
+        '''
+        glorot = 1 / np.sqrt(nin + nout)
+        value = util.random_matrix(
+            nin, nout,
+            mean=self._option('mean', name, mean),
+            std=self._option('std', name, std or glorot),
+            sparsity=self._option('sparsity', name, sparsity),
+            diagonal=self._option('diagonal', name, diagonal),
+            rng=self.rng)
+        return self._add_param(name, value)
+
+    def add_bias(self, name, size, mean=0, std=1):
+        '''Create a vector parameter ``'<layer>.<name>'``; only ``mean_<name>``
+        and ``std_<name>`` override the defaults.'''
+        value = util.random_vector(
+            size,
+            mean=self.kwargs.get('mean_{}'.format(name), mean),
+            std=self.kwargs.get('std_{}'.format(name), std),
+            rng=self.rng)
+        return self._add_param(name, value)
+
+    def _add_param(self, name, value):
+        param = pytensor.shared(value, name=self._param_name(name))
+        self._params.append(param)
+        return param
+
+    def find(self, key):
+        '''This layer's own parameter by name suffix (``'w'``) or index.
+
+        Raises
+        ------
+        UnknownNameError
+            (a KeyError) listing the layer's parameters.
+        '''
+        if isinstance(key, (int, np.integer)) and -len(self._params) <= key < len(self._params):
+            return self._params[key]
+        for param in self._params:
+            if param.name == self._param_name(key):
+                return param
+        raise util.UnknownNameError('{} has no parameter {!r}; its parameters are {}'.format(
+            self._context(), key, [p.name for p in self._params]))
+
+    # ----- graph ----------------------------------------------------------
+
+    def connect(self, inputs):
+        '''Add this layer's outputs to the graph.
+
+        Parameters
+        ----------
+        inputs : dict
+            Full output name -> symbolic expression for every output so far.
+
+        Returns
+        -------
+        outputs : dict
+            Full output name (``'<layer>:<name>'``) -> symbolic expression.
+        updates : list
+            Update pairs the layer needs (e.g. from scan); usually empty.
+        '''
+        outputs, updates = self.transform(inputs)
+        if isinstance(outputs, dict):
+            outputs = sorted(outputs.items())
+        elif not isinstance(outputs, (list, tuple)):
+            outputs = [('out', outputs)]
+        result = {}
+        for suffix, expr in outputs:
+            full = self.full_name(suffix)
+            if expr.owner is not None:  # never rename the model's input variables
+                expr.name = full
+            result[full] = expr
+        return result, list(updates or [])
+
+    def transform(self, inputs):
+        '''Compute outputs from ``inputs``; returns ``(outputs, updates)``.'''
+        raise NotImplementedError(
+            '{} must implement transform(inputs)'.format(type(self).__name__))
+
+    def _only_input(self, inputs):
+        return inputs[self.input_name]
+
+    # ----- description ---------------------------------------------------
+
+    def to_spec(self):
+        '''A dict from which ``Network.add_layer`` rebuilds this layer.'''
+        spec = dict(**self.kwargs)
+        spec.update(form=type(self).__name__.lower(), name=self.name,
+                    activation=self.kwargs.get('activation', 'relu'))
+        return spec
+
+    def log(self):
+        '''Log the layer's shape and parameters.'''
+        inputs = ', '.join('{} {}'.format(n, _shape_text(s)) for n, s in self._input_shapes.items())
+        util.log('layer {0.__class__.__name__} "{0.name}" {1} {2} from {3}', self,
+                 _shape_text(self.output_shape),
+                 getattr(getattr(self, 'activate', None), 'name', ''), inputs or '-')
+        self.log_params()
+
+    def log_params(self):
+        '''Log each parameter's shape; return the total number of values.'''
+        total = 0
+        for param in self.params:
+            value = param.get_value()
+            total += value.size
+            util.log('parameter {} {}', param.name, _shape_text(value.shape))
+        return total
+
+    def __repr__(self):
+        return '{}({!r})'.format(type(self).__name__, self.name)
+
+
+class Input(Layer):
+    '''A layer that holds the network's input data.
+
+    Parameters
+    ----------
+    name : str
+        Layer name, and name of the symbolic input variable (default ``'in'``).
+    ndim : int
+        Dimensions of the data including the batch axis (2 for feedforward,
+        3 for recurrent, 4 for images); ignored when ``shape`` is given.
+    sparse : bool or str
+        ``True``/``'csr'`` or ``'csc'`` for a scipy.sparse matrix input
+        (2 dimensions only).
+    size : int or shape : tuple
+        The number of features, or the per-example shape.
+    '''
+
+    def __init__(self, name='in', ndim=2, sparse=False, **kwargs):
+        shape = kwargs.get('shape')
+        if shape is not None:
+            ndim = 1 + len(shape)
+            kwargs['shape'] = tuple(shape)
+        else:
+            size = kwargs.pop('size', None)
+            kwargs['shape'] = (None,) * (ndim - 2) + (size,)
+        kwargs['activation'] = 'linear'
+        kwargs.pop('inputs', None)
+        super().__init__(name=name, **kwargs)
+        if sparse:
+            fmt = 'csr' if sparse is True else str(sparse).lower()
+            if fmt not in ('csr', 'csc') or ndim != 2:
+                raise util.ConfigurationError(
+                    '{}: sparse inputs must be "csr" or "csc" with 2 dimensions, '
+                    'not sparse={!r} with {} dimensions'.format(self._context(), sparse, ndim))
+            self.input = sparse_input(fmt, self.name)
+        else:
+            if not 1 <= ndim < len(util.FLOAT_CONTAINERS):
+                raise util.ConfigurationError('{}: ndim must be 1 to {}, not {}'.format(
+                    self._context(), len(util.FLOAT_CONTAINERS) - 1, ndim))
+            self.input = util.FLOAT_CONTAINERS[ndim](self.name)
+        self.sparse = fmt if sparse else False
+
+    def resolve_inputs(self, layers):
+        '''An input layer has no inputs.'''
+
+    def resolve_outputs(self):
+        '''The output shape is the declared shape.'''
+        shape = self.kwargs['shape']
+        if shape[-1] is None:
+            raise util.ConfigurationError(
+                '{} does not specify a size (give an int, size=..., or shape=...)'.format(
+                    self._context()))
+        self._output_shapes['out'] = shape
+
+    def transform(self, inputs):
+        return self.input, []
+
+    def to_spec(self):
+        spec = super().to_spec()
+        if self.sparse:
+            spec['sparse'] = self.sparse
+        return spec
+
+
+class Product(Layer):
+    '''Elementwise product of inputs that all have the same shape.'''
+
+    __extra_registration_keys__ = ['prod']
+
+    def resolve_outputs(self):
+        shapes = set(self._input_shapes.values())
+        if len(shapes) != 1:
+            raise util.ConfigurationError('{}: all inputs must have the same shape, got {}'.format(
+                self._context(), ', '.join('{} {}'.format(n, _shape_text(s))
+                                           for n, s in self._input_shapes.items())))
+        self._output_shapes['out'] = shapes.pop()
+
+    def transform(self, inputs):
+        exprs = [inputs[name] for name in self._input_shapes]
+        out = exprs[0]
+        for expr in exprs[1:]:
+            out = out * expr
+        return out, []
+
+
+class Flatten(Layer):
+    '''Flatten each example to a vector: output shape ``(prod(input_shape),)``.'''
+
+    __extra_registration_keys__ = ['flat']
+
+    def resolve_outputs(self):
+        shape = self.input_shape
+        if any(d is None for d in shape):
+            raise util.ConfigurationError('{}: cannot flatten input {!r} of unknown shape {}'.format(
+                self._context(), self.input_name, _shape_text(shape)))
+        size = int(np.prod(shape))
+        given = self.kwargs.get('size')
+        if given is not None and given != size:
+            raise util.ConfigurationError(
+                '{}: size={} was given, but flattening input {} gives {} values'.format(
+                    self._context(), given, _shape_text(shape), size))
+        self._output_shapes['out'] = (size,)
+
+    def transform(self, inputs):
+        x = self._only_input(inputs)
+        return x.reshape((x.shape[0], -1)), []
+
+
+class Concatenate(Layer):
+    '''Concatenate inputs along the last axis.'''
+
+    __extra_registration_keys__ = ['concat']
+
+    def resolve_outputs(self):
+        shapes = list(self._input_shapes.values())
+        lead = shapes[0][:-1]
+        if any(s[:-1] != lead for s in shapes) or any(s[-1] is None for s in shapes):
+            raise util.ConfigurationError(
+                '{}: inputs must agree on all but the last axis, got {}'.format(
+                    self._context(), ', '.join('{} {}'.format(n, _shape_text(s))
+                                               for n, s in self._input_shapes.items())))
+        self._output_shapes['out'] = tuple(lead) + (sum(s[-1] for s in shapes),)
+
+    def transform(self, inputs):
+        exprs = [inputs[name] for name in self._input_shapes]
+        return TT.concatenate(exprs, axis=-1), []
+
+
+class Reshape(Layer):
+    '''Reshape each example to ``shape`` (which excludes the batch axis).
+
+    Unlike the original library's Reshape, which failed when the graph was
+    built, this one works; it checks element counts when both are known.
+    '''
+
+    def resolve_outputs(self):
+        shape = self.kwargs.get('shape')
+        if shape is None:
+            raise util.ConfigurationError('{} needs shape=(...)'.format(self._context()))
+        shape = tuple(shape)
+        before = self.input_shape
+        if all(d is not None for d in before + shape) and \
+                int(np.prod(before)) != int(np.prod(shape)):
+            raise util.ConfigurationError(
+                '{}: cannot reshape input {} ({} values) to {} ({} values)'.format(
+                    self._context(), _shape_text(before), int(np.prod(before)),
+                    _shape_text(shape), int(np.prod(shape))))
+        self._output_shapes['out'] = shape
+
+    def transform(self, inputs):
+        x = self._only_input(inputs)
+        shape = tuple(-1 if d is None else d for d in self.output_shape)
+        return x.reshape((x.shape[0],) + shape), []

@@ -1,0 +1,112 @@
+'''Fully-connected layers: Feedforward, Classifier (softmax) and Tied.'''
+
+from .. import util
+from .._backend import dot
+from .base import Layer
+
+__all__ = ['Feedforward', 'Classifier', 'Tied']
+
+
+class Feedforward(Layer):
+    '''A fully-connected layer: ``out = activation(sum_i x_i . W_i + b)``.
+
+    With one input the parameters are ``w`` (inputs x size) and ``b``; with
+    several, one ``w_<input output name>`` per input (in input order), then
+    ``b``. Outputs are ``pre`` (before the activation) and ``out``.
+
+    Examples
+    --------
+    >>> import theanets
+    >>> net = theanets.Regressor([3, dict(size=4, name='h', activation='tanh'), 2])
+    >>> [p.name for p in net.layers[1].params]
+    ['h.w', 'h.b']
+    '''
+
+    __extra_registration_keys__ = ['ff']
+
+    def _weight_name(self, input_name):
+        return 'w' if len(self._input_shapes) == 1 else 'w_' + input_name
+
+    def setup(self):
+        for name, shape in self._input_shapes.items():
+            if shape[-1] is None:
+                raise util.ConfigurationError(
+                    '{}: the size of input {!r} is not known'.format(self._context(), name))
+            self.add_weights(self._weight_name(name), shape[-1], self.output_size)
+        self.add_bias('b', self.output_size)
+
+    def transform(self, inputs):
+        terms = [dot(inputs[name], self.find(self._weight_name(name)))
+                 for name in self._input_shapes]
+        pre = sum(terms[1:], terms[0]) + self.find('b')
+        return dict(pre=pre, out=self.activate(pre)), []
+
+
+class Classifier(Feedforward):
+    '''A feedforward layer whose activation is always softmax.'''
+
+    __extra_registration_keys__ = ['softmax']
+
+    def __init__(self, **kwargs):
+        kwargs['activation'] = 'softmax'
+        super().__init__(**kwargs)
+
+
+class Tied(Layer):
+    '''A layer that reuses the transposed weights of a partner layer.
+
+    ``pre = x . W_partner^T + b``; the only own parameter is ``b``, and the
+    output shape is the partner's input shape. Used for tied autoencoders:
+    ``Autoencoder([10, 20, (10, 'tied')])``.
+
+    Parameters
+    ----------
+    partner : str or Layer
+        The layer (or its name) whose ``w`` this layer uses.
+    '''
+
+    def __init__(self, partner, **kwargs):
+        self.partner = partner
+        kwargs['size'] = kwargs['shape'] = None
+        super().__init__(**kwargs)
+
+    @property
+    def partner_name(self):
+        return self.partner if isinstance(self.partner, str) else self.partner.name
+
+    def bind(self, graph, *args, **kwargs):
+        if isinstance(self.partner, str):
+            matches = [l for l in graph.layers if l.name == self.partner]
+            if len(matches) != 1:
+                raise util.ConfigurationError(
+                    '{}: cannot find partner layer {!r} among {}'.format(
+                        self._context(), self.partner, [l.name for l in graph.layers]))
+            self.partner = matches[0]
+        super().bind(graph, *args, **kwargs)
+
+    def resolve_outputs(self):
+        partner = self.partner
+        if isinstance(partner, str) or not partner._input_shapes:
+            raise util.ConfigurationError(
+                '{}: partner {!r} must be bound before this layer'.format(
+                    self._context(), self.partner_name))
+        w_shape = partner.find('w').get_value().shape
+        if self.input_shape[-1] not in (None, w_shape[1]):
+            raise util.ConfigurationError(
+                '{}: input {!r} has {} features, but partner weights {!r} {} '
+                'need {}'.format(self._context(), self.input_name, self.input_shape[-1],
+                                 partner.find('w').name, w_shape, w_shape[1]))
+        self._output_shapes['out'] = partner.input_shape
+
+    def setup(self):
+        self.add_bias('b', self.output_size)
+
+    def transform(self, inputs):
+        x = self._only_input(inputs)
+        pre = dot(x, self.partner.find('w').T) + self.find('b')
+        return dict(pre=pre, out=self.activate(pre)), []
+
+    def to_spec(self):
+        spec = super().to_spec()
+        spec['partner'] = self.partner_name
+        return spec

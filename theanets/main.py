@@ -1,0 +1,56 @@
+'''Experiment: the original convenience wrapper to build or load, train and save.'''
+
+import os
+
+from . import graph
+
+__all__ = ['Experiment']
+
+
+class Experiment:
+    '''Build (or load) a network, then train and save it.
+
+    Parameters
+    ----------
+    network : str, Network, or a Network subclass
+        A path to a saved model (loaded), a network (used as is), or a model
+        class (instantiated with the remaining arguments).
+
+    Examples
+    --------
+    >>> import theanets
+    >>> exp = theanets.Experiment(theanets.Regressor, [3, 4, 2])
+    >>> type(exp.network).__name__
+    'Regressor'
+    '''
+
+    def __init__(self, network, *args, **kwargs):
+        if isinstance(network, (str, os.PathLike)) and os.path.isfile(network):
+            self.load(network)
+        elif isinstance(network, graph.Network):
+            self.network = network
+        elif isinstance(network, type) and issubclass(network, graph.Network) \
+                and network is not graph.Network:
+            self.network = network(*args, **kwargs)
+        else:
+            from . import util
+            raise util.ConfigurationError(
+                'Experiment needs a model class (e.g. theanets.Regressor), a network, or '
+                'the path of a saved model; got {!r}'.format(network))
+
+    def train(self, *args, **kwargs):
+        '''Train the network: see :meth:`theanets.graph.Network.train`.'''
+        return self.network.train(*args, **kwargs)
+
+    def itertrain(self, *args, **kwargs):
+        '''Train the network: see :meth:`theanets.graph.Network.itertrain`.'''
+        return self.network.itertrain(*args, **kwargs)
+
+    def save(self, path):
+        '''Save the network to ``path``.'''
+        self.network.save(path)
+
+    def load(self, path):
+        '''Load a network from ``path``; it becomes (and is returned as) ``network``.'''
+        self.network = graph.Network.load(path)
+        return self.network

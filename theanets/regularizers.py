@@ -1,0 +1,294 @@
+'''Regularizers: penalties added to the loss, and graph changes (noise, dropout).
+
+They are usually made from keyword arguments of ``train``, ``loss``,
+``feed_forward`` or ``predict`` (see :func:`from_kwargs`)::
+
+    model.train([X], weight_l2=1e-4, hidden_l1=0.1, hidden_dropout=0.5)
+
+A user subclass of :class:`Regularizer` is used by passing its lower-cased
+class name as a keyword, with a weight or a dict of constructor arguments.
+'''
+
+import fnmatch
+
+import numpy as np
+import pytensor.tensor as TT
+
+from . import util
+from ._backend import random_source
+from .layers.base import Input
+
+__all__ = ['from_kwargs', 'Regularizer', 'WeightL2', 'WeightL1', 'HiddenL1',
+           'RecurrentNorm', 'RecurrentState', 'Contractive', 'GaussianNoise',
+           'BernoulliDropout']
+
+
+def _seed(rng):
+    '''An int seed (or stream) for a symbolic random stream from ``rng``.
+
+    A numpy RandomState (what a network's ``rng`` may be) gives a seed drawn
+    from it; the original library passed it through and then failed.
+    '''
+    if isinstance(rng, np.random.RandomState):
+        return int(rng.randint(2 ** 30))
+    return rng
+
+
+def from_kwargs(graph, **kwargs):
+    '''Build the regularizers named in keyword arguments.
+
+    Parameters
+    ----------
+    graph : theanets.graph.Network
+        The network to regularize (its layers give the input, hidden and
+        output patterns).
+    regularizers : list or dict, optional
+        A list of Regularizer instances is returned as is; a dict is merged
+        into the other keyword arguments.
+    rng : int, optional
+        Seed of the random streams of noise and dropout (default 13).
+    input_dropout, hidden_dropout, output_dropout : float, optional
+        Dropout rates for the inputs, hidden layers and output.
+    dropout : dict, optional
+        Glob pattern of output names -> dropout rate.
+    input_noise, hidden_noise, output_noise : float, optional
+        Standard deviations of additive Gaussian noise.
+    noise : dict, optional
+        Glob pattern of output names -> noise standard deviation.
+    **kwargs
+        Any registered regularizer name (``weight_l2``, ``hidden_l1``,
+        ``contractive``, a user subclass, ...) with a weight or a dict of
+        constructor arguments. Other keys are ignored.
+
+    Returns
+    -------
+    list of Regularizer, dropout first, then noise, then the named ones.
+
+    Examples
+    --------
+    >>> import theanets
+    >>> net = theanets.Regressor([3, 4, 2])
+    >>> [type(r).__name__ for r in from_kwargs(net, hidden_dropout=0.5, weight_l2=1e-3)]
+    ['BernoulliDropout', 'WeightL2']
+    '''
+    if 'regularizers' in kwargs:
+        regs = kwargs['regularizers']
+        if isinstance(regs, (tuple, list)):
+            return list(regs)
+        if isinstance(regs, dict):
+            kwargs = dict(kwargs, **regs)
+    rng = _seed(kwargs.get('rng', 13))
+
+    def names(layers):
+        return tuple(layer.output_name for layer in layers)
+
+    inputs = names(l for l in graph.layers if isinstance(l, Input))
+    hiddens = names(graph.layers[1:-1])
+    outputs = names(graph.layers[-1:])
+
+    result = []
+    for kind, cls in (('dropout', BernoulliDropout), ('noise', GaussianNoise)):
+        levels = {inputs: kwargs.get('input_' + kind, 0),
+                  hiddens: kwargs.get('hidden_' + kind, 0),
+                  outputs: kwargs.get('output_' + kind, 0)}
+        levels.update(kwargs.get(kind) or {})
+        for pattern, weight in levels.items():
+            if weight:
+                result.append(cls(pattern=pattern, weight=weight, rng=rng))
+
+    for key, value in kwargs.items():
+        if key.lower() == 'regularizer' or not Regularizer.is_registered(key):
+            continue
+        if isinstance(value, dict):
+            result.append(Regularizer.build(key, **value))
+        else:
+            result.append(Regularizer.build(key, weight=value))
+    return result
+
+
+class Regularizer(metaclass=util.Registrar):
+    '''Base class of regularizers.
+
+    Parameters
+    ----------
+    pattern : str or sequence of str
+        Glob pattern(s) of the output or parameter names it applies to.
+    weight : float
+        Strength: the factor of the loss term, or the noise/dropout level.
+    '''
+
+    def __init__(self, pattern='*', weight=0.):
+        self.pattern = pattern
+        self.weight = weight
+
+    def log(self):
+        '''Log a one-line description.'''
+        util.log('regularizer: {} * {} on {}', self.weight, type(self).__name__, self.pattern)
+
+    def modify_graph(self, outputs):
+        '''Change one layer's ``outputs`` dict in place (nothing by default).'''
+
+    def loss(self, layers, outputs):
+        '''The symbolic penalty, before ``weight`` is applied (0 by default).'''
+        return 0
+
+    def updates(self):
+        '''Update pairs the modified graph needs (random generator states).'''
+        return []
+
+    def __repr__(self):
+        return '{}({!r}, {!r})'.format(type(self).__name__, self.pattern, self.weight)
+
+
+def _mean_of(terms):
+    terms = list(terms)
+    if not terms:
+        return 0
+    return sum(terms) / len(terms)
+
+
+class WeightL2(Regularizer):
+    '''Mean over matching weight matrices (ndim > 1) of ``mean(W ** 2)``.'''
+
+    __extra_registration_keys__ = ['weight_l2', 'weight_decay']
+
+    def _penalty(self, value):
+        return TT.sqr(value).mean()
+
+    def loss(self, layers, outputs):
+        return _mean_of(self._penalty(p) for _, p in util.params_matching(layers, self.pattern)
+                        if p.ndim > 1)
+
+
+class WeightL1(WeightL2):
+    '''Mean over matching weight matrices (ndim > 1) of ``mean(abs(W))``.'''
+
+    __extra_registration_keys__ = ['weight_l1', 'weight_sparsity']
+
+    def _penalty(self, value):
+        return abs(value).mean()
+
+
+def _hidden_pattern(pattern, layers):
+    '''``'*'`` (or None) stands for the hidden layers' ``:out`` outputs.'''
+    if pattern in ('*', None):
+        return tuple(layer.output_name for layer in layers[1:-1])
+    return pattern
+
+
+class HiddenL1(Regularizer):
+    '''Mean over matching outputs of ``mean(abs(h))`` (hidden layers by default).'''
+
+    __extra_registration_keys__ = ['hidden_l1', 'hidden_sparsity']
+
+    def loss(self, layers, outputs):
+        pattern = _hidden_pattern(self.pattern, layers)
+        return _mean_of(abs(h).mean() for _, h in util.outputs_matching(outputs, pattern))
+
+
+class RecurrentNorm(Regularizer):
+    '''Mean change of the squared norm of recurrent outputs between time steps.
+
+    With ``n_t = sum(h_t ** 2)``, the penalty is ``mean(n_t - n_{t+1})``
+    (not squared: kept from the original), averaged over matching 3-D
+    outputs (batch, time, features).
+    '''
+
+    __extra_registration_keys__ = ['recurrent_norm']
+
+    def _penalty(self, h):
+        norms = TT.sqr(h).sum(axis=-1)
+        return (norms[:, :-1] - norms[:, 1:]).mean()
+
+    def loss(self, layers, outputs):
+        return _mean_of(self._penalty(h) for _, h in util.outputs_matching(outputs, self.pattern)
+                        if h.ndim == 3)
+
+
+class RecurrentState(RecurrentNorm):
+    '''Mean squared change of recurrent outputs between time steps.'''
+
+    __extra_registration_keys__ = ['recurrent_state']
+
+    def _penalty(self, h):
+        return TT.sqr(h[:, :-1] - h[:, 1:]).mean()
+
+
+class Contractive(Regularizer):
+    '''Squared gradient of hidden activity with respect to the inputs.
+
+    Parameters
+    ----------
+    pattern : str, optional
+        Outputs whose mean activity is differentiated; ``None`` or ``'*'``
+        means the hidden layers' outputs. (In the original library the
+        default None raised a TypeError; here it works.)
+    wrt : str
+        Glob pattern of the input variables to differentiate with respect to.
+    '''
+
+    def __init__(self, pattern=None, weight=0., wrt='*'):
+        super().__init__(pattern=pattern, weight=weight)
+        self.wrt = wrt
+
+    def loss(self, layers, outputs):
+        pattern = _hidden_pattern(self.pattern, layers)
+        wrt = [layer.input for layer in layers if isinstance(layer, Input)
+               and fnmatch.fnmatch(layer.input.name, self.wrt)]
+        if not wrt:
+            raise util.ConfigurationError(
+                'Contractive: wrt={!r} matches no input; inputs are {}'.format(
+                    self.wrt, [l.name for l in layers if isinstance(l, Input)]))
+        return _mean_of(
+            sum(TT.sqr(g).mean() for g in TT.grad(h.mean(), wrt))
+            for _, h in util.outputs_matching(outputs, pattern))
+
+
+class _Stochastic(Regularizer):
+    '''Shared machinery of regularizers that change graph outputs at random.'''
+
+    SUFFIX = ''
+
+    def __init__(self, pattern='*:out', weight=0., rng=13):
+        super().__init__(pattern=pattern, weight=weight)
+        self.rng = random_source(_seed(rng))
+
+    def modify_graph(self, outputs):
+        for name, expr in list(util.outputs_matching(outputs, self.pattern)):
+            outputs[name + self.SUFFIX] = expr
+            outputs[name] = self._apply(expr)
+
+    def _apply(self, expr):
+        raise NotImplementedError
+
+    def updates(self):
+        return self.rng.updates()
+
+
+class GaussianNoise(_Stochastic):
+    '''Add ``N(0, weight ** 2)`` noise to matching outputs.
+
+    The unchanged values stay available as ``'<name>-prenoise'``.
+    '''
+
+    SUFFIX = '-prenoise'
+
+    def _apply(self, expr):
+        noise = self.rng.normal(0, self.weight, size=expr.shape)
+        return expr + TT.cast(noise, expr.dtype)
+
+
+class BernoulliDropout(_Stochastic):
+    '''Zero each matching output value with probability ``weight``.
+
+    Kept values are scaled by ``1 / (1 - weight)`` (inverted dropout), so the
+    expected value is unchanged. The unchanged values stay available as
+    ``'<name>-predrop'``.
+    '''
+
+    SUFFIX = '-predrop'
+
+    def _apply(self, expr):
+        keep = 1 - self.weight
+        mask = self.rng.binomial(1, keep, size=expr.shape)
+        return expr * TT.cast(mask, expr.dtype) / TT.cast(keep, expr.dtype)

@@ -1,0 +1,256 @@
+'''Shared helpers: errors, registries, random initialisers, name matching.
+
+Everything here is public API of the original ``theanets.util`` (see the
+module list in the documentation); the error classes add a few subclasses so
+that clearer errors stay catchable by the ``except`` clauses old scripts use.
+'''
+
+import difflib
+import fnmatch
+import logging
+import sys
+
+import numpy as np
+import pytensor
+import pytensor.tensor as TT
+
+__all__ = [
+    'basestring', 'FLOAT', 'FLOAT_CONTAINERS', 'INT_CONTAINERS',
+    'Error', 'ConfigurationError', 'UnknownNameError', 'DataError',
+    'Registrar', 'random_matrix', 'random_vector', 'outputs_matching',
+    'params_matching', 'log', 'enable_detailed_callsite_logging',
+]
+
+#: Kept for scripts written for Python 2 that import it from here.
+basestring = str
+
+#: The float dtype of every parameter and data array (``pytensor.config.floatX``).
+FLOAT = pytensor.config.floatX
+
+#: Symbolic float containers, indexed by number of dimensions.
+FLOAT_CONTAINERS = (TT.scalar, TT.vector, TT.matrix, TT.tensor3, TT.tensor4)
+
+#: Symbolic int32 containers, indexed by number of dimensions.
+INT_CONTAINERS = (TT.iscalar, TT.ivector, TT.imatrix, TT.itensor3, TT.itensor4)
+
+_logger = logging.getLogger('theanets')
+
+
+class Error(Exception):
+    '''Base class of every error theanets raises on purpose.'''
+
+
+class ConfigurationError(Error):
+    '''A model, layer, loss or training configuration is invalid.'''
+
+
+class UnknownNameError(ConfigurationError, KeyError):
+    '''A name (layer form, activation, loss, algorithm, ...) is not known.
+
+    It is a :class:`KeyError` too, which is what the original library raised,
+    so ``except KeyError`` clauses in existing scripts keep working.
+    '''
+
+    def __str__(self):
+        # KeyError would print the message quoted, like a dict key.
+        return str(self.args[0]) if self.args else ''
+
+
+class DataError(Error, ValueError, TypeError):
+    '''Data given to a model has the wrong number, shape, type or values.
+
+    Subclasses both :class:`ValueError` and :class:`TypeError`: the original
+    library let such mistakes surface as either.
+    '''
+
+
+def _suggest(key, choices):
+    '''A "perhaps you meant" phrase for an unknown ``key``, or ''.'''
+    close = difflib.get_close_matches(str(key), list(choices), n=3)
+    if not close:
+        return ''
+    return '; perhaps you meant {}'.format(' or '.join(repr(c) for c in close))
+
+
+def unknown_name(kind, key, choices, context=''):
+    '''Build the :class:`UnknownNameError` for an unknown ``key`` of ``kind``.
+
+    ``context`` (e.g. ``'layer "hid1": '``) is put in front of the message.
+    '''
+    choices = sorted(choices)
+    return UnknownNameError('{}unknown {} {!r}{}; valid choices are: {}'.format(
+        context, kind, key, _suggest(key, choices), ', '.join(choices)))
+
+
+class Registrar(type):
+    '''Metaclass that keeps a registry of the subclasses of a class family.
+
+    Every class created with this metaclass -- the abstract base, library
+    subclasses and user subclasses alike -- is registered under its
+    lower-cased class name and under each name in its own
+    ``__extra_registration_keys__``. A family (Layer, Activation, Loss,
+    Regularizer, Optimizer) shares one registry, made by its root class.
+    '''
+
+    def __init__(cls, name, bases, dct):
+        super().__init__(name, bases, dct)
+        if not hasattr(cls, '_registry'):
+            cls._registry = {}
+        cls._registry[name.lower()] = cls
+        for key in dct.get('__extra_registration_keys__', ()):
+            cls._registry[key.lower()] = cls
+
+    def build(cls, key, *args, **kwargs):
+        '''Instantiate the class registered under ``key`` (any case).'''
+        return cls.get_class(key)(*args, **kwargs)
+
+    def get_class(cls, key):
+        '''Return the class registered under ``key`` (any case).
+
+        Raises
+        ------
+        UnknownNameError
+            (a KeyError) naming the valid keys, if ``key`` is not registered.
+        '''
+        if isinstance(key, str) and key.lower() in cls._registry:
+            return cls._registry[key.lower()]
+        family = cls.__mro__[-2].__name__.lower() if len(cls.__mro__) > 1 else 'name'
+        raise unknown_name(family, key, cls._registry)
+
+    def is_registered(cls, key):
+        '''True if ``key`` (any case) names a registered class.'''
+        return isinstance(key, str) and key.lower() in cls._registry
+
+
+def _as_rng(rng):
+    if rng is None or isinstance(rng, (int, np.integer)):
+        return np.random.RandomState(rng)
+    return rng
+
+
+def random_matrix(rows, cols, mean=0, std=1, sparsity=0, radius=0, diagonal=0,
+                  rng=None):
+    '''Create a matrix of randomly-initialised weights.
+
+    The draws are, in order: ``randn(rows, cols)``; if ``0 < sparsity < 1``,
+    a ``binomial(1, 1 - sparsity, (rows, cols))`` keep-mask whose leading
+    diagonal is forced on. Then, if ``radius > 0``, the matrix is rescaled so
+    that its largest singular value equals ``radius``; if ``diagonal`` is
+    non-zero the result is ``diagonal * eye(rows, cols)`` instead.
+
+    Parameters
+    ----------
+    rows, cols : int
+        Shape of the matrix.
+    mean, std : float
+        Mean and standard deviation of the entries.
+    sparsity : float in [0, 1)
+        Fraction of entries set to zero.
+    radius : float
+        If positive, the spectral radius (largest singular value) to rescale to.
+    diagonal : float
+        If non-zero, return this value times the identity instead.
+    rng : None, int or numpy.random.RandomState
+        Source of randomness; an int or None seeds a new RandomState.
+
+    Returns
+    -------
+    numpy.ndarray of shape (rows, cols) and dtype floatX.
+
+    Examples
+    --------
+    >>> random_matrix(2, 3, diagonal=2).tolist()
+    [[2.0, 0.0, 0.0], [0.0, 2.0, 0.0]]
+    '''
+    rng = _as_rng(rng)
+    arr = mean + std * rng.randn(rows, cols)
+    if 1 > sparsity > 0:
+        k = min(rows, cols)
+        mask = rng.binomial(n=1, p=1 - sparsity, size=(rows, cols)).astype(bool)
+        mask[:k, :k] |= np.eye(k, dtype=bool)
+        arr *= mask
+    if radius > 0:
+        u, s, vT = np.linalg.svd(arr, full_matrices=False)
+        arr = np.dot(np.dot(u, np.diag(radius * s / abs(s[0]))), vT)
+    if diagonal != 0:
+        arr = diagonal * np.eye(max(rows, cols))[:rows, :cols]
+    return arr.astype(pytensor.config.floatX)
+
+
+def random_vector(size, mean=0, std=1, rng=None):
+    '''Create a vector of ``size`` normally-distributed values (floatX).
+
+    Examples
+    --------
+    >>> random_vector(3, mean=1, std=0).tolist()
+    [1.0, 1.0, 1.0]
+    '''
+    rng = _as_rng(rng)
+    return (mean + std * rng.randn(size)).astype(pytensor.config.floatX)
+
+
+def _patterns(patterns):
+    if isinstance(patterns, str):
+        return (patterns,)
+    return tuple(patterns)
+
+
+def outputs_matching(outputs, patterns):
+    '''Yield ``(name, expression)`` for each output matching a glob pattern.
+
+    Parameters
+    ----------
+    outputs : dict or sequence of (name, expression) pairs
+        Graph outputs; a dict is walked in sorted name order.
+    patterns : str or sequence of str
+        ``fnmatch`` glob patterns; a name is yielded once even if several
+        patterns match it.
+
+    Examples
+    --------
+    >>> [n for n, _ in outputs_matching({'a:out': 1, 'b:pre': 2}, '*:out')]
+    ['a:out']
+    '''
+    if isinstance(outputs, dict):
+        outputs = sorted(outputs.items(), key=lambda kv: kv[0])
+    patterns = _patterns(patterns)
+    for name, expr in outputs:
+        if any(fnmatch.fnmatch(name, p) for p in patterns):
+            yield name, expr
+
+
+def params_matching(layers, patterns):
+    '''Yield ``(param.name, param)`` for parameters matching glob patterns.
+
+    Parameters are visited in layer order, then in each layer's own order.
+    '''
+    patterns = _patterns(patterns)
+    for layer in layers:
+        for param in layer.params:
+            if any(fnmatch.fnmatch(param.name, p) for p in patterns):
+                yield param.name, param
+
+
+_detailed_callsite = False
+
+
+def enable_detailed_callsite_logging():
+    '''Make :func:`log` name the calling module and line of each message.'''
+    global _detailed_callsite
+    _detailed_callsite = True
+
+
+def log(msg, *args, **kwargs):
+    '''Log an INFO message under the ``theanets`` logger.
+
+    The message is ``str.format``-ed with the arguments, as in the original
+    (``log('{} layers', 3)``). Nothing is printed unless the application
+    configures logging (e.g. ``logging.basicConfig(level=logging.INFO)``).
+    '''
+    name = 'theanets'
+    if _detailed_callsite:
+        frame = sys._getframe(1)
+        module = frame.f_globals.get('__name__', '?').replace('theanets.', '')
+        name = 'theanets.{}:{}'.format(module, frame.f_lineno)
+    text = msg.format(*args, **kwargs) if (args or kwargs) else msg
+    logging.getLogger(name).info(text)
