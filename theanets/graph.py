@@ -521,20 +521,6 @@ class Network:
         if 'rng' not in kwargs:
             kwargs['rng'] = getattr(self, '_rng', 13)
 
-        def wrap(data, label):
-            if data is None or isinstance(data, Dataset):
-                return data
-            if not callable(data):
-                data = checks.prepare('{}.train ({} data)'.format(type(self).__name__, label),
-                                      self._expected_variables(),
-                                      data if isinstance(data, (list, tuple)) else [data])
-            size = kwargs.get('iteration_size', kwargs.get('{}_batches'.format(label)))
-            return Dataset(data, name=label, batch_size=kwargs.get('batch_size', 32),
-                           iteration_size=size, axis=kwargs.get('axis', 0), rng=kwargs['rng'])
-
-        train_ds = wrap(train, 'train')
-        valid_ds = wrap(valid if valid is not None else train, 'valid')
-
         if 'algorithm' in kwargs:
             warnings.warn('please use algo= instead of algorithm=', DeprecationWarning)
             algo = kwargs.pop('algorithm')
@@ -550,6 +536,24 @@ class Network:
                 algo = trainer.UnsupervisedPretrainer(subalgo, self)
             else:
                 algo = trainer.DownhillTrainer(algo, self)
+
+        # The unsupervised pretrainer trains an autoencoder: inputs only.
+        expected = self._expected_inputs() \
+            if isinstance(algo, trainer.UnsupervisedPretrainer) else self._expected_variables()
+
+        def wrap(data, label):
+            if data is None or isinstance(data, Dataset):
+                return data
+            if not callable(data):
+                data = checks.prepare('{}.train ({} data)'.format(type(self).__name__, label),
+                                      expected,
+                                      data if isinstance(data, (list, tuple)) else [data])
+            size = kwargs.get('iteration_size', kwargs.get('{}_batches'.format(label)))
+            return Dataset(data, name=label, batch_size=kwargs.get('batch_size', 32),
+                           iteration_size=size, axis=kwargs.get('axis', 0), rng=kwargs['rng'])
+
+        train_ds = wrap(train, 'train')
+        valid_ds = wrap(valid if valid is not None else train, 'valid')
 
         saver = _Checkpointer(self, save_every, save_progress)
         for i, monitors in enumerate(algo.itertrain(train_ds, valid_ds, **kwargs)):

@@ -3,16 +3,27 @@
 ``Network.itertrain(algo=...)`` picks one: a downhill optimizer name gives a
 :class:`DownhillTrainer`; ``'sample'`` a :class:`SampleTrainer`;
 ``'layerwise'`` a :class:`SupervisedPretrainer`; ``'pretrain'`` an
-:class:`UnsupervisedPretrainer`.
+:class:`UnsupervisedPretrainer`. Each has ``itertrain(train, valid,
+**kwargs)`` yielding ``(train_monitors, valid_monitors)`` pairs.
 '''
 
-from . import downhill
+import itertools
 
-__all__ = ['DownhillTrainer']
+import numpy as np
+
+from . import downhill
+from . import layers
+from . import util
+
+__all__ = ['DownhillTrainer', 'SampleTrainer', 'SupervisedPretrainer',
+           'UnsupervisedPretrainer']
 
 
 class DownhillTrainer:
     '''Train a network with one of the optimizers of :mod:`theanets.downhill`.
+
+    A new optimizer (fresh optimizer state and early-stopping state) is made
+    for each call of :meth:`itertrain`.
 
     Parameters
     ----------
@@ -38,3 +49,180 @@ class DownhillTrainer:
             params=net.params,
             monitor_gradients=kwargs.get('monitor_gradients', False))
         yield from opt.iterate(train, valid=valid, **kwargs)
+
+
+def _first(batch):
+    return batch[0] if isinstance(batch, (tuple, list)) else batch
+
+
+def _last(batch):
+    return batch[-1] if isinstance(batch, (tuple, list)) else batch
+
+
+class SampleTrainer:
+    '''Set weights to samples of the training data (``algo='sample'``).
+
+    Weight matrices of the output layer whose columns match the target width
+    become unit-norm target rows; the first weight matrix whose rows match
+    the input width becomes unit-norm input rows (as columns). Samples are
+    drawn by reservoir sampling with ``rng``. Yields once, with loss 0.
+    '''
+
+    def __init__(self, network):
+        self.network = network
+
+    @staticmethod
+    def reservoir(xs, n, rng):
+        '''Draw ``n`` unit-norm samples from the iterable ``xs``.
+
+        If there are fewer than ``n`` items, the pool is padded with copies of
+        random items plus Gaussian jitter of the pool's standard deviation.
+        '''
+        pool = []
+        for i, x in enumerate(xs):
+            x = x / np.linalg.norm(x)
+            if len(pool) < n:
+                pool.append(x)
+                continue
+            j = rng.randint(i + 1)
+            if j < n:
+                pool[j] = x
+        if not pool:
+            raise util.DataError('sample trainer: the training data is empty')
+        count, std = len(pool), np.std(pool, axis=0)
+        while len(pool) < n:
+            x = pool[rng.randint(count)]
+            pool.append(x + std * rng.randn(*x.shape))
+        return np.array(pool, dtype=pool[0].dtype)
+
+    def itertrain(self, train, valid=None, **kwargs):
+        '''Set the weights from ``train`` samples; yield ``({'loss': 0}, {'loss': 0})``.'''
+        rng = kwargs.get('rng')
+        if rng is None or isinstance(rng, int):
+            rng = np.random.RandomState(rng)
+        idim = odim = None
+        for batch in train:
+            idim, odim = _first(batch).shape[-1], _last(batch).shape[-1]
+
+        samples = itertools.chain.from_iterable(_last(b) for b in train)
+        for param in self.network.layers[-1].params:
+            shape = param.get_value(borrow=True).shape
+            if len(shape) == 2 and shape[1] == odim:
+                arr = np.vstack(self.reservoir(samples, shape[0], rng))
+                util.log('setting {}: {}', param.name, shape)
+                param.set_value((arr / np.sqrt((arr * arr).sum(axis=1))[:, None])
+                                .astype(param.dtype))
+
+        samples = itertools.chain.from_iterable(_first(b) for b in train)
+        for param in self.network.params:
+            shape = param.get_value(borrow=True).shape
+            if len(shape) == 2 and shape[0] == idim:
+                arr = np.vstack(self.reservoir(samples, shape[1], rng)).T
+                util.log('setting {}: {}', param.name, shape)
+                param.set_value((arr / np.sqrt((arr * arr).sum(axis=0))).astype(param.dtype))
+                break  # only the encoding weights see input samples
+        yield dict(loss=0), dict(loss=0)
+
+
+class SupervisedPretrainer:
+    '''Train a network layer by layer, growing it one layer per stage.
+
+    Stage i trains the first i hidden layers plus a temporary output: a new
+    ``'lwout'`` layer shaped like the real output (or, for a network with
+    tied layers, the tied layers mirroring the first i layers); the last
+    stage trains the whole network. Each stage runs a
+    :class:`DownhillTrainer` with ``algo`` to completion.
+
+    Parameters
+    ----------
+    algo : str
+        The optimizer of each stage.
+    network : theanets.graph.Network
+        The network to train.
+    '''
+
+    def __init__(self, algo, network):
+        self.algo = algo
+        self.network = network
+
+    def _tail(self, original, i, tied):
+        '''The temporary output layer(s) of stage ``i``.'''
+        net = self.network
+        if tied:
+            tail = []
+            for j in range(i):
+                source = tail[-1] if tail else original[i]
+                tail.append(layers.Layer.build(
+                    'tied', partner=original[i - j].name, inputs=source.output_name,
+                    rng=getattr(net, '_rng', 13)))
+            return tail
+        out = original[-1]
+        return [layers.Layer.build(
+            'feedforward', name='lwout', inputs=original[i].output_name,
+            size=out.output_size, activation=out.kwargs.get('activation', 'relu'),
+            rng=getattr(net, '_rng', 13))]
+
+    def itertrain(self, train, valid=None, **kwargs):
+        '''Yield the monitors of every stage in turn.'''
+        net = self.network
+        original = list(net.layers)
+        output_name = net.losses[0].output_name
+        tied = any(isinstance(layer, layers.Tied) for layer in original)
+        stages = 1 + len(original) // 2 if tied else len(original) - 1
+        try:
+            for i in range(1, stages):
+                tail = [] if i == stages - 1 else self._tail(original, i, tied)
+                net.layers = original[:i + 1] + tail if tail else original
+                for layer in net.layers:
+                    layer.bind(net, initialize=layer in tail)
+                net.losses[0].output_name = net.layers[-1].output_name
+                util.log('layerwise stage {}/{}: {}', i, stages - 1,
+                         ' -> '.join(layer.name for layer in net.layers))
+                yield from DownhillTrainer(self.algo, net).itertrain(train, valid, **kwargs)
+        finally:
+            net.layers = original
+            net.losses[0].output_name = output_name
+
+
+class UnsupervisedPretrainer:
+    '''Pretrain a network's hidden layers as a tied autoencoder (``algo='pretrain'``).
+
+    A shadow :class:`theanets.Autoencoder` is built from the network's
+    layers (all but the output), mirrored with tied layers (the last one
+    linear). It is trained layer by layer on the inputs alone (training
+    data ``[X]``), then its parameters are copied into the network's layers
+    of the same names.
+
+    Parameters
+    ----------
+    algo : str
+        The optimizer of each stage.
+    network : theanets.graph.Network
+        The network to pretrain.
+    '''
+
+    def __init__(self, algo, network):
+        self.algo = algo
+        self.network = network
+
+    def itertrain(self, train, valid=None, **kwargs):
+        '''Yield the monitors of the shadow autoencoder's training.'''
+        from . import feedforward
+        net = self.network
+        names = set(layer.name for layer in net.layers[:-1])
+        specs = [layer.to_spec() for layer in net.layers[:-1]]
+        if len(specs) < 2:
+            raise util.ConfigurationError(
+                'pretrain needs at least one hidden layer; the network has {}'.format(
+                    [layer.name for layer in net.layers]))
+        for spec in specs[::-1][:-2]:
+            specs.append(dict(form='tied', partner=spec['name'], activation=spec['activation']))
+        specs.append(dict(form='tied', partner=specs[1]['name'], activation='linear'))
+        util.log('pretraining a shadow autoencoder')
+        shadow = feedforward.Autoencoder(layers=specs, rng=getattr(net, '_rng', 13))
+        yield from SupervisedPretrainer(self.algo, shadow).itertrain(train, valid, **kwargs)
+        for param in shadow.params:
+            layer, _, suffix = param.name.partition('.')
+            if layer in names:
+                util.log('copying pretrained parameter {}', param.name)
+                net.find(layer, suffix).set_value(param.get_value())
