@@ -128,14 +128,16 @@ def build(name, layer, **kwargs):
             parts)
     if name in COMMON:
         return _Plain(name)
-    if name.lower().startswith('maxout'):
+    if name.lower().partition(':')[0] == 'maxout':
         _, _, pieces = name.partition(':')
         try:
             pieces = int(pieces)
+            if pieces < 1:
+                raise ValueError(pieces)
         except ValueError:
             raise util.ConfigurationError(
                 'layer {!r}: maxout activation must be written "maxout:<pieces>" '
-                'with a whole number of pieces, not {!r}'.format(
+                'with a positive whole number of pieces, not {!r}'.format(
                     getattr(layer, 'name', layer), name))
         return Maxout(name, layer, pieces=pieces, **kwargs)
     if not Activation.is_registered(name):

@@ -55,7 +55,8 @@ class Expected:
         full = ('N',) + self.shape if self.shape is not None else ('N',) + ('?',) * (self.ndim - 1)
         kind = {'float': 'float', 'int': 'integer'}[self.dtype]
         sparse = 'scipy.sparse {} '.format(self.sparse) if self.sparse else ''
-        return '{}{} array of shape {}'.format(sparse, kind, _shape_text(full))
+        text = '{}{} array of shape {}'.format(sparse, kind, _shape_text(full))
+        return ('an ' if text[0] in 'aeiou' else 'a ') + text
 
 
 def _type_name(value):
@@ -87,9 +88,12 @@ def prepare_one(caller, expected, value):
         if value.dtype == object or not (np.issubdtype(value.dtype, np.number) or
                                          value.dtype == bool):
             raise util.DataError('{} must hold numbers, not {} values'.format(where, value.dtype))
+        if np.issubdtype(value.dtype, np.complexfloating):
+            raise util.DataError('{} must hold real numbers, not {} values'.format(
+                where, value.dtype))
         data = value
     if value.ndim != expected.ndim:
-        raise util.DataError('{} must be a {}, but has {} dimension(s) with shape {}'.format(
+        raise util.DataError('{} must be {}, but has {} dimension(s) with shape {}'.format(
             where, expected.describe(), value.ndim, _shape_text(value.shape)))
     if value.shape[0] == 0:
         raise util.DataError('{} is empty (shape {}); at least one example is needed'.format(
@@ -97,7 +101,7 @@ def prepare_one(caller, expected, value):
     if expected.shape is not None:
         for want, have in zip(expected.shape, value.shape[1:]):
             if want is not None and want != have:
-                raise util.DataError('{} must be a {}, but has shape {}'.format(
+                raise util.DataError('{} must be {}, but has shape {}'.format(
                     where, expected.describe(), _shape_text(value.shape)))
     if expected.dtype == 'int':
         if np.issubdtype(data.dtype, np.floating):
@@ -112,11 +116,21 @@ def prepare_one(caller, expected, value):
             raise util.DataError('{} holds labels from {} to {}, but the model has {} classes '
                                  '(labels 0 to {})'.format(where, data.min(), data.max(),
                                                           expected.classes, expected.classes - 1))
+        limits = np.iinfo(np.int32)
+        if data.size and (data.max() > limits.max or data.min() < limits.min):
+            raise util.DataError('{} holds labels from {} to {}, outside the int32 range'.format(
+                where, data.min(), data.max()))
         return value.astype('int32')
     if not np.all(np.isfinite(data)):
         bad = np.size(data) - np.count_nonzero(np.isfinite(data))
         raise util.DataError('{} contains {} NaN or infinite value(s)'.format(where, bad))
-    return value.astype(pytensor.config.floatX)
+    with np.errstate(over='ignore'):
+        cast = value.astype(pytensor.config.floatX)
+    cast_data = cast.data if scipy.sparse.issparse(cast) else cast
+    if not np.all(np.isfinite(cast_data)):
+        raise util.DataError('{} holds values too large for {} (largest magnitude {:g})'.format(
+            where, pytensor.config.floatX, float(np.max(np.abs(data)))))
+    return cast
 
 
 def prepare(caller, expected, arrays):

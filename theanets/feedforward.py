@@ -69,14 +69,32 @@ class Autoencoder(graph.Network):
     def __init__(self, layers=(), loss='mse', weighted=False, rng=13):
         super().__init__(layers=layers, loss=loss, weighted=weighted, rng=rng)
         if self.layers and loss:
+            if not self.inputs:
+                raise util.ConfigurationError(
+                    'Autoencoder: the first layer must be an input layer')
+            self._check_reconstruction()
             self.set_loss(loss, target=self.inputs[0], weighted=weighted)
+
+    def _check_reconstruction(self):
+        '''The output must have the input's shape: it is compared with the input.'''
+        first, last = self.layers[0], self.layers[-1]
+        a, b = first.output_shape, last.output_shape
+        if len(a) != len(b) or any(x is not None and y is not None and x != y
+                                   for x, y in zip(a, b)):
+            raise util.ConfigurationError(
+                'Autoencoder: output layer {!r} has shape {}, but input layer {!r} has shape '
+                '{}; an autoencoder reproduces its input, so they must be equal'.format(
+                    last.name, b, first.name, a))
 
     def _find_output(self, layer):
         '''Full output name for ``layer``: None (middle layer), index, name,
         output name or Layer.'''
         if layer is None:
             return self.layers[len(self.layers) // 2].output_name
-        if isinstance(layer, (int, np.integer)):
+        if isinstance(layer, (int, np.integer)) and not isinstance(layer, bool):
+            if not -len(self.layers) <= layer < len(self.layers):
+                raise util.UnknownNameError('no layer {} in a network of {} layers'.format(
+                    layer, len(self.layers)))
             return self.layers[layer].output_name
         if isinstance(layer, layers.Layer):
             return layer.output_name
@@ -113,6 +131,12 @@ class Autoencoder(graph.Network):
         self._outputs(key, **kwargs)
         enc = self.feed_forward(x, **kwargs)[key]
         if sample:
+            if enc.size and (enc.min() < 0 or enc.max() > 1):
+                raise util.DataError(
+                    '{}.encode(sample=True) draws 0/1 samples with the encodings as '
+                    'probabilities, but {!r} has values from {:g} to {:g}, outside [0, 1] '
+                    '(use a logistic layer)'.format(
+                        type(self).__name__, key, float(enc.min()), float(enc.max())))
             return np.random.binomial(n=1, p=enc).astype(np.uint8)
         return enc
 
@@ -125,8 +149,11 @@ class Autoencoder(graph.Network):
         key = self._find_output(layer)
         outputs = self._outputs(key, **kwargs)
         code = outputs[key]
-        source = self._output_layer(key)
-        shape = source.output_shape if source is not None and key.endswith(':out') else None
+        # A layer's 'pre' values (before the activation) have the shape of its 'out'.
+        prefix, _, suffix = key.partition(':')
+        source = [l for l in self.layers if l.name == prefix]
+        shape = source[0].output_shape if len(source) == 1 and suffix in ('out', 'pre') \
+            else None
         z = checks.prepare_one('{}.decode'.format(type(self).__name__),
                                checks.Expected('z', code.ndim, shape), z)
         fn = self._compile(('decode', key), [code], [outputs[self.layers[-1].output_name]],
@@ -206,7 +233,8 @@ class Classifier(graph.Network):
         caller = '{}.score'.format(type(self).__name__)
         predicted = self.predict(x, **kwargs)
         y = checks.prepare_one(caller, checks.Expected('y', predicted.ndim, predicted.shape[1:],
-                                                       dtype='int'), y)
+                                                       dtype='int',
+                                                       classes=self.layers[-1].output_size), y)
         if y.shape != predicted.shape:
             raise util.DataError('{}: x has {} examples but y has {}'.format(
                 caller, predicted.shape[0], y.shape[0]))

@@ -95,6 +95,7 @@ class Network:
             layer without a partner, or a duplicate input name.
         '''
         if isinstance(layer, layers.Layer):
+            self._check_new_name(layer)
             self.layers.append(layer)
             return layer
         name = kwargs.get('name', '?')
@@ -151,10 +152,19 @@ class Network:
             kwargs['partner'] = self._find_tied_partner(context)
 
         new = layers.Layer.build(form, **kwargs)
-        if isinstance(new, layers.Input) and new.name in [v.name for v in self.inputs]:
-            raise util.ConfigurationError('{}duplicate input name {!r}'.format(context, new.name))
+        self._check_new_name(new)
         self.layers.append(new)
         return new
+
+    def _check_new_name(self, new):
+        '''A new layer's name must differ from every existing layer's name.'''
+        context = 'layer {!r}: '.format(new.name)
+        if isinstance(new, layers.Input) and new.name in [v.name for v in self.inputs]:
+            raise util.ConfigurationError('{}duplicate input name {!r}'.format(context, new.name))
+        if new.name in [l.name for l in self.layers]:
+            raise util.ConfigurationError(
+                '{}duplicate layer name {!r}: the network already has a layer of that name '
+                '(layers: {})'.format(context, new.name, [l.name for l in self.layers]))
 
     def _find_tied_partner(self, context):
         '''The layer a new tied layer mirrors: walk back, pairing tied layers.'''
@@ -587,57 +597,121 @@ class Network:
         self._graphs = {}
         self._functions = {}
 
-    def save(self, filename_or_handle):
-        '''Save the network (pickle) to a path (``.gz`` compresses) or open file.
+    def save(self, filename_or_handle, format=None):
+        '''Save the network to a path or an open binary file.
 
-        A path is written atomically: to a temporary file in the same folder,
-        then renamed over the target, so a failed save never leaves a
-        truncated file in place of a good one.
+        Parameters
+        ----------
+        filename_or_handle : str, path-like or binary file handle
+            Where to save. A path is written atomically: to a temporary file
+            in the same folder, then renamed over the target, so a failed
+            save never leaves a truncated file in place of a good one. A
+            handle is written and left open.
+        format : None, ``'pickle'`` or ``'safe'``
+            ``'pickle'`` pickles the whole model (a path ending in ``.gz`` is
+            compressed); loading a pickle runs code from the file.
+            ``'safe'`` writes a numpy ``.npz`` archive of the parameters plus
+            a JSON description (see :mod:`theanets.serialize`), which
+            :meth:`load` reads without running anything from the file. None
+            (the default) means ``'safe'`` if the path (or the handle's
+            ``name``) ends in ``.npz`` (any case), else ``'pickle'``.
+
+        Raises
+        ------
+        ConfigurationError
+            For another ``format``, or, with ``'safe'``, for a model part that
+            cannot be described in JSON (nothing is written then).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import theanets
+        >>> net = theanets.Regressor([3, 4, 2])
+        >>> path = os.path.join(tempfile.mkdtemp(), 'model.npz')
+        >>> net.save(path)  # the safe format, from the .npz suffix
+        >>> [p.name for p in theanets.Regressor.load(path, allow_pickle=False).params]
+        ['hid1.w', 'hid1.b', 'out.w', 'out.b']
         '''
-        if hasattr(filename_or_handle, 'write'):
+        from . import serialize
+        is_handle = hasattr(filename_or_handle, 'write')
+        if format is None:
+            name = getattr(filename_or_handle, 'name', None) if is_handle else \
+                os.fspath(filename_or_handle)
+            format = 'safe' if isinstance(name, str) and name.lower().endswith('.npz') \
+                else 'pickle'
+        if format not in ('pickle', 'safe'):
+            raise util.ConfigurationError(
+                "save: format must be 'pickle' or 'safe' (or None to choose by the "
+                "file's suffix), not {!r}".format(format))
+        if format == 'safe':
+            serialize.save_safe(self, filename_or_handle)
+            return
+        if is_handle:
             pickle.dump(self, filename_or_handle, -1)
             util.log('saved model to {}', getattr(filename_or_handle, 'name', 'handle'))
             return
         path = os.fspath(filename_or_handle)
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', dir=folder)
-        try:
-            with os.fdopen(fd, 'wb') as raw:
-                if path.lower().endswith('.gz'):
-                    with gzip.GzipFile(fileobj=raw, mode='wb') as handle:
-                        pickle.dump(self, handle, -1)
-                else:
-                    pickle.dump(self, raw, -1)
-                raw.flush()
-                os.fsync(raw.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+
+        def write(raw):
+            if path.lower().endswith('.gz'):
+                with gzip.GzipFile(fileobj=raw, mode='wb') as handle:
+                    pickle.dump(self, handle, -1)
+            else:
+                pickle.dump(self, raw, -1)
+
+        serialize.atomic_write(path, write)
         util.log('saved model to {}', path)
 
     @classmethod
-    def load(cls, filename_or_handle):
-        '''Load a network saved with :meth:`save`.
+    def load(cls, filename_or_handle, allow_pickle=True):
+        '''Load a network saved with :meth:`save`, in either format.
 
-        Warning: a pickle can run arbitrary code when loaded. Load only files
-        from a source you trust.
+        The format is told from the file's first bytes: a zip archive is the
+        safe format (read by :func:`theanets.serialize.load_safe`, which runs
+        nothing from the file); anything else is a pickle (gzip-compressed
+        if the path ends in ``.gz``).
+
+        Warning: a pickle can run arbitrary code when loaded. Load pickles
+        only from a source you trust; for files from elsewhere use the safe
+        format (save with ``format='safe'`` or to a ``.npz`` path) and load
+        with ``allow_pickle=False``.
+
+        Parameters
+        ----------
+        filename_or_handle : str, path-like or binary file handle
+            The file to read.
+        allow_pickle : bool
+            If False, only the safe format is read; a pickle is refused.
+
+        Returns
+        -------
+        The saved network (of the class it was saved as).
 
         Raises
         ------
         theanets.util.Error
-            If the file is truncated or corrupt, or was written by the
-            original Theano-based theanets (those pickles name Theano
-            classes and cannot be read without Theano).
+            If the file is truncated or corrupt; if it is not in the safe
+            format and ``allow_pickle`` is False; or if it was written by the
+            original Theano-based theanets (those pickles name Theano classes
+            and cannot be read without Theano).
         '''
-        if hasattr(filename_or_handle, 'read'):
-            return _unpickle(filename_or_handle, getattr(filename_or_handle, 'name', 'handle'))
-        path = os.fspath(filename_or_handle)
-        opener = gzip.open if path.lower().endswith('.gz') else open
-        with opener(path, 'rb') as handle:
-            model = _unpickle(handle, path)
-        util.log('loaded model from {}', path)
+        from . import serialize
+        label = serialize._label(filename_or_handle)
+        safe, source = serialize.is_safe_file(filename_or_handle)
+        if safe:
+            return serialize.load_safe(source if hasattr(source, 'read') else label)
+        if not allow_pickle:
+            raise util.Error(
+                '{} is not in the safe format: it is a pickle (or not a theanets model), and '
+                'loading a pickle runs code from the file, so it is refused with '
+                'allow_pickle=False. Load it with allow_pickle=True only if it comes from a '
+                "source you trust, then re-save it with format='safe'.".format(label))
+        if hasattr(source, 'read'):
+            return _unpickle(source, label)
+        opener = gzip.open if label.lower().endswith('.gz') else open
+        with opener(label, 'rb') as handle:
+            model = _unpickle(handle, label)
+        util.log('loaded model from {}', label)
         return model
 
 
@@ -653,7 +727,7 @@ def _unpickle(handle, label):
                 'model built here with the same layers.'.format(label, err.name)) from err
         raise
     except (EOFError, pickle.UnpicklingError, gzip.BadGzipFile, OSError,
-            AttributeError, IndexError, ValueError) as err:
+            AttributeError, IndexError, ValueError, KeyError, TypeError, OverflowError) as err:
         raise util.Error('{} is not a readable theanets model (truncated or corrupt?): '
                          '{}: {}'.format(label, type(err).__name__, err)) from err
 

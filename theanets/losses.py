@@ -71,6 +71,38 @@ class Loss(metaclass=util.Registrar):
             result.append(self._weights)
         return result
 
+    def to_spec(self):
+        '''A dict from which ``Network.add_loss`` rebuilds this loss.
+
+        Returns
+        -------
+        dict
+            ``form`` (the registry name), ``weight``, ``weighted``,
+            ``output_name`` and ``target``: the number of dimensions when the
+            target is a free variable like the one this loss makes itself
+            (named ``'target'``, of this loss's container type), else the
+            symbolic target variable itself (for instance an autoencoder's
+            input). Subclasses with more constructor arguments add them.
+
+        Examples
+        --------
+        >>> spec = MeanSquaredError(target=2, weight=0.5).to_spec()
+        >>> sorted(spec.items())  # doctest: +NORMALIZE_WHITESPACE
+        [('form', 'meansquarederror'), ('output_name', 'out:out'), ('target', 2),
+         ('weight', 0.5), ('weighted', False)]
+        >>> Loss.build(spec.pop('form'), **spec).to_spec()['target']
+        2
+        '''
+        target = self._target
+        ndim = getattr(target, 'ndim', None)
+        if isinstance(ndim, int) and 0 <= ndim < len(self.TARGET_CONTAINERS) and \
+                target.owner is None and target.name == 'target' and \
+                target.type == self.TARGET_CONTAINERS[ndim]('target').type:
+            target = ndim
+        return dict(form=type(self).__name__.lower(), weight=self.weight,
+                    weighted=self._weights is not None, output_name=self.output_name,
+                    target=target)
+
     def log(self):
         '''Log a one-line description of this loss.'''
         util.log('using loss: {} * {} ({}{})', self.weight, type(self).__name__,
@@ -141,6 +173,13 @@ class GaussianLogLikelihood(Loss):
         kwargs.setdefault('output_name', mean_name)
         super().__init__(**kwargs)
 
+    def to_spec(self):
+        '''As :meth:`Loss.to_spec`, plus ``mean_name``, ``covar_name``, ``covar_eps``.'''
+        spec = super().to_spec()
+        spec.update(mean_name=self.mean_name, covar_name=self.covar_name,
+                    covar_eps=self.covar_eps)
+        return spec
+
     def __call__(self, outputs):
         mean = outputs[self.mean_name]
         prec = 1 / (abs(outputs[self.covar_name]) + self.covar_eps)
@@ -170,6 +209,12 @@ class MaximumMeanDiscrepancy(Loss):
     def __init__(self, kernel=1, **kwargs):
         super().__init__(**kwargs)
         self.kernel = kernel
+
+    def to_spec(self):
+        '''As :meth:`Loss.to_spec`, plus ``kernel`` (a number or the callable).'''
+        spec = super().to_spec()
+        spec['kernel'] = self.kernel
+        return spec
 
     def _kernel(self, a, b):
         if callable(self.kernel):

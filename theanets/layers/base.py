@@ -24,6 +24,38 @@ def _shape_text(shape):
         (',)' if len(shape) == 1 else ')')
 
 
+def _is_count(value):
+    '''True for a whole number (int or numpy integer, not bool).'''
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _checked_shape(context, what, shape, unknown_ok=True):
+    '''``shape`` as a tuple of positive ints (or None where ``unknown_ok``).
+
+    Raises ConfigurationError naming the layer (``context``) otherwise.
+    '''
+    if not isinstance(shape, (tuple, list)) or not shape:
+        raise util.ConfigurationError(
+            '{}: {} must be a non-empty tuple of positive whole numbers, not {!r}'.format(
+                context, what, shape))
+    for dim in shape:
+        if dim is None and unknown_ok:
+            continue
+        if not _is_count(dim) or dim <= 0:
+            raise util.ConfigurationError(
+                '{}: {} must hold positive whole numbers, not {!r} (in {!r})'.format(
+                    context, what, dim, tuple(shape)))
+    return tuple(None if d is None else int(d) for d in shape)
+
+
+def _checked_size(context, size):
+    '''``size`` as a positive int; ConfigurationError naming the layer otherwise.'''
+    if not _is_count(size) or size <= 0:
+        raise util.ConfigurationError(
+            '{}: size must be a positive whole number, not {!r}'.format(context, size))
+    return int(size)
+
+
 class Layer(metaclass=util.Registrar):
     '''Base class of layers.
 
@@ -69,6 +101,10 @@ class Layer(metaclass=util.Registrar):
         rng = kwargs.get('rng', kwargs.get('nrng'))
         if rng is None or isinstance(rng, (int, np.integer)):
             rng = np.random.RandomState(rng)
+        if not hasattr(rng, 'randn'):
+            raise util.ConfigurationError(
+                '{}: rng must be None, an int seed or a numpy RandomState, not {!r}'.format(
+                    self._context(), rng))
         self.rng = rng
         self._input_shapes = collections.OrderedDict()
         self._output_shapes = {}
@@ -134,6 +170,10 @@ class Layer(metaclass=util.Registrar):
         inputs = self.kwargs.get('inputs', ())
         if isinstance(inputs, (str, Layer)):
             inputs = (inputs,)
+        if not isinstance(inputs, (tuple, list)):
+            raise util.ConfigurationError(
+                '{}: inputs must be a name, a Layer, or a list of these, not {!r}'.format(
+                    self._context(), inputs))
         return tuple(inputs)
 
     def bind(self, graph, reset=True, initialize=True):
@@ -196,6 +236,10 @@ class Layer(metaclass=util.Registrar):
                         self._context(), source.name, suffix,
                         [source.full_name(k) for k in source._output_shapes]))
             self._input_shapes[name] = source._output_shapes[suffix]
+        if not self._input_shapes:
+            raise util.ConfigurationError(
+                '{} has no inputs (only an input layer may come first, and inputs=... '
+                'must name at least one layer)'.format(self._context()))
 
     def resolve_outputs(self):
         '''Work out the output shape from the inputs and ``size``/``shape``.'''
@@ -213,7 +257,15 @@ class Layer(metaclass=util.Registrar):
         shape = self.kwargs.get('shape')
         size = self.kwargs.get('size')
         if shape is not None:
-            self._output_shapes['out'] = tuple(shape)
+            shape = _checked_shape(self._context(), 'shape', shape)
+            if shape[-1] is None:
+                raise util.ConfigurationError(
+                    '{}: the last axis of shape={} must be a size'.format(
+                        self._context(), _shape_text(shape)))
+        elif size is not None:
+            size = _checked_size(self._context(), size)
+        if shape is not None:
+            self._output_shapes['out'] = shape
         elif size is not None and shapes:
             self._output_shapes['out'] = tuple(shapes[0][:-1]) + (size,)
         elif size is not None:
@@ -230,7 +282,17 @@ class Layer(metaclass=util.Registrar):
 
     def _option(self, key, name, default):
         '''A per-parameter option ``key_name``, else layer-wide ``key``, else default.'''
-        return self.kwargs.get('{}_{}'.format(key, name), self.kwargs.get(key, default))
+        return self._number(key, name, self.kwargs.get(
+            '{}_{}'.format(key, name), self.kwargs.get(key, default)))
+
+    def _number(self, key, name, value):
+        '''``value`` of initialisation option ``key`` for parameter ``name``,
+        checked to be a real number.'''
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise util.ConfigurationError(
+                '{}: initialisation option {} for parameter {!r} must be a number, '
+                'not {!r}'.format(self._context(), key, self._param_name(name), value))
+        return value
 
     def add_weights(self, name, nin, nout, mean=0, std=0, sparsity=0, diagonal=0):
         '''Create a weight matrix parameter ``'<layer>.<name>'`` of shape (nin, nout).
@@ -254,8 +316,8 @@ class Layer(metaclass=util.Registrar):
         and ``std_<name>`` override the defaults.'''
         value = util.random_vector(
             size,
-            mean=self.kwargs.get('mean_{}'.format(name), mean),
-            std=self.kwargs.get('std_{}'.format(name), std),
+            mean=self._number('mean', name, self.kwargs.get('mean_{}'.format(name), mean)),
+            std=self._number('std', name, self.kwargs.get('std_{}'.format(name), std)),
             rng=self.rng)
         return self._add_param(name, value)
 
@@ -366,12 +428,19 @@ class Input(Layer):
     '''
 
     def __init__(self, name='in', ndim=2, sparse=False, **kwargs):
+        context = 'layer {!r} (Input)'.format(name)
         shape = kwargs.get('shape')
         if shape is not None:
+            shape = _checked_shape(context, 'shape', shape)
             ndim = 1 + len(shape)
-            kwargs['shape'] = tuple(shape)
+            kwargs['shape'] = shape
         else:
+            if not _is_count(ndim) or not 2 <= ndim < len(util.FLOAT_CONTAINERS):
+                raise util.ConfigurationError('{}: ndim must be 2 to {}, not {!r}'.format(
+                    context, len(util.FLOAT_CONTAINERS) - 1, ndim))
             size = kwargs.pop('size', None)
+            if size is not None:
+                size = _checked_size(context, size)
             kwargs['shape'] = (None,) * (ndim - 2) + (size,)
         kwargs['activation'] = 'linear'
         kwargs.pop('inputs', None)
@@ -384,8 +453,8 @@ class Input(Layer):
                     'not sparse={!r} with {} dimensions'.format(self._context(), sparse, ndim))
             self.input = sparse_input(fmt, self.name)
         else:
-            if not 1 <= ndim < len(util.FLOAT_CONTAINERS):
-                raise util.ConfigurationError('{}: ndim must be 1 to {}, not {}'.format(
+            if not 2 <= ndim < len(util.FLOAT_CONTAINERS):
+                raise util.ConfigurationError('{}: ndim must be 2 to {}, not {}'.format(
                     self._context(), len(util.FLOAT_CONTAINERS) - 1, ndim))
             self.input = util.FLOAT_CONTAINERS[ndim](self.name)
         self.sparse = fmt if sparse else False
@@ -400,7 +469,7 @@ class Input(Layer):
             raise util.ConfigurationError(
                 '{} does not specify a size (give an int, size=..., or shape=...)'.format(
                     self._context()))
-        self._output_shapes['out'] = shape
+        self._output_shapes['out'] = _checked_shape(self._context(), 'shape', shape)
 
     def transform(self, inputs):
         return self.input, []
@@ -487,7 +556,7 @@ class Reshape(Layer):
         shape = self.kwargs.get('shape')
         if shape is None:
             raise util.ConfigurationError('{} needs shape=(...)'.format(self._context()))
-        shape = tuple(shape)
+        shape = _checked_shape(self._context(), 'shape', shape)
         before = self.input_shape
         if all(d is not None for d in before + shape) and \
                 int(np.prod(before)) != int(np.prod(shape)):

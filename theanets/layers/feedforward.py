@@ -2,7 +2,7 @@
 
 from .. import util
 from .._backend import dot
-from .base import Layer
+from .base import Layer, _shape_text
 
 __all__ = ['Feedforward', 'Classifier', 'Tied']
 
@@ -23,6 +23,26 @@ class Feedforward(Layer):
     '''
 
     __extra_registration_keys__ = ['ff']
+
+    def resolve_outputs(self):
+        '''As :meth:`Layer.resolve_outputs`, and the output must keep all but the
+        last axis of the input (a weight matrix maps only the last axis).
+
+        The original library accepted e.g. ``shape=(6, 7)`` after a 3-feature
+        input and then produced ``(N, 7)`` values while claiming ``(6, 7)``;
+        that is a ConfigurationError here.
+        '''
+        super().resolve_outputs()
+        out = self.output_shape
+        for name, shape in self._input_shapes.items():
+            if len(shape) != len(out) or any(
+                    a is not None and b is not None and a != b
+                    for a, b in zip(shape[:-1], out[:-1])):
+                raise util.ConfigurationError(
+                    '{}: output shape {} cannot be made from input {!r} of shape {}: a '
+                    'feedforward layer keeps all but the last axis of its input (give '
+                    'size=... instead of shape=...)'.format(
+                        self._context(), _shape_text(out), name, _shape_text(shape)))
 
     def _weight_name(self, input_name):
         return 'w' if len(self._input_shapes) == 1 else 'w_' + input_name
@@ -69,6 +89,10 @@ class Tied(Layer):
         self.partner = partner
         kwargs['size'] = kwargs['shape'] = None
         super().__init__(**kwargs)
+        if not isinstance(partner, (str, Layer)):
+            raise util.ConfigurationError(
+                '{}: partner must be a layer name or a Layer, not {!r}'.format(
+                    self._context(), partner))
 
     @property
     def partner_name(self):
@@ -86,10 +110,16 @@ class Tied(Layer):
 
     def resolve_outputs(self):
         partner = self.partner
-        if isinstance(partner, str) or not partner._input_shapes:
+        if isinstance(partner, str) or not partner._output_shapes:
             raise util.ConfigurationError(
                 '{}: partner {!r} must be bound before this layer'.format(
                     self._context(), self.partner_name))
+        if not any(p.name == partner._param_name('w') for p in partner._params):
+            raise util.ConfigurationError(
+                '{}: partner layer {!r} ({}) has no weights {!r} to share; the partner '
+                'must be a feedforward layer with one input'.format(
+                    self._context(), partner.name, type(partner).__name__,
+                    partner._param_name('w')))
         w_shape = partner.find('w').get_value().shape
         if self.input_shape[-1] not in (None, w_shape[1]):
             raise util.ConfigurationError(

@@ -1,0 +1,10 @@
+'''Test set-up shared by the unit tests and the doctests of theanets/.
+
+Semantics tests compile in PyTensor's FAST_COMPILE mode (seconds instead of
+minutes) with float32, the dtype the original library was tested with.
+This must run before PyTensor is imported, hence a root conftest.
+'''
+
+import os
+
+os.environ.setdefault('PYTENSOR_FLAGS', 'floatX=float32,mode=FAST_COMPILE')

@@ -1,0 +1,479 @@
+'''The optimizer base class: compiling, the update loop and early stopping.
+
+An :class:`Optimizer` turns a scalar loss expression into two compiled
+functions -- one that evaluates the monitors, one that also updates the
+parameters -- and runs them over :class:`~theanets.downhill.Dataset` objects,
+stopping when the validation loss stops improving.
+'''
+
+import collections
+import logging
+import warnings
+
+import numpy as np
+import pytensor
+import pytensor.tensor as TT
+from pytensor.compile.sharedvalue import SharedVariable
+
+from .. import util
+from .util import (check_int, check_real, find_inputs_and_params, log_param,
+                   shared_like)
+
+__all__ = ['build', 'Optimizer']
+
+_logger = logging.getLogger(__name__)
+
+
+def build(algo, loss, params=None, inputs=None, updates=(), monitors=(),
+          monitor_gradients=False):
+    '''Construct an optimizer by name.
+
+    Parameters
+    ----------
+    algo : str
+        Name of the algorithm, any case: ``'sgd'``, ``'nag'``, ``'rprop'``,
+        ``'rmsprop'``, ``'adagrad'``, ``'adadelta'``, ``'esgd'``, ``'adam'``,
+        or the lower-cased class name of a user subclass of
+        :class:`Optimizer`.
+    loss : pytensor scalar expression
+        The loss to minimize.
+    params : list of shared variables, optional
+        Parameters to optimize; found by walking the loss graph if omitted.
+    inputs : list of symbolic variables, optional
+        Inputs of the compiled functions, in the order of the arrays in each
+        mini-batch; found by walking the loss graph if omitted.
+    updates : sequence of (shared variable, expression) pairs, optional
+        Extra updates to apply on every function call (e.g. from the graph).
+    monitors : sequence of (name, expression) pairs, optional
+        Extra scalar expressions to report along with the loss.
+    monitor_gradients : bool, optional
+        If True, also report ``'grad(<param name>)'``, the sum of squared
+        gradient elements of each parameter.
+
+    Returns
+    -------
+    Optimizer
+
+    Raises
+    ------
+    theanets.util.UnknownNameError
+        (a KeyError) listing the valid names, if ``algo`` is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np, pytensor, pytensor.tensor as TT
+    >>> from theanets import downhill
+    >>> x = pytensor.shared(np.float32([1, 2]), name='x')
+    >>> opt = downhill.build('Adam', loss=TT.sqr(x).sum())
+    >>> type(opt).__name__
+    'Adam'
+    '''
+    return Optimizer.build(algo, loss, params=params, inputs=inputs,
+                           updates=updates, monitors=monitors,
+                           monitor_gradients=monitor_gradients)
+
+
+def _pairs(value, what):
+    '''Return ``value`` (a dict or a sequence of pairs) as a list of pairs.'''
+    if isinstance(value, dict):
+        return list(value.items())
+    pairs = list(value)
+    for pair in pairs:
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+            raise util.ConfigurationError(
+                '{} must be a dict or a sequence of (name, expression) pairs; '
+                'got an element {!r}'.format(what, pair))
+    return [tuple(pair) for pair in pairs]
+
+
+def _like(var, value):
+    '''Cast an update ``value`` to the dtype of ``var`` if they differ.
+
+    Hyper-parameters are floatX; with ``floatX=float64`` and float32
+    parameters the arithmetic is float64, and updates must keep the type.
+    '''
+    dtype = getattr(var, 'dtype', None)  # random generators have none
+    if dtype is not None and getattr(value, 'dtype', None) != dtype:
+        value = TT.cast(value, dtype)
+    return value
+
+
+class Optimizer(metaclass=util.Registrar):
+    '''Base class of the gradient-based optimizers.
+
+    Subclasses implement :meth:`_get_updates_for` (and, for their own
+    hyper-parameters, :meth:`_prepare`); momentum, gradient clipping,
+    compilation, the training loop and early stopping live here.
+
+    Parameters
+    ----------
+    loss : pytensor scalar expression
+        The loss to minimize.
+    params : list of shared variables, optional
+        Parameters to optimize. Default: every shared variable the loss
+        depends on.
+    inputs : list of symbolic variables, optional
+        Inputs of the compiled functions, in mini-batch order. Default: every
+        free (non-shared, non-constant) variable of the loss graph.
+    updates : sequence of (shared variable, expression) pairs, optional
+        Extra updates applied on every call of both compiled functions.
+    monitors : sequence of (name, expression) pairs, optional
+        Extra expressions reported after ``'loss'``.
+    monitor_gradients : bool, optional
+        Also report ``'grad(<param name>)'`` (sum of squared gradient) for
+        each parameter; unnamed parameters are called ``unnamed<k>``.
+
+    Notes
+    -----
+    Hyper-parameters are keyword arguments of :meth:`iterate`,
+    :meth:`minimize` and :meth:`get_updates`; unknown ones are ignored.
+    Common to all algorithms (defaults in parentheses): ``learning_rate``
+    (1e-4), ``momentum`` (0), ``nesterov`` (False), ``patience`` (5),
+    ``validate_every`` (10), ``min_improvement`` (0), ``max_gradient_norm``
+    (0), ``max_gradient_elem`` (0).
+
+    Examples
+    --------
+    >>> import numpy as np, pytensor, pytensor.tensor as TT
+    >>> from theanets import downhill
+    >>> x = pytensor.shared(np.float32([3, -2]), name='x')
+    >>> opt = downhill.build('sgd', loss=TT.sqr(x - 1).sum())
+    >>> for train, valid in opt.iterate(learning_rate=0.1, max_updates=3):
+    ...     print(round(train['loss'], 3), round(valid['loss'], 3))
+    13.0 13.0
+    8.32 13.0
+    5.325 13.0
+    '''
+
+    def __init__(self, loss, params=None, inputs=None, updates=(),
+                 monitors=(), monitor_gradients=False):
+        if params is None or inputs is None:
+            found_inputs, found_params = find_inputs_and_params(loss)
+        self._loss = loss
+        self._params = list(found_params if params is None else params)
+        self._inputs = list(found_inputs if inputs is None else inputs)
+        self._updates = _pairs(updates, 'updates')
+        self._check_params()
+
+        self._monitor_names = ['loss']
+        self._monitor_exprs = [loss]
+        for name, expr in _pairs(monitors, 'monitors'):
+            self._monitor_names.append(name)
+            self._monitor_exprs.append(expr)
+        if monitor_gradients:
+            unnamed = 0
+            grads = TT.grad(loss, self._params)
+            for param, grad in zip(self._params, grads):
+                name = param.name
+                if not name:
+                    name = 'unnamed{}'.format(unnamed)
+                    unnamed += 1
+                self._monitor_names.append('grad({})'.format(name))
+                self._monitor_exprs.append((grad * grad).sum())
+
+        self._best_loss = 1e100
+        self._best_iter = 0
+        self._best_update = 0
+        self._curr_iter = 0
+        self._update_count = 0
+        self._best_params = [p.get_value().copy() for p in self._params]
+        self.f_eval = self.f_step = None
+
+    def _check_params(self):
+        if not self._params:
+            raise util.ConfigurationError(
+                '{}: the loss depends on no shared variables, so there are '
+                'no parameters to optimize'.format(type(self).__name__))
+        for param in self._params:
+            if not isinstance(param, SharedVariable):
+                raise util.ConfigurationError(
+                    '{}: parameter {!r} is a {}; expected a shared variable'
+                    .format(type(self).__name__, param, type(param).__name__))
+
+    # -- compiling ----------------------------------------------------------
+
+    def _function(self, kind, updates):
+        return pytensor.function(
+            self._inputs, self._monitor_exprs, updates=updates,
+            name='{}_{}'.format(type(self).__name__.lower(), kind),
+            allow_input_downcast=True, on_unused_input='ignore')
+
+    def _compile(self, **kwargs):
+        '''Compile the evaluation and the training-step functions.'''
+        updates = list(self.get_updates(**kwargs))  # checks kwargs first
+        self.f_eval = self._function('eval', self._updates)
+        self.f_step = self._function('step', self._updates + updates)
+
+    def get_updates(self, **kwargs):
+        '''Yield ``(variable, new value)`` update pairs for one step.
+
+        Reads the hyper-parameters from ``kwargs`` (see :meth:`_prepare`),
+        then combines each algorithm step with momentum: without momentum
+        ``param <- param - step``; with momentum ``mu`` a velocity
+        ``'<param>_vel'`` is kept, ``v <- mu * v - step`` (or, with
+        ``nesterov=True``, ``v <- mu**2 * v - (1 + mu) * step``) and
+        ``param <- param + v``.
+
+        Examples
+        --------
+        >>> import numpy as np, pytensor, pytensor.tensor as TT
+        >>> from theanets import downhill
+        >>> x = pytensor.shared(np.float32([1, 2]), name='x')
+        >>> opt = downhill.build('sgd', loss=TT.sqr(x).sum())
+        >>> [v.name for v, _ in opt.get_updates(momentum=0.9)]
+        ['x_vel', 'x']
+        '''
+        self._prepare(**kwargs)
+        for param, grad in self._differentiate():
+            for var, step in self._get_updates_for(param, grad):
+                if var is not param:
+                    yield var, _like(var, step)
+                elif self.momentum == 0:
+                    yield param, _like(param, param - step)
+                else:
+                    mu = self.momentum
+                    vel_tm1 = shared_like(param, 'vel')
+                    if self.nesterov:
+                        vel_t = mu * mu * vel_tm1 - (1 + mu) * step
+                    else:
+                        vel_t = mu * vel_tm1 - step
+                    yield vel_tm1, _like(vel_tm1, vel_t)
+                    yield param, _like(param, param + vel_t)
+
+    def _differentiate(self):
+        '''Yield ``(param, gradient)`` pairs, clipped as configured.
+
+        ``max_gradient_elem > 0`` clips each element to that magnitude;
+        otherwise ``max_gradient_norm > 0`` rescales each parameter's
+        gradient to at most that L2 norm.
+        '''
+        grads = TT.grad(self._loss, self._params)
+        for param, grad in zip(self._params, grads):
+            if self.max_gradient_elem > 0:
+                limit = self.max_gradient_elem
+                grad = TT.clip(grad, -limit, limit)
+            elif self.max_gradient_norm > 0:
+                norm = TT.sqrt((grad * grad).sum())
+                grad = grad * TT.minimum(1, self.max_gradient_norm / norm)
+            yield param, grad
+
+    def _prepare(self, learning_rate=1e-4, momentum=0, nesterov=False,
+                 patience=5, validate_every=10, min_improvement=0,
+                 max_gradient_norm=0, max_gradient_elem=0, **kwargs):
+        '''Read and check the common hyper-parameters.
+
+        Subclasses add their own named hyper-parameters and chain here with
+        the remaining ``kwargs``; names nobody knows are ignored.
+        '''
+        for old in ('max_gradient_clip', 'gradient_clip'):
+            if old in kwargs and max_gradient_elem == 0:
+                warnings.warn('{} is deprecated; use max_gradient_elem'
+                              .format(old), DeprecationWarning, stacklevel=4)
+                max_gradient_elem = kwargs[old]
+        self.learning_rate = check_real('learning_rate', learning_rate, 0)
+        self.momentum = check_real('momentum', momentum, 0, 1, high_open=True)
+        self.nesterov = bool(nesterov)
+        self.patience = check_real('patience', patience, 0, finite=False)
+        self.validate_every = check_int('validate_every', validate_every, 1)
+        self.min_improvement = check_real(
+            'min_improvement', min_improvement, 0)
+        self.max_gradient_norm = check_real(
+            'max_gradient_norm', max_gradient_norm, 0)
+        self.max_gradient_elem = check_real(
+            'max_gradient_elem', max_gradient_elem, 0)
+        for name in ('learning_rate', 'momentum', 'nesterov', 'patience',
+                     'validate_every', 'min_improvement', 'max_gradient_norm',
+                     'max_gradient_elem'):
+            log_param(name, getattr(self, name))
+
+    def _get_updates_for(self, param, grad):
+        '''Yield ``(var, value)`` pairs for one parameter.
+
+        For ``var is param`` the value is the *step* (subtracted from the
+        parameter, combined with momentum by :meth:`get_updates`); for
+        auxiliary variables it is their new value.
+        '''
+        raise NotImplementedError(
+            '{} does not implement _get_updates_for'.format(
+                type(self).__name__))
+
+    # -- the training loop --------------------------------------------------
+
+    def iterate(self, train=None, valid=None, max_updates=None, **kwargs):
+        '''Optimize step by step, yielding the monitors after each step.
+
+        Every ``validate_every`` steps (starting before the first) the
+        ``valid`` dataset is evaluated; if that validation loss has not
+        improved (relatively, by more than ``min_improvement``) for more than
+        ``patience`` validations, the loop stops before stepping. Each step
+        is one pass of ``iteration_size`` mini-batches of ``train``.
+
+        When the loop ends -- patience, ``max_updates``, a
+        ``KeyboardInterrupt`` or divergence, but not when the consumer stops
+        iterating -- the parameters with the best validation loss are
+        restored. If a training or validation loss is not finite, the loop
+        stops with a ``RuntimeWarning`` and does not yield that step.
+
+        Parameters
+        ----------
+        train : Dataset or iterable of mini-batches, optional
+            Training data; None calls the step function once without inputs.
+        valid : Dataset or iterable of mini-batches, optional
+            Validation data; defaults to ``train``.
+        max_updates : int, optional
+            Stop after this many steps (default: no limit).
+        **kwargs
+            Hyper-parameters; unknown names are ignored.
+
+        Yields
+        ------
+        train_monitors : OrderedDict
+            Monitor means over this step's mini-batches (``'loss'`` first),
+            computed with the parameters before the update.
+        valid_monitors : OrderedDict
+            The most recent validation monitors; the same object until the
+            next validation.
+        '''
+        max_updates = check_int('max_updates', max_updates, 0, allow_none=True)
+        self._compile(**kwargs)
+        if valid is None:
+            valid = train
+        self._update_count = 0
+        training = validation = None
+        while max_updates is None or self._update_count < max_updates:
+            if self._update_count % self.validate_every == 0:
+                try:
+                    validation = self.evaluate(valid)
+                except KeyboardInterrupt:
+                    _logger.info('interrupted!')
+                    break
+                if self._diverged(validation, 'validation'):
+                    break
+                if self._test_patience(validation):
+                    _logger.info('patience elapsed!')
+                    break
+            try:
+                training = self._step(train)
+            except KeyboardInterrupt:
+                _logger.info('interrupted!')
+                break
+            if self._diverged(training, 'training'):
+                break
+            self._update_count += 1
+            self._log(training, self._update_count, type(self).__name__)
+            yield training, validation
+        self.set_params('best')
+
+    def _diverged(self, monitors, phase):
+        '''Warn and return True if ``monitors['loss']`` is not finite.
+
+        The caller then stops; the loop end restores the best parameters.
+        '''
+        loss = monitors['loss']
+        if np.isfinite(loss):
+            return False
+        if phase == 'training':
+            where = 'the training loss of update {} is {}'.format(
+                self._update_count + 1, loss)
+        else:
+            where = 'the validation loss after update {} is {}'.format(
+                self._update_count, loss)
+        if self._best_loss < 1e100:
+            best = ('the best parameters (from update {}, validation loss '
+                    '{:g})'.format(self._best_update, self._best_loss))
+        else:
+            best = ('the initial parameters (no finite validation loss was '
+                    'seen)')
+        message = '{}: training diverged: {}; stopped and restored {}'.format(
+            type(self).__name__, where, best)
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+        return True
+
+    def _test_patience(self, monitors):
+        '''Record a validation; return True if patience has elapsed.'''
+        self._curr_iter += 1
+        loss = monitors['loss']
+        marker = ''
+        if self._best_loss - loss > self._best_loss * self.min_improvement:
+            self._best_loss = loss
+            self._best_iter = self._curr_iter
+            self._best_update = self._update_count
+            self._best_params = [p.get_value().copy() for p in self._params]
+            marker = ' *'
+        self._log(monitors, self._update_count, 'validation', marker)
+        return self._curr_iter - self._best_iter > self.patience
+
+    @staticmethod
+    def _log(monitors, count, label, suffix=''):
+        values = ' '.join(
+            '{}={:.6g}'.format(k, v) for k, v in monitors.items())
+        _logger.info('%s %d %s%s', label, count, values, suffix)
+
+    def _run(self, function, dataset):
+        if dataset is None:
+            values = [function()]
+        else:
+            values = [function(*batch) for batch in dataset]
+        means = np.mean(np.asarray(values, dtype='float64'), axis=0)
+        return collections.OrderedDict(
+            (name, float(value))
+            for name, value in zip(self._monitor_names, means))
+
+    def evaluate(self, dataset):
+        '''Evaluate the monitors on a dataset without updating parameters.
+
+        Parameters
+        ----------
+        dataset : Dataset, iterable of mini-batches, or None
+            None calls the function once without inputs.
+
+        Returns
+        -------
+        OrderedDict
+            Monitor name -> mean over mini-batches (Python floats).
+        '''
+        if self.f_eval is None:
+            self.f_eval = self._function('eval', self._updates)
+        return self._run(self.f_eval, dataset)
+
+    def _step(self, dataset):
+        '''Run one training pass (``iteration_size`` mini-batches).'''
+        return self._run(self.f_step, dataset)
+
+    def minimize(self, *args, **kwargs):
+        '''Run :meth:`iterate` to the end; return its last yielded pair.
+
+        Returns ``(None, None)`` if no step was taken.
+
+        Examples
+        --------
+        >>> import numpy as np, pytensor, pytensor.tensor as TT
+        >>> from theanets import downhill
+        >>> x = pytensor.shared(np.float32([3, -2]), name='x')
+        >>> opt = downhill.build('sgd', loss=TT.sqr(x - 1).sum())
+        >>> train, valid = opt.minimize(learning_rate=0.1, max_updates=100)
+        >>> np.round(x.get_value(), 3).tolist()
+        [1.0, 1.0]
+        '''
+        train = valid = None
+        for train, valid in self.iterate(*args, **kwargs):
+            pass
+        return train, valid
+
+    def set_params(self, targets=None):
+        '''Set the parameter values.
+
+        Parameters
+        ----------
+        targets : list or tuple of arrays, optional
+            New values, in parameter order. Anything else (e.g. ``'best'``)
+            restores the parameters with the best validation loss so far.
+        '''
+        if not isinstance(targets, (list, tuple)):
+            targets = self._best_params
+        if len(targets) != len(self._params):
+            raise util.ConfigurationError(
+                'set_params: got {} values for {} parameters'.format(
+                    len(targets), len(self._params)))
+        for param, target in zip(self._params, targets):
+            param.set_value(target)
