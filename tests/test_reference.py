@@ -22,14 +22,23 @@ HERE = pathlib.Path(__file__).resolve().parent
 
 
 def _reference_dir():
-    candidates = [os.environ.get('THEANETS_REFERENCE', ''),
-                  HERE.parent.parent / 'shared' / 'reference',
-                  HERE.parent / 'shared' / 'reference']
+    """The folder of the original library's recorded results.
+
+    ``$THEANETS_REFERENCE`` if set; else ``shared/reference`` beside this
+    checkout or beside any folder above it (CI clones next to ``shared/``);
+    else the project's shared folder on the development machines.
+    """
+    candidates = []
+    if os.environ.get('THEANETS_REFERENCE'):
+        candidates.append(pathlib.Path(os.environ['THEANETS_REFERENCE']))
+    candidates += [folder / 'shared' / 'reference' for folder in HERE.parents]
+    candidates.append(pathlib.Path('/work/shared/reference'))
     for candidate in candidates:
-        if candidate and (pathlib.Path(candidate) / 'theanets-golden.json').is_file():
-            return pathlib.Path(candidate)
+        if (candidate / 'theanets-golden.json').is_file():
+            return candidate
     raise FileNotFoundError('reference cases not found; set THEANETS_REFERENCE to the folder '
-                            'holding theanets-golden.json (tried {})'.format(candidates))
+                            'holding theanets-golden.json (tried {})'.format(
+                                [str(c) for c in candidates]))
 
 
 REF = _reference_dir()

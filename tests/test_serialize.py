@@ -234,6 +234,15 @@ def test_layer_given_as_input_reference_is_saved_by_name(tmp_path):
     assert serialize.describe(model)['layers'][-1]['inputs'] == ['hid1:out']
 
 
+def test_numpy_values_are_saved_as_json():
+    model = theanets.Regressor([
+        3, dict(size=np.int64(4), std=np.float32(0.5), extra=np.array([[1, 2]])), 2])
+    spec = serialize.describe(model)['layers'][1]
+    assert spec['size'] == 4 and type(spec['size']) is int
+    assert spec['std'] == 0.5 and type(spec['std']) is float
+    assert spec['extra'] == [[1, 2]]
+
+
 def test_loss_to_spec():
     mse = theanets.losses.Loss.build('mse', target=2, weight=0.5, weighted=True)
     assert mse.to_spec() == dict(form='meansquarederror', weight=0.5, weighted=True,
@@ -317,6 +326,10 @@ def test_load_from_unseekable_handle(fmt):
     theanets.Regressor([3, 4, 2]).save(buffer, format=fmt)
     loaded = theanets.Network.load(_Unseekable(buffer.getvalue()))
     assert [p.name for p in loaded.params] == ['hid1.w', 'hid1.b', 'out.w', 'out.b']
+    stream = _Unseekable(buffer.getvalue()[:-30])
+    stream.name = 'the-pipe'
+    with pytest.raises(util.Error, match='^the-pipe .*truncated or corrupt'):
+        theanets.Network.load(stream)
 
 
 # ----- pickle still works -------------------------------------------------
@@ -524,12 +537,13 @@ def test_undescribable_loss_target():
         serialize.describe(model)
 
 
-@pytest.mark.parametrize('name', ['hid1.w', '__theanets__'])
-def test_clashing_parameter_names(name):
+@pytest.mark.parametrize('name, problem', [('hid1.w', 'used twice'),
+                                           ('__theanets__', 'reserved')])
+def test_clashing_parameter_names(name, problem):
     model = theanets.Regressor([3, 4, 2])
     model.layers[2].find('w').name = name
     with pytest.raises(util.ConfigurationError,
-                       match='the name {!r} is used twice'.format(name)):
+                       match='the name {!r} is {}'.format(name, problem)):
         serialize.describe(model)
 
 
@@ -651,7 +665,8 @@ def test_allow_pickle_false_refuses_pickles(tmp_path):
 def test_load_safe_refuses_other_files(tmp_path):
     path = str(tmp_path / 'model.pkl')
     theanets.Regressor([3, 4, 2]).save(path)
-    with pytest.raises(util.Error, match=re.escape(path) + '.*not a theanets safe model file.*zip'):
+    with pytest.raises(util.Error,
+                       match=re.escape(path) + '.*not a theanets safe model file.*zip'):
         serialize.load_safe(path)
 
 
@@ -672,7 +687,8 @@ def test_description_not_a_string(tmp_path):
 def test_description_not_json(tmp_path):
     path = str(tmp_path / 'bad.npz')
     _write_npz(path, None, raw_meta=np.array('{"format": '))
-    with pytest.raises(util.Error, match=re.escape(path) + '.*truncated or corrupt.*JSONDecodeError'):
+    with pytest.raises(util.Error,
+                       match=re.escape(path) + '.*truncated or corrupt.*JSONDecodeError'):
         theanets.Network.load(path)
 
 

@@ -4,7 +4,6 @@ import gzip
 import hashlib
 import os
 import pickle
-import tempfile
 import time
 import warnings
 
@@ -139,6 +138,11 @@ class Network:
         if not isinstance(form, str) or not layers.Layer.is_registered(form):
             raise util.unknown_name('layer form', form, layers.Layer._registry, context=context)
         form = form.lower()
+        if layers.Layer.get_class(form) is layers.Layer:
+            raise util.ConfigurationError(
+                '{}form {!r} is the abstract base class of layers; use a concrete form: {}'.format(
+                    context, form, ', '.join(sorted(
+                        k for k, c in layers.Layer._registry.items() if c is not layers.Layer))))
 
         if form == 'input':
             if 'shape' not in kwargs:
@@ -696,10 +700,10 @@ class Network:
             and cannot be read without Theano).
         '''
         from . import serialize
-        label = serialize._label(filename_or_handle)
+        label = serialize.file_label(filename_or_handle)
         safe, source = serialize.is_safe_file(filename_or_handle)
         if safe:
-            return serialize.load_safe(source if hasattr(source, 'read') else label)
+            return serialize.load_safe(source, label=label)
         if not allow_pickle:
             raise util.Error(
                 '{} is not in the safe format: it is a pickle (or not a theanets model), and '

@@ -105,12 +105,23 @@ def batches(arrays, steps=100, batch_size=64, rng=None):
     >>> [a.shape for a in sample()]
     [(3, 5, 2)]
     '''
-    if not isinstance(arrays, (list, tuple)):
-        raise util.DataError('batches: arrays must be a list of arrays, not {}'.format(
-            type(arrays).__name__))
+    if not isinstance(arrays, (list, tuple)) or not arrays:
+        raise util.DataError('batches: arrays must be a non-empty list of arrays, not {!r}'.format(
+            arrays if isinstance(arrays, (list, tuple)) else type(arrays).__name__))
     if batch_size < 2:
         raise util.ConfigurationError('batches: batch_size must be at least 2, not {}'.format(
             batch_size))
+    if not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise util.ConfigurationError('batches: steps must be a positive whole number, '
+                                      'not {!r}'.format(steps))
+    for i, a in enumerate(arrays):
+        if np.ndim(a) != 2:
+            raise util.DataError('batches: array {} must be 2-D (time, features), but has '
+                                 'shape {}'.format(i, np.shape(a)))
+    lengths = [len(a) for a in arrays]
+    if len(set(lengths)) > 1:
+        raise util.DataError('batches: arrays must have the same number of time steps, '
+                             'but have {}'.format(lengths))
     if len(arrays[0]) <= steps:
         raise util.DataError('batches: arrays have {} time steps, fewer than steps={} + 1'.format(
             len(arrays[0]), steps))
@@ -181,6 +192,13 @@ class Text:
         Inputs are float32 ``(batch_size, steps, 1 + len(alpha))``; labels
         are int32 ``(batch_size, steps)``, each the code of the next character.
         '''
+        if not isinstance(steps, (int, np.integer)) or steps < 1:
+            raise util.ConfigurationError('Text.classifier_batches: steps must be a positive '
+                                          'whole number, not {!r}'.format(steps))
+        if len(self.text) <= steps + 1:
+            raise util.DataError('Text.classifier_batches: the text has {} characters; '
+                                 'steps={} needs at least {}'.format(
+                                     len(self.text), steps, steps + 2))
         if rng is None or isinstance(rng, int):
             rng = np.random.RandomState(rng)
         codes = np.array(self.encode(self.text), 'int32')

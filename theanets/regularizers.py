@@ -221,10 +221,13 @@ class Contractive(Regularizer):
     ----------
     pattern : str, optional
         Outputs whose mean activity is differentiated; ``None`` or ``'*'``
-        means the hidden layers' outputs. (In the original library the
-        default None raised a TypeError; here it works.)
+        means the hidden layers' outputs (not counting Input layers of a
+        multi-input network). (In the original library the default None
+        raised a TypeError; here it works.)
     wrt : str
         Glob pattern of the input variables to differentiate with respect to.
+        An output that does not depend on a matching input contributes a zero
+        gradient for it (the original raised a DisconnectedInputError).
     '''
 
     def __init__(self, pattern=None, weight=0., wrt='*'):
@@ -232,15 +235,22 @@ class Contractive(Regularizer):
         self.wrt = wrt
 
     def loss(self, layers, outputs):
-        pattern = _hidden_pattern(self.pattern, layers)
+        pattern = self.pattern
+        if pattern in ('*', None):
+            # Hidden layers only: an Input layer in the middle of a
+            # multi-input network holds data, not hidden activity.
+            pattern = tuple(layer.output_name for layer in layers[1:-1]
+                            if not isinstance(layer, Input))
         wrt = [layer.input for layer in layers if isinstance(layer, Input)
                and fnmatch.fnmatch(layer.input.name, self.wrt)]
         if not wrt:
             raise util.ConfigurationError(
                 'Contractive: wrt={!r} matches no input; inputs are {}'.format(
                     self.wrt, [l.name for l in layers if isinstance(l, Input)]))
+        # An output that does not depend on some input has a zero gradient
+        # with respect to it (not an error).
         return _mean_of(
-            sum(TT.sqr(g).mean() for g in TT.grad(h.mean(), wrt))
+            sum(TT.sqr(g).mean() for g in TT.grad(h.mean(), wrt, disconnected_inputs='ignore'))
             for _, h in util.outputs_matching(outputs, pattern))
 
 

@@ -41,7 +41,8 @@ from . import layers
 from . import losses
 from . import util
 
-__all__ = ['FORMAT', 'save_safe', 'load_safe', 'atomic_write', 'is_safe_file']
+__all__ = ['FORMAT', 'save_safe', 'load_safe', 'describe', 'atomic_write', 'is_safe_file',
+           'file_label']
 
 #: The format tag written in (and required of) every file.
 FORMAT = 'theanets-safe/1'
@@ -86,6 +87,9 @@ def atomic_write(path, write):
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', dir=folder)
     try:
+        # mkstemp makes the file private (0600); give it the mode a plain
+        # open() would: the replaced file's, else 0666 less the umask.
+        os.chmod(tmp, _file_mode(path))
         with os.fdopen(fd, 'wb') as raw:
             write(raw)
             raw.flush()
@@ -97,7 +101,24 @@ def atomic_write(path, write):
         raise
 
 
-def _label(filename_or_handle):
+def _file_mode(path):
+    '''Permission bits for a new file at ``path``.'''
+    if os.path.exists(path):
+        return os.stat(path).st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def file_label(filename_or_handle):
+    '''How messages name a file: its path, or an open handle's ``name``.
+
+    Examples
+    --------
+    >>> import io
+    >>> file_label('model.npz'), file_label(io.BytesIO())
+    ('model.npz', 'handle')
+    '''
     if hasattr(filename_or_handle, 'read') or hasattr(filename_or_handle, 'write'):
         return str(getattr(filename_or_handle, 'name', 'handle'))
     return os.fspath(filename_or_handle)
@@ -161,6 +182,8 @@ def _jsonable(value, where, key):
         return float(value)
     if isinstance(value, layers.Layer):
         return value.output_name
+    if isinstance(value, np.ndarray) and value.dtype.kind in 'biuf':
+        return _jsonable(value.tolist(), where, key)
     if isinstance(value, (list, tuple)):
         return [_jsonable(v, where, key) for v in value]
     if isinstance(value, dict):
@@ -232,8 +255,9 @@ def describe(network):
     for param in network.params:
         if param.name in seen or param.name == META_KEY:
             raise util.ConfigurationError(
-                'the safe format stores parameters by name, but the name {!r} is used twice; '
-                'rename a layer or save with format="pickle"'.format(param.name))
+                'the safe format stores parameters by name, but the name {!r} is {}; rename '
+                'the layer or save with format="pickle"'.format(
+                    param.name, 'reserved' if param.name == META_KEY else 'used twice'))
         seen.add(param.name)
         value = param.get_value(borrow=True)
         params.append(dict(name=param.name, shape=[int(d) for d in value.shape],
@@ -285,18 +309,22 @@ def save_safe(network, filename_or_handle):
         write(filename_or_handle)
     else:
         atomic_write(filename_or_handle, write)
-    util.log('saved model (safe format) to {}', _label(filename_or_handle))
+    util.log('saved model (safe format) to {}', file_label(filename_or_handle))
 
 
 # ----- loading ------------------------------------------------------------
 
 def _network_classes():
-    '''Every imported subclass of Network (and Network), by full dotted name.'''
+    '''Every imported subclass of Network (and Network), by full dotted name.
+
+    Walked breadth first in order of definition, so a class defined again
+    under the same name (in an interactive session) replaces the old one.
+    '''
     found = {}
     todo = [graph.Network]
     while todo:
-        cls = todo.pop()
-        found.setdefault('{}.{}'.format(cls.__module__, cls.__qualname__), cls)
+        cls = todo.pop(0)
+        found['{}.{}'.format(cls.__module__, cls.__qualname__)] = cls
         todo.extend(cls.__subclasses__())
     return found
 
@@ -449,7 +477,7 @@ def _set_params(model, meta, arrays, label):
         param.set_value(np.asarray(value, dtype=param.dtype))
 
 
-def load_safe(filename_or_handle):
+def load_safe(filename_or_handle, label=None):
     '''Load a model saved with :func:`save_safe` without running its code.
 
     Nothing named in the file is imported or called: the model class must be
@@ -459,6 +487,8 @@ def load_safe(filename_or_handle):
     Parameters
     ----------
     filename_or_handle : str, path-like or binary file handle
+    label : str, optional
+        How error messages name the file (default: :func:`file_label`).
 
     Returns
     -------
@@ -474,7 +504,7 @@ def load_safe(filename_or_handle):
         loss, or its parameters do not match the model it describes; the
         message names the file.
     '''
-    label = _label(filename_or_handle)
+    label = file_label(filename_or_handle) if label is None else label
     safe, source = is_safe_file(filename_or_handle)
     if not safe:
         raise util.Error('{} is not a theanets safe model file (it does not start like a zip '

@@ -34,6 +34,8 @@ def _checked_shape(context, what, shape, unknown_ok=True):
 
     Raises ConfigurationError naming the layer (``context``) otherwise.
     '''
+    if isinstance(shape, np.ndarray) and shape.ndim == 1:
+        shape = tuple(shape.tolist())
     if not isinstance(shape, (tuple, list)) or not shape:
         raise util.ConfigurationError(
             '{}: {} must be a non-empty tuple of positive whole numbers, not {!r}'.format(
