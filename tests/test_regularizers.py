@@ -247,7 +247,8 @@ def test_contractive_wrt_selects_inputs(rng):
     # An output that does not depend on the input has a zero gradient.
     assert value(pattern='b:out', wrt='a') == 0
     assert value(pattern=('b:out', 'h:out'), wrt='a') == pytest.approx(ga / 2, **APPROX)
-    with pytest.raises(util.ConfigurationError, match=r"wrt='c' matches no input; inputs are \['a', 'b'\]"):
+    with pytest.raises(util.ConfigurationError,
+                       match=r"wrt='c' matches no input; inputs are \['a', 'b'\]"):
         value(wrt='c')
 
 

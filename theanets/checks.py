@@ -51,11 +51,14 @@ class Expected:
         self.sparse = sparse
         self.classes = classes
 
-    def describe(self):
+    def describe(self, article=True):
+        '''E.g. ``'a float array of shape (N, 3)'`` (without the article if not ``article``).'''
         full = ('N',) + self.shape if self.shape is not None else ('N',) + ('?',) * (self.ndim - 1)
         kind = {'float': 'float', 'int': 'integer'}[self.dtype]
         sparse = 'scipy.sparse {} '.format(self.sparse) if self.sparse else ''
         text = '{}{} array of shape {}'.format(sparse, kind, _shape_text(full))
+        if not article:
+            return text
         return ('an ' if text[0] in 'aeiou' else 'a ') + text
 
 
@@ -71,7 +74,7 @@ def prepare_one(caller, expected, value):
         if not expected.sparse:
             raise util.DataError('{} is a scipy.sparse matrix, but the model expects a dense '
                                  '{} (use .toarray(), or a sparse input layer)'.format(
-                                     where, expected.describe()))
+                                     where, expected.describe(article=False)))
         value = value.asformat(expected.sparse)
         data = value.data
     else:

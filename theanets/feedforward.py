@@ -31,6 +31,12 @@ class Autoencoder(graph.Network):
     rng : int or numpy.random.RandomState
         Seed of the initial parameters.
 
+    Raises
+    ------
+    ConfigurationError
+        If the output layer's shape differs from the input layer's (the
+        original library accepted such a model and failed when training).
+
     Examples
     --------
     A model with 10 inputs, a 20-unit hidden layer and 10 outputs:

@@ -90,8 +90,10 @@ class Network:
         Raises
         ------
         ConfigurationError
-            For an unknown form (also a KeyError), a duplicate size, a tied
-            layer without a partner, or a duplicate input name.
+            For an unknown form (also a KeyError), the abstract form
+            ``'layer'``, a duplicate size, a tied layer without a partner, a
+            duplicate input name, or a duplicate layer name (the original
+            accepted duplicate names and then mixed up the layers' outputs).
         '''
         if isinstance(layer, layers.Layer):
             self._check_new_name(layer)
@@ -545,22 +547,30 @@ class Network:
             if algo == 'sample':
                 algo = trainer.SampleTrainer(self)
             elif algo.startswith('layer') or algo.startswith('sup'):
-                algo = trainer.SupervisedPretrainer(subalgo, self)
+                algo = trainer.SupervisedPretrainer(
+                    trainer.check_algo(subalgo, 'subalgo'), self)
             elif algo.startswith('pre') or algo.startswith('unsup'):
-                algo = trainer.UnsupervisedPretrainer(subalgo, self)
+                algo = trainer.UnsupervisedPretrainer(
+                    trainer.check_algo(subalgo, 'subalgo'), self)
             else:
-                algo = trainer.DownhillTrainer(algo, self)
+                algo = trainer.DownhillTrainer(trainer.check_algo(algo, 'algo'), self)
+        elif not callable(getattr(algo, 'itertrain', None)):
+            raise util.ConfigurationError(
+                'algo must be an algorithm name ({}) or a trainer object with an itertrain '
+                'method, not {!r}'.format(', '.join(trainer.algo_names()), algo))
 
         # The unsupervised pretrainer trains an autoencoder: inputs only.
-        expected = self._expected_inputs() \
-            if isinstance(algo, trainer.UnsupervisedPretrainer) else self._expected_variables()
+        pretrain = isinstance(algo, trainer.UnsupervisedPretrainer)
+        expected = self._expected_inputs() if pretrain else self._expected_variables()
 
         def wrap(data, label):
             if data is None or isinstance(data, Dataset):
                 return data
             if not callable(data):
-                data = checks.prepare('{}.train ({} data)'.format(type(self).__name__, label),
-                                      expected,
+                caller = '{}.train ({} data{})'.format(
+                    type(self).__name__, label,
+                    ", algo='pretrain' trains on the inputs alone" if pretrain else '')
+                data = checks.prepare(caller, expected,
                                       data if isinstance(data, (list, tuple)) else [data])
             size = kwargs.get('iteration_size', kwargs.get('{}_batches'.format(label)))
             return Dataset(data, name=label, batch_size=kwargs.get('batch_size', 32),
@@ -740,28 +750,65 @@ class _Checkpointer:
     '''Saves a network during training, as ``save_every``/``save_progress`` say.'''
 
     def __init__(self, network, save_every, save_progress):
+        import numbers
         self.network = network
         self.every = save_every
         self.target = save_progress
         self.last = time.time()
         self.saved_at = None
-        if save_progress is not None and not checks.is_number(save_every):
+        if save_progress is not None and not (checks.is_number(save_every) and
+                                              np.isfinite(save_every)):
             raise util.ConfigurationError(
                 'save_every must be an int (iterations) or a float (minutes), not {!r}'.format(
                     save_every))
+        # Any integer type counts iterations; any other real number, minutes.
+        self.minutes = not isinstance(save_every, numbers.Integral)
 
     def _save(self, i):
+        '''Save now. A failed save leaves earlier checkpoints as they were:
+        a path is written atomically (by :meth:`Network.save`); for a handle
+        the model is serialized in memory first, and a failed write is cut
+        off again where the handle allows it.'''
         target = self.target
+        if isinstance(target, os.PathLike):
+            target = os.fspath(target)
         if isinstance(target, str):
-            target = target.format(int(time.time()))
-        self.network.save(target)
+            self.network.save(target.format(int(time.time())))
+        else:
+            self._save_to_handle(target)
         self.last = time.time()
         self.saved_at = i
+
+    def _save_to_handle(self, handle):
+        import io
+        buffer = io.BytesIO()
+        name = getattr(handle, 'name', None)
+        if isinstance(name, str):
+            buffer.name = name  # save() picks the format from the name
+        self.network.save(buffer)
+        start = None
+        try:
+            if handle.seekable():
+                start = handle.tell()
+        except (AttributeError, OSError, ValueError):
+            start = None
+        try:
+            handle.write(buffer.getvalue())
+            if hasattr(handle, 'flush'):
+                handle.flush()
+        except BaseException:
+            if start is not None:
+                try:
+                    handle.seek(start)
+                    handle.truncate()
+                except (OSError, ValueError):
+                    pass
+            raise
 
     def after_iteration(self, i):
         if self.target is None or i == 0 or self.every <= 0:
             return
-        if isinstance(self.every, float):
+        if self.minutes:
             due = (time.time() - self.last) / 60 > self.every
         else:
             due = i % self.every == 0

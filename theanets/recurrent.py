@@ -106,8 +106,8 @@ def batches(arrays, steps=100, batch_size=64, rng=None):
     [(3, 5, 2)]
     '''
     if not isinstance(arrays, (list, tuple)) or not arrays:
-        raise util.DataError('batches: arrays must be a non-empty list of arrays, not {!r}'.format(
-            arrays if isinstance(arrays, (list, tuple)) else type(arrays).__name__))
+        raise util.DataError('batches: arrays must be a non-empty list of arrays, not {}'.format(
+            repr(arrays) if isinstance(arrays, (list, tuple)) else type(arrays).__name__))
     if batch_size < 2:
         raise util.ConfigurationError('batches: batch_size must be at least 2, not {}'.format(
             batch_size))

@@ -16,7 +16,49 @@ from . import layers
 from . import util
 
 __all__ = ['DownhillTrainer', 'SampleTrainer', 'SupervisedPretrainer',
-           'UnsupervisedPretrainer']
+           'UnsupervisedPretrainer', 'algo_names', 'check_algo']
+
+#: Training algorithms of theanets itself, besides the downhill optimizers.
+OWN_ALGOS = ('sample', 'layerwise', 'pretrain')
+
+
+def algo_names(own=True):
+    '''Names of the training algorithms: the downhill optimizers (and, if
+    ``own``, theanets' own ``sample``, ``layerwise`` and ``pretrain``).
+
+    Examples
+    --------
+    >>> algo_names(own=False)
+    ['adadelta', 'adagrad', 'adam', 'esgd', 'nag', 'rmsprop', 'rprop', 'sgd']
+    >>> algo_names()[-3:]
+    ['sample', 'layerwise', 'pretrain']
+    '''
+    names = sorted(k for k in downhill.Optimizer._registry if k != 'optimizer')
+    return names + list(OWN_ALGOS) if own else names
+
+
+def check_algo(name, what='algo'):
+    '''Return the downhill optimizer ``name``, lower-cased.
+
+    Parameters
+    ----------
+    name : str
+        An optimizer name, any case (``'Adam'``).
+    what : str
+        ``'algo'`` or ``'subalgo'``: which argument ``name`` came from (the
+        valid choices of ``algo`` include theanets' own algorithms).
+
+    Raises
+    ------
+    theanets.util.UnknownNameError
+        (a KeyError) listing the valid names, before anything is built.
+    '''
+    if isinstance(name, str) and downhill.Optimizer.is_registered(name):
+        return name.lower()
+    if what == 'algo':
+        raise util.unknown_name('training algorithm', name, algo_names())
+    raise util.unknown_name('{} (an optimizer for each stage)'.format(what), name,
+                            algo_names(own=False))
 
 
 class DownhillTrainer:
@@ -48,15 +90,36 @@ class DownhillTrainer:
             inputs=net.variables,
             params=net.params,
             monitor_gradients=kwargs.get('monitor_gradients', False))
-        yield from opt.iterate(train, valid=valid, **kwargs)
+        steps = opt.iterate(train, valid=valid, **kwargs)
+        try:
+            while True:
+                # A diverging model overflows: downhill reports that with one
+                # RuntimeWarning ('training diverged') and restores the best
+                # parameters; numpy's own overflow/invalid-value warnings
+                # from inside the compiled functions (Python implementations
+                # of ops) would only repeat it -- or, where warnings are
+                # errors, abort training before the best parameters are back.
+                with np.errstate(over='ignore', invalid='ignore', divide='ignore'):
+                    try:
+                        pair = next(steps)
+                    except StopIteration:
+                        return
+                    except RuntimeWarning:
+                        # The 'diverged' warning, raised as an error (warnings
+                        # filter 'error'): it left the loop before the best
+                        # parameters were restored, so restore them here.
+                        opt.set_params('best')
+                        raise
+                yield pair
+        finally:
+            steps.close()
 
 
-def _first(batch):
-    return batch[0] if isinstance(batch, (tuple, list)) else batch
-
-
-def _last(batch):
-    return batch[-1] if isinstance(batch, (tuple, list)) else batch
+def _column(batch, index):
+    '''Array ``index`` of a mini-batch (a bare array is its own column 0).'''
+    if isinstance(batch, (tuple, list)):
+        return batch[index]
+    return batch
 
 
 class SampleTrainer:
@@ -66,6 +129,11 @@ class SampleTrainer:
     become unit-norm target rows; the first weight matrix whose rows match
     the input width becomes unit-norm input rows (as columns). Samples are
     drawn by reservoir sampling with ``rng``. Yields once, with loss 0.
+
+    The target is the loss's target array (the input itself for an
+    autoencoder), wherever it sits among the training arrays; integer class
+    labels are not used as samples. (The original used the last array, so
+    weights or labels could be taken for targets.)
     '''
 
     def __init__(self, network):
@@ -75,45 +143,63 @@ class SampleTrainer:
     def reservoir(xs, n, rng):
         '''Draw ``n`` unit-norm samples from the iterable ``xs``.
 
-        If there are fewer than ``n`` items, the pool is padded with copies of
-        random items plus Gaussian jitter of the pool's standard deviation.
+        Samples of norm zero are skipped. If there are fewer than ``n``
+        items, the pool is padded with copies of random items plus Gaussian
+        jitter of the pool's standard deviation.
         '''
         pool = []
-        for i, x in enumerate(xs):
-            x = x / np.linalg.norm(x)
+        seen = 0
+        for x in xs:
+            norm = np.linalg.norm(x)
+            if not norm > 0:
+                continue
+            x = x / norm
+            seen += 1
             if len(pool) < n:
                 pool.append(x)
                 continue
-            j = rng.randint(i + 1)
+            j = rng.randint(seen)
             if j < n:
                 pool[j] = x
         if not pool:
-            raise util.DataError('sample trainer: the training data is empty')
+            raise util.DataError('sample trainer: the training data has no non-zero samples')
         count, std = len(pool), np.std(pool, axis=0)
         while len(pool) < n:
             x = pool[rng.randint(count)]
             pool.append(x + std * rng.randn(*x.shape))
         return np.array(pool, dtype=pool[0].dtype)
 
+    def _columns(self):
+        '''Positions of the input and of the (float) target among the arrays.'''
+        names = [v.name for v in self.network.variables]
+        target = self.network.losses[0].variables[0] if self.network.losses else None
+        if target is None or target.dtype.startswith('int') or target.name not in names:
+            return 0, None
+        return 0, names.index(target.name)
+
     def itertrain(self, train, valid=None, **kwargs):
         '''Set the weights from ``train`` samples; yield ``({'loss': 0}, {'loss': 0})``.'''
         rng = kwargs.get('rng')
-        if rng is None or isinstance(rng, int):
+        if rng is None or isinstance(rng, (int, np.integer)):
             rng = np.random.RandomState(rng)
+        icol, ocol = self._columns()
         idim = odim = None
         for batch in train:
-            idim, odim = _first(batch).shape[-1], _last(batch).shape[-1]
+            idim = _column(batch, icol).shape[-1]
+            if ocol is not None:
+                odim = _column(batch, ocol).shape[-1]
 
-        samples = itertools.chain.from_iterable(_last(b) for b in train)
-        for param in self.network.layers[-1].params:
-            shape = param.get_value(borrow=True).shape
-            if len(shape) == 2 and shape[1] == odim:
-                arr = np.vstack(self.reservoir(samples, shape[0], rng))
-                util.log('setting {}: {}', param.name, shape)
-                param.set_value((arr / np.sqrt((arr * arr).sum(axis=1))[:, None])
-                                .astype(param.dtype))
+        if odim is not None:
+            samples = itertools.chain.from_iterable(_column(b, ocol) for b in train)
+            for param in self.network.layers[-1].params:
+                shape = param.get_value(borrow=True).shape
+                if len(shape) == 2 and shape[1] == odim:
+                    arr = np.vstack(self.reservoir(samples, shape[0], rng))
+                    util.log('setting {}: {}', param.name, shape)
+                    param.set_value((arr / np.sqrt((arr * arr).sum(axis=1))[:, None])
+                                    .astype(param.dtype))
 
-        samples = itertools.chain.from_iterable(_first(b) for b in train)
+        samples = itertools.chain.from_iterable(_column(b, icol) for b in train)
         for param in self.network.params:
             shape = param.get_value(borrow=True).shape
             if len(shape) == 2 and shape[0] == idim:
@@ -174,14 +260,33 @@ class SupervisedPretrainer:
                 tail = [] if i == stages - 1 else self._tail(original, i, tied)
                 net.layers = original[:i + 1] + tail if tail else original
                 for layer in net.layers:
-                    layer.bind(net, initialize=layer in tail)
+                    layer.bind(net, initialize=any(layer is t for t in tail))
                 net.losses[0].output_name = net.layers[-1].output_name
                 util.log('layerwise stage {}/{}: {}', i, stages - 1,
                          ' -> '.join(layer.name for layer in net.layers))
-                yield from DownhillTrainer(self.algo, net).itertrain(train, valid, **kwargs)
+                cached = set(net._graphs), set(net._functions)
+                try:
+                    yield from DownhillTrainer(self.algo, net).itertrain(train, valid, **kwargs)
+                finally:
+                    if tail:
+                        _forget_new(net, *cached)
         finally:
             net.layers = original
             net.losses[0].output_name = output_name
+
+
+def _forget_new(net, graphs, functions):
+    '''Drop the graphs and functions cached since the key sets were taken.
+
+    The graph cache is keyed by layer names and shapes, not by the layer
+    objects: a graph of a temporary stage (``[in, hid1, lwout]``) would
+    otherwise be reused by a later layerwise run whose new ``lwout`` layer
+    has the same name but other parameters.
+    '''
+    for key in set(net._graphs) - graphs:
+        del net._graphs[key]
+    for key in set(net._functions) - functions:
+        del net._functions[key]
 
 
 class UnsupervisedPretrainer:

@@ -194,6 +194,8 @@ class Layer(metaclass=util.Registrar):
         if reset:
             self._input_shapes.clear()
             self._output_shapes.clear()
+        if self.kwargs.get('size') is not None:  # checked even where a layer ignores it
+            _checked_size(self._context(), self.kwargs['size'])
         self.resolve_inputs(graph.layers)
         self.resolve_outputs()
         if initialize or not hasattr(self, 'activate'):
@@ -422,6 +424,8 @@ class Input(Layer):
     ndim : int
         Dimensions of the data including the batch axis (2 for feedforward,
         3 for recurrent, 4 for images); ignored when ``shape`` is given.
+        Sizes and shapes must be positive whole numbers (ConfigurationError
+        otherwise; the original accepted 0 and failed later).
     sparse : bool or str
         ``True``/``'csr'`` or ``'csc'`` for a scipy.sparse matrix input
         (2 dimensions only).
