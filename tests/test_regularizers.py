@@ -495,3 +495,36 @@ def test_user_regularizer_in_training(rng):
                          outputsquare=1.)
     # 'loss' includes the penalty, 'err' does not.
     assert train['loss'] > train['err'] + 0.01
+
+
+# ----- fixes over the original ------------------------------------------
+
+
+def test_each_stochastic_regularizer_draws_its_own_masks():
+    net = theanets.Regressor([6, 6])
+    x = np.ones((50, 6), 'float32')
+    outputs = net.feed_forward(x, input_dropout=0.5, output_dropout=0.5)
+    in_mask = outputs['in:out'] == 0
+    out_mask = outputs['out:out'] == 0
+    # The original seeded both from one seed: identical masks.
+    assert not np.array_equal(in_mask, out_mask)
+
+
+def test_input_and_output_levels_of_a_two_layer_network_are_both_kept():
+    net = theanets.Regressor([4, 3])
+    regs = theanets.regularizers.from_kwargs(net, input_dropout=0.5, output_dropout=0)
+    assert [(type(r).__name__, r.pattern, r.weight) for r in regs] == \
+        [('BernoulliDropout', ('in:out',), 0.5)]
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(hidden_dropout=1.0), r'BernoulliDropout .* probability in \[0, 1\), not 1.0'),
+    (dict(input_dropout=-0.1), r'BernoulliDropout .* probability in \[0, 1\), not -0.1'),
+    (dict(hidden_noise=-1), r'GaussianNoise .* at least 0, not -1'),
+    (dict(weight_l2='x'), r"WeightL2: weight must be a finite number, not 'x'"),
+    (dict(hidden_l1=float('nan')), r'HiddenL1: weight must be a finite number, not nan'),
+])
+def test_bad_regularizer_levels_raise_configuration_errors(kwargs, message):
+    net = theanets.Regressor([4, 5, 3])
+    with pytest.raises(theanets.util.ConfigurationError, match=message):
+        theanets.regularizers.from_kwargs(net, **kwargs)

@@ -280,8 +280,10 @@ class Network:
 
     def _hash(self, regs=()):
         '''A key for the graph built with regularizers ``regs``.'''
-        parts = [(type(l).__name__, l.name, l.output_shape) for l in self.layers]
-        parts += [(type(l).__name__, l.weight, l.output_name) for l in self.losses]
+        # Layer and loss identities are part of the key: a new layer with an
+        # old one's name and shape (a layerwise stage's output) is a new graph.
+        parts = [(type(l).__name__, l.name, l.output_shape, id(l)) for l in self.layers]
+        parts += [(type(l).__name__, l.weight, l.output_name, id(l)) for l in self.losses]
         parts += [(type(r).__name__, r.weight, r.pattern) for r in regs]
         return hashlib.md5(repr(parts).encode('utf8')).hexdigest()
 

@@ -14,6 +14,7 @@ import fnmatch
 import numpy as np
 import pytensor.tensor as TT
 
+from . import checks
 from . import util
 from ._backend import random_source
 from .layers.base import Input
@@ -88,13 +89,17 @@ def from_kwargs(graph, **kwargs):
 
     result = []
     for kind, cls in (('dropout', BernoulliDropout), ('noise', GaussianNoise)):
-        levels = {inputs: kwargs.get('input_' + kind, 0),
-                  hiddens: kwargs.get('hidden_' + kind, 0),
-                  outputs: kwargs.get('output_' + kind, 0)}
-        levels.update(kwargs.get(kind) or {})
-        for pattern, weight in levels.items():
+        levels = _merge_levels(
+            [(inputs, kwargs.get('input_' + kind, 0)),
+             (hiddens, kwargs.get('hidden_' + kind, 0)),
+             (outputs, kwargs.get('output_' + kind, 0))],
+            kwargs.get(kind) or {})
+        for pattern, weight in levels:
             if weight:
-                result.append(cls(pattern=pattern, weight=weight, rng=rng))
+                # Each stochastic regularizer draws from its own stream, so
+                # same-shaped outputs do not get the same masks.
+                seed = rng + len(result) if isinstance(rng, int) else rng
+                result.append(cls(pattern=pattern, weight=weight, rng=seed))
 
     for key, value in kwargs.items():
         if key.lower() == 'regularizer' or not Regularizer.is_registered(key):
@@ -104,6 +109,23 @@ def from_kwargs(graph, **kwargs):
         else:
             result.append(Regularizer.build(key, weight=value))
     return result
+
+
+def _merge_levels(defaults, given):
+    """The (pattern, level) pairs: defaults, updated or extended by ``given``.
+
+    A list, not a dict, so that the input and output patterns of a network
+    whose only layers are its input and output stay two entries.
+    """
+    levels = list(defaults)
+    for pattern, level in dict(given).items():
+        for i, (default, _) in enumerate(levels):
+            if default == pattern:
+                levels[i] = (pattern, level)
+                break
+        else:
+            levels.append((pattern, level))
+    return levels
 
 
 class Regularizer(metaclass=util.Registrar):
@@ -118,6 +140,9 @@ class Regularizer(metaclass=util.Registrar):
     '''
 
     def __init__(self, pattern='*', weight=0.):
+        if not checks.is_number(weight) or not np.isfinite(weight):
+            raise util.ConfigurationError('{}: weight must be a finite number, not {!r}'.format(
+                type(self).__name__, weight))
         self.pattern = pattern
         self.weight = weight
 
@@ -259,8 +284,15 @@ class _Stochastic(Regularizer):
 
     SUFFIX = ''
 
+    #: The (low, high) bounds of the weight, and how to say them.
+    LIMITS = (0, np.inf, 'at least 0')
+
     def __init__(self, pattern='*:out', weight=0., rng=13):
         super().__init__(pattern=pattern, weight=weight)
+        low, high, text = self.LIMITS
+        if not low <= weight < high:
+            raise util.ConfigurationError('{} on {!r}: the level must be {}, not {!r}'.format(
+                type(self).__name__, pattern, text, weight))
         self.rng = random_source(_seed(rng))
 
     def modify_graph(self, outputs):
@@ -297,6 +329,7 @@ class BernoulliDropout(_Stochastic):
     '''
 
     SUFFIX = '-predrop'
+    LIMITS = (0, 1, 'a probability in [0, 1)')
 
     def _apply(self, expr):
         keep = 1 - self.weight

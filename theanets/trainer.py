@@ -90,29 +90,7 @@ class DownhillTrainer:
             inputs=net.variables,
             params=net.params,
             monitor_gradients=kwargs.get('monitor_gradients', False))
-        steps = opt.iterate(train, valid=valid, **kwargs)
-        try:
-            while True:
-                # A diverging model overflows: downhill reports that with one
-                # RuntimeWarning ('training diverged') and restores the best
-                # parameters; numpy's own overflow/invalid-value warnings
-                # from inside the compiled functions (Python implementations
-                # of ops) would only repeat it -- or, where warnings are
-                # errors, abort training before the best parameters are back.
-                with np.errstate(over='ignore', invalid='ignore', divide='ignore'):
-                    try:
-                        pair = next(steps)
-                    except StopIteration:
-                        return
-                    except RuntimeWarning:
-                        # The 'diverged' warning, raised as an error (warnings
-                        # filter 'error'): it left the loop before the best
-                        # parameters were restored, so restore them here.
-                        opt.set_params('best')
-                        raise
-                yield pair
-        finally:
-            steps.close()
+        yield from opt.iterate(train, valid=valid, **kwargs)
 
 
 def _column(batch, index):
@@ -278,10 +256,8 @@ class SupervisedPretrainer:
 def _forget_new(net, graphs, functions):
     '''Drop the graphs and functions cached since the key sets were taken.
 
-    The graph cache is keyed by layer names and shapes, not by the layer
-    objects: a graph of a temporary stage (``[in, hid1, lwout]``) would
-    otherwise be reused by a later layerwise run whose new ``lwout`` layer
-    has the same name but other parameters.
+    A temporary stage's graphs (``[in, hid1, lwout]``) and compiled functions
+    are never used again once the stage is over; this frees them.
     '''
     for key in set(net._graphs) - graphs:
         del net._graphs[key]

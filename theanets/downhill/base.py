@@ -365,9 +365,11 @@ class Optimizer(metaclass=util.Registrar):
         self.set_params('best')
 
     def _diverged(self, monitors, phase):
-        '''Warn and return True if ``monitors['loss']`` is not finite.
+        '''Restore the best parameters, warn and return True if
+        ``monitors['loss']`` is not finite; the caller then stops.
 
-        The caller then stops; the loop end restores the best parameters.
+        The parameters are restored before warning, so they are good even
+        where the warning is raised as an error.
         '''
         loss = monitors['loss']
         if np.isfinite(loss):
@@ -386,6 +388,7 @@ class Optimizer(metaclass=util.Registrar):
                     'seen)')
         message = '{}: training diverged: {}; stopped and restored {}'.format(
             type(self).__name__, where, best)
+        self.set_params('best')
         warnings.warn(message, RuntimeWarning, stacklevel=3)
         return True
 
@@ -410,10 +413,15 @@ class Optimizer(metaclass=util.Registrar):
         _logger.info('%s %d %s%s', label, count, values, suffix)
 
     def _run(self, function, dataset):
-        if dataset is None:
-            values = [function()]
-        else:
-            values = [function(*batch) for batch in dataset]
+        # A diverging model overflows inside the compiled function; that is
+        # reported once, by _diverged, not by numpy warnings from each op
+        # (which, where warnings are errors, would abort before the best
+        # parameters are restored).
+        with np.errstate(over='ignore', invalid='ignore', divide='ignore'):
+            if dataset is None:
+                values = [function()]
+            else:
+                values = [function(*batch) for batch in dataset]
         means = np.mean(np.asarray(values, dtype='float64'), axis=0)
         return collections.OrderedDict(
             (name, float(value))
