@@ -2,7 +2,7 @@
 
 Every case of the manifest becomes one test. The manifest's ``meta`` says how
 each call is made and compared; this module follows it literally. Cases for
-parts this release does not have yet (recurrent and convolution layers) are
+parts this release does not have yet (recurrent layers) are
 skipped with the part's name; upstream bugs we fixed are checked to work.
 '''
 
@@ -48,7 +48,6 @@ CASES = MANIFEST['cases']
 
 RECURRENT_FORMS = {'rnn', 'bcrnn', 'rrnn', 'mrnn', 'lstm', 'gru', 'clockwork', 'mut1', 'scrn',
                    'bidirectional', 'recurrent'}
-CONVOLUTION_FORMS = {'conv1', 'conv2', 'pool1', 'pool2', 'convolution', 'pooling'}
 
 # Errors of the original that we raise more clearly: the original's class
 # name -> the class we raise instead (at the same stage).
@@ -58,6 +57,8 @@ CLEARER_ERRORS = {'MissingInputError': util.ConfigurationError}
 FIXED_BUGS = {
     'err_reshape_graph': 'Reshape works (upstream failed building the graph)',
     'err_reg_contractive_default': 'Contractive has a working default pattern',
+    'err_pool2_graph': 'Pool2 works (upstream had no pool_size and called a removed Theano '
+                       'module when building the graph)',
 }
 
 
@@ -86,8 +87,6 @@ def _forms(case):
 def _missing_part(case):
     '''The name of the part a case needs that this release lacks, or None.'''
     forms = _forms(case)
-    if forms & CONVOLUTION_FORMS:
-        return 'convolution layers'
     if forms & RECURRENT_FORMS or case['call'] == 'predict_sequence':
         return 'recurrent layers'
     return None
@@ -257,6 +256,17 @@ def _check_fixed_bug(case):
         star = next(c for c in CASES if c['id'] == 'reg_contractive_star')
         value = _call(case, net)
         _close(star, value[0], ARRAYS[star['expect']['loss']], 'loss')
+    elif case['id'] == 'err_pool2_graph':
+        # Default Pool2: non-overlapping 2x2 max pooling, partial windows
+        # dropped, channels kept; (6, 5, 3) images -> (3, 2, 3).
+        x = _array(case['data']['x'])
+        outputs = _call(case, net)
+        n, w, h, c = x.shape
+        windows = x[:, :w // 2 * 2, :h // 2 * 2].reshape(n, w // 2, 2, h // 2, 2, c)
+        expect = windows.max(axis=(2, 4))
+        assert outputs['hid1:out'].shape == (n, 3, 2, 3)
+        np.testing.assert_allclose(outputs['hid1:out'], expect, rtol=1e-6)
+        assert outputs['out:out'].shape == (n, 2)
 
 
 def test_manifest_is_fully_replayed():

@@ -11,9 +11,15 @@ from pytensor.tensor.math import sigmoid, softplus  # noqa: F401 (re-exported)
 from pytensor.tensor.random import shared_rng
 
 __all__ = ['sigmoid', 'softplus', 'RandomSource', 'random_source', 'is_sparse', 'dot',
-           'sparse_input', 'SparseVariable']
+           'sparse_input', 'SparseVariable', 'conv2d', 'pool']
 
 from pytensor.sparse.variable import SparseVariable  # noqa: E402
+
+import inspect  # noqa: E402
+
+# PyTensor 3 deprecates scan's (outputs, updates) return value; 2.38 has no
+# return_updates argument and always returns both.
+_SCAN_HAS_RETURN_UPDATES = 'return_updates' in inspect.signature(pytensor.scan).parameters
 
 
 class RandomSource:
@@ -73,3 +79,90 @@ def sparse_input(fmt, name):
     '''A symbolic sparse matrix input of format ``'csr'`` or ``'csc'``.'''
     maker = {'csr': pytensor.sparse.csr_matrix, 'csc': pytensor.sparse.csc_matrix}[fmt]
     return maker(name, dtype=pytensor.config.floatX)
+
+
+def conv2d(x, w, filter_size, border_mode='valid', stride=(1, 1)):
+    '''Theano's ``conv2d`` (a true convolution: kernels flipped) on
+    channels-last images.
+
+    PyTensor has no batched multi-channel convolution, so this gathers, for
+    every filter tap, the shifted (and strided) slice of the input, and
+    multiplies all of them with the flipped kernels in one matrix product.
+
+    Parameters
+    ----------
+    x : symbolic 4-D tensor
+        Images ``(examples, width, height, channels)``.
+    w : symbolic 4-D tensor
+        Kernels ``(filters, channels) + filter_size``, in Theano's layout.
+    filter_size : (int, int)
+        The kernels' spatial shape (known when the graph is built).
+    border_mode : 'valid' or 'full'
+        'valid': only where the kernel fits inside the image, size
+        ``W - fw + 1``; 'full': everywhere the kernel overlaps the image
+        (zero padded), size ``W + fw - 1``.
+    stride : (int, int)
+        Keep every ``stride``-th output along each axis, starting with the
+        first (Theano's ``subsample``).
+
+    Returns
+    -------
+    symbolic 4-D tensor ``(examples, width', height', filters)``.
+    '''
+    fw, fh = filter_size
+    sw, sh = stride
+    if border_mode == 'full':
+        padded = TT.zeros((x.shape[0], x.shape[1] + 2 * (fw - 1),
+                           x.shape[2] + 2 * (fh - 1), x.shape[3]), dtype=x.dtype)
+        x = TT.set_subtensor(padded[:, fw - 1:fw - 1 + x.shape[1],
+                                    fh - 1:fh - 1 + x.shape[2], :], x)
+    width = x.shape[1] - fw + 1
+    height = x.shape[2] - fh + 1
+    taps = [x[:, u:u + width:sw, v:v + height:sh, :] for u in range(fw) for v in range(fh)]
+    patches = taps[0] if len(taps) == 1 else TT.concatenate(taps, axis=-1)
+    # kernel[(u * fh + v) * channels + c, k] = w[k, c, fw - 1 - u, fh - 1 - v]
+    kernel = w[:, :, ::-1, ::-1].dimshuffle(2, 3, 1, 0).reshape((-1, w.shape[0]))
+    return TT.dot(patches, kernel)
+
+
+def pool(x, pool_size, mode='max'):
+    '''Non-overlapping pooling over the axes after the batch axis.
+
+    Parameters
+    ----------
+    x : symbolic tensor
+        ``(examples, d_1, ..., d_k, channels)`` with ``k = len(pool_size)``.
+    pool_size : tuple of int
+        Window size along ``d_1 ... d_k``. Windows do not overlap; a partial
+        window at the end of an axis is dropped (Theano's
+        ``ignore_border=True``).
+    mode : 'max' or 'mean'
+        Take the largest value, or the mean, of each window.
+
+    Returns
+    -------
+    symbolic tensor ``(examples, d_1 // p_1, ..., d_k // p_k, channels)``.
+    '''
+    k = len(pool_size)
+    counts = [x.shape[1 + i] // p for i, p in enumerate(pool_size)]
+    x = x[(slice(None),) + tuple(slice(0, n * p) for n, p in zip(counts, pool_size))]
+    split = [x.shape[0]]
+    for n, p in zip(counts, pool_size):
+        split += [n, p]
+    x = x.reshape(split + [x.shape[k + 1]], ndim=2 * k + 2)
+    axes = tuple(2 + 2 * i for i in range(k))
+    return x.max(axis=axes) if mode == 'max' else x.mean(axis=axes)
+
+
+def scan(fn, **kwargs):
+    """``pytensor.scan`` returning ``(list of outputs, list of update pairs)``.
+
+    Accepts ``pytensor.scan``'s keyword arguments; always returns a list of
+    outputs, and the updates (empty unless a step function draws random
+    numbers) as a list of pairs, on every supported PyTensor version.
+    """
+    kwargs['return_list'] = True
+    if _SCAN_HAS_RETURN_UPDATES:
+        return pytensor.scan(fn, return_updates=False, **kwargs), []
+    outputs, updates = pytensor.scan(fn, **kwargs)
+    return outputs, list(updates.items())

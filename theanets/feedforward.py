@@ -62,14 +62,24 @@ class Autoencoder(graph.Network):
     >>> model.decode(enc).shape
     (3, 10)
 
-    Train (here with a sparsity penalty on the hidden layer, as in ICA):
+    Train it; ``train`` returns the monitor values of the last update. (By
+    default training runs until the validation loss stops improving; here
+    ``max_updates`` keeps the example short. Early stopping restores the
+    best *validated* parameters, so validate often when updates are few.)
 
     >>> inputs = np.random.RandomState(1).randn(64, 10).astype('float32')
-    >>> train, valid = model.train([inputs], algo='adam', max_updates=3)
+    >>> train, valid = model.train([inputs], max_updates=10, validate_every=5)
     >>> sorted(train)
     ['err', 'loss']
+
+    An ICA-like model: a sparsity penalty on the hidden layer.
+
     >>> ica = theanets.Autoencoder([10, (5, 'linear'), (10, 'tied')])
-    >>> _ = ica.train([inputs], hidden_l1=0.1, max_updates=3)
+    >>> before = ica.score(inputs)
+    >>> _ = ica.train([inputs], hidden_l1=0.1, max_updates=10, validate_every=5,
+    ...               learning_rate=1e-2)
+    >>> bool(ica.score(inputs) > before)
+    True
     '''
 
     def __init__(self, layers=(), loss='mse', weighted=False, rng=13):

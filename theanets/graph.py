@@ -533,6 +533,15 @@ class Network:
         Yields
         ------
         (train_monitors, valid_monitors) : pair of dicts of floats
+
+        Notes
+        -----
+        Validation runs before every ``validate_every``-th update; training
+        stops when ``patience`` validations pass without improvement, when
+        ``max_updates`` is reached, on KeyboardInterrupt, or when the loss
+        becomes NaN or infinite (with a RuntimeWarning). Then the parameters
+        with the best validation loss are restored: as in the original,
+        updates made after the last validation are dropped.
         '''
         from . import trainer
         from .downhill import Dataset

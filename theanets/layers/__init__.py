@@ -5,8 +5,11 @@ layer spec finds a layer class by its lower-cased name or alias.
 '''
 
 from . import base, feedforward
+from . import convolution
+from .convolution import Conv1, Conv2, Pool1, Pool2
 from .base import Layer, Input, Product, Flatten, Concatenate, Reshape
 from .feedforward import Feedforward, Classifier, Tied
 
 __all__ = ['Layer', 'Input', 'Product', 'Flatten', 'Concatenate', 'Reshape',
            'Feedforward', 'Classifier', 'Tied']
+__all__ += ['Conv1', 'Conv2', 'Pool1', 'Pool2']
