@@ -16,11 +16,14 @@ from theanets.layers import Layer
 TOL = dict(rtol=1e-5, atol=1e-6)  # float32 values
 
 N = 5  # examples in test batches
+T = 3  # time steps in recurrent test batches (None in a shape)
 
 
-def _case(model, layers, index, shape, outputs, params):
+def _case(model, layers, index, shape, outputs, params, shapes=None):
+    '''``shapes`` maps an output (suffix) to its full array shape where it
+    differs from ``(N,) + shape`` (None read as T).'''
     return dict(model=model, layers=layers, index=index, shape=shape, outputs=outputs,
-                params=params)
+                params=params, shapes=shapes or {})
 
 
 def _ff(key):
@@ -67,14 +70,82 @@ LAYER_CASES = {
     'prod': _prod('prod'),
     'reshape': _case(theanets.Regressor, [6, dict(form='reshape', shape=(2, 3)), 'flat', 2], 1,
                      (2, 3), ['out'], []),
+    # convolution and pooling: 3-D (examples, time, channels) and 4-D image inputs
+    'conv1': _case(theanets.Regressor,
+                   [(6, 3), dict(form='conv1', size=4, filter_size=2, activation='tanh'), 'flat',
+                    2], 1, (5, 4), ['out', 'pre'], [('hid1.w', (4, 3, 1, 2)), ('hid1.b', (4,))]),
+    'conv2': _case(theanets.convolution.Regressor,
+                   [(6, 5, 3), dict(form='conv2', size=4, filter_size=(3, 2), stride=(2, 1),
+                                    border_mode='full', activation='tanh'), 'flat', 2],
+                   1, (4, 6, 4), ['out', 'pre'], [('hid1.w', (4, 3, 3, 2)), ('hid1.b', (4,))]),
+    'pool1': _case(theanets.Regressor, [(7, 3), dict(form='pool1', pool_size=3), 'flat', 2], 1,
+                   (2, 3), ['out'], []),
+    'pool2': _case(theanets.convolution.Regressor,
+                   [(6, 5, 3), dict(form='pool2', pool_size=(2, 2), mode='mean'), 'flat', 2], 1,
+                   (3, 2, 3), ['out'], []),
 }
+
+
+def _recurrent(key, outputs, params, shapes=None, **kwargs):
+    '''A recurrent layer of 4 units on 3 input features, in a recurrent model.'''
+    spec = dict(form=key, size=4, activation='tanh', **kwargs)
+    return _case(theanets.recurrent.Regressor, [3, spec, 2], 1, (None, 4), outputs,
+                 [('hid1.' + name, shape) for name, shape in params], shapes)
+
+
+_RNN_PARAMS = [('xh', (3, 4)), ('hh', (4, 4)), ('b', (4,))]
+
+# recurrent layers: 3-D (examples, time, features) inputs
+LAYER_CASES.update({
+    'rnn': _recurrent('rnn', ['pre', 'out'], _RNN_PARAMS),
+    'bcrnn': _recurrent('bcrnn', ['pre', 'out'], _RNN_PARAMS, num_modules=2),
+    'rrnn': _recurrent('rrnn', ['pre', 'hid', 'rate', 'out'],
+                       _RNN_PARAMS + [('r', (4,)), ('xr', (3, 4))],
+                       shapes={'rate': (T, N, 4)}),  # time-major, as in the original
+    'mrnn': _recurrent('mrnn', ['pre', 'factors', 'out'],
+                       [('xh', (3, 4)), ('xf', (3, 2)), ('hf', (4, 2)), ('fh', (2, 4)),
+                        ('b', (4,))], shapes={'factors': (T, N, 2)}),
+    'lstm': _recurrent('lstm', ['out', 'cell'],
+                       [('xh', (3, 16)), ('hh', (4, 16)), ('b', (16,)), ('ci', (4,)),
+                        ('cf', (4,)), ('co', (4,))]),
+    'gru': _recurrent('gru', ['pre', 'hid', 'rate', 'out'],
+                      [('hh', (4, 4)), ('hr', (4, 4)), ('hz', (4, 4)), ('w', (3, 12)),
+                       ('b', (12,))]),
+    'clockwork': _recurrent('clockwork', ['pre', 'out'], _RNN_PARAMS, periods=(1, 2)),
+    'mut1': _recurrent('mut1', ['pre', 'hid', 'rate', 'out'],
+                       [('xh', (3, 4)), ('xr', (3, 4)), ('xz', (3, 4)), ('hh', (4, 4)),
+                        ('hr', (4, 4)), ('bh', (4,)), ('br', (4,)), ('bz', (4,))]),
+    'scrn': _recurrent('scrn', ['hid', 'state', 'rate', 'out'],
+                       [('w', (3, 8)), ('sh', (4, 4)), ('hh', (4, 4)), ('ho', (4, 4)),
+                        ('so', (4, 4)), ('b', (4,)), ('r', (4,))], shapes={'rate': (4,)}),
+    'bidirectional': _case(
+        theanets.recurrent.Regressor, [3, dict(form='bidirectional', size=4), 2], 1, (None, 4),
+        ['out', 'pre', 'fw_out', 'fw_pre', 'bw_out', 'bw_pre'],
+        [('hid1_{}.{}'.format(w, name), shape) for w in ('fw', 'bw')
+         for name, shape in [('xh', (3, 2)), ('hh', (2, 2)), ('b', (2,))]],
+        shapes={k: (N, T, 2) for k in ('fw_out', 'fw_pre', 'bw_out', 'bw_pre')}),
+})
 
 #: Registered keys that are not layers one can put in a model.
 NOT_LAYERS = {'layer'}
 
+#: Abstract base classes of a layer family: registered, but refused in a
+#: model with a ConfigurationError naming the concrete forms.
+ABSTRACT_LAYERS = {
+    'convolution': (dict(form='convolution', size=2, filter_size=(2, 2)),
+                     r"layer 'hid1' \(Convolution\): Convolution is the base class of the "
+                     r"convolution layers; use one of conv1, conv2"),
+    'pooling': (dict(form='pooling'), r"layer 'hid1' \(Pooling\): Pooling is the base class "
+                                      r"of the pooling layers; use one of pool1, pool2"),
+    'recurrent': (dict(form='recurrent', size=2),
+                  r"layer 'hid1' \(Recurrent\): Recurrent is the base class of the recurrent "
+                  r"layers; use one of bcrnn, bidirectional, clockwork, gru, lstm, mrnn, mut1, "
+                  r"rnn, rrnn, scrn"),
+}
+
 
 def _data(net, seed=0):
-    shape = net.layers[0].output_shape
+    shape = [T if d is None else d for d in net.layers[0].output_shape]
     return np.random.RandomState(seed).randn(N, *shape).astype('float32')
 
 
@@ -92,7 +163,8 @@ def check_layer(key, case):
     own = sorted(k for k in outputs if k.partition(':')[0] == layer.name)
     assert own == sorted(layer.full_name(s) for s in case['outputs'])
     for name in own:
-        assert outputs[name].shape == (N,) + case['shape'], name
+        shape = (N,) + tuple(T if d is None else d for d in case['shape'])
+        assert outputs[name].shape == case['shapes'].get(name.partition(':')[2], shape), name
         assert outputs[name].dtype == np.float32
 
     # parameter names, shapes and counts
@@ -131,6 +203,11 @@ def check_layer(key, case):
 def test_every_registered_layer_form(key):
     if key in NOT_LAYERS:
         assert Layer.get_class(key) is Layer
+        return
+    if key in ABSTRACT_LAYERS:
+        spec, pattern = ABSTRACT_LAYERS[key]
+        with pytest.raises(util.ConfigurationError, match=pattern):
+            theanets.convolution.Regressor([(4, 4, 2), spec, 'flat', 2])
         return
     assert key in LAYER_CASES, (
         'layer form {!r} ({}) is registered but has no entry in LAYER_CASES of '

@@ -59,6 +59,8 @@ FIXED_BUGS = {
     'err_reg_contractive_default': 'Contractive has a working default pattern',
     'err_pool2_graph': 'Pool2 works (upstream had no pool_size and called a removed Theano '
                        'module when building the graph)',
+    'err_scrn_uniform': 'SCRN with fixed rates works (upstream drew context_size rates for a '
+                        'size-wide state and failed when run)',
 }
 
 
@@ -85,10 +87,11 @@ def _forms(case):
 
 
 def _missing_part(case):
-    '''The name of the part a case needs that this release lacks, or None.'''
-    forms = _forms(case)
-    if forms & RECURRENT_FORMS or case['call'] == 'predict_sequence':
-        return 'recurrent layers'
+    '''The name of the part a case needs that this release lacks, or None.
+
+    None for every case now: recurrent and convolution layers are both here.
+    '''
+    del case
     return None
 
 
@@ -146,6 +149,8 @@ def _call(case, net):
         pairs = list(net.itertrain(train, valid, **kwargs))
         # Snapshot the values: the validation dict is re-used across yields.
         return [(list(t.items()), list(v.items())) for t, v in pairs], net
+    if call == 'predict_sequence':
+        return list(net.predict_sequence(**kwargs))
     arrays = {k: _array(v) for k, v in data.items()}
     return getattr(net, call)(**arrays, **kwargs)
 
@@ -256,6 +261,27 @@ def _check_fixed_bug(case):
         star = next(c for c in CASES if c['id'] == 'reg_contractive_star')
         value = _call(case, net)
         _close(star, value[0], ARRAYS[star['expect']['loss']], 'loss')
+    elif case['id'] == 'err_scrn_uniform':
+        # One fixed rate per unit, drawn from the global RNG at build time;
+        # the layer then computes as the learned-rate SCRN with those rates.
+        np.random.seed(case['global_seed']['before_build'])
+        rates = np.random.uniform(1e-4, 1 - 1e-4, size=4).astype('float32')
+        x = _array(case['data']['x'])
+        outputs = _call(case, net)
+        np.testing.assert_allclose(outputs['hid1:rate'], rates, rtol=1e-6)
+        layer = net.layers[1]
+        assert [p.name for p in layer.params] == [
+            'hid1.w', 'hid1.sh', 'hid1.hh', 'hid1.ho', 'hid1.so', 'hid1.b']
+        w, sh, hh, ho, so, b = [p.get_value() for p in layer.params]
+        xw = x @ w
+        s = h = np.zeros((len(x), 4), 'float32')
+        for t in range(x.shape[1]):
+            s = (1 - rates) * s + rates * xw[:, t, 4:]
+            h = np.maximum(0, xw[:, t, :4] + h @ hh + s @ sh)
+            np.testing.assert_allclose(outputs['hid1:state'][:, t], s, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(outputs['hid1:out'][:, t], h @ ho + s @ so + b,
+                                       rtol=1e-5, atol=1e-6)
+        assert outputs['out:out'].shape == (len(x), x.shape[1], 2)
     elif case['id'] == 'err_pool2_graph':
         # Default Pool2: non-overlapping 2x2 max pooling, partial windows
         # dropped, channels kept; (6, 5, 3) images -> (3, 2, 3).

@@ -247,7 +247,7 @@ def test_pytensor_flags_win_over_theano_flags():
 DOCTEST_MODULES = ['theanets.util', 'theanets.activations', 'theanets.losses',
                    'theanets.layers.base', 'theanets.layers.feedforward', 'theanets.checks',
                    'theanets.feedforward', 'theanets.main', 'theanets.recurrent',
-                   'theanets.graph']
+                   'theanets.graph', 'theanets.layers.recurrent']
 
 
 @pytest.mark.parametrize('name', DOCTEST_MODULES)
@@ -261,5 +261,6 @@ def test_doctests(name):
     result = runner.summarize(verbose=False)
     assert result.failed == 0, '{} doctest(s) failed in {}'.format(result.failed, name)
     if name in ('theanets.util', 'theanets.activations', 'theanets.layers.feedforward',
-                'theanets.feedforward', 'theanets.main', 'theanets.recurrent'):
+                'theanets.feedforward', 'theanets.main', 'theanets.recurrent',
+                'theanets.layers.recurrent'):
         assert result.attempted > 0

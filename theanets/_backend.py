@@ -1,7 +1,8 @@
 '''The few places where PyTensor differs from Theano, behind small helpers.
 
 No other module of theanets needs to know where PyTensor keeps sigmoid,
-softplus, sparse products or random streams.
+softplus, sparse products or random streams, nor that it has no batched
+convolution or pooling (``conv2d`` and ``pool`` stand in for Theano's).
 '''
 
 import pytensor
@@ -11,10 +12,9 @@ from pytensor.tensor.math import sigmoid, softplus  # noqa: F401 (re-exported)
 from pytensor.tensor.random import shared_rng
 
 __all__ = ['sigmoid', 'softplus', 'RandomSource', 'random_source', 'is_sparse', 'dot',
-           'sparse_input', 'SparseVariable', 'conv2d', 'pool']
+           'sparse_input', 'SparseVariable', 'conv2d', 'pool', 'scan']
 
 from pytensor.sparse.variable import SparseVariable  # noqa: E402
-
 import inspect  # noqa: E402
 
 # PyTensor 3 deprecates scan's (outputs, updates) return value; 2.38 has no
@@ -160,8 +160,14 @@ def scan(fn, **kwargs):
     Accepts ``pytensor.scan``'s keyword arguments; always returns a list of
     outputs, and the updates (empty unless a step function draws random
     numbers) as a list of pairs, on every supported PyTensor version.
+
+    Under ``mode=FAST_COMPILE`` the step function is compiled in that mode
+    too (PyTensor otherwise compiles it to C with full optimisation, which
+    is slow to build, whatever the mode of the function holding the scan).
     """
     kwargs['return_list'] = True
+    if kwargs.get('mode') is None and pytensor.config.mode == 'FAST_COMPILE':
+        kwargs['mode'] = 'FAST_COMPILE'
     if _SCAN_HAS_RETURN_UPDATES:
         return pytensor.scan(fn, return_updates=False, **kwargs), []
     outputs, updates = pytensor.scan(fn, **kwargs)

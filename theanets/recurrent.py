@@ -3,9 +3,8 @@
 Sequence data is 3-D: ``(examples, time steps, features)``; class labels are
 2-D ``(examples, time steps)``.
 
-Note: the recurrent *layers* (``rnn``, ``lstm``, ``gru``, ...) are not yet
-part of this release; these model classes, :func:`batches` and :class:`Text`
-are.
+The recurrent *layers* (``rnn``, ``lstm``, ``gru``, ...) that these models
+hold are in :mod:`theanets.layers.recurrent`.
 '''
 
 import numpy as np
@@ -54,15 +53,30 @@ class Classifier(feedforward.Classifier):
         ------
         The next label (or, with ``streams > 1``, a list of labels).
 
+        Raises
+        ------
+        IndexError
+            Where the original failed: with ``streams > 2`` and fewer seed
+            labels than streams (see the notes).
+
         Notes
         -----
-        Reproduces the original exactly, including its quirk: the model is
-        shown the whole zero-padded sequence and the probabilities at the
-        last time step are sampled.
+        Reproduces the original exactly, including its quirks: the model is
+        shown the whole zero-padded sequences and the probabilities at the
+        last time step are sampled; and at step ``i`` (counting the seed)
+        only the first ``i`` of the parallel sequences are predicted (the
+        original sliced the batch axis), so with ``1 < i < streams`` the
+        original failed with an IndexError. That error is raised here before
+        anything is generated, with a clearer message.
         '''
         if rng is None or isinstance(rng, int):
             rng = np.random.RandomState(rng)
         batch = max(2, streams)
+        if any(1 < i < batch for i in range(len(labels), len(labels) + steps)):
+            raise IndexError(
+                'predict_sequence: with streams={} the seed needs at least {} labels, not {}: '
+                'at step i only the first i sequences are predicted (kept from the original, '
+                'which failed here too)'.format(streams, batch, len(labels)))
         width = self.layers[0].output_size
         inputs = np.zeros((batch, len(labels) + steps, width), util.FLOAT)
         inputs[:, np.arange(len(labels)), labels] = 1

@@ -4,12 +4,14 @@
 layer spec finds a layer class by its lower-cased name or alias.
 '''
 
-from . import base, feedforward
+from . import base, feedforward, recurrent
 from . import convolution
 from .convolution import Conv1, Conv2, Pool1, Pool2
 from .base import Layer, Input, Product, Flatten, Concatenate, Reshape
 from .feedforward import Feedforward, Classifier, Tied
+from .recurrent import RNN, RRNN, MRNN, LSTM, GRU, Clockwork, MUT1, SCRN, Bidirectional
 
 __all__ = ['Layer', 'Input', 'Product', 'Flatten', 'Concatenate', 'Reshape',
-           'Feedforward', 'Classifier', 'Tied']
+           'Feedforward', 'Classifier', 'Tied',
+           'RNN', 'RRNN', 'MRNN', 'LSTM', 'GRU', 'Clockwork', 'MUT1', 'SCRN', 'Bidirectional']
 __all__ += ['Conv1', 'Conv2', 'Pool1', 'Pool2']

@@ -36,8 +36,9 @@ def _count(context, what, value):
         '{}: {} must be a positive whole number, not {!r}'.format(context, what, value))
 
 
-class _Spatial(Layer):
-    '''Shape checks shared by convolution and pooling layers.
+class _Spatial:
+    '''Shape checks shared by convolution and pooling layers (a mixin, so
+    that it is not registered as a layer form).
 
     ``SPATIAL`` is the number of axes between the batch and channel axes.
     '''
@@ -73,7 +74,7 @@ class _Spatial(Layer):
         self._output_shapes['out'] = shape
 
 
-class Convolution(_Spatial):
+class Convolution(_Spatial, Layer):
     '''Base class of convolution layers.
 
     Parameters
@@ -99,6 +100,18 @@ class Convolution(_Spatial):
     Unlike the original, the output shape takes ``stride`` into account
     (``ceil(W' / stride)``), and ``to_spec`` includes ``filter_size``,
     ``stride`` and ``border_mode``, so that a layer can be rebuilt from it.
+
+    Examples
+    --------
+    >>> import theanets
+    >>> net = theanets.convolution.Regressor([(6, 5, 3), dict(
+    ...     form='conv2', size=4, filter_size=(3, 2), stride=(2, 2)), 'flat', 2])
+    >>> conv = net.layers[1]
+    >>> conv.output_shape
+    (2, 2, 4)
+    >>> spec = conv.to_spec()
+    >>> spec['filter_size'], spec['stride'], spec['border_mode']
+    ((3, 2), (2, 2), 'valid')
     '''
 
     def __init__(self, filter_size, stride=(1, 1), border_mode='valid', **kwargs):
@@ -303,15 +316,18 @@ class Conv2(Convolution):
         return dict(pre=pre, out=self.activate(pre)), []
 
 
-class Pooling(_Spatial):
+class Pooling(_Spatial, Layer):
     '''Base class of pooling layers: the largest value, or the mean, of each
     window of ``pool_size`` steps.
 
     Windows do not overlap; a partial window at the end of an axis is dropped,
     so an axis of length ``W`` becomes ``W // pool``. The channels are kept:
     ``size``, if given, must equal the input's channel count. There are no
-    parameters; outputs are ``pre`` (the pooled values) and ``out``
-    (``activation(pre)``). The activation defaults to ``'linear'``.
+    parameters and one output, ``out``. Like the other structural layers
+    (flat, concat, ...) pooling applies no activation: the activation is
+    always ``'linear'``, whatever the spec says (a network gives its hidden
+    layers ``'relu'`` by default, which would otherwise silently clip the
+    pooled output of, say, a tanh convolution).
 
     The original's pooling layers could not be used: they took no
     ``pool_size`` or ``mode`` and called a Theano module that no longer
@@ -323,10 +339,21 @@ class Pooling(_Spatial):
         Window size along each spatial axis.
     mode : {'max', 'mean'}
         How to summarise a window.
+
+    Examples
+    --------
+    >>> import theanets
+    >>> net = theanets.convolution.Regressor([(6, 5, 3), 'pool2', 'flat', 2])
+    >>> pool2 = net.layers[1]
+    >>> pool2.output_shape, pool2.params
+    ((3, 2, 3), [])
+    >>> spec = pool2.to_spec()
+    >>> spec['pool_size'], spec['mode'], spec['activation']
+    ((2, 2), 'max', 'linear')
     '''
 
     def __init__(self, pool_size=None, mode='max', **kwargs):
-        kwargs.setdefault('activation', 'linear')
+        kwargs['activation'] = 'linear'
         super().__init__(**kwargs)
         self._abstract('pooling', ('pool1', 'pool2'))
         self.pool_size = self._checked_pool_size(pool_size)
@@ -361,8 +388,7 @@ class Pooling(_Spatial):
         return _shape_text(self.pool_size)
 
     def transform(self, inputs):
-        pre = pool(self._only_input(inputs), self.pool_size, self.mode)
-        return dict(pre=pre, out=self.activate(pre)), []
+        return pool(self._only_input(inputs), self.pool_size, self.mode), []
 
     def to_spec(self):
         spec = super().to_spec()
