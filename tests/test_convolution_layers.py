@@ -8,7 +8,6 @@ are in test_layers.py.
 
 import numpy as np
 import pytensor
-import pytensor.tensor as TT
 import pytest
 import scipy.signal
 

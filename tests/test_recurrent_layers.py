@@ -156,7 +156,7 @@ def _np_gru(layer, x, h):
     return dict(pre=_stack(pre), hid=_stack(hid), rate=_stack(rate), out=_stack(out))
 
 
-def _np_clockwork(layer, x, h):
+def _np_clockwork(layer, x, h, backward=False):
     xh, hh, b = _p(layer, 'xh', 'hh', 'b')
     # periods (1, 2): units 0-1 every step, 2-3 every other step; the fast
     # module hears both, the slow one only itself
@@ -164,7 +164,7 @@ def _np_clockwork(layer, x, h):
     period = np.array([1, 1, 2, 2])
     p = np.zeros_like(h)
     pre, out = [], []
-    for t in _steps(x):
+    for t in _steps(x, backward):  # t: the time index, also backwards
         p = np.where(t % period == 0, x[:, t] @ xh + b + h @ (hh * mask), p)
         h = np.tanh(p)
         pre.append(p)
@@ -214,6 +214,8 @@ VALUE_CASES = {
     'lstm': ({}, ('h_0', 'c_0'), _np_lstm),
     'gru': ({}, ('h_0',), _np_gru),
     'clockwork': (dict(periods=(2, 1)), ('h_0',), _np_clockwork),
+    'clockwork-backward': (dict(form='clockwork', periods=(1, 2), direction='back'), (),
+                           lambda l, x, h: _np_clockwork(l, x, h, backward=True)),
     'mut1': ({}, ('h_0',), _np_mut1),
     'scrn': ({}, ('h_0', 's_0'), _np_scrn),
     'scrn-uniform': (dict(form='scrn', rate='uniform'), (), _np_scrn),
@@ -279,6 +281,13 @@ def test_bidirectional_joins_a_forward_and_a_backward_worker():
     changed = lambda k: ~np.isclose(got[k], silent[k]).all(axis=(0, 2))  # noqa: E731
     assert changed('bw_out').tolist() == [False] * (T - 1) + [True]
     assert changed('fw_out').all()
+
+
+def test_one_unit_layers():
+    # zeros of shape (batch, 1) have a broadcastable static shape; the
+    # states fed back through scan must keep it
+    net = theanets.recurrent.Regressor([D, (1, 'rnn'), (1, 'lstm'), (2, 'bidirectional'), 1])
+    assert net.predict(_x()).shape == (N, T, 1)
 
 
 def test_bptt_limit_truncates_gradients():

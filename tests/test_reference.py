@@ -1,9 +1,9 @@
 '''Replay the original library's recorded results (shared/reference/).
 
 Every case of the manifest becomes one test. The manifest's ``meta`` says how
-each call is made and compared; this module follows it literally. Cases for
-parts this release does not have yet (recurrent layers) are
-skipped with the part's name; upstream bugs we fixed are checked to work.
+each call is made and compared; this module follows it literally. Nothing is
+skipped; cases recording an upstream bug that this library fixes are checked
+to work instead (FIXED_BUGS).
 '''
 
 import json
@@ -46,9 +46,6 @@ MANIFEST = json.loads((REF / 'theanets-golden.json').read_text())
 ARRAYS = np.load(REF / 'theanets-golden.npz')
 CASES = MANIFEST['cases']
 
-RECURRENT_FORMS = {'rnn', 'bcrnn', 'rrnn', 'mrnn', 'lstm', 'gru', 'clockwork', 'mut1', 'scrn',
-                   'bidirectional', 'recurrent'}
-
 # Errors of the original that we raise more clearly: the original's class
 # name -> the class we raise instead (at the same stage).
 CLEARER_ERRORS = {'MissingInputError': util.ConfigurationError}
@@ -71,28 +68,6 @@ def _tuples(value):
     if isinstance(value, dict):
         return {k: _tuples(v) for k, v in value.items()}
     return value
-
-
-def _forms(case):
-    forms = set()
-    for spec in case['layers']:
-        if isinstance(spec, str):
-            forms.add(spec.lower())
-        elif isinstance(spec, list):
-            forms.update(s.lower() for s in spec if isinstance(s, str))
-        elif isinstance(spec, dict):
-            forms.add(str(spec.get('form', '')).lower())
-            forms.add(str(spec.get('worker', '')).lower())
-    return forms
-
-
-def _missing_part(case):
-    '''The name of the part a case needs that this release lacks, or None.
-
-    None for every case now: recurrent and convolution layers are both here.
-    '''
-    del case
-    return None
 
 
 def _model_class(name):
@@ -227,9 +202,6 @@ def _expected_error(case):
 
 @pytest.mark.parametrize('case', CASES, ids=[c['id'] for c in CASES])
 def test_reference_case(case):
-    part = _missing_part(case)
-    if part is not None:
-        pytest.skip('needs {}, which are not part of this release'.format(part))
     if case['id'] in FIXED_BUGS:
         _check_fixed_bug(case)
         return
@@ -296,8 +268,7 @@ def _check_fixed_bug(case):
 
 
 def test_manifest_is_fully_replayed():
-    '''Every case is either replayed, or skipped for a named missing part.'''
-    skipped = [c['id'] for c in CASES if _missing_part(c)]
-    assert len(CASES) == 222
-    assert all(_missing_part(c) in ('recurrent layers', 'convolution layers')
-               for c in CASES if c['id'] in skipped)
+    """The manifest holds the cases its meta counts, and each one has an id."""
+    counts = MANIFEST['meta']['counts']
+    assert len(CASES) == 222 == sum(counts.values())
+    assert len(set(c['id'] for c in CASES)) == len(CASES)

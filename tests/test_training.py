@@ -10,7 +10,6 @@ import io
 import logging
 import os
 import pickle
-import types
 
 import numpy as np
 import pandas as pd

@@ -90,6 +90,21 @@ class Recurrent(Layer):
     (time-major), runs ``self._scan(step, sequences, states, constants)`` and
     returns ``self._outputs(names, values)``. ``STATES`` lists the keyword
     arguments naming initial states; :meth:`_initial` gives their values.
+    The base class itself is abstract: the ``recurrent`` form is refused.
+
+    Examples
+    --------
+    An initial hidden state from a second input of the model:
+
+    >>> import theanets
+    >>> net = theanets.recurrent.Regressor([
+    ...     dict(form='input', name='h0', ndim=2, size=4),
+    ...     dict(form='input', name='in', size=3),
+    ...     dict(form='rnn', size=4, h_0='h0', name='rnn'), 2])
+    >>> isinstance(net.layers[2], Recurrent), net.layers[2].to_spec()['h_0']
+    (True, 'h0')
+    >>> [v.name for v in net.variables]
+    ['h0', 'in', 'target']
     '''
 
     #: Constructor arguments that name graph outputs holding initial states.
@@ -593,10 +608,11 @@ class Clockwork(RNN):
     '''A clockwork RNN: modules of units that update at different periods.
 
     The ``size`` units form ``len(periods)`` equal modules; module ``i``
-    updates only at steps ``t`` with ``t % periods[i] == 0`` (counting steps
-    from the start of the scan) and otherwise keeps its pre-activation, and
-    it receives recurrent input only from modules ``j >= i`` (the slower
-    ones). Parameters as for :class:`RNN`; outputs ``pre`` and ``out``.
+    updates only at time steps ``t`` with ``t % periods[i] == 0`` (``t`` the
+    index in the sequence, also when running backwards) and otherwise keeps
+    its pre-activation (zeros before its first update), and it receives
+    recurrent input only from modules ``j >= i`` (the slower ones).
+    Parameters as for :class:`RNN`; outputs ``pre`` and ``out``.
 
     Parameters
     ----------
@@ -641,10 +657,8 @@ class Clockwork(RNN):
             return [pre, self.activate(pre)]
 
         x = self._sequence(inputs)
-        steps = TT.arange(x.shape[0])
         values, updates = self._scan(
-            step, [steps[::-1] if self._backwards else steps,
-                   TT.dot(x, self.find('xh')) + self.find('b')],
+            step, [TT.arange(x.shape[0]), TT.dot(x, self.find('xh')) + self.find('b')],
             [self._initial(inputs, None, x.shape[1]), self._initial(inputs, 'h_0', x.shape[1])],
             [self.find('hh')])
         return self._outputs(['pre', 'out'], values), updates
