@@ -341,18 +341,14 @@ class Optimizer(metaclass=util.Registrar):
         self._update_count = 0
         training = validation = None
         while max_updates is None or self._update_count < max_updates:
-            if self._update_count % self.validate_every == 0:
-                try:
-                    validation = self.evaluate(valid)
-                except KeyboardInterrupt:
-                    _logger.info('interrupted!')
-                    break
-                if self._diverged(validation, 'validation'):
-                    break
-                if self._test_patience(validation):
-                    _logger.info('patience elapsed!')
-                    break
             try:
+                if self._update_count % self.validate_every == 0:
+                    validation = self.evaluate(valid)
+                    if self._diverged(validation, 'validation'):
+                        break
+                    if self._test_patience(validation):
+                        _logger.info('patience elapsed!')
+                        break
                 training = self._step(train)
             except KeyboardInterrupt:
                 _logger.info('interrupted!')
