@@ -2,8 +2,6 @@
 logging; the THEANO_FLAGS compatibility of the package import; and the
 doctests of the modules these unit tests cover.'''
 
-import doctest
-import importlib
 import logging
 import os
 import pathlib
@@ -13,7 +11,6 @@ import sys
 
 import numpy as np
 import pytensor
-import pytensor.tensor as TT
 import pytest
 
 import theanets
@@ -240,27 +237,3 @@ def test_pytensor_flags_win_over_theano_flags():
     got = _run(CODE, THEANO_FLAGS='floatX=float64',
                PYTENSOR_FLAGS='floatX=float32,mode=FAST_COMPILE')
     assert got == ['float32'] * 4
-
-
-# ----- doctests -----------------------------------------------------------
-
-DOCTEST_MODULES = ['theanets.util', 'theanets.activations', 'theanets.losses',
-                   'theanets.layers.base', 'theanets.layers.feedforward', 'theanets.checks',
-                   'theanets.feedforward', 'theanets.main', 'theanets.recurrent',
-                   'theanets.graph', 'theanets.layers.recurrent']
-
-
-@pytest.mark.parametrize('name', DOCTEST_MODULES)
-def test_doctests(name):
-    module = importlib.import_module(name)
-    finder = doctest.DocTestFinder()
-    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
-    tests = finder.find(module, extraglobs={'np': np, 'TT': TT})
-    for test in tests:
-        runner.run(test)
-    result = runner.summarize(verbose=False)
-    assert result.failed == 0, '{} doctest(s) failed in {}'.format(result.failed, name)
-    if name in ('theanets.util', 'theanets.activations', 'theanets.layers.feedforward',
-                'theanets.feedforward', 'theanets.main', 'theanets.recurrent',
-                'theanets.layers.recurrent'):
-        assert result.attempted > 0

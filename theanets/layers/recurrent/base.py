@@ -1,0 +1,259 @@
+'''The machinery every recurrent layer shares: :class:`Recurrent`.'''
+
+import numpy as np
+import pytensor
+import pytensor.tensor as TT
+
+from ... import util
+from ..._backend import scan
+from ..base import Layer, _is_count, _shape_text
+
+__all__ = ['Recurrent']
+
+
+def _float():
+    return pytensor.config.floatX
+
+
+def _batch_major(x):
+    '''(time, batch, ...) <-> (batch, time, ...).'''
+    return x.dimshuffle((1, 0) + tuple(range(2, x.ndim)))
+
+
+def _check_sequence_inputs(layer):
+    '''ConfigurationError unless every input of ``layer`` is 3-D (batch, time, features).'''
+    for name, shape in layer._input_shapes.items():
+        if len(shape) != 2:
+            raise util.ConfigurationError(
+                '{}: input {!r} has {}-D data (batch + {}), but a recurrent layer needs '
+                '3-D sequences (batch, time, features); use a model from '
+                'theanets.recurrent'.format(layer._context(), name, len(shape) + 1,
+                                             _shape_text(shape)))
+
+
+def _recurrent_forms():
+    '''The registered keys of the concrete recurrent layers, sorted.'''
+    from .bidirectional import Bidirectional  # it builds on this module
+    return sorted(key for key, cls in Layer._registry.items()
+                  if cls is not Recurrent and issubclass(cls, (Recurrent, Bidirectional)))
+
+
+def _block_mask(size, modules):
+    '''A (size, size) 0/1 mask, 1 where the row's module >= the column's module.'''
+    block = np.arange(size) // (size // modules)
+    return (block[:, None] >= block[None, :]).astype(_float())
+
+
+class Recurrent(Layer):
+    '''Base class of recurrent layers.
+
+    Parameters
+    ----------
+    h_0 : str or Layer, optional
+        The graph output (``'h0'`` means ``'h0:out'``) giving the initial
+        hidden state, shape ``(batch, size)``; zeros by default.
+    direction : str, optional
+        Containing ``'back'``: run backwards in time (outputs stay reversed).
+    bptt_limit : int, optional
+        Truncate back-propagation through time to this many steps (-1: none).
+    **kwargs
+        As for :class:`~theanets.layers.Layer`, plus ``radius``.
+
+    Notes
+    -----
+    A subclass writes ``setup()`` (with :meth:`add_weights`, :meth:`add_bias`)
+    and ``transform(inputs)``, which usually reads ``x = self._sequence(inputs)``
+    (time-major), runs ``self._scan(step, sequences, states, constants)`` and
+    returns ``self._outputs(names, values)``. ``STATES`` lists the keyword
+    arguments naming initial states; :meth:`_initial` gives their values.
+    The base class itself is abstract: the ``recurrent`` form is refused.
+
+    Examples
+    --------
+    An initial hidden state from a second input of the model:
+
+    >>> import theanets
+    >>> net = theanets.recurrent.Regressor([
+    ...     dict(form='input', name='h0', ndim=2, size=4),
+    ...     dict(form='input', name='in', size=3),
+    ...     dict(form='rnn', size=4, h_0='h0', name='rnn'), 2])
+    >>> isinstance(net.layers[2], Recurrent), net.layers[2].to_spec()['h_0']
+    (True, 'h0')
+    >>> [v.name for v in net.variables]
+    ['h0', 'in', 'target']
+    '''
+
+    #: Constructor arguments that name graph outputs holding initial states.
+    STATES = ('h_0',)
+
+    def __init__(self, h_0=None, **kwargs):
+        self.h_0 = h_0
+        super().__init__(**kwargs)
+        if type(self) is Recurrent:
+            raise util.ConfigurationError(
+                '{}: Recurrent is the base class of the recurrent layers; use one of {}'.format(
+                    self._context(), ', '.join(_recurrent_forms())))
+        direction = kwargs.get('direction', 'forward')
+        if not isinstance(direction, str):
+            raise util.ConfigurationError(
+                '{}: direction must be a string ("forward" or "backward"), not {!r}'.format(
+                    self._context(), direction))
+        limit = kwargs.get('bptt_limit', -1)
+        if not _is_count(limit) or limit == 0 or limit < -1:
+            raise util.ConfigurationError(
+                '{}: bptt_limit must be a positive whole number of time steps, or -1 for '
+                'no limit, not {!r}'.format(self._context(), limit))
+        self._states = {}
+
+    # ----- shapes ---------------------------------------------------------
+
+    def resolve_inputs(self, layers):
+        '''Resolve the inputs, then the outputs named by ``h_0`` (and ``c_0``, ...).'''
+        super().resolve_inputs(layers)
+        self._states = {}
+        for key in self.STATES:
+            ref = getattr(self, key)
+            if ref is None:
+                continue
+            if isinstance(ref, Layer):
+                ref = ref.output_name
+            if not isinstance(ref, str):
+                raise util.ConfigurationError(
+                    '{}: {} must be an output name or a Layer, not {!r}'.format(
+                        self._context(), key, ref))
+            prefix, _, suffix = ref.partition(':')
+            name = '{}:{}'.format(prefix, suffix or 'out')
+            known = {l.full_name(k): shape for l in layers if l is not self
+                     for k, shape in l._output_shapes.items()}
+            if name not in known:
+                raise util.ConfigurationError(
+                    '{}: {}={!r} names no output of an earlier layer; known outputs are '
+                    '{}'.format(self._context(), key, ref, sorted(known)))
+            self._states[key] = name, known[name]
+
+    def resolve_outputs(self):
+        '''As for Layer; inputs must be sequences and initial states ``(batch, size)``.'''
+        _check_sequence_inputs(self)
+        super().resolve_outputs()
+        for key, (name, shape) in self._states.items():
+            if tuple(shape) != (self.output_size,):
+                raise util.ConfigurationError(
+                    '{}: {}={!r} has shape {} per example, but the initial state must be '
+                    '({},): 2-D data (batch, {})'.format(
+                        self._context(), key, name, _shape_text(shape), self.output_size,
+                        self.output_size))
+
+    # ----- parameters ----------------------------------------------------
+
+    def add_weights(self, name, nin, nout, mean=0, std=0, sparsity=0, radius=0, diagonal=0):
+        '''Create a weight matrix ``'<layer>.<name>'`` of shape (nin, nout).
+
+        If ``nin`` is the layer's size and ``nout`` a multiple of it, the
+        matrix is ``nout / nin`` independently drawn square blocks side by side,
+        each honouring ``radius`` and ``diagonal``; otherwise one random matrix
+        (``radius`` and ``diagonal`` ignored). The default ``std`` is
+        ``1 / sqrt(nin + nout)``; keyword arguments of the layer (``std``,
+        ``std_<name>``, ...) override the defaults.
+        '''
+        mean = self._option('mean', name, mean)
+        std = self._option('std', name, std or 1 / np.sqrt(nin + nout))
+        sparsity = self._option('sparsity', name, sparsity)
+        if nin == self.output_size and nout % nin == 0:
+            radius = self._option('radius', name, radius)
+            diagonal = self._option('diagonal', name, diagonal)
+            value = np.concatenate([
+                util.random_matrix(nin, nin, mean=mean, std=std, sparsity=sparsity,
+                                   radius=radius, diagonal=diagonal, rng=self.rng)
+                for _ in range(nout // nin)], axis=1)
+        else:
+            value = util.random_matrix(nin, nout, mean=mean, std=std, sparsity=sparsity,
+                                       rng=self.rng)
+        return self._add_param(name, value)
+
+    def _create_rates(self, dist='uniform', size=None, eps=1e-4):
+        '''Fixed (non-learned) rates ``'<layer>.rate'``, or None for learned ones.
+
+        ``'uniform'``: U(eps, 1 - eps); ``'log'``: exp(U(-6, -eps)). Drawn
+        from numpy's **global** random state, as the original did -- unless
+        the layer was given ``rates=[...]`` (as its ``to_spec`` does, so that
+        a rebuilt or reloaded layer keeps its rates).
+        '''
+        size = size or self.output_size
+        given = self.kwargs.get('rates')
+        if dist in ('uniform', 'log') and given is not None:
+            try:
+                rates = np.asarray(given, dtype=_float())
+            except (TypeError, ValueError):
+                rates = np.zeros(0)
+            if rates.shape != (size,) or not ((rates > 0) & (rates <= 1)).all():
+                raise util.ConfigurationError(
+                    '{}: rates must be {} numbers in (0, 1], not {!r}'.format(
+                        self._context(), size, given))
+        elif dist == 'uniform':
+            rates = np.random.uniform(eps, 1 - eps, size=size).astype(_float())
+        elif dist == 'log':
+            rates = np.exp(np.random.uniform(-6, -eps, size=size).astype(_float()))
+        else:
+            return None
+        return pytensor.shared(rates.astype(_float()), name=self._param_name('rate'))
+
+    def _rates_spec(self, spec):
+        '''Add ``rate`` (and the values of fixed rates) to a spec.'''
+        spec['rate'] = self.rate
+        if getattr(self, '_rates', None) is not None:
+            spec['rates'] = [float(r) for r in self._rates.get_value()]
+        return spec
+
+    def _check_rate(self, rate, choices):
+        if not isinstance(rate, str) or rate not in choices:
+            raise util.unknown_name('rate', rate, choices, context='{}: '.format(self._context()))
+        return rate
+
+    # ----- graph ----------------------------------------------------------
+
+    @property
+    def _backwards(self):
+        return 'back' in self.kwargs.get('direction', 'forward').lower()
+
+    def _sequence(self, inputs):
+        '''The single input, time-major: (time, batch, features).'''
+        return _batch_major(inputs[self.input_name])
+
+    def _initial(self, inputs, key, batch, size=None):
+        '''The initial state named by ``key`` (``'h_0'``), or zeros (batch, size).'''
+        if key in self._states:
+            return TT.cast(inputs[self._states[key][0]], _float())
+        return TT.zeros((batch, size or self.output_size), dtype=_float())
+
+    def _scan(self, step, sequences=(), states=(), constants=()):
+        '''Run ``step`` over the time axis of the time-major ``sequences``.
+
+        ``states`` holds one entry per output of ``step``: the initial value
+        of an output that is fed back, or None for one that is not.
+        ``constants`` are passed last. Returns ``(outputs, updates)`` with
+        time-major outputs in scan order (reversed for backward layers).
+        '''
+        states = list(states)
+
+        def typed_step(*args):
+            # an output fed back must have its initial state's type (e.g. the
+            # static shape (?, 1) of a 1-unit layer's zeros)
+            return [out if init is None else init.type.filter_variable(out)
+                    for out, init in zip(step(*args), states)]
+
+        return scan(typed_step, sequences=list(sequences), outputs_info=states,
+                    non_sequences=list(constants), go_backwards=self._backwards,
+                    truncate_gradient=self.kwargs.get('bptt_limit', -1),
+                    name='{}_scan'.format(self.name))
+
+    @staticmethod
+    def _outputs(names, values):
+        '''A dict of named outputs from time-major scan ``values``, made batch-major.'''
+        return {name: _batch_major(value) for name, value in zip(names, values)}
+
+    def to_spec(self):
+        spec = super().to_spec()
+        for key in self.STATES:
+            value = getattr(self, key)
+            spec[key] = value.output_name if isinstance(value, Layer) else value
+        return spec
