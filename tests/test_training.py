@@ -18,7 +18,7 @@ import pytensor.tensor as TT
 import pytest
 
 import theanets
-from theanets import downhill, graph, util
+from theanets import downhill, graph, trainer, util
 
 FLOAT = pytensor.config.floatX
 #: Float32 tolerances (monitor values are float32 means kept as floats).
@@ -315,7 +315,7 @@ def test_bad_data_raises_before_compiling(monkeypatch, make, train, valid, messa
 # ----- checkpoints ----------------------------------------------------------------
 
 class _Clock:
-    '''A fake time module for theanets.graph: time() returns ``now``.'''
+    '''A fake time module for theanets.trainer (checkpoints): time() returns ``now``.'''
 
     def __init__(self, now=1000.0):
         self.now = now
@@ -327,7 +327,7 @@ class _Clock:
 @pytest.fixture
 def clock(monkeypatch):
     fake = _Clock()
-    monkeypatch.setattr(graph, 'time', fake)
+    monkeypatch.setattr(trainer, 'time', fake)
     return fake
 
 

@@ -4,7 +4,6 @@ import gzip
 import hashlib
 import os
 import pickle
-import time
 import warnings
 
 import numpy as np
@@ -590,7 +589,7 @@ class Network:
         train_ds = wrap(train, 'train')
         valid_ds = wrap(valid if valid is not None else train, 'valid')
 
-        saver = _Checkpointer(self, save_every, save_progress)
+        saver = trainer.Checkpointer(self, save_every, save_progress)
         for i, monitors in enumerate(algo.itertrain(train_ds, valid_ds, **kwargs)):
             yield monitors
             saver.after_iteration(i)
@@ -732,101 +731,9 @@ class Network:
                 'allow_pickle=False. Load it with allow_pickle=True only if it comes from a '
                 "source you trust, then re-save it with format='safe'.".format(label))
         if hasattr(source, 'read'):
-            return _unpickle(source, label)
+            return serialize.load_pickle(source, label)
         opener = gzip.open if label.lower().endswith('.gz') else open
         with opener(label, 'rb') as handle:
-            model = _unpickle(handle, label)
+            model = serialize.load_pickle(handle, label)
         util.log('loaded model from {}', label)
         return model
-
-
-def _unpickle(handle, label):
-    try:
-        return pickle.load(handle)
-    except ModuleNotFoundError as err:
-        if err.name and err.name.split('.')[0] in ('theano', 'downhill', 'climate'):
-            raise util.Error(
-                '{} was saved by the original Theano-based theanets (it refers to module '
-                '{!r}); such files cannot be loaded here. Load it with the original library, '
-                'save the parameters (model.params values) with numpy, and copy them into a '
-                'model built here with the same layers.'.format(label, err.name)) from err
-        raise
-    except (EOFError, pickle.UnpicklingError, gzip.BadGzipFile, OSError,
-            AttributeError, IndexError, ValueError, KeyError, TypeError, OverflowError) as err:
-        raise util.Error('{} is not a readable theanets model (truncated or corrupt?): '
-                         '{}: {}'.format(label, type(err).__name__, err)) from err
-
-
-class _Checkpointer:
-    '''Saves a network during training, as ``save_every``/``save_progress`` say.'''
-
-    def __init__(self, network, save_every, save_progress):
-        import numbers
-        self.network = network
-        self.every = save_every
-        self.target = save_progress
-        self.last = time.time()
-        self.saved_at = None
-        if save_progress is not None and not (checks.is_number(save_every) and
-                                              np.isfinite(save_every)):
-            raise util.ConfigurationError(
-                'save_every must be an int (iterations) or a float (minutes), not {!r}'.format(
-                    save_every))
-        # Any integer type counts iterations; any other real number, minutes.
-        self.minutes = not isinstance(save_every, numbers.Integral)
-
-    def _save(self, i):
-        '''Save now. A failed save leaves earlier checkpoints as they were:
-        a path is written atomically (by :meth:`Network.save`); for a handle
-        the model is serialized in memory first, and a failed write is cut
-        off again where the handle allows it.'''
-        target = self.target
-        if isinstance(target, os.PathLike):
-            target = os.fspath(target)
-        if isinstance(target, str):
-            self.network.save(target.format(int(time.time())))
-        else:
-            self._save_to_handle(target)
-        self.last = time.time()
-        self.saved_at = i
-
-    def _save_to_handle(self, handle):
-        import io
-        buffer = io.BytesIO()
-        name = getattr(handle, 'name', None)
-        if isinstance(name, str):
-            buffer.name = name  # save() picks the format from the name
-        self.network.save(buffer)
-        start = None
-        try:
-            if handle.seekable():
-                start = handle.tell()
-        except (AttributeError, OSError, ValueError):
-            start = None
-        try:
-            handle.write(buffer.getvalue())
-            if hasattr(handle, 'flush'):
-                handle.flush()
-        except BaseException:
-            if start is not None:
-                try:
-                    handle.seek(start)
-                    handle.truncate()
-                except (OSError, ValueError):
-                    pass
-            raise
-
-    def after_iteration(self, i):
-        if self.target is None or i == 0 or self.every <= 0:
-            return
-        if self.minutes:
-            due = (time.time() - self.last) / 60 > self.every
-        else:
-            due = i % self.every == 0
-        if due:
-            self._save(i)
-
-    def at_end(self):
-        if self.target is not None and self.every <= 0:
-            self._save(None)
-

@@ -27,9 +27,11 @@ Use it through :meth:`theanets.graph.Network.save` (``format='safe'``, or a
 path ending in ``.npz``) and :meth:`theanets.graph.Network.load`.
 '''
 
+import gzip
 import io
 import json
 import os
+import pickle
 import tempfile
 import zipfile
 import zlib
@@ -41,7 +43,7 @@ from . import layers
 from . import losses
 from . import util
 
-__all__ = ['FORMAT', 'save_safe', 'load_safe', 'describe', 'atomic_write', 'is_safe_file',
+__all__ = ['FORMAT', 'save_safe', 'load_safe', 'load_pickle', 'describe', 'atomic_write', 'is_safe_file',
            'file_label']
 
 #: The format tag written in (and required of) every file.
@@ -520,3 +522,24 @@ def load_safe(filename_or_handle, label=None):
     _set_params(model, meta, arrays, label)
     util.log('loaded model (safe format) from {}', label)
     return model
+
+
+def load_pickle(handle, label):
+    '''Unpickle a model from an open file; clear errors for unreadable files.
+
+    A pickle runs code when loaded: use only files from a trusted source.
+    '''
+    try:
+        return pickle.load(handle)
+    except ModuleNotFoundError as err:
+        if err.name and err.name.split('.')[0] in ('theano', 'downhill', 'climate'):
+            raise util.Error(
+                '{} was saved by the original Theano-based theanets (it refers to module '
+                '{!r}); such files cannot be loaded here. Load it with the original library, '
+                'save the parameters (model.params values) with numpy, and copy them into a '
+                'model built here with the same layers.'.format(label, err.name)) from err
+        raise
+    except (EOFError, pickle.UnpicklingError, gzip.BadGzipFile, OSError,
+            AttributeError, IndexError, ValueError, KeyError, TypeError, OverflowError) as err:
+        raise util.Error('{} is not a readable theanets model (truncated or corrupt?): '
+                         '{}: {}'.format(label, type(err).__name__, err)) from err

@@ -7,15 +7,20 @@
 **kwargs)`` yielding ``(train_monitors, valid_monitors)`` pairs.
 '''
 
+import io
 import itertools
+import numbers
+import os
+import time
 
 import numpy as np
 
+from . import checks
 from . import downhill
 from . import layers
 from . import util
 
-__all__ = ['DownhillTrainer', 'SampleTrainer', 'SupervisedPretrainer',
+__all__ = ['Checkpointer', 'DownhillTrainer', 'SampleTrainer', 'SupervisedPretrainer',
            'UnsupervisedPretrainer', 'algo_names', 'check_algo']
 
 #: Training algorithms of theanets itself, besides the downhill optimizers.
@@ -307,3 +312,78 @@ class UnsupervisedPretrainer:
             if layer in names:
                 util.log('copying pretrained parameter {}', param.name)
                 net.find(layer, suffix).set_value(param.get_value())
+
+
+class Checkpointer:
+    '''Saves a network during training, as ``save_every``/``save_progress`` say.
+
+    Used by :meth:`theanets.graph.Network.itertrain`.
+    '''
+
+    def __init__(self, network, save_every, save_progress):
+        self.network = network
+        self.every = save_every
+        self.target = save_progress
+        self.last = time.time()
+        self.saved_at = None
+        if save_progress is not None and not (checks.is_number(save_every) and
+                                              np.isfinite(save_every)):
+            raise util.ConfigurationError(
+                'save_every must be an int (iterations) or a float (minutes), not {!r}'.format(
+                    save_every))
+        # Any integer type counts iterations; any other real number, minutes.
+        self.minutes = not isinstance(save_every, numbers.Integral)
+
+    def _save(self, i):
+        '''Save now. A failed save leaves earlier checkpoints as they were:
+        a path is written atomically (by :meth:`Network.save`); for a handle
+        the model is serialized in memory first, and a failed write is cut
+        off again where the handle allows it.'''
+        target = self.target
+        if isinstance(target, os.PathLike):
+            target = os.fspath(target)
+        if isinstance(target, str):
+            self.network.save(target.format(int(time.time())))
+        else:
+            self._save_to_handle(target)
+        self.last = time.time()
+        self.saved_at = i
+
+    def _save_to_handle(self, handle):
+        buffer = io.BytesIO()
+        name = getattr(handle, 'name', None)
+        if isinstance(name, str):
+            buffer.name = name  # save() picks the format from the name
+        self.network.save(buffer)
+        start = None
+        try:
+            if handle.seekable():
+                start = handle.tell()
+        except (AttributeError, OSError, ValueError):
+            start = None
+        try:
+            handle.write(buffer.getvalue())
+            if hasattr(handle, 'flush'):
+                handle.flush()
+        except BaseException:
+            if start is not None:
+                try:
+                    handle.seek(start)
+                    handle.truncate()
+                except (OSError, ValueError):
+                    pass
+            raise
+
+    def after_iteration(self, i):
+        if self.target is None or i == 0 or self.every <= 0:
+            return
+        if self.minutes:
+            due = (time.time() - self.last) / 60 > self.every
+        else:
+            due = i % self.every == 0
+        if due:
+            self._save(i)
+
+    def at_end(self):
+        if self.target is not None and self.every <= 0:
+            self._save(None)
