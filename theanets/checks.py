@@ -15,7 +15,7 @@ import scipy.sparse
 
 from . import util
 
-__all__ = ['Expected', 'prepare', 'prepare_one']
+__all__ = ['Expected', 'prepare', 'prepare_one', 'prepare_scored']
 
 
 def _shape_text(shape):
@@ -124,13 +124,15 @@ def prepare_one(caller, expected, value):
             raise util.DataError('{} holds labels from {} to {}, outside the int32 range'.format(
                 where, data.min(), data.max()))
         return value.astype('int32')
-    if not np.all(np.isfinite(data)):
-        bad = np.size(data) - np.count_nonzero(np.isfinite(data))
-        raise util.DataError('{} contains {} NaN or infinite value(s)'.format(where, bad))
     with np.errstate(over='ignore'):
-        cast = value.astype(pytensor.config.floatX)
-    cast_data = cast.data if scipy.sparse.issparse(cast) else cast
-    if not np.all(np.isfinite(cast_data)):
+        cast = value.astype(pytensor.config.floatX, copy=False)
+    # One pass over the data in the common case: the cast values are finite
+    # only if the data was finite and fits in floatX.
+    if not np.all(np.isfinite(cast.data if scipy.sparse.issparse(cast) else cast)):
+        finite = np.isfinite(data)
+        if not np.all(finite):
+            raise util.DataError('{} contains {} NaN or infinite value(s)'.format(
+                where, np.size(data) - np.count_nonzero(finite)))
         raise util.DataError('{} holds values too large for {} (largest magnitude {:g})'.format(
             where, pytensor.config.floatX, float(np.max(np.abs(data)))))
     return cast
@@ -169,3 +171,22 @@ def prepare(caller, expected, arrays):
 def is_number(value):
     '''True for real numbers (ints, floats, numpy scalars), not bools.'''
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def prepare_scored(caller, predicted, y, w=None, dtype='float', classes=None):
+    """Check and cast the ``y`` (and optional ``w``) that ``score`` compares
+    with the model's ``predicted`` values: both must have their shape.
+
+    Returns ``(y, w)``; ``w`` stays None if not given.
+    """
+    y = prepare_one(caller, Expected('y', predicted.ndim, predicted.shape[1:], dtype=dtype,
+                                     classes=classes), y)
+    if y.shape[0] != predicted.shape[0]:
+        raise util.DataError('{}: x has {} examples but y has {}'.format(
+            caller, predicted.shape[0], y.shape[0]))
+    if w is not None:
+        w = prepare_one(caller, Expected('w', y.ndim, y.shape[1:]), w)
+        if w.shape != y.shape:
+            raise util.DataError('{}: w must have the shape of y {}, not {}'.format(
+                caller, y.shape, w.shape))
+    return y, w
