@@ -119,11 +119,12 @@ class Autoencoder(graph.Network):
                 return candidate.output_name
         return layer
 
-    def _outputs(self, key, **kwargs):
-        outputs, _ = self.build_graph(regularizers.from_kwargs(self, **kwargs))
+    def _graph(self, key, **kwargs):
+        '''The graph's ``(outputs, updates)``; UnknownNameError unless it has ``key``.'''
+        outputs, updates = self.build_graph(regularizers.from_kwargs(self, **kwargs))
         if key not in outputs:
             raise util.unknown_name('output', key, outputs)
-        return outputs
+        return outputs, updates
 
     def encode(self, x, layer=None, sample=False, **kwargs):
         '''Encode ``x``: the activations of an intermediate layer.
@@ -144,7 +145,7 @@ class Autoencoder(graph.Network):
         ndarray of encodings (uint8 samples if ``sample``).
         '''
         key = self._find_output(layer)
-        self._outputs(key, **kwargs)
+        self._graph(key, **kwargs)
         enc = self.feed_forward(x, **kwargs)[key]
         if sample:
             if enc.size and (enc.min() < 0 or enc.max() > 1):
@@ -163,7 +164,7 @@ class Autoencoder(graph.Network):
         keyword arguments take effect only on that first compilation.
         '''
         key = self._find_output(layer)
-        outputs = self._outputs(key, **kwargs)
+        outputs, updates = self._graph(key, **kwargs)
         code = outputs[key]
         # A layer's 'pre' values (before the activation) have the shape of its 'out'.
         prefix, _, suffix = key.partition(':')
@@ -173,7 +174,7 @@ class Autoencoder(graph.Network):
         z = checks.prepare_one('{}.decode'.format(type(self).__name__),
                                checks.Expected('z', code.ndim, shape), z)
         fn = self._compile(('decode', key), [code], [outputs[self.layers[-1].output_name]],
-                           self.build_graph(regularizers.from_kwargs(self, **kwargs))[1])
+                           updates)
         return fn(z)[0]
 
     def score(self, x, w=None, **kwargs):
@@ -248,17 +249,9 @@ class Classifier(graph.Network):
         '''Accuracy of predicting labels ``y``, weighted by ``w`` if given.'''
         caller = '{}.score'.format(type(self).__name__)
         predicted = self.predict(x, **kwargs)
-        y = checks.prepare_one(caller, checks.Expected('y', predicted.ndim, predicted.shape[1:],
-                                                       dtype='int',
-                                                       classes=self.layers[-1].output_size), y)
-        if y.shape != predicted.shape:
-            raise util.DataError('{}: x has {} examples but y has {}'.format(
-                caller, predicted.shape[0], y.shape[0]))
+        y, w = checks.prepare_scored(caller, predicted, y, w, dtype='int',
+                                     classes=self.layers[-1].output_size)
         correct = y == predicted
         if w is not None:
-            w = checks.prepare_one(caller, checks.Expected('w', y.ndim, y.shape[1:]), w)
-            if w.shape != y.shape:
-                raise util.DataError('{}: w must have the shape of y {}, not {}'.format(
-                    caller, y.shape, w.shape))
             return (w * correct).sum() / w.sum()
         return correct.mean()

@@ -410,19 +410,11 @@ class Network:
         '''
         caller = '{}.score'.format(type(self).__name__)
         yhat = self.predict(x, **kwargs)
-        y = checks.prepare_one(caller, checks.Expected('y', yhat.ndim, yhat.shape[1:]), y)
-        if y.shape[0] != yhat.shape[0]:
-            raise util.DataError('{}: x has {} examples but y has {}'.format(
-                caller, yhat.shape[0], y.shape[0]))
+        y, w = checks.prepare_scored(caller, yhat, y, w)
         u = y - yhat
         v = y - y.mean()
         if w is None:
             w = np.ones_like(u)
-        else:
-            w = checks.prepare_one(caller, checks.Expected('w', y.ndim, y.shape[1:]), w)
-            if w.shape != y.shape:
-                raise util.DataError('{}: w must have the shape of y {}, not {}'.format(
-                    caller, y.shape, w.shape))
         return 1 - (w * u * u).sum() / (w * v * v).sum()
 
     # ----- training expressions -------------------------------------------
