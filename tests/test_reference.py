@@ -1,4 +1,4 @@
-'''Replay the original library's recorded results (shared/reference/).
+'''Replay the original library's recorded results (tests/reference/).
 
 Every case of the manifest becomes one test. The manifest's ``meta`` says how
 each call is made and compared; this module follows it literally. Nothing is
@@ -7,7 +7,6 @@ to work instead (FIXED_BUGS).
 '''
 
 import json
-import os
 import pathlib
 
 import numpy as np
@@ -21,27 +20,9 @@ from theanets import util
 HERE = pathlib.Path(__file__).resolve().parent
 
 
-def _reference_dir():
-    """The folder of the original library's recorded results.
-
-    ``$THEANETS_REFERENCE`` if set; else ``shared/reference`` beside this
-    checkout or beside any folder above it (CI clones next to ``shared/``);
-    else the project's shared folder on the development machines.
-    """
-    candidates = []
-    if os.environ.get('THEANETS_REFERENCE'):
-        candidates.append(pathlib.Path(os.environ['THEANETS_REFERENCE']))
-    candidates += [folder / 'shared' / 'reference' for folder in HERE.parents]
-    candidates.append(pathlib.Path('/work/shared/reference'))
-    for candidate in candidates:
-        if (candidate / 'theanets-golden.json').is_file():
-            return candidate
-    raise FileNotFoundError('reference cases not found; set THEANETS_REFERENCE to the folder '
-                            'holding theanets-golden.json (tried {})'.format(
-                                [str(c) for c in candidates]))
-
-
-REF = _reference_dir()
+# The original library's results, copied into the repository so that a bare
+# clone runs every case.
+REF = HERE / 'reference'
 MANIFEST = json.loads((REF / 'theanets-golden.json').read_text())
 ARRAYS = np.load(REF / 'theanets-golden.npz')
 CASES = MANIFEST['cases']
