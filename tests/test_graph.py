@@ -132,7 +132,8 @@ def test_unknown_form_string():
 
 def test_unknown_form_in_dict():
     err = _raises([7, dict(form='bogus', size=3), 5],
-                  r"layer 'hid1': unknown layer form 'bogus'; valid choices are: (.*, )?classifier, ")
+                  r"layer 'hid1': unknown layer form 'bogus'; "
+                  r"valid choices are: (.*, )?classifier, ")
     assert isinstance(err, KeyError)
     _raises([7, dict(form=None, size=3), 5], r"layer 'hid1': unknown layer form None")
 

@@ -135,7 +135,7 @@ def build(name, layer, **kwargs):
             if pieces < 1:
                 raise ValueError(pieces)
         except ValueError:
-            raise util.ConfigurationError(
+            raise util.ConfigurationError(  # noqa: B904 (the message says it all)
                 'layer {!r}: maxout activation must be written "maxout:<pieces>" '
                 'with a positive whole number of pieces, not {!r}'.format(
                     getattr(layer, 'name', layer), name))

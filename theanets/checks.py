@@ -80,14 +80,15 @@ def prepare_one(caller, expected, value):
     else:
         if expected.sparse:
             raise util.DataError('{} must be a scipy.sparse {} matrix (the input layer is '
-                                 'sparse), not {}'.format(where, expected.sparse, _type_name(value)))
+                                 'sparse), not {}'.format(
+                                     where, expected.sparse, _type_name(value)))
         if hasattr(value, 'to_numpy'):  # pandas
             value = value.to_numpy()
         try:
             value = np.asarray(value)
         except (TypeError, ValueError) as err:
             raise util.DataError('{} must be an array, not {} ({})'.format(
-                where, _type_name(value), err))
+                where, _type_name(value), err)) from err
         if value.dtype == object or not (np.issubdtype(value.dtype, np.number) or
                                          value.dtype == bool):
             raise util.DataError('{} must hold numbers, not {} values'.format(where, value.dtype))

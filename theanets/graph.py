@@ -540,7 +540,8 @@ class Network:
             kwargs['rng'] = getattr(self, '_rng', 13)
 
         if 'algorithm' in kwargs:
-            warnings.warn('please use algo= instead of algorithm=', DeprecationWarning)
+            warnings.warn('please use algo= instead of algorithm=', DeprecationWarning,
+                          stacklevel=3)
             algo = kwargs.pop('algorithm')
             if isinstance(algo, (list, tuple)):
                 algo = algo[0]

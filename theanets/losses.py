@@ -112,7 +112,7 @@ class Loss(metaclass=util.Registrar):
         try:
             return outputs[self.output_name]
         except KeyError:
-            raise util.UnknownNameError(
+            raise util.UnknownNameError(  # noqa: B904 (the message says it all)
                 '{}: the network has no output {!r}; outputs are: {}'.format(
                     type(self).__name__, self.output_name, ', '.join(sorted(outputs))))
 

@@ -43,7 +43,8 @@ from . import layers
 from . import losses
 from . import util
 
-__all__ = ['FORMAT', 'save_safe', 'load_safe', 'load_pickle', 'describe', 'atomic_write', 'is_safe_file',
+__all__ = ['FORMAT', 'save_safe', 'load_safe', 'load_pickle', 'describe', 'atomic_write',
+           'is_safe_file',
            'file_label']
 
 #: The format tag written in (and required of) every file.

@@ -516,7 +516,8 @@ class Flatten(Layer):
     def resolve_outputs(self):
         shape = self.input_shape
         if any(d is None for d in shape):
-            raise util.ConfigurationError('{}: cannot flatten input {!r} of unknown shape {}'.format(
+            raise util.ConfigurationError(
+                '{}: cannot flatten input {!r} of unknown shape {}'.format(
                 self._context(), self.input_name, _shape_text(shape)))
         size = int(np.prod(shape))
         given = self.kwargs.get('size')

@@ -61,7 +61,7 @@ class _Spatial:
                 'data (examples, {}, channels)'.format(
                     self._context(), self.input_name, _shape_text(shape), len(shape) + 1,
                     self.SPATIAL + 2, ', '.join(axes)))
-        self.input_size  # the channel count must be known
+        _ = self.input_size  # raises if the channel count is unknown
         return shape
 
     def _set_output_shape(self, shape):
