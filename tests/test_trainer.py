@@ -99,11 +99,14 @@ def test_algorithm_name_any_case(monkeypatch):
     assert built == ['adam']
 
 
-def test_downhill_trainer_fresh_optimizer_per_call(monkeypatch):
+def test_downhill_trainer_reuses_the_optimizer_of_the_same_settings(monkeypatch):
+    # Fresh optimizer state per call is tested in test_reuse.py.
     built = _record_builds(monkeypatch)
     net, data = _regressor()
     first = net.train(data, algo='sgd', learning_rate=0.05, max_updates=3, validate_every=1)
     second = net.train(data, algo='sgd', learning_rate=0.05, max_updates=3, validate_every=1)
+    assert built == ['sgd']
+    net.train(data, algo='sgd', learning_rate=0.01, max_updates=1)
     assert built == ['sgd', 'sgd']
     # The second call starts from where the first ended.
     assert second[1]['loss'] < first[1]['loss']

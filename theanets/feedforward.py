@@ -13,6 +13,11 @@ from . import util
 __all__ = ['Autoencoder', 'Regressor', 'Classifier']
 
 
+def _shadow_autoencoder(model, specs):
+    '''The shadow model of ``algo='pretrain'``: an :class:`Autoencoder`.'''
+    return Autoencoder(layers=specs, rng=getattr(model, '_rng', 13))
+
+
 class Autoencoder(graph.Network):
     '''A network trained to reproduce its input at its output.
 
@@ -177,6 +182,8 @@ class Autoencoder(graph.Network):
                            updates)
         return fn(z)[0]
 
+    _pretraining_model = _shadow_autoencoder
+
     def score(self, x, w=None, **kwargs):
         '''R^2 of reconstructing ``x``; the second argument is the weight array.'''
         return super().score(x, x, w=w, **kwargs)
@@ -195,6 +202,8 @@ class Regressor(graph.Network):
     >>> net.predict(np.zeros((5, 4), 'float32')).shape
     (5, 2)
     '''
+
+    _pretraining_model = _shadow_autoencoder
 
 
 class Classifier(graph.Network):
@@ -215,6 +224,8 @@ class Classifier(graph.Network):
 
     DEFAULT_OUTPUT_ACTIVATION = 'softmax'
     OUTPUT_NDIM = 1
+
+    _pretraining_model = _shadow_autoencoder
 
     def __init__(self, layers=(), loss='xe', weighted=False, rng=13):
         super().__init__(layers=layers, loss=loss, weighted=weighted, rng=rng)

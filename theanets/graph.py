@@ -1,10 +1,14 @@
-'''The Network class: layers, losses, the computation graph, training, saving.'''
+'''The Network class: layers, losses, the computation graph and its functions.
+
+Training is delegated to :mod:`theanets.trainer` (choosing the trainer,
+checking options and data, checkpoints); saving and loading to
+:mod:`theanets.serialize`.
+'''
 
 import gzip
 import hashlib
 import os
 import pickle
-import warnings
 
 import numpy as np
 import pytensor
@@ -14,9 +18,144 @@ from . import checks
 from . import layers
 from . import losses
 from . import regularizers
+from . import trainer
 from . import util
 
 __all__ = ['Network']
+
+
+#: The docstring of :meth:`Network.train` and :meth:`Network.itertrain`: every
+#: training option, with its default.
+_TRAIN_DOC = '''{summary}
+
+        Parameters
+        ----------
+        train : list of arrays, Dataset, or callable
+            Training data, arrays in the order of :attr:`variables`
+            (``[X, y]``, ``[X, y, w]``, or ``[X]`` for an autoencoder).
+            Arrays of another float dtype are cast to floatX once.
+        valid : same as train, optional
+            Validation data; the training data is used if None.
+        algo : str or trainer object
+            ``'rmsprop'`` (default), ``'sgd'``, ``'nag'``, ``'rprop'``,
+            ``'adagrad'``, ``'adadelta'``, ``'esgd'``, ``'adam'``;
+            ``'sample'``, ``'layerwise'`` (or ``'supervised'``),
+            ``'pretrain'`` (or ``'unsupervised'``); or an object with an
+            ``itertrain(train, valid, **kwargs)`` method.
+        subalgo : str
+            The optimizer of each stage of ``'layerwise'``/``'pretrain'``
+            (default ``'rmsprop'``).
+        save_every : int or float
+            An int saves every that many iterations, a float every that many
+            minutes; 0 (default) saves only when training ends. (The
+            original raised ZeroDivisionError for 0.)
+        save_progress : str, path or binary file, optional
+            Where to save (default None: nowhere); a string is formatted with
+            the Unix time (``'model-{{}}.pkl'``).
+
+        Other Parameters
+        ----------------
+        learning_rate : float
+            Step size (default 1e-4; unused by adadelta).
+        momentum : float
+            Momentum in [0, 1) (default 0).
+        nesterov : bool
+            Nesterov momentum (default False; ``algo='nag'`` sets it).
+        patience : int
+            Validations without improvement before stopping (default 5).
+        validate_every : int
+            Updates between validations (default 10).
+        min_improvement : float
+            Relative loss decrease that counts as improvement (default 0).
+        max_updates : int
+            Stop after this many updates (default None: no limit).
+        max_gradient_norm : float
+            Rescale each parameter's gradient to at most this L2 norm
+            (default 0: off).
+        max_gradient_elem : float
+            Clip each gradient element to this magnitude (default 0: off;
+            ``max_gradient_clip``/``gradient_clip`` are deprecated synonyms).
+        rms_halflife : float
+            Half-life, in updates, of the gradient averages of rmsprop,
+            adadelta and esgd (default 14).
+        rms_regularizer : float
+            The epsilon of adagrad, rmsprop, adadelta, esgd and adam
+            (default 1e-8).
+        rprop_increase, rprop_decrease : float
+            rprop's step-size factors (defaults 1.01 and 0.99).
+        rprop_min_step, rprop_max_step : float
+            rprop's step-size bounds (defaults 0 and 100).
+        beta1_halflife, beta2_halflife : float
+            Half-lives of adam's moment averages (defaults 7 and 69).
+        batch_size : int
+            Examples per mini-batch (default 32).
+        iteration_size : int
+            Mini-batches per training iteration and per validation (default
+            None: all of them); ``train_batches``/``valid_batches`` set each.
+        axis : int
+            The axis of the examples in the data arrays (default 0).
+        weight_l2, weight_l1 : float
+            Penalties on the mean squared / absolute weights (default 0;
+            synonyms ``weight_decay``, ``weight_sparsity``).
+        hidden_l1 : float
+            Penalty on the mean absolute hidden activation (default 0;
+            synonym ``hidden_sparsity``).
+        recurrent_norm, recurrent_state : float
+            Penalties on recurrent state changes (default 0).
+        contractive : float or dict
+            Contractive penalty (default 0); a dict gives its arguments.
+        input_dropout, hidden_dropout, output_dropout : float
+            Dropout rates (default 0); ``dropout`` is a dict of output glob
+            pattern -> rate.
+        input_noise, hidden_noise, output_noise : float
+            Standard deviations of additive Gaussian noise (default 0);
+            ``noise`` is a dict of output glob pattern -> deviation.
+        regularizers : list or dict
+            Regularizer instances, or a dict of the options above (default
+            None). Any registered regularizer name (a user subclass's
+            lower-cased class name) is an option too.
+        monitors : dict
+            Output or parameter glob pattern -> levels to report (default
+            None; see :meth:`monitors`).
+        monitor_gradients : bool
+            Also report each parameter's squared gradient sum (default False).
+        rng : int or numpy.random.RandomState
+            Seed of mini-batch shuffling, noise and dropout (default: the
+            network's ``rng``).
+        progress : None, bool
+            The training display: None (default) or True, a progress bar in
+            a terminal and at most one log line per validation elsewhere;
+            False, silent.
+        **kwargs
+            Options of the model class: its ``TRAIN_OPTIONS`` (name ->
+            (default, description)). A name that nothing reads gets an
+            :class:`theanets.trainer.UnknownOptionWarning` saying "perhaps
+            you meant ...".
+
+        {returns}
+
+        Notes
+        -----
+        Validation runs before every ``validate_every``-th update; training
+        stops when ``patience`` validations pass without improvement, when
+        ``max_updates`` is reached, on KeyboardInterrupt, or when the loss
+        becomes NaN or infinite (with a RuntimeWarning). Then the parameters
+        with the best validation loss are restored: as in the original,
+        updates made after the last validation are dropped.
+
+        Every call starts with fresh optimizer state, as in the original; the
+        compiled training functions are reused when the graph and the
+        settings are those of an earlier call.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import theanets
+        >>> net = theanets.Regressor([3, 4, 2])
+        >>> rs = np.random.RandomState(0)
+        >>> x, y = rs.randn(20, 3).astype('f'), rs.randn(20, 2).astype('f')
+        {example}
+        '''
 
 
 class Network:
@@ -45,6 +184,14 @@ class Network:
     '''
 
     DEFAULT_OUTPUT_ACTIVATION = 'linear'
+    #: Training options read besides the optimizers', regularizers' and
+    #: datasets' own: {name: (default, description)}. Subclasses extend it.
+    TRAIN_OPTIONS = {
+        'monitors': (None, 'output/parameter glob pattern -> levels to report'),
+        'monitor_gradients': (False, "report each parameter's squared gradient sum"),
+        'rng': (None, "seed of shuffling, noise and dropout (default: the network's rng)"),
+        'progress': (None, 'training display: None/True a bar in a terminal, False silent'),
+    }
     INPUT_NDIM = 2
     OUTPUT_NDIM = 2
 
@@ -55,6 +202,11 @@ class Network:
         self._graphs = {}
         self._functions = {}
         layers = list(layers)
+        if len(layers) == 1:
+            raise util.ConfigurationError(
+                '{}: a network needs an input layer and an output layer, but the spec '
+                '{!r} has only one layer; add the output, e.g. [{!r}, 2]'.format(
+                    type(self).__name__, layers, layers[0]))
         for i, spec in enumerate(layers):
             last = i == len(layers) - 1
             self.add_layer(
@@ -493,112 +645,54 @@ class Network:
 
     # ----- training -------------------------------------------------------
 
+    def _pretraining_model(self, specs):
+        '''The shadow autoencoder of ``algo='pretrain'``, built from layer ``specs``.
+
+        A network with the mean squared error of reconstructing its first
+        input. Model families override it (the feedforward models build a
+        :class:`theanets.Autoencoder`).
+        '''
+        shadow = Network(layers=specs, loss=None, rng=getattr(self, '_rng', 13))
+        shadow.set_loss('mse', target=shadow.inputs[0])
+        return shadow
+
     def itertrain(self, train, valid=None, algo='rmsprop', subalgo='rmsprop',
                   save_every=0, save_progress=None, **kwargs):
-        '''Train the network, yielding monitor values after each iteration.
+        return trainer.itertrain(self, train, valid=valid, algo=algo, subalgo=subalgo,
+                                 save_every=save_every, save_progress=save_progress, **kwargs)
 
-        Parameters
-        ----------
-        train : list of arrays, Dataset, or callable
-            Training data, arrays in the order of :attr:`variables`
-            (``[X, y]``, or ``[X]`` for an autoencoder).
-        valid : same as train, optional
-            Validation data; the training data is used if None.
-        algo : str or trainer
-            ``'sgd'``, ``'nag'``, ``'rprop'``, ``'rmsprop'``, ``'adagrad'``,
-            ``'adadelta'``, ``'esgd'``, ``'adam'``, ``'sample'``,
-            ``'layerwise'``, ``'pretrain'``.
-        subalgo : str
-            Optimizer used by the pretrainers.
-        save_every : int or float
-            An int saves every that many iterations, a float every that many
-            minutes. 0 (the default) saves only when training ends. (The
-            original raised ZeroDivisionError for 0.)
-        save_progress : str or file, optional
-            Where to save; a string is formatted with the Unix time
-            (``'model-{}.pkl'``).
-        **kwargs
-            Optimizer hyper-parameters, batch options, regularizers,
-            ``monitors``, ``rng``; see the documentation of ``train``.
-
-        Yields
-        ------
-        (train_monitors, valid_monitors) : pair of dicts of floats
-
-        Notes
-        -----
-        Validation runs before every ``validate_every``-th update; training
-        stops when ``patience`` validations pass without improvement, when
-        ``max_updates`` is reached, on KeyboardInterrupt, or when the loss
-        becomes NaN or infinite (with a RuntimeWarning). Then the parameters
-        with the best validation loss are restored: as in the original,
-        updates made after the last validation are dropped.
-        '''
-        from . import trainer
-        from .downhill import Dataset
-        if 'rng' not in kwargs:
-            kwargs['rng'] = getattr(self, '_rng', 13)
-
-        if 'algorithm' in kwargs:
-            warnings.warn('please use algo= instead of algorithm=', DeprecationWarning,
-                          stacklevel=3)
-            algo = kwargs.pop('algorithm')
-            if isinstance(algo, (list, tuple)):
-                algo = algo[0]
-        if isinstance(algo, str):
-            algo = algo.lower()
-            if algo == 'sample':
-                algo = trainer.SampleTrainer(self)
-            elif algo.startswith('layer') or algo.startswith('sup'):
-                algo = trainer.SupervisedPretrainer(
-                    trainer.check_algo(subalgo, 'subalgo'), self)
-            elif algo.startswith('pre') or algo.startswith('unsup'):
-                algo = trainer.UnsupervisedPretrainer(
-                    trainer.check_algo(subalgo, 'subalgo'), self)
-            else:
-                algo = trainer.DownhillTrainer(trainer.check_algo(algo, 'algo'), self)
-        elif not callable(getattr(algo, 'itertrain', None)):
-            raise util.ConfigurationError(
-                'algo must be an algorithm name ({}) or a trainer object with an itertrain '
-                'method, not {!r}'.format(', '.join(trainer.algo_names()), algo))
-
-        # The unsupervised pretrainer trains an autoencoder: inputs only.
-        pretrain = isinstance(algo, trainer.UnsupervisedPretrainer)
-        expected = self._expected_inputs() if pretrain else self._expected_variables()
-
-        def wrap(data, label):
-            if data is None or isinstance(data, Dataset):
-                return data
-            if not callable(data):
-                caller = '{}.train ({} data{})'.format(
-                    type(self).__name__, label,
-                    ", algo='pretrain' trains on the inputs alone" if pretrain else '')
-                data = checks.prepare(caller, expected,
-                                      data if isinstance(data, (list, tuple)) else [data])
-            size = kwargs.get('iteration_size', kwargs.get('{}_batches'.format(label)))
-            return Dataset(data, name=label, batch_size=kwargs.get('batch_size', 32),
-                           iteration_size=size, axis=kwargs.get('axis', 0), rng=kwargs['rng'])
-
-        train_ds = wrap(train, 'train')
-        valid_ds = wrap(valid if valid is not None else train, 'valid')
-
-        saver = trainer.Checkpointer(self, save_every, save_progress)
-        for i, monitors in enumerate(algo.itertrain(train_ds, valid_ds, **kwargs)):
-            yield monitors
-            saver.after_iteration(i)
-        saver.at_end()
-
-    def train(self, *args, **kwargs):
-        '''Train the network until training stops; arguments as :meth:`itertrain`.
-
-        Returns
-        -------
-        (train_monitors, valid_monitors) of the last iteration, or None.
-        '''
+    def train(self, train, valid=None, algo='rmsprop', subalgo='rmsprop',
+              save_every=0, save_progress=None, **kwargs):
         result = None
-        for result in self.itertrain(*args, **kwargs):
+        for result in self.itertrain(train, valid=valid, algo=algo, subalgo=subalgo,
+                                     save_every=save_every, save_progress=save_progress,
+                                     **kwargs):
             pass
         return result
+
+    itertrain.__doc__ = _TRAIN_DOC.format(
+        summary='Train the network, yielding monitor values after each iteration.',
+        returns='''Yields
+        ------
+        (train_monitors, valid_monitors) : pair of dicts of floats
+            After each training iteration: the training monitors (computed
+            before that iteration's update) and the latest validation
+            monitors.''',
+        example='''>>> for train, valid in net.itertrain([x, y], max_updates=3):
+        ...     print(sorted(train))
+        ['err', 'loss']
+        ['err', 'loss']
+        ['err', 'loss']''')
+
+    train.__doc__ = _TRAIN_DOC.format(
+        summary='Train the network until training stops.',
+        returns='''Returns
+        -------
+        (train_monitors, valid_monitors) : pair of dicts of floats
+            Those of the last iteration, or None if there was none.''',
+        example='''>>> train, valid = net.train([x, y], learning_rate=1e-3, max_updates=3)
+        >>> sorted(valid)
+        ['err', 'loss']''')
 
     # ----- persistence ----------------------------------------------------
 

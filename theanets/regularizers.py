@@ -111,6 +111,35 @@ def from_kwargs(graph, **kwargs):
     return result
 
 
+def option_names():
+    """The keyword options :func:`from_kwargs` reads, sorted.
+
+    The regularizer names (any registered key, any case, also works) and the
+    dropout and noise options.
+
+    Examples
+    --------
+    >>> [n for n in option_names() if n.startswith('hidden')]
+    ['hidden_dropout', 'hidden_l1', 'hidden_noise', 'hidden_sparsity', 'hiddenl1']
+    """
+    names = {'regularizers', 'rng', 'dropout', 'noise'}
+    for kind in ('dropout', 'noise'):
+        names.update('{}_{}'.format(where, kind) for where in ('input', 'hidden', 'output'))
+    names.update(Regularizer._registry)
+    return sorted(names)
+
+
+def is_option(name):
+    """True if :func:`from_kwargs` reads the keyword ``name``.
+
+    Examples
+    --------
+    >>> is_option('weight_l2'), is_option('Weight_L2'), is_option('learning_rate')
+    (True, True, False)
+    """
+    return name in option_names() or Regularizer.is_registered(name)
+
+
 def _merge_levels(defaults, given):
     """The (pattern, level) pairs: defaults, updated or extended by ``given``.
 

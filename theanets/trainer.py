@@ -1,27 +1,44 @@
-'''Trainers: the ways a network can be trained.
+'''Trainers: the ways a network can be trained, and the training loop around them.
 
-``Network.itertrain(algo=...)`` picks one: a downhill optimizer name gives a
+:func:`itertrain` (what ``Network.train`` and ``Network.itertrain`` call)
+picks a trainer from ``algo``: a downhill optimizer name gives a
 :class:`DownhillTrainer`; ``'sample'`` a :class:`SampleTrainer`;
 ``'layerwise'`` a :class:`SupervisedPretrainer`; ``'pretrain'`` an
-:class:`UnsupervisedPretrainer`. Each has ``itertrain(train, valid,
+:class:`UnsupervisedPretrainer`. It checks the options and the data, wraps the
+data into :class:`~theanets.downhill.Dataset` objects and saves checkpoints
+(:class:`Checkpointer`). Each trainer has ``itertrain(train, valid,
 **kwargs)`` yielding ``(train_monitors, valid_monitors)`` pairs.
+
+This module knows the network only through its methods (``loss``,
+``monitors``, ``variables``, ``params``, ``save``, ...): it imports no model
+module, so the models can import it.
+
+Compiled training functions are cached on the network: a second ``train``
+call with the same graph and settings compiles nothing (see
+:func:`optimizer_for`).
 '''
 
+import difflib
+import inspect
 import io
 import itertools
 import numbers
 import os
+import sys
 import time
+import warnings
 
 import numpy as np
 
 from . import checks
 from . import downhill
 from . import layers
+from . import regularizers
 from . import util
 
 __all__ = ['Checkpointer', 'DownhillTrainer', 'SampleTrainer', 'SupervisedPretrainer',
-           'UnsupervisedPretrainer', 'algo_names', 'check_algo']
+           'UnsupervisedPretrainer', 'UnknownOptionWarning', 'algo_names', 'check_algo',
+           'itertrain', 'make_trainer', 'optimizer_for', 'train_options']
 
 #: Training algorithms of theanets itself, besides the downhill optimizers.
 OWN_ALGOS = ('sample', 'layerwise', 'pretrain')
@@ -66,11 +83,240 @@ def check_algo(name, what='algo'):
                             algo_names(own=False))
 
 
+def make_trainer(network, algo='rmsprop', subalgo='rmsprop'):
+    '''The trainer object for ``algo``: a name (any case) or a trainer object.
+
+    Raises
+    ------
+    theanets.util.UnknownNameError
+        For an unknown name (listing the valid ones).
+    theanets.util.ConfigurationError
+        For something that is neither a name nor has an ``itertrain`` method.
+    '''
+    if isinstance(algo, str):
+        name = algo.lower()
+        if name == 'sample':
+            return SampleTrainer(network)
+        if name.startswith('layer') or name.startswith('sup'):
+            return SupervisedPretrainer(check_algo(subalgo, 'subalgo'), network)
+        if name.startswith('pre') or name.startswith('unsup'):
+            return UnsupervisedPretrainer(check_algo(subalgo, 'subalgo'), network)
+        return DownhillTrainer(check_algo(algo, 'algo'), network)
+    if not callable(getattr(algo, 'itertrain', None)):
+        raise util.ConfigurationError(
+            'algo must be an algorithm name ({}) or a trainer object with an itertrain '
+            'method, not {!r}'.format(', '.join(algo_names()), algo))
+    return algo
+
+
+# ----- training options --------------------------------------------------------
+
+class UnknownOptionWarning(UserWarning):
+    '''A keyword argument of ``train``/``itertrain`` that nothing reads.'''
+
+
+#: Options read by :func:`itertrain` and the Dataset wrapping, with defaults.
+LOOP_OPTIONS = {
+    'batch_size': (32, 'examples per mini-batch'),
+    'iteration_size': (None, 'mini-batches per training iteration and validation '
+                             '(default: all)'),
+    'train_batches': (None, 'mini-batches per training iteration (if no iteration_size)'),
+    'valid_batches': (None, 'mini-batches per validation (if no iteration_size)'),
+    'axis': (0, 'axis of the examples in the data arrays'),
+    'max_updates': (None, 'stop after this many updates (default: no limit)'),
+    'algorithm': (None, 'deprecated synonym of algo'),
+    'regularizers': (None, 'a list of Regularizer instances, or a dict of options'),
+}
+
+
+def _optimizer_options():
+    '''{name: default} of every hyper-parameter the downhill optimizers read.'''
+    result = {}
+    for cls in downhill.Optimizer._registry.values():
+        for klass in cls.__mro__:
+            prepare = klass.__dict__.get('_prepare')
+            if prepare is None:
+                continue
+            for name, param in inspect.signature(prepare).parameters.items():
+                if param.default is not inspect.Parameter.empty:
+                    result.setdefault(name, param.default)
+    result.update(max_gradient_clip=0, gradient_clip=0)  # deprecated synonyms
+    return result
+
+
+def train_options(network):
+    '''Every keyword option ``network.train`` understands, sorted.
+
+    Optimizer hyper-parameters, dataset options, regularizer keywords,
+    the loop options, and the network's ``TRAIN_OPTIONS``.
+
+    Examples
+    --------
+    >>> import theanets
+    >>> names = train_options(theanets.Regressor([3, 4, 2]))
+    >>> all(n in names for n in ('learning_rate', 'hidden_l1', 'batch_size'))
+    True
+    '''
+    names = set(LOOP_OPTIONS) | set(_optimizer_options())
+    names |= set(regularizers.option_names())
+    names |= set(getattr(network, 'TRAIN_OPTIONS', {}))
+    return sorted(names)
+
+
+def _stacklevel():
+    '''The ``stacklevel`` of a warning that points at the first caller outside theanets.'''
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get('__name__', '').startswith('theanets.'):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def check_options(network, kwargs, trainer=None):
+    '''Warn (UnknownOptionWarning) about each keyword that nothing reads.
+
+    Known are :func:`train_options` and the ``TRAIN_OPTIONS`` of ``trainer``;
+    a user's trainer object without ``TRAIN_OPTIONS`` may read anything, so
+    nothing is checked for it.
+    '''
+    extra = getattr(trainer, 'TRAIN_OPTIONS', None)
+    if trainer is not None and extra is None and not isinstance(trainer, _OWN_TRAINERS):
+        return
+    known = set(train_options(network)) | set(extra or ())
+    for name in kwargs:
+        if name in known or regularizers.is_option(name):
+            continue
+        close = difflib.get_close_matches(str(name), sorted(known), n=3)
+        hint = '; perhaps you meant {}'.format(' or '.join(repr(c) for c in close)) \
+            if close else ''
+        warnings.warn(
+            '{}.train: unknown option {!r} is ignored{} (see help({}.train) for the '
+            'options)'.format(type(network).__name__, name, hint, type(network).__name__),
+            UnknownOptionWarning, stacklevel=_stacklevel())
+
+
+# ----- the training loop -------------------------------------------------------
+
+def itertrain(network, train, valid=None, algo='rmsprop', subalgo='rmsprop',
+              save_every=0, save_progress=None, **kwargs):
+    '''Train ``network``, yielding ``(train_monitors, valid_monitors)`` pairs.
+
+    The engine of :meth:`theanets.graph.Network.itertrain`, which documents
+    the arguments. Picks the trainer (:func:`make_trainer`), checks the
+    options (unknown names get an :class:`UnknownOptionWarning`) and the
+    data, wraps the data into :class:`~theanets.downhill.Dataset` objects,
+    runs the trainer and saves checkpoints.
+    '''
+    if 'rng' not in kwargs:
+        kwargs['rng'] = getattr(network, '_rng', 13)
+    if 'algorithm' in kwargs:
+        warnings.warn('please use algo= instead of algorithm=', DeprecationWarning,
+                      stacklevel=_stacklevel())
+        algo = kwargs.pop('algorithm')
+        if isinstance(algo, (list, tuple)):
+            algo = algo[0]
+    trainer = make_trainer(network, algo, subalgo)
+    check_options(network, kwargs, trainer)
+
+    # The unsupervised pretrainer trains an autoencoder: inputs only.
+    pretrain = isinstance(trainer, UnsupervisedPretrainer)
+    expected = network._expected_inputs() if pretrain else network._expected_variables()
+
+    def wrap(data, label):
+        if data is None or isinstance(data, downhill.Dataset):
+            return data
+        if not callable(data):
+            caller = '{}.train ({} data{})'.format(
+                type(network).__name__, label,
+                ", algo='pretrain' trains on the inputs alone" if pretrain else '')
+            data = checks.prepare(caller, expected,
+                                  data if isinstance(data, (list, tuple)) else [data])
+        size = kwargs.get('iteration_size', kwargs.get('{}_batches'.format(label)))
+        return downhill.Dataset(data, name=label, batch_size=kwargs.get('batch_size', 32),
+                                iteration_size=size, axis=kwargs.get('axis', 0),
+                                rng=kwargs['rng'])
+
+    train_ds = wrap(train, 'train')
+    valid_ds = wrap(valid if valid is not None else train, 'valid')
+
+    saver = Checkpointer(network, save_every, save_progress)
+    for i, monitors in enumerate(trainer.itertrain(train_ds, valid_ds, **kwargs)):
+        yield monitors
+        saver.after_iteration(i)
+    saver.at_end()
+
+
+# ----- caching compiled optimizers ---------------------------------------------
+
+#: Options that change how training runs, not what is compiled.
+_RUNTIME_OPTIONS = frozenset([
+    'batch_size', 'iteration_size', 'train_batches', 'valid_batches', 'axis',
+    'max_updates', 'patience', 'validate_every', 'min_improvement', 'rng', 'progress',
+    'save_every', 'save_progress'])
+
+#: How many compiled optimizers a network keeps (the most recently used).
+CACHED_OPTIMIZERS = 8
+
+
+def _freeze(value, refs):
+    '''A hashable stand-in for an option value; objects count by identity.
+
+    Objects compared by identity are appended to ``refs``, which the cache
+    entry keeps alive, so that an id is never reused while it is a key.
+    '''
+    if isinstance(value, (str, bytes, bool, type(None), numbers.Number)):
+        return (type(value).__name__, value)
+    if isinstance(value, dict):
+        return ('dict', tuple(sorted(((repr(k), _freeze(v, refs)) for k, v in value.items()),
+                                     key=lambda kv: kv[0])))
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, tuple(_freeze(v, refs) for v in value))
+    refs.append(value)
+    return ('id', id(value))
+
+
+def optimizer_for(network, algo, kwargs):
+    '''The downhill optimizer training ``network`` with ``algo`` and ``kwargs``.
+
+    Built (and later compiled) once per graph and settings and cached on the
+    network: the key is the algorithm, the identity of the network's layers
+    and losses and every option except those that only steer the loop
+    (batch sizes, ``max_updates``, ``patience``, ...). A cached optimizer
+    is returned with its early-stopping state reset; its accumulators are
+    reset when it iterates (:meth:`theanets.downhill.Optimizer.iterate`), so
+    every training run starts fresh, as with a new optimizer.
+    '''
+    refs = []
+    options = tuple(sorted((k, _freeze(v, refs)) for k, v in kwargs.items()
+                           if k not in _RUNTIME_OPTIONS))
+    key = ('optimizer', algo, network._hash(), options)
+    cache = network._functions
+    entry = cache.pop(key, None)
+    if entry is None:
+        opt = downhill.build(
+            algo,
+            loss=network.loss(**kwargs),
+            updates=network.updates(**kwargs),
+            monitors=network.monitors(**kwargs),
+            inputs=network.variables,
+            params=network.params,
+            monitor_gradients=kwargs.get('monitor_gradients', False))
+        entry = (opt, refs)
+        cached = [k for k in cache if isinstance(k, tuple) and k[:1] == ('optimizer',)]
+        for old in cached[:max(0, len(cached) - CACHED_OPTIMIZERS + 1)]:
+            del cache[old]
+    else:
+        entry[0].reset_early_stopping()
+    cache[key] = entry  # (re)inserted last: the most recently used
+    return entry[0]
+
+
 class DownhillTrainer:
     '''Train a network with one of the optimizers of :mod:`theanets.downhill`.
 
-    A new optimizer (fresh optimizer state and early-stopping state) is made
-    for each call of :meth:`itertrain`.
+    Every call of :meth:`itertrain` starts with fresh optimizer state
+    (accumulators, Adam's moments and step count) and fresh early-stopping
+    state, as with a new optimizer; the compiled functions are reused when
+    the graph and settings are the same (see :func:`optimizer_for`).
 
     Parameters
     ----------
@@ -86,15 +332,7 @@ class DownhillTrainer:
 
     def itertrain(self, train, valid=None, **kwargs):
         '''Yield ``(train_monitors, valid_monitors)`` after each iteration.'''
-        net = self.network
-        opt = downhill.build(
-            self.algo,
-            loss=net.loss(**kwargs),
-            updates=net.updates(**kwargs),
-            monitors=net.monitors(**kwargs),
-            inputs=net.variables,
-            params=net.params,
-            monitor_gradients=kwargs.get('monitor_gradients', False))
+        opt = optimizer_for(self.network, self.algo, kwargs)
         yield from opt.iterate(train, valid=valid, **kwargs)
 
 
@@ -202,6 +440,13 @@ class SupervisedPretrainer:
     stage trains the whole network. Each stage runs a
     :class:`DownhillTrainer` with ``algo`` to completion.
 
+    The temporary layers are made once per network and kept (with their
+    initial values) so that a later run reuses each stage's compiled
+    functions; every run restarts them from those initial values, which is
+    what new layers drawn from the same int ``rng`` would have. (With a
+    numpy RandomState as the network's ``rng`` the original drew new values
+    each run.)
+
     Parameters
     ----------
     algo : str
@@ -214,8 +459,8 @@ class SupervisedPretrainer:
         self.algo = algo
         self.network = network
 
-    def _tail(self, original, i, tied):
-        '''The temporary output layer(s) of stage ``i``.'''
+    def _new_tail(self, original, i, tied):
+        '''New temporary output layer(s) of stage ``i``.'''
         net = self.network
         if tied:
             tail = []
@@ -231,6 +476,27 @@ class SupervisedPretrainer:
             size=out.output_size, activation=out.kwargs.get('activation', 'relu'),
             rng=getattr(net, '_rng', 13))]
 
+    def _stage_layers(self, original, i, tied, last):
+        '''Put the layers of stage ``i`` in place and bind them.'''
+        net = self.network
+        if last:
+            net.layers = original
+            for layer in net.layers:
+                layer.bind(net, initialize=False)
+            return
+        key = ('layerwise-tail', i, tied, tuple(id(layer) for layer in original))
+        entry = net._functions.get(key)
+        tail = entry[0] if entry is not None else self._new_tail(original, i, tied)
+        net.layers = original[:i + 1] + tail
+        for layer in net.layers:
+            layer.bind(net, initialize=entry is None and any(layer is t for t in tail))
+        params = [param for layer in tail for param in layer.params]
+        if entry is None:
+            net._functions[key] = (tail, [p.get_value() for p in params], original)
+        else:
+            for param, value in zip(params, entry[1]):
+                param.set_value(value)
+
     def itertrain(self, train, valid=None, **kwargs):
         '''Yield the monitors of every stage in turn.'''
         net = self.network
@@ -240,44 +506,27 @@ class SupervisedPretrainer:
         stages = 1 + len(original) // 2 if tied else len(original) - 1
         try:
             for i in range(1, stages):
-                tail = [] if i == stages - 1 else self._tail(original, i, tied)
-                net.layers = original[:i + 1] + tail if tail else original
-                for layer in net.layers:
-                    layer.bind(net, initialize=any(layer is t for t in tail))
+                self._stage_layers(original, i, tied, last=i == stages - 1)
                 net.losses[0].output_name = net.layers[-1].output_name
                 util.log('layerwise stage {}/{}: {}', i, stages - 1,
                          ' -> '.join(layer.name for layer in net.layers))
-                cached = set(net._graphs), set(net._functions)
-                try:
-                    yield from DownhillTrainer(self.algo, net).itertrain(train, valid, **kwargs)
-                finally:
-                    if tail:
-                        _forget_new(net, *cached)
+                yield from DownhillTrainer(self.algo, net).itertrain(train, valid, **kwargs)
         finally:
             net.layers = original
             net.losses[0].output_name = output_name
 
 
-def _forget_new(net, graphs, functions):
-    '''Drop the graphs and functions cached since the key sets were taken.
-
-    A temporary stage's graphs (``[in, hid1, lwout]``) and compiled functions
-    are never used again once the stage is over; this frees them.
-    '''
-    for key in set(net._graphs) - graphs:
-        del net._graphs[key]
-    for key in set(net._functions) - functions:
-        del net._functions[key]
-
-
 class UnsupervisedPretrainer:
     '''Pretrain a network's hidden layers as a tied autoencoder (``algo='pretrain'``).
 
-    A shadow :class:`theanets.Autoencoder` is built from the network's
-    layers (all but the output), mirrored with tied layers (the last one
-    linear). It is trained layer by layer on the inputs alone (training
-    data ``[X]``), then its parameters are copied into the network's layers
-    of the same names.
+    A shadow autoencoder (the network's ``_pretraining_model``, a
+    :class:`theanets.Autoencoder` for the feedforward models) is built from
+    the network's layers (all but the output), mirrored with tied layers
+    (the last one linear). It is trained layer by layer on the inputs alone
+    (training data ``[X]``), then its parameters are copied into the
+    network's layers of the same names. The shadow is kept on the network, so
+    a later run reuses its compiled functions; each run restarts it from its
+    initial parameters.
 
     Parameters
     ----------
@@ -291,11 +540,8 @@ class UnsupervisedPretrainer:
         self.algo = algo
         self.network = network
 
-    def itertrain(self, train, valid=None, **kwargs):
-        '''Yield the monitors of the shadow autoencoder's training.'''
-        from . import feedforward
+    def _shadow(self):
         net = self.network
-        names = set(layer.name for layer in net.layers[:-1])
         specs = [layer.to_spec() for layer in net.layers[:-1]]
         if len(specs) < 2:
             raise util.ConfigurationError(
@@ -304,8 +550,25 @@ class UnsupervisedPretrainer:
         for spec in specs[::-1][:-2]:
             specs.append(dict(form='tied', partner=spec['name'], activation=spec['activation']))
         specs.append(dict(form='tied', partner=specs[1]['name'], activation='linear'))
-        util.log('pretraining a shadow autoencoder')
-        shadow = feedforward.Autoencoder(layers=specs, rng=getattr(net, '_rng', 13))
+        key = ('pretrain-shadow', tuple(id(layer) for layer in net.layers), repr(specs))
+        entry = net._functions.get(key)
+        if entry is None:
+            util.log('pretraining a shadow autoencoder')
+            shadow = net._pretraining_model(specs)
+            net._functions[key] = (shadow, [p.get_value() for p in shadow.params],
+                                   list(net.layers))
+            return shadow
+        shadow, initial, _ = entry
+        util.log('pretraining the shadow autoencoder again')
+        for param, value in zip(shadow.params, initial):
+            param.set_value(value)
+        return shadow
+
+    def itertrain(self, train, valid=None, **kwargs):
+        '''Yield the monitors of the shadow autoencoder's training.'''
+        net = self.network
+        names = set(layer.name for layer in net.layers[:-1])
+        shadow = self._shadow()
         yield from SupervisedPretrainer(self.algo, shadow).itertrain(train, valid, **kwargs)
         for param in shadow.params:
             layer, _, suffix = param.name.partition('.')
@@ -314,10 +577,14 @@ class UnsupervisedPretrainer:
                 net.find(layer, suffix).set_value(param.get_value())
 
 
+#: The trainers of this module, whose options :func:`check_options` knows.
+_OWN_TRAINERS = (DownhillTrainer, SampleTrainer, SupervisedPretrainer, UnsupervisedPretrainer)
+
+
 class Checkpointer:
     '''Saves a network during training, as ``save_every``/``save_progress`` say.
 
-    Used by :meth:`theanets.graph.Network.itertrain`.
+    Used by :func:`itertrain`.
     '''
 
     def __init__(self, network, save_every, save_progress):

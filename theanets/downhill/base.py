@@ -7,6 +7,7 @@ stopping when the validation loss stops improving.
 '''
 
 import collections
+import copy
 import logging
 import warnings
 
@@ -171,13 +172,11 @@ class Optimizer(metaclass=util.Registrar):
                 self._monitor_names.append('grad({})'.format(name))
                 self._monitor_exprs.append((grad * grad).sum())
 
-        self._best_loss = 1e100
-        self._best_iter = 0
-        self._best_update = 0
-        self._curr_iter = 0
         self._update_count = 0
-        self._best_params = [p.get_value().copy() for p in self._params]
+        self.reset_early_stopping()
         self.f_eval = self.f_step = None
+        self._compiled_for = None
+        self._initial_state = []
 
     def _check_params(self):
         if not self._params:
@@ -199,10 +198,55 @@ class Optimizer(metaclass=util.Registrar):
             allow_input_downcast=True, on_unused_input='ignore')
 
     def _compile(self, **kwargs):
-        '''Compile the evaluation and the training-step functions.'''
-        updates = list(self.get_updates(**kwargs))  # checks kwargs first
+        '''Compile the evaluation and the training-step functions.
+
+        If they were compiled before with the same hyper-parameters, they are
+        kept and the optimizer state (accumulators, velocities, Adam's step
+        count, ESGD's random generators) is reset to its initial values
+        instead, which is what compiling again would give.
+        '''
+        self._prepare(**kwargs)  # checks kwargs first
+        key = self._hyper_key()
+        if self.f_step is not None and key == self._compiled_for:
+            self.reset_state()
+            return
+        updates = list(self._step_updates())
+        graph_vars = set(id(var) for var, _ in self._updates)
+        param_vars = set(id(param) for param in self._params)
+        self._initial_state = [
+            (var, copy.deepcopy(var.get_value(borrow=True))) for var, _ in updates
+            if id(var) not in graph_vars and id(var) not in param_vars]
         self.f_eval = self._function('eval', self._updates)
         self.f_step = self._function('step', self._updates + updates)
+        self._compiled_for = key
+
+    #: Hyper-parameters that steer the loop but are not compiled in.
+    _LOOP_PARAMS = ('patience', 'validate_every', 'min_improvement')
+
+    def _hyper_key(self):
+        '''The hyper-parameter values (set by :meth:`_prepare`) compiled into the step.'''
+        return tuple(sorted(
+            (name, value) for name, value in vars(self).items()
+            if not name.startswith('_') and name not in self._LOOP_PARAMS
+            and isinstance(value, (bool, int, float, str))))
+
+    def reset_state(self):
+        '''Set the optimizer's own state variables back to their initial values.
+
+        These are the accumulators, velocities, step counts and random
+        generators that :meth:`get_updates` created for the compiled step;
+        the parameters and the graph's own updates are left alone.
+        '''
+        for var, value in self._initial_state:
+            var.set_value(copy.deepcopy(value), borrow=True)
+
+    def reset_early_stopping(self):
+        '''Forget the best validation loss: the current parameters are the best so far.'''
+        self._best_loss = 1e100
+        self._best_iter = 0
+        self._best_update = 0
+        self._curr_iter = 0
+        self._best_params = [p.get_value() for p in self._params]
 
     def get_updates(self, **kwargs):
         '''Yield ``(variable, new value)`` update pairs for one step.
@@ -224,6 +268,10 @@ class Optimizer(metaclass=util.Registrar):
         ['x_vel', 'x']
         '''
         self._prepare(**kwargs)
+        return self._step_updates()
+
+    def _step_updates(self):
+        '''The update pairs of :meth:`get_updates`, with the hyper-parameters set.'''
         for param, grad in self._differentiate():
             for var, step in self._get_updates_for(param, grad):
                 if var is not param:
@@ -397,7 +445,7 @@ class Optimizer(metaclass=util.Registrar):
             self._best_loss = loss
             self._best_iter = self._curr_iter
             self._best_update = self._update_count
-            self._best_params = [p.get_value().copy() for p in self._params]
+            self._best_params = [p.get_value() for p in self._params]
             marker = ' *'
         self._log(monitors, self._update_count, 'validation', marker)
         return self._curr_iter - self._best_iter > self.patience
