@@ -732,7 +732,15 @@ def test_user_subclass_registers():
         del downhill.Optimizer._registry['halfsgd']
 
 
+def test_base_optimizer_is_not_buildable_by_name():
+    with pytest.raises(util.UnknownNameError,
+                       match=r"unknown optimizer 'optimizer'; valid choices are: adadelta, "
+                             r"adagrad, adam, esgd, nag, rmsprop, rprop, sgd$"):
+        Regression().build('optimizer')
+
+
 def test_base_optimizer_has_no_rule():
-    opt = Regression().build('optimizer')
+    reg = Regression()
+    opt = downhill.Optimizer(reg.loss, params=[reg.w, reg.b], inputs=[reg.x, reg.y])
     with pytest.raises(NotImplementedError):
         list(opt.get_updates())

@@ -143,9 +143,52 @@ def test_unknown_form_caught_as_key_error():
         theanets.Regressor([7, 'bogus', 5])
 
 
-def test_abstract_layer_form():
-    _raises([7, (3, 'layer'), 5], r"layer 'hid1': form 'layer' is the abstract base class of "
-                                  r"layers; use a concrete form: ")
+def test_abstract_layer_form_is_not_a_form():
+    # One rule for every registry: an abstract base is not buildable by name.
+    err = _raises([7, dict(form='layer', size=3), 5],
+                  r"layer 'hid1': unknown layer form 'layer'; valid choices are: .*classifier",
+                  error=util.UnknownNameError)
+    assert "'layer'," not in str(err).split('valid choices are:')[1]
+    # In a tuple, a name that is no form is read as an activation.
+    _raises([7, (3, 'layer'), 5], r"unknown activation 'layer'", error=util.UnknownNameError)
+
+
+def test_abstract_loss_and_activation_are_unknown_names():
+    net = theanets.Regressor([3, 4, 2])
+    with pytest.raises(util.UnknownNameError,
+                       match=r"unknown loss 'loss'.*valid choices are: .*mse") as info:
+        net.add_loss('loss')
+    assert "'loss'," not in str(info.value).split('valid choices are:')[1]
+    with pytest.raises(util.UnknownNameError, match=r"unknown activation 'activation'"):
+        theanets.Regressor([3, (4, 'activation'), 2])
+    with pytest.raises(util.UnknownNameError, match=r"unknown activation 'compose'"):
+        theanets.Regressor([3, (4, 'compose'), 2])
+
+
+def test_registry_names_are_the_concrete_forms():
+    assert 'layer' not in layers.Layer.names() and 'ff' in layers.Layer.names()
+    assert 'loss' not in theanets.Loss.names() and 'mse' in theanets.Loss.names()
+    assert 'activation' not in theanets.Activation.names()
+    assert 'regularizer' not in theanets.Regularizer.names()
+    assert '_stochastic' not in theanets.Regularizer.names()
+    # Abstract classes stay in the registry, as in the original, and are found.
+    assert layers.Layer.get_class('layer') is layers.Layer
+    assert not layers.Layer.is_registered('layer')
+
+
+def test_compose_exposes_f_and_g():
+    net = theanets.Regressor([3, (4, 'relu+tanh'), 2])
+    act = net.layers[1].activate
+    assert act.name == 'tanh(relu)'
+    assert (act.f.name, act.g.name) == ('relu', 'tanh')
+    assert act.f is act.inner and act.g is act.outer
+
+
+@pytest.mark.parametrize('model', [theanets.Regressor, theanets.Classifier,
+                                   theanets.Autoencoder])
+def test_a_network_needs_an_output_layer(model):
+    _raises([6], r"{}: a network needs an input layer and an output layer, but the spec "
+                 r"\[6\] has only one layer".format(model.__name__), model=model)
 
 
 def test_duplicate_size():

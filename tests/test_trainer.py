@@ -145,6 +145,17 @@ def test_unknown_algo_fails_before_data_checks_and_compiling(monkeypatch):
         net.train([X], algo='nope')
 
 
+def test_abstract_optimizer_is_not_an_algo(monkeypatch):
+    monkeypatch.setattr(pytensor, 'function', _no_compiling)
+    net, data = _regressor()
+    with pytest.raises(util.UnknownNameError,
+                       match=r"unknown training algorithm 'optimizer'; valid choices are: "
+                             r"adadelta, .*sgd"):
+        net.train(data, algo='optimizer')
+    with pytest.raises(util.UnknownNameError, match=r"unknown subalgo .*'Optimizer'"):
+        net.train(data, algo='layerwise', subalgo='Optimizer')
+
+
 def _no_compiling(*args, **kwargs):
     raise AssertionError('nothing may be compiled')
 

@@ -141,8 +141,7 @@ def build(name, layer, **kwargs):
                     getattr(layer, 'name', layer), name))
         return Maxout(name, layer, pieces=pieces, **kwargs)
     if not Activation.is_registered(name):
-        choices = list(COMMON) + ['maxout:<k>'] + [
-            k for k in Activation._registry if k not in ('activation', 'compose')]
+        choices = list(COMMON) + ['maxout:<k>'] + Activation.names()
         raise util.unknown_name('activation', name, choices, context='layer {!r}: '.format(
             getattr(layer, 'name', layer)))
     return Activation.build(name, name=name, layer=layer, **kwargs)
@@ -204,12 +203,25 @@ class Compose(Activation):
     '''Apply ``inner`` then ``outer``: ``outer(inner(x))``.
 
     Its name is ``'outer(inner)'`` and its params are outer's then inner's.
+    The two functions are also ``f`` (inner) and ``g`` (outer), the names the
+    original used (scripts read ``layer.activate.f.name``). It is made from
+    a ``'inner+outer'`` name, not built by its own name.
+
+    Examples
+    --------
+    >>> import theanets
+    >>> net = theanets.Regressor([3, (4, 'relu+norm:z'), 2])
+    >>> act = net.layers[1].activate
+    >>> act.name, act.f.name, act.g.name
+    ('norm:z(relu)', 'relu', 'norm:z')
     '''
+
+    __abstract__ = True  # needs its two functions: not buildable by name
 
     def __init__(self, name, layer, inner, outer, **kwargs):
         super().__init__(name, layer, **kwargs)
-        self.inner = inner
-        self.outer = outer
+        self.inner = self.f = inner
+        self.outer = self.g = outer
         self.name = '{}({})'.format(outer.name, inner.name)
         self.params = list(outer.params) + list(inner.params)
 

@@ -241,8 +241,8 @@ class Network:
         Raises
         ------
         ConfigurationError
-            For an unknown form (also a KeyError), the abstract form
-            ``'layer'``, a duplicate size, a tied layer without a partner, a
+            For an unknown form (an UnknownNameError, also a KeyError; the
+            abstract ``'layer'`` is not a form), a duplicate size, a tied layer without a partner, a
             duplicate input name, or a duplicate layer name (the original
             accepted duplicate names and then mixed up the layers' outputs).
         '''
@@ -289,13 +289,8 @@ class Network:
                     context, layer))
 
         if not isinstance(form, str) or not layers.Layer.is_registered(form):
-            raise util.unknown_name('layer form', form, layers.Layer._registry, context=context)
+            raise util.unknown_name('layer form', form, layers.Layer.names(), context=context)
         form = form.lower()
-        if layers.Layer.get_class(form) is layers.Layer:
-            raise util.ConfigurationError(
-                '{}form {!r} is the abstract base class of layers; use a concrete form: {}'.format(
-                    context, form, ', '.join(sorted(
-                        k for k, c in layers.Layer._registry.items() if c is not layers.Layer))))
 
         if form == 'input':
             if 'shape' not in kwargs:
@@ -358,7 +353,7 @@ class Network:
             options.update({k: v for k, v in loss.items() if k != 'form'})
             form = loss.get('form', 'mse')
         if not isinstance(form, str) or not losses.Loss.is_registered(form):
-            raise util.unknown_name('loss', form, losses.Loss._registry)
+            raise util.unknown_name('loss', form, losses.Loss.names())
         new = losses.Loss.build(form.lower(), **options)
         self.losses.append(new)
         return new

@@ -3,6 +3,7 @@
 import os
 
 from . import graph
+from . import util
 
 __all__ = ['Experiment']
 
@@ -33,7 +34,6 @@ class Experiment:
                 and network is not graph.Network:
             self.network = network(*args, **kwargs)
         else:
-            from . import util
             raise util.ConfigurationError(
                 'Experiment needs a model class (e.g. theanets.Regressor), a network, or '
                 'the path of a saved model; got {!r}'.format(network))

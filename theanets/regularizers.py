@@ -102,7 +102,7 @@ def from_kwargs(graph, **kwargs):
                 result.append(cls(pattern=pattern, weight=weight, rng=seed))
 
     for key, value in kwargs.items():
-        if key.lower() == 'regularizer' or not Regularizer.is_registered(key):
+        if not Regularizer.is_registered(key):
             continue
         if isinstance(value, dict):
             result.append(Regularizer.build(key, **value))
@@ -125,7 +125,7 @@ def option_names():
     names = {'regularizers', 'rng', 'dropout', 'noise'}
     for kind in ('dropout', 'noise'):
         names.update('{}_{}'.format(where, kind) for where in ('input', 'hidden', 'output'))
-    names.update(Regularizer._registry)
+    names.update(Regularizer.names())
     return sorted(names)
 
 
@@ -310,6 +310,8 @@ class Contractive(Regularizer):
 
 class _Stochastic(Regularizer):
     '''Shared machinery of regularizers that change graph outputs at random.'''
+
+    __abstract__ = True
 
     SUFFIX = ''
 

@@ -55,7 +55,7 @@ def algo_names(own=True):
     >>> algo_names()[-3:]
     ['sample', 'layerwise', 'pretrain']
     '''
-    names = sorted(k for k in downhill.Optimizer._registry if k != 'optimizer')
+    names = downhill.Optimizer.names()
     return names + list(OWN_ALGOS) if own else names
 
 
@@ -132,7 +132,7 @@ LOOP_OPTIONS = {
 def _optimizer_options():
     '''{name: default} of every hyper-parameter the downhill optimizers read.'''
     result = {}
-    for cls in downhill.Optimizer._registry.values():
+    for cls in downhill.Optimizer._registry.values():  # the abstract base's too
         for klass in cls.__mro__:
             prepare = klass.__dict__.get('_prepare')
             if prepare is None:

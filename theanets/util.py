@@ -85,27 +85,70 @@ def unknown_name(kind, key, choices, context=''):
 class Registrar(type):
     '''Metaclass that keeps a registry of the subclasses of a class family.
 
-    Every class created with this metaclass -- the abstract base, library
-    subclasses and user subclasses alike -- is registered under its
-    lower-cased class name and under each name in its own
-    ``__extra_registration_keys__``. A family (Layer, Activation, Loss,
-    Regularizer, Optimizer) shares one registry, made by its root class.
+    Every class created with this metaclass -- the base, library subclasses
+    and user subclasses alike -- is registered under its lower-cased class
+    name and under each name in its own ``__extra_registration_keys__``. A
+    family (Layer, Activation, Loss, Regularizer, Optimizer) shares one
+    registry, made by its root class.
+
+    One rule for every family: only concrete classes are buildable by name.
+    The root class of a family is abstract, and so is any class that says
+    ``__abstract__ = True`` in its own body (a base class that only exists to
+    be subclassed). An abstract class stays in ``_registry`` (as in the
+    original) and :meth:`get_class` finds it, but :meth:`is_registered` is
+    False for its names and :meth:`build` raises the usual
+    :class:`UnknownNameError` listing the valid (concrete) choices.
+
+    Examples
+    --------
+    >>> class Shape(metaclass=Registrar):
+    ...     pass
+    >>> class Square(Shape):
+    ...     __extra_registration_keys__ = ['box']
+    >>> Shape.names()
+    ['box', 'square']
+    >>> type(Shape.build('BOX')).__name__
+    'Square'
+    >>> Shape.is_registered('shape')
+    False
+    >>> Shape.build('shape')
+    Traceback (most recent call last):
+    ...
+    theanets.util.UnknownNameError: unknown shape 'shape'; valid choices are: box, square
     '''
 
     def __init__(cls, name, bases, dct):
         super().__init__(name, bases, dct)
-        if not hasattr(cls, '_registry'):
+        root = not hasattr(cls, '_registry')
+        if root:
             cls._registry = {}
+        cls._registrar_abstract = bool(dct.get('__abstract__', root))
         cls._registry[name.lower()] = cls
         for key in dct.get('__extra_registration_keys__', ()):
             cls._registry[key.lower()] = cls
 
+    def _family(cls):
+        return cls.__mro__[-2].__name__.lower() if len(cls.__mro__) > 1 else 'name'
+
+    def names(cls):
+        '''The sorted keys of the concrete (buildable) classes of the family.'''
+        return sorted(k for k, c in cls._registry.items() if not c._registrar_abstract)
+
     def build(cls, key, *args, **kwargs):
-        '''Instantiate the class registered under ``key`` (any case).'''
-        return cls.get_class(key)(*args, **kwargs)
+        '''Instantiate the concrete class registered under ``key`` (any case).
+
+        Raises
+        ------
+        UnknownNameError
+            (a KeyError) naming the valid keys, if ``key`` names no concrete
+            class.
+        '''
+        if not cls.is_registered(key):
+            raise unknown_name(cls._family(), key, cls.names())
+        return cls._registry[key.lower()](*args, **kwargs)
 
     def get_class(cls, key):
-        '''Return the class registered under ``key`` (any case).
+        '''Return the class registered under ``key`` (any case), abstract or not.
 
         Raises
         ------
@@ -114,12 +157,12 @@ class Registrar(type):
         '''
         if isinstance(key, str) and key.lower() in cls._registry:
             return cls._registry[key.lower()]
-        family = cls.__mro__[-2].__name__.lower() if len(cls.__mro__) > 1 else 'name'
-        raise unknown_name(family, key, cls._registry)
+        raise unknown_name(cls._family(), key, cls.names())
 
     def is_registered(cls, key):
-        '''True if ``key`` (any case) names a registered class.'''
-        return isinstance(key, str) and key.lower() in cls._registry
+        '''True if ``key`` (any case) names a concrete, buildable class.'''
+        return isinstance(key, str) and key.lower() in cls._registry and \
+            not cls._registry[key.lower()]._registrar_abstract
 
 
 def _as_rng(rng):
