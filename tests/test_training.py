@@ -10,6 +10,7 @@ import io
 import logging
 import os
 import pickle
+import re
 
 import numpy as np
 import pandas as pd
@@ -767,3 +768,117 @@ def test_failed_final_save_keeps_previous_file(tmp_path, failing_second_save):
         second.train([X, Y], max_updates=1, save_progress=path)
     assert _same(_loaded(path), _snapshot(first))
     assert os.listdir(tmp_path) == ['end.pkl']
+
+
+# ----- training options ---------------------------------------------------------
+
+def test_misspelled_option_warns_with_a_suggestion():
+    net = theanets.Regressor([4, 5, 3])
+    with pytest.warns(trainer.UnknownOptionWarning,
+                      match=r"Regressor.train: unknown option 'learningrate' is ignored; "
+                            r"perhaps you meant 'learning_rate'") as record:
+        net.train([X, Y], learningrate=0.1, max_updates=1)
+    assert record[0].filename == __file__  # it points at the caller
+    with pytest.warns(UserWarning, match=r"unknown option 'hiden_l1'.*perhaps you meant "
+                                         r"'hidden_l1'") as record:
+        list(net.itertrain([X, Y], hiden_l1=0.1, max_updates=1))
+    assert record[0].filename == __file__
+
+
+def test_unknown_option_without_a_close_name():
+    net = theanets.Regressor([4, 5, 3])
+    with pytest.warns(trainer.UnknownOptionWarning,
+                      match=r"unknown option 'zzz' is ignored \(see help\(Regressor.train\)"):
+        net.train([X, Y], zzz=1, max_updates=1)
+
+
+def test_known_options_do_not_warn():
+    net = theanets.Regressor([4, 5, 3])
+    net.train([X, Y], algo='rprop', learning_rate=1e-3, momentum=0.5, nesterov=False,
+              patience=2, validate_every=1, min_improvement=0.01, max_updates=2,
+              max_gradient_norm=1, batch_size=16, iteration_size=2, axis=0,
+              rprop_increase=1.1, rprop_decrease=0.9, rprop_min_step=0, rprop_max_step=10,
+              weight_l2=1e-4, Weight_L1=0, hidden_l1=0.01, hidden_sparsity=0,
+              input_noise=0.01, hidden_dropout=0.1, dropout={'out:out': 0.1}, noise={},
+              monitors={'hid1:out': 0.1}, monitor_gradients=True, rng=3, progress=False,
+              save_every=0, save_progress=None)
+    net.train([X, Y], algo='adam', beta1_halflife=5, beta2_halflife=50, rms_regularizer=1e-6,
+              rms_halflife=10, train_batches=1, valid_batches=1, max_updates=1)
+    net.train([X, Y], algo='layerwise', subalgo='sgd', max_updates=1,
+              regularizers=dict(weight_l2=1e-4))
+
+
+def test_model_train_options_are_known_and_documented():
+    class Carrying(theanets.Regressor):
+        TRAIN_OPTIONS = dict(theanets.Regressor.TRAIN_OPTIONS,
+                             carry_state=(False, 'keep the recurrent state'))
+
+    net = Carrying([4, 5, 3])
+    net.train([X, Y], carry_state=True, max_updates=1)
+    assert 'carry_state : option\n            keep the recurrent state (default False).' \
+        in Carrying.train.__doc__
+    assert 'carry_state' in Carrying.itertrain.__doc__
+    assert 'carry_state' not in theanets.Regressor.train.__doc__
+    with pytest.warns(trainer.UnknownOptionWarning, match="perhaps you meant 'carry_state'"):
+        net.train([X, Y], carry_stat=True, max_updates=1)
+
+
+def test_options_of_a_trainer_object():
+    class Quiet:
+        def itertrain(self, train, valid=None, **kwargs):
+            yield dict(loss=0.0), dict(loss=0.0)
+
+    class Declared(Quiet):
+        TRAIN_OPTIONS = dict(temperature=(1.0, 'how hot'))
+
+    net = theanets.Regressor([4, 5, 3])
+    net.train([X, Y], algo=Quiet(), anything=1)  # it may read anything: not checked
+    net.train([X, Y], algo=Declared(), temperature=2)
+    with pytest.warns(trainer.UnknownOptionWarning, match="perhaps you meant 'temperature'"):
+        net.train([X, Y], algo=Declared(), temprature=2)
+
+
+def _doc_entries(doc):
+    '''{name: entry text} of the numpydoc parameter entries of a docstring.'''
+    entries, current = {}, None
+    for line in doc.splitlines():
+        header = line.startswith(' ' * 8) and not line.startswith(' ' * 9) and ' : ' in line
+        if header:
+            current = line.strip()
+            entries[current] = ''
+        elif current is not None:
+            entries[current] += line + '\n'
+    return {name.strip().lstrip('*'): (head, ' '.join(text.split()))
+            for head, text in entries.items()
+            for name in head.split(' : ')[0].split(',')}
+
+
+def test_help_of_train_lists_every_option_with_its_default():
+    net = theanets.Regressor([4, 5, 3])
+    for method in (type(net).train, type(net).itertrain):
+        doc = method.__doc__
+        entries = _doc_entries(doc)
+        class_keys = set(cls.__name__.lower() for cls in theanets.Regressor.__mro__) | set(
+            cls.__name__.lower() for cls in theanets.Regularizer._registry.values())
+        for name in trainer.train_options(net):
+            if name in class_keys:  # a regularizer by class name, e.g. 'weightl2'
+                continue
+            assert '``{}``'.format(name) in doc or name in entries, name
+        optimizer = trainer._optimizer_options()
+        for name in ('learning_rate', 'momentum', 'nesterov', 'patience', 'validate_every',
+                     'min_improvement', 'max_gradient_norm', 'max_gradient_elem',
+                     'rms_halflife', 'rms_regularizer', 'rprop_increase', 'rprop_min_step',
+                     'beta1_halflife', 'beta2_halflife'):
+            head, text = entries[name]
+            numbers = [float(n) for n in
+                       re.findall(r'(?<![\w.])-?\d+(?:\.\d+)?(?:e-?\d+)?', text)]
+            default = optimizer[name]
+            if isinstance(default, bool):
+                assert 'default {}'.format(default) in text, name
+            else:
+                assert float(default) in numbers, (name, default, text)
+        for name, default in (('batch_size', 32), ('save_every', 0), ('weight_l2', 0),
+                              ('hidden_l1', 0), ('input_dropout', 0), ('input_noise', 0)):
+            assert 'default {}'.format(default) in entries[name][1], name
+        for name in ('max_updates', 'save_progress', 'iteration_size', 'monitors'):
+            assert 'default None' in entries[name][1], name

@@ -24,6 +24,7 @@ import io
 import itertools
 import numbers
 import os
+import re
 import sys
 import time
 import warnings
@@ -38,7 +39,7 @@ from . import util
 
 __all__ = ['Checkpointer', 'DownhillTrainer', 'SampleTrainer', 'SupervisedPretrainer',
            'UnsupervisedPretrainer', 'UnknownOptionWarning', 'algo_names', 'check_algo',
-           'itertrain', 'make_trainer', 'optimizer_for', 'train_options']
+           'itertrain', 'make_trainer', 'optimizer_for', 'train_doc', 'train_options']
 
 #: Training algorithms of theanets itself, besides the downhill optimizers.
 OWN_ALGOS = ('sample', 'layerwise', 'pretrain')
@@ -192,6 +193,188 @@ def check_options(network, kwargs, trainer=None):
             '{}.train: unknown option {!r} is ignored{} (see help({}.train) for the '
             'options)'.format(type(network).__name__, name, hint, type(network).__name__),
             UnknownOptionWarning, stacklevel=_stacklevel())
+
+
+#: The docstring of ``Network.train`` and ``Network.itertrain`` (see
+#: :func:`train_doc`): every training option, with its default.
+_TRAIN_DOC = '''{summary}
+
+        Parameters
+        ----------
+        train : list of arrays, Dataset, or callable
+            Training data, arrays in the order of :attr:`variables`
+            (``[X, y]``, ``[X, y, w]``, or ``[X]`` for an autoencoder).
+            Arrays of another float dtype are cast to floatX once.
+        valid : same as train, optional
+            Validation data; the training data is used if None.
+        algo : str or trainer object
+            ``'rmsprop'`` (default), ``'sgd'``, ``'nag'``, ``'rprop'``,
+            ``'adagrad'``, ``'adadelta'``, ``'esgd'``, ``'adam'``;
+            ``'sample'``, ``'layerwise'`` (or ``'supervised'``),
+            ``'pretrain'`` (or ``'unsupervised'``); or an object with an
+            ``itertrain(train, valid, **kwargs)`` method (its
+            ``TRAIN_OPTIONS``, if any, are its options). ``algorithm`` is a
+            deprecated synonym.
+        subalgo : str
+            The optimizer of each stage of ``'layerwise'``/``'pretrain'``
+            (default ``'rmsprop'``).
+        save_every : int or float
+            An int saves every that many iterations, a float every that many
+            minutes; 0 saves only when training ends (default 0; the
+            original raised ZeroDivisionError for 0).
+        save_progress : str, path or binary file, optional
+            Where to save (default None: nowhere); a string is formatted with
+            the Unix time (``'model-{{}}.pkl'``).
+
+        Other Parameters
+        ----------------
+        learning_rate : float
+            Step size (default 1e-4; unused by adadelta).
+        momentum : float
+            Momentum in [0, 1) (default 0).
+        nesterov : bool
+            Nesterov momentum (default False; ``algo='nag'`` sets it).
+        patience : int
+            Validations without improvement before stopping (default 5).
+        validate_every : int
+            Updates between validations (default 10).
+        min_improvement : float
+            Relative loss decrease that counts as improvement (default 0).
+        max_updates : int
+            Stop after this many updates (default None: no limit).
+        max_gradient_norm : float
+            Rescale each parameter's gradient to at most this L2 norm
+            (default 0: off).
+        max_gradient_elem : float
+            Clip each gradient element to this magnitude (default 0: off;
+            ``max_gradient_clip``/``gradient_clip`` are deprecated synonyms).
+        rms_halflife : float
+            Half-life, in updates, of the gradient averages of rmsprop,
+            adadelta and esgd (default 14).
+        rms_regularizer : float
+            The epsilon of adagrad, rmsprop, adadelta, esgd and adam
+            (default 1e-8).
+        rprop_increase, rprop_decrease : float
+            rprop's step-size factors (defaults 1.01 and 0.99).
+        rprop_min_step, rprop_max_step : float
+            rprop's step-size bounds (defaults 0 and 100).
+        beta1_halflife, beta2_halflife : float
+            Half-lives of adam's moment averages (defaults 7 and 69).
+        batch_size : int
+            Examples per mini-batch (default 32).
+        iteration_size : int
+            Mini-batches per training iteration and per validation
+            (default None: all of them); ``train_batches`` and
+            ``valid_batches`` set each alone.
+        axis : int
+            The axis of the examples in the data arrays (default 0).
+        weight_l2, weight_l1 : float
+            Penalties on the mean squared / absolute weights (default 0;
+            synonyms ``weight_decay``, ``weight_sparsity``).
+        hidden_l1 : float
+            Penalty on the mean absolute hidden activation (default 0;
+            synonym ``hidden_sparsity``).
+        recurrent_norm, recurrent_state : float
+            Penalties on recurrent state changes (default 0).
+        contractive : float or dict
+            Contractive penalty (default 0); a dict gives its arguments.
+        input_dropout, hidden_dropout, output_dropout : float
+            Dropout rates (default 0); ``dropout`` is a dict of output glob
+            pattern -> rate.
+        input_noise, hidden_noise, output_noise : float
+            Standard deviations of additive Gaussian noise (default 0);
+            ``noise`` is a dict of output glob pattern -> deviation.
+        regularizers : list or dict
+            Regularizer instances, or a dict of the options above (default
+            None). Any registered regularizer name (a user subclass's
+            lower-cased class name) is an option too.
+        monitors : dict
+            Output or parameter glob pattern -> levels to report (default
+            None; see :meth:`monitors`).
+        monitor_gradients : bool
+            Also report each parameter's squared gradient sum (default False).
+        rng : int or numpy.random.RandomState
+            Seed of mini-batch shuffling, noise and dropout (default: the
+            network's ``rng``).
+        progress : None, bool
+            The training display: None (default) or True, a progress bar in
+            a terminal and at most one log line per validation elsewhere;
+            False, silent.
+{model_options}        **kwargs
+            Options of the model class: its ``TRAIN_OPTIONS`` (name ->
+            (default, description)). A name that nothing reads gets an
+            :class:`~theanets.trainer.UnknownOptionWarning` saying "perhaps
+            you meant ...".
+
+        {returns}
+
+        Notes
+        -----
+        Validation runs before every ``validate_every``-th update; training
+        stops when ``patience`` validations pass without improvement, when
+        ``max_updates`` is reached, on KeyboardInterrupt, or when the loss
+        becomes NaN or infinite (with a RuntimeWarning). Then the parameters
+        with the best validation loss are restored: as in the original,
+        updates made after the last validation are dropped.
+
+        Every call starts with fresh optimizer state, as in the original; the
+        compiled training functions are reused when the graph and the
+        settings are those of an earlier call.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import theanets
+        >>> net = theanets.Regressor([3, 4, 2])
+        >>> rs = np.random.RandomState(0)
+        >>> x, y = rs.randn(20, 3).astype('f'), rs.randn(20, 2).astype('f')
+        {example}
+        '''
+
+_TRAIN_DOC_PARTS = dict(
+    itertrain=dict(
+        summary='Train the network, yielding monitor values after each iteration.',
+        returns='''Yields
+        ------
+        (train_monitors, valid_monitors) : pair of dicts of floats
+            After each training iteration: the training monitors (computed
+            before that iteration's update) and the latest validation
+            monitors.''',
+        example='''>>> for train, valid in net.itertrain([x, y], max_updates=3):
+        ...     print(sorted(train))
+        ['err', 'loss']
+        ['err', 'loss']
+        ['err', 'loss']'''),
+    train=dict(
+        summary='Train the network until training stops.',
+        returns='''Returns
+        -------
+        (train_monitors, valid_monitors) : pair of dicts of floats
+            Those of the last iteration, or None if there was none.''',
+        example='''>>> train, valid = net.train([x, y], learning_rate=1e-3, max_updates=3)
+        >>> sorted(valid)
+        ['err', 'loss']'''),
+)
+
+
+def train_doc(method, options=None):
+    '''The docstring of ``Network.<method>`` (``'train'`` or ``'itertrain'``).
+
+    It lists every training option with its default; ``options`` (a model
+    class's ``TRAIN_OPTIONS``) adds those it does not name already.
+
+    Examples
+    --------
+    >>> doc = train_doc('train', {'carry': (False, 'keep the state')})
+    >>> 'learning_rate : float' in doc, 'carry : option' in doc
+    (True, True)
+    '''
+    extra = ''
+    for name, (default, text) in sorted((options or {}).items()):
+        if re.search(r'\b{}\b'.format(re.escape(name)), _TRAIN_DOC):
+            continue
+        extra += '        {} : option\n            {} (default {!r}).\n'.format(name, text, default)
+    return _TRAIN_DOC.format(model_options=extra, **_TRAIN_DOC_PARTS[method])
 
 
 # ----- the training loop -------------------------------------------------------
