@@ -744,3 +744,39 @@ def test_base_optimizer_has_no_rule():
     opt = downhill.Optimizer(reg.loss, params=[reg.w, reg.b], inputs=[reg.x, reg.y])
     with pytest.raises(NotImplementedError):
         list(opt.get_updates())
+
+
+def test_learning_rate_is_shared_and_a_new_value_needs_no_compile():
+    opt = Regression().build('sgd', monitors=[])
+    run_steps(opt, 1, learning_rate=0.1)  # ends with the best (initial) parameters
+    step = opt.f_step
+    after = run_steps(opt, 2, learning_rate=0.05)
+    assert opt.f_step is step  # reused
+    expected = run_steps(Regression().build('sgd'), 2, learning_rate=0.05)
+    for got, want in zip(after, expected):
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g, w)
+
+
+def test_get_updates_graphs_keep_their_own_learning_rate():
+    reg = Regression()
+    opt = reg.build('sgd')
+    first = dict(opt.get_updates(learning_rate=0.1))[reg.w]
+    second = dict(opt.get_updates(learning_rate=0.01))[reg.w]
+    f = pytensor.function([reg.x, reg.y], [first, second])
+    new1, new2 = f(X, Y)
+    grad = pytensor.function([reg.x, reg.y], TT.grad(reg.loss, reg.w))(X, Y)
+    np.testing.assert_allclose(W0 - new1, 0.1 * grad, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(W0 - new2, 0.01 * grad, rtol=1e-5, atol=1e-7)
+
+
+def test_reset_state_restores_the_initial_accumulators():
+    reg = Regression()
+    opt = reg.build('adam')
+    run_steps(opt, 3, learning_rate=0.1)
+    state = [var for var, _ in opt._initial_state]
+    assert sorted(v.name for v in state) == ['b_g1_ewma', 'b_g2_ewma', 'b_t',
+                                             'w_g1_ewma', 'w_g2_ewma', 'w_t']
+    assert any(np.any(v.get_value() != 0) for v in state)
+    opt.reset_state()
+    assert all(np.all(v.get_value() == 0) for v in state)

@@ -93,7 +93,8 @@ def test_classifier_predict_and_score_reuse(compiles):
     dict(algo='sgd', momentum=0.5),
     dict(monitors={'hid1:out': 0.1}),
     dict(monitor_gradients=True),
-    dict(learning_rate=0.01),
+    dict(algo='nag', momentum=0.5),
+    dict(algo='rprop', learning_rate=0.01),
     dict(rms_halflife=7),
     dict(max_gradient_norm=1),
 ])
@@ -119,6 +120,30 @@ def test_a_changed_loss_compiles_again(compiles):
     net.losses[0].weight = 2
     net.train([X, Y], **FAST)
     assert len(compiles) == count + 4
+
+
+@pytest.mark.parametrize('algo', ['sgd', 'rmsprop', 'adam', 'adagrad', 'esgd'])
+def test_a_new_learning_rate_compiles_nothing(compiles, algo):
+    # The learning rate is a shared variable of the step (not for rprop,
+    # where it is the initial step size, nor with Nesterov momentum).
+    net = _ae()
+    net.train([X], algo=algo, learning_rate=0.01, **FAST)
+    count = len(compiles)
+    net.train([X], algo=algo, learning_rate=0.002, **FAST)
+    assert len(compiles) == count
+
+
+@pytest.mark.parametrize('algo,kwargs', [
+    ('sgd', dict(momentum=0.9)), ('nag', dict(momentum=0.9)), ('rprop', {}),
+    ('rmsprop', {}), ('adagrad', {}), ('esgd', {}), ('adam', {})])
+def test_a_new_learning_rate_gives_what_a_new_compilation_gives(algo, kwargs):
+    reused, rebuilt = _ae(), _ae()
+    for lr in (0.01, 0.003, 0.02):
+        rebuilt._functions.clear()
+        assert _run(reused, algo, dict(kwargs, learning_rate=lr)) == \
+            _run(rebuilt, algo, dict(kwargs, learning_rate=lr))
+        for a, b in zip(reused.params, rebuilt.params):
+            np.testing.assert_array_equal(a.get_value(), b.get_value())
 
 
 @pytest.mark.parametrize('algo', ['layerwise', 'pretrain'])
@@ -199,6 +224,6 @@ def test_pretrainer_reuse_equals_a_fresh_run(algo):
 def test_the_cache_of_optimizers_is_bounded():
     net = _ae()
     for i in range(theanets.trainer.CACHED_OPTIMIZERS + 3):
-        net.train([X], learning_rate=1e-3 * (i + 1), max_updates=1)
+        net.train([X], rms_halflife=i + 1, max_updates=1)
     cached = [k for k in net._functions if k[0] == 'optimizer']
     assert len(cached) == theanets.trainer.CACHED_OPTIMIZERS

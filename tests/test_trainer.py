@@ -106,7 +106,9 @@ def test_downhill_trainer_reuses_the_optimizer_of_the_same_settings(monkeypatch)
     first = net.train(data, algo='sgd', learning_rate=0.05, max_updates=3, validate_every=1)
     second = net.train(data, algo='sgd', learning_rate=0.05, max_updates=3, validate_every=1)
     assert built == ['sgd']
-    net.train(data, algo='sgd', learning_rate=0.01, max_updates=1)
+    net.train(data, algo='sgd', learning_rate=0.01, max_updates=1)  # a shared variable
+    assert built == ['sgd']
+    net.train(data, algo='sgd', learning_rate=0.01, momentum=0.5, max_updates=1)
     assert built == ['sgd', 'sgd']
     # The second call starts from where the first ended.
     assert second[1]['loss'] < first[1]['loss']

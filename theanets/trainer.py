@@ -463,14 +463,17 @@ def optimizer_for(network, algo, kwargs):
     Built (and later compiled) once per graph and settings and cached on the
     network: the key is the algorithm, the identity of the network's layers
     and losses and every option except those that only steer the loop
-    (batch sizes, ``max_updates``, ``patience``, ...). A cached optimizer
+    (batch sizes, ``max_updates``, ``patience``, ...) and those the
+    optimizer keeps in shared variables (its ``SHARED_HYPERS``:
+    ``learning_rate``, except for rprop). A cached optimizer
     is returned with its early-stopping state reset; its accumulators are
     reset when it iterates (:meth:`theanets.downhill.Optimizer.iterate`), so
     every training run starts fresh, as with a new optimizer.
     '''
     refs = []
+    shared = downhill.Optimizer.get_class(algo).SHARED_HYPERS
     options = tuple(sorted((k, _freeze(v, refs)) for k, v in kwargs.items()
-                           if k not in _RUNTIME_OPTIONS))
+                           if k not in _RUNTIME_OPTIONS and k not in shared))
     key = ('optimizer', algo, network._hash(), options)
     cache = network._functions
     entry = cache.pop(key, None)

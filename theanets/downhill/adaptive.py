@@ -43,6 +43,8 @@ class RProp(Optimizer):
     [1.0, 1.0]
     '''
 
+    SHARED_HYPERS = ()  # the learning rate is the initial step size, not in the step
+
     def _prepare(self, rprop_increase=1.01, rprop_decrease=0.99,
                  rprop_min_step=0, rprop_max_step=100, **kwargs):
         self.step_increase = check_real('rprop_increase', rprop_increase, 1)
@@ -97,7 +99,7 @@ class ADAGRAD(Optimizer):
         g2_tm1 = shared_like(param, 'g2_acc')
         g2_t = g2_tm1 + grad * grad
         yield g2_tm1, g2_t
-        yield param, self.learning_rate * grad / TT.sqrt(g2_t + self.epsilon)
+        yield param, self._shared_hyper('learning_rate') * grad / TT.sqrt(g2_t + self.epsilon)
 
 
 class RMSProp(Optimizer):
@@ -137,7 +139,7 @@ class RMSProp(Optimizer):
         var = TT.maximum(g2_t - g1_t * g1_t, 0)
         yield g1_tm1, g1_t
         yield g2_tm1, g2_t
-        yield param, self.learning_rate * grad / TT.sqrt(var + self.epsilon)
+        yield param, self._shared_hyper('learning_rate') * grad / TT.sqrt(var + self.epsilon)
 
 
 class ADADELTA(RMSProp):
@@ -230,7 +232,7 @@ class ESGD(RMSProp):
         D_t = self.ewma * D_tm1 + (1 - self.ewma) * Hv * Hv
         yield rng_update
         yield D_tm1, D_t
-        yield param, self.learning_rate * grad / (TT.sqrt(D_t) + self.epsilon)
+        yield param, self._shared_hyper('learning_rate') * grad / (TT.sqrt(D_t) + self.epsilon)
 
 
 class Adam(RMSProp):
@@ -273,5 +275,5 @@ class Adam(RMSProp):
         yield t_tm1, t_t
         yield g1_tm1, g1_t
         yield g2_tm1, g2_t
-        yield param, self.learning_rate * numer / denom
+        yield param, self._shared_hyper('learning_rate') * numer / denom
 

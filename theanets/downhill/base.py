@@ -177,6 +177,7 @@ class Optimizer(metaclass=util.Registrar):
         self.f_eval = self.f_step = None
         self._compiled_for = None
         self._initial_state = []
+        self._hypers = {}
 
     def _check_params(self):
         if not self._params:
@@ -206,10 +207,13 @@ class Optimizer(metaclass=util.Registrar):
         instead, which is what compiling again would give.
         '''
         self._prepare(**kwargs)  # checks kwargs first
+        for name, var in self._hypers.items():
+            var.set_value(np.asarray(getattr(self, name), dtype=var.dtype))
         key = self._hyper_key()
         if self.f_step is not None and key == self._compiled_for:
             self.reset_state()
             return
+        self._hypers = {}
         updates = list(self._step_updates())
         graph_vars = set(id(var) for var, _ in self._updates)
         param_vars = set(id(param) for param in self._params)
@@ -223,11 +227,45 @@ class Optimizer(metaclass=util.Registrar):
     #: Hyper-parameters that steer the loop but are not compiled in.
     _LOOP_PARAMS = ('patience', 'validate_every', 'min_improvement')
 
+    #: Hyper-parameters that the compiled step reads from shared variables
+    #: (see :meth:`_shared_hyper`): a new value needs no new compilation.
+    SHARED_HYPERS = ('learning_rate',)
+
+    def _shared_names(self):
+        '''The names of :attr:`SHARED_HYPERS` that are shared with these settings.
+
+        None with Nesterov momentum: there the learning rate meets the
+        constant ``1 + momentum`` and the compiler folds the two into one
+        constant, which a shared value would round differently.
+        '''
+        if self.nesterov and self.momentum > 0:
+            return ()
+        return self.SHARED_HYPERS
+
+    def _shared_hyper(self, name):
+        '''The value of hyper-parameter ``name`` in the step graph.
+
+        For a name of :meth:`_shared_names`, a shared scalar (floatX) that
+        holds the attribute ``name`` set by :meth:`_prepare`, updated on
+        every :meth:`iterate`; it holds the same float as a constant would
+        (a Python float in a floatX graph is a floatX constant), so results
+        are those of a step compiled with the value built in. Otherwise the
+        attribute itself, compiled in as a constant.
+        '''
+        if name not in self._shared_names():
+            return getattr(self, name)
+        var = self._hypers.get(name)
+        if var is None:
+            var = self._hypers[name] = pytensor.shared(
+                np.asarray(getattr(self, name), dtype=pytensor.config.floatX), name=name)
+        return var
+
     def _hyper_key(self):
         '''The hyper-parameter values (set by :meth:`_prepare`) compiled into the step.'''
         return tuple(sorted(
             (name, value) for name, value in vars(self).items()
             if not name.startswith('_') and name not in self._LOOP_PARAMS
+            and name not in self._shared_names()
             and isinstance(value, (bool, int, float, str))))
 
     def reset_state(self):
@@ -268,6 +306,7 @@ class Optimizer(metaclass=util.Registrar):
         ['x_vel', 'x']
         '''
         self._prepare(**kwargs)
+        self._hypers = {}  # this graph's own shared hyper-parameters
         return self._step_updates()
 
     def _step_updates(self):

@@ -24,7 +24,7 @@ class SGD(Optimizer):
     '''
 
     def _get_updates_for(self, param, grad):
-        yield param, self.learning_rate * grad
+        yield param, self._shared_hyper('learning_rate') * grad
 
 
 class NAG(SGD):
