@@ -567,7 +567,7 @@ def test_every_truncation_gives_error(saved):
         data = handle.read()
     for cut in range(4, len(data), 7):
         with pytest.raises(util.Error, match='truncated or corrupt'):
-            serialize.load_safe(io.BytesIO(data[:cut]))
+            serialize.load_safe(io.BytesIO(data[:cut]), theanets.Network)
 
 
 def test_corrupted_bytes_give_error(saved):
@@ -578,7 +578,7 @@ def test_corrupted_bytes_give_error(saved):
         bad = bytearray(data)
         bad[offset] ^= 0xFF
         try:
-            serialize.load_safe(io.BytesIO(bytes(bad)))
+            serialize.load_safe(io.BytesIO(bytes(bad)), theanets.Network)
         except util.Error:
             pass
 
@@ -638,7 +638,11 @@ def _pickle_with_state(state, monkeypatch):
 @pytest.mark.parametrize('make, error', [
     (lambda mp: _pickle_with_state({}, mp), 'KeyError'),
     (lambda mp: _pickle_with_state(5, mp), 'TypeError'),
-    (lambda mp: b'\x80\x04\x95\xff\xff\xff\xff\xff\xff\xff\xff', 'OverflowError'),
+    (lambda mp: b'\x80\x04\x95\xff\xff\xff\xff\xff\xff\xff\xff',
+     'a frame of 18446744073709551615 bytes at offset 2, but only 9 bytes follow'),
+    (lambda mp: b'\x80\x04\x8e\xff\xff\xff\xff\xff\xff\xff\x7f.',
+     'ValueError: expected 9223372036854775807 bytes in a bytes8, but only 1 remain'),
+    (lambda mp: b'\x80\x04N\x94r\xff\xff\xff\x7f.', 'memo index 2147483647 at offset 4'),
 ])
 def test_broken_pickles(make, error, tmp_path, monkeypatch):
     path = str(tmp_path / 'broken.pkl')
@@ -667,7 +671,7 @@ def test_load_safe_refuses_other_files(tmp_path):
     theanets.Regressor([3, 4, 2]).save(path)
     with pytest.raises(util.Error,
                        match=re.escape(path) + '.*not a theanets safe model file.*zip'):
-        serialize.load_safe(path)
+        serialize.load_safe(path, theanets.Network)
 
 
 def test_missing_description(tmp_path):

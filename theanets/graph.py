@@ -1,9 +1,6 @@
 '''The Network class: layers, losses, the computation graph, training, saving.'''
 
-import gzip
 import hashlib
-import os
-import pickle
 import warnings
 
 import numpy as np
@@ -14,6 +11,7 @@ from . import checks
 from . import layers
 from . import losses
 from . import regularizers
+from . import serialize
 from . import util
 
 __all__ = ['Network']
@@ -649,35 +647,7 @@ class Network:
         >>> [p.name for p in theanets.Regressor.load(path, allow_pickle=False).params]
         ['hid1.w', 'hid1.b', 'out.w', 'out.b']
         '''
-        from . import serialize
-        is_handle = hasattr(filename_or_handle, 'write')
-        if format is None:
-            name = getattr(filename_or_handle, 'name', None) if is_handle else \
-                os.fspath(filename_or_handle)
-            format = 'safe' if isinstance(name, str) and name.lower().endswith('.npz') \
-                else 'pickle'
-        if format not in ('pickle', 'safe'):
-            raise util.ConfigurationError(
-                "save: format must be 'pickle' or 'safe' (or None to choose by the "
-                "file's suffix), not {!r}".format(format))
-        if format == 'safe':
-            serialize.save_safe(self, filename_or_handle)
-            return
-        if is_handle:
-            pickle.dump(self, filename_or_handle, -1)
-            util.log('saved model to {}', getattr(filename_or_handle, 'name', 'handle'))
-            return
-        path = os.fspath(filename_or_handle)
-
-        def write(raw):
-            if path.lower().endswith('.gz'):
-                with gzip.GzipFile(fileobj=raw, mode='wb') as handle:
-                    pickle.dump(self, handle, -1)
-            else:
-                pickle.dump(self, raw, -1)
-
-        serialize.atomic_write(path, write)
-        util.log('saved model to {}', path)
+        serialize.save(self, filename_or_handle, format)
 
     @classmethod
     def load(cls, filename_or_handle, allow_pickle=True):
@@ -706,27 +676,10 @@ class Network:
 
         Raises
         ------
-        theanets.util.Error
+        theanets.util.LoadError
             If the file is truncated or corrupt; if it is not in the safe
             format and ``allow_pickle`` is False; or if it was written by the
             original Theano-based theanets (those pickles name Theano classes
             and cannot be read without Theano).
         '''
-        from . import serialize
-        label = serialize.file_label(filename_or_handle)
-        safe, source = serialize.is_safe_file(filename_or_handle)
-        if safe:
-            return serialize.load_safe(source, label=label)
-        if not allow_pickle:
-            raise util.Error(
-                '{} is not in the safe format: it is a pickle (or not a theanets model), and '
-                'loading a pickle runs code from the file, so it is refused with '
-                'allow_pickle=False. Load it with allow_pickle=True only if it comes from a '
-                "source you trust, then re-save it with format='safe'.".format(label))
-        if hasattr(source, 'read'):
-            return serialize.load_pickle(source, label)
-        opener = gzip.open if label.lower().endswith('.gz') else open
-        with opener(label, 'rb') as handle:
-            model = serialize.load_pickle(handle, label)
-        util.log('loaded model from {}', label)
-        return model
+        return serialize.load(Network, filename_or_handle, allow_pickle)
