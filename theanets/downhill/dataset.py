@@ -8,7 +8,7 @@ import scipy.sparse
 from pytensor.compile.sharedvalue import SharedVariable
 
 from .. import util
-from .util import check_int
+from ..checks import check_int
 
 __all__ = ['Dataset']
 
