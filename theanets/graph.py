@@ -102,7 +102,7 @@ class Network:
         if isinstance(layer, str):
             form = layer
         elif isinstance(layer, (tuple, list)) and layer and \
-                all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in layer):
+                all(checks.is_count(x) for x in layer):
             kwargs['shape'] = tuple(int(x) for x in layer)
         elif isinstance(layer, (tuple, list)):
             sized = False
@@ -111,7 +111,7 @@ class Network:
                     form = item
                 elif isinstance(item, str):
                     kwargs['activation'] = item
-                elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+                elif checks.is_count(item):
                     if sized:
                         raise util.ConfigurationError(
                             '{}duplicate layer sizes in spec {!r}'.format(context, layer))
@@ -127,7 +127,7 @@ class Network:
                     form = value
                 else:
                     kwargs[key] = value
-        elif isinstance(layer, (int, np.integer)) and not isinstance(layer, bool):
+        elif checks.is_count(layer):
             kwargs['size'] = int(layer)
         elif layer is not None:
             raise util.ConfigurationError(
@@ -263,15 +263,7 @@ class Network:
         UnknownNameError
             (a KeyError) if there is no such layer or parameter.
         '''
-        if isinstance(which, (int, np.integer)):
-            if not -len(self.layers) <= which < len(self.layers):
-                raise util.UnknownNameError('no layer {} in a network of {} layers'.format(
-                    which, len(self.layers)))
-            return self.layers[which].find(param)
-        for layer in self.layers:
-            if layer.name == which:
-                return layer.find(param)
-        raise util.unknown_name('layer', which, [l.name for l in self.layers])
+        return checks.find_layer(self.layers, which).find(param)
 
     # ----- graph ----------------------------------------------------------
 

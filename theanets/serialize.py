@@ -72,6 +72,7 @@ import zlib
 
 import numpy as np
 
+from . import checks
 from . import layers
 from . import losses
 from . import util
@@ -135,8 +136,8 @@ def save(model, filename_or_handle, format=None):
     >>> import io, theanets
     >>> buffer = io.BytesIO()
     >>> save(theanets.Regressor([3, 4, 2]), buffer, format='safe')
-    >>> buffer.getvalue()[:4]
-    b'PK\x03\x04'
+    >>> buffer.getvalue()[:2]
+    b'PK'
     '''
     if format is None:
         name = getattr(filename_or_handle, 'name', None) if _is_handle(filename_or_handle) \
@@ -675,7 +676,7 @@ def _check_description(meta, label):
         fail('expected a JSON object, not {}'.format(type(meta).__name__))
     if meta.get('format') != FORMAT:
         raise util.LoadError('{}: unknown format version {!r}; this version of theanets reads '
-                         '{!r}'.format(label, meta.get('format'), FORMAT))
+                             '{!r}'.format(label, meta.get('format'), FORMAT))
     for key in ('model', 'layers', 'losses', 'params'):
         if key not in meta:
             fail('the key {!r} is missing'.format(key))
@@ -713,15 +714,15 @@ def _find_class(base, name, label):
 
 
 def _loss_target(model, index, target, label):
-    if isinstance(target, int) and not isinstance(target, bool):
+    if checks.is_count(target):
         return target
     if isinstance(target, dict) and set(target) == {'input'}:
-        for layer in model.layers:
-            if isinstance(layer, layers.Input) and layer.name == target['input']:
-                return layer.input
-        raise util.LoadError('{}: loss {} targets input {!r}, but the model has no such input '
-                         'layer (inputs: {})'.format(
-                             label, index, target['input'], [v.name for v in model.inputs]))
+        inputs = [layer for layer in model.layers if isinstance(layer, layers.Input)]
+        try:
+            return checks.find_layer(inputs, target['input'], 'input layer').input
+        except util.Error as err:
+            raise util.LoadError('{}: loss {} targets input {!r}: {}'.format(
+                label, index, target['input'], err)) from err
     if isinstance(target, dict) and set(target) == {'loss'} and \
             isinstance(target['loss'], int) and 0 <= target['loss'] < index:
         return model.losses[target['loss']].variables[0]
@@ -773,7 +774,7 @@ def _set_params(model, meta, arrays, label):
     extra = sorted(set(arrays) - set(names))
     if extra:
         raise util.LoadError('{}: the file holds arrays {} that are not parameters of the '
-                         'model (parameters: {})'.format(label, extra, names))
+                             'model (parameters: {})'.format(label, extra, names))
     for param, entry in zip(model.params, meta['params']):
         if param.name not in arrays:
             raise util.LoadError('{}: parameter {!r} is listed but its array is missing'.format(
