@@ -211,8 +211,17 @@ def load(base, filename_or_handle, allow_pickle=True):
     else:
         with open(source, 'rb') as handle:
             model = load_pickle(handle, label)
+    if not isinstance(model, base):
+        raise util.LoadError('{} does not hold a theanets model: it unpickles to {} (a {}), not '
+                             'a {}'.format(label, _short_repr(model), type(model).__name__,
+                                           base.__name__))
     util.log('loaded model from {}', label)
     return model
+
+
+def _short_repr(value, limit=60):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + '...'
 
 
 # ----- writing files -------------------------------------------------------
