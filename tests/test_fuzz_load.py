@@ -166,3 +166,24 @@ def test_declared_sizes_are_checked_before_allocating(folder):
     path = _write(folder, 'pickle', b'\x80\x04\x8e' + (2 ** 62).to_bytes(8, 'little') + b'x.')
     with pytest.raises(util.LoadError, match='expected 4611686018427387904 bytes in a bytes8'):
         theanets.Network.load(path)
+
+
+DEEP = settings(FUZZ, max_examples=400)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('fmt', FORMATS)
+@DEEP
+@given(data=st.data())
+def test_deep_fuzz(fmt, folder, data):
+    # more of the same, mixed (run with -m slow)
+    saved = bytearray(SAVED[fmt])
+    kind = data.draw(st.sampled_from(['cut', 'flip', 'splice']), label='kind')
+    at = data.draw(st.integers(0, len(saved) - 1), label='at')
+    if kind == 'cut':
+        del saved[at:]
+    elif kind == 'flip':
+        saved[at] ^= 1 << data.draw(st.integers(0, 7), label='bit')
+    else:
+        saved[at:at + 8] = data.draw(st.binary(min_size=8, max_size=8), label='noise')
+    _check(folder, fmt, bytes(saved))
