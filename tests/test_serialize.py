@@ -512,7 +512,7 @@ def _dead_pid():
 @pytest.mark.parametrize('name', ['model.npz', 'model.pkl', 'model.pkl.gz'])
 def test_save_clears_stale_temporaries_of_its_path_only(name, tmp_path):
     # a save killed with SIGKILL leaves its hidden temporary behind
-    dead, host = _dead_pid(), serialize._HOST
+    dead, host = _dead_pid(), serialize.files._HOST
     stale = tmp_path / '.{}.tmp-{}-{}-abc_12'.format(name, host, dead)
     live = tmp_path / '.{}.tmp-{}-{}-def_34'.format(name, host, os.getppid())
     mine = tmp_path / '.{}.tmp-{}-{}-ghi_56'.format(name, host, os.getpid())
@@ -535,7 +535,7 @@ def test_temporaries_are_named_for_clearing(tmp_path):
         handle.write(b'x')
     serialize.atomic_write(str(tmp_path / 'f.bin'), write)
     [[temp]] = seen
-    assert re.match(r'\.f\.bin\.tmp-{}-{}-\w+$'.format(serialize._HOST, os.getpid()), temp)
+    assert re.match(r'\.f\.bin\.tmp-{}-{}-\w+$'.format(serialize.files._HOST, os.getpid()), temp)
 
 
 # ----- errors catchable as the original's ---------------------------------
@@ -596,15 +596,18 @@ def test_pickle_loader_imports_nothing_new(tmp_path):
     assert 'antigravity' not in sys.modules
 
 
-def test_trusted_pickle_modules(tmp_path, monkeypatch):
+def test_trusted_pickle_modules(tmp_path):
     model = theanets.Regressor([3, 4, 2])
     model.layers[1].kwargs['note'] = note = types.SimpleNamespace(a=1)
     path = str(tmp_path / 'note.pkl')
     model.save(path)
     with pytest.raises(util.LoadError, match=r'refers to types.SimpleNamespace'):
         theanets.Network.load(path)
-    monkeypatch.setattr(serialize, 'TRUSTED_PICKLE_MODULES', {'types'})
-    assert theanets.Network.load(path).layers[1].kwargs['note'] == note
+    serialize.TRUSTED_PICKLE_MODULES.add('types')
+    try:
+        assert theanets.Network.load(path).layers[1].kwargs['note'] == note
+    finally:
+        serialize.TRUSTED_PICKLE_MODULES.discard('types')
 
 
 def test_user_classes_load_from_imported_modules_only(tmp_path):
@@ -635,7 +638,7 @@ def test_pickle_of_something_else(tmp_path):
 
 
 def test_gzip_that_inflates_beyond_deflate_limits(tmp_path, monkeypatch):
-    monkeypatch.setattr(serialize, '_MAX_DEFLATE_RATIO', 2)
+    monkeypatch.setattr(serialize.pickles, 'MAX_DEFLATE_RATIO', 2)
     path = str(tmp_path / 'zeros.pkl.gz')
     with open(path, 'wb') as handle:
         handle.write(gzip.compress(pickle.dumps(b'\0' * (3 << 20))))
