@@ -33,6 +33,9 @@ def _temp_prefix(path):
 
 
 def _pid_alive(pid):
+    '''Whether process ``pid`` may still run (True when it cannot be told).'''
+    if os.name != 'posix':
+        return True  # on Windows os.kill(pid, 0) would interrupt the process
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -48,7 +51,8 @@ def clear_stale_temporaries(path):
     A temporary of ``path`` is removed only if it was made on this host by a
     process that no longer runs: never a temporary of another path, of
     another machine (on a shared folder), or one that a live process (this
-    one included) may be writing now.
+    one included) may be writing now. (Only on POSIX systems, where a
+    process can be asked whether it runs; elsewhere nothing is removed.)
 
     Parameters
     ----------
