@@ -294,3 +294,62 @@ def test_parametric_gradients(name, attrs):
 def test_plain_gradients(name):
     act = activations.build(name, _layer(size=4))
     verify_grad(act, [_x64()], rng=np.random.RandomState(2), abs_tol=1e-6, rel_tol=1e-5)
+
+
+# ----- the contract every registered activation meets ------------------------
+
+#: The family's abstract base: registered (for now) but not usable by name.
+ABSTRACT_ACTIVATIONS = {activations.Activation}
+
+#: One case per concrete activation class: the activation name that makes it.
+ACTIVATION_CASES = {
+    'compose': 'prelu+tanh',
+    'prelu': 'prelu',
+    'lgrelu': 'lgrelu',
+    'elu': 'elu',
+    'maxout': 'maxout:3',
+}
+
+
+def _concrete_activations():
+    return sorted({cls for cls in activations.Activation._registry.values()
+                   if cls.__module__.startswith('theanets.') and
+                   cls not in ABSTRACT_ACTIVATIONS}, key=lambda cls: cls.__name__)
+
+
+def check_activation(cls, name):
+    '''Use the activation in a layer; check outputs, parameters, gradients, pickle.'''
+    net = theanets.Regressor([7, dict(size=5, activation=name), 3])
+    layer = net.layers[1]
+    act = layer.activate
+    assert type(act) is cls
+    assert layer.to_spec()['activation'] == name
+    outputs = net.feed_forward(PROBE)
+    assert outputs['hid1:out'].shape == (3, 5)
+    assert np.all(np.isfinite(outputs['hid1:out']))
+    # parameters are named for the layer, follow the layer's own, and are trained
+    assert act.params, '{} has no parameters'.format(cls.__name__)
+    assert all(p.name.startswith('hid1.') for p in act.params)
+    assert layer.params[-len(act.params):] == list(act.params)
+    assert all(any(p is q for q in net.params) for p in act.params)
+    y = np.random.RandomState(1).randn(3, 3).astype('float32')
+    grads = pytensor.function(net.variables, TT.grad(net.loss(), list(act.params)))(PROBE, y)
+    assert all(np.all(np.isfinite(g)) for g in grads)
+    assert any(np.any(g != 0) for g in grads), 'no gradient reaches {}'.format(cls.__name__)
+    # a pickled model computes the same
+    copy = pickle.loads(pickle.dumps(net, -1))
+    assert type(copy.layers[1].activate) is cls
+    np.testing.assert_allclose(copy.predict(PROBE), net.predict(PROBE), **TOL)
+
+
+@pytest.mark.parametrize('cls', _concrete_activations(), ids=lambda cls: cls.__name__)
+def test_every_registered_activation(cls):
+    key = cls.__name__.lower()
+    assert key in ACTIVATION_CASES, (
+        'activation {} is registered but has no entry in ACTIVATION_CASES of '
+        'tests/test_activations.py; add one'.format(cls.__name__))
+    check_activation(cls, ACTIVATION_CASES[key])
+
+
+def test_activation_cases_are_registered():
+    assert set(ACTIVATION_CASES) <= set(activations.Activation._registry)

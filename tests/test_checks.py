@@ -341,3 +341,106 @@ def test_count_of_distinct_bad_inputs():
     distinct = (len(FLOAT_BAD) + len(LABEL_BAD) + len(CLASS_WEIGHT_BAD) + len(PREPARE_BAD)
                 + len(SPARSE_BAD) + 5 + 3 + 1)  # score lengths, prepare lengths, two-input predict
     assert distinct >= 50
+
+
+# ----- argument checkers ----------------------------------------------------
+
+@pytest.mark.parametrize('value, number, count', [
+    (0, True, True), (3, True, True), (np.int32(2), True, True), (2.5, True, False),
+    (np.float32(0.5), True, False), (np.array(1.5), True, False), (np.array([1]), False, False),
+    (True, False, False), (np.bool_(True), False, False), ('3', False, False), (None, False, False),
+])
+def test_number_predicates(value, number, count):
+    assert checks.is_number(value) is number
+    assert checks.is_count(value) is count
+
+
+def test_shape_text():
+    assert checks.shape_text((None, 3)) == '(?, 3)'
+    assert checks.shape_text([4]) == '(4,)'
+    assert checks.shape_text(()) == '()'
+
+
+@pytest.mark.parametrize('kwargs, result', [
+    (dict(value=0, low=0, high=1, high_open=True), 0.0),
+    (dict(value=np.float32(0.5), low=0), 0.5),
+    (dict(value=np.array(2)), 2.0),
+    (dict(value=float('inf'), low=0, finite=False), float('inf')),
+])
+def test_check_real_accepts(kwargs, result):
+    assert checks.check_real('x', **kwargs) == result
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(value=-1, low=0), r'x=-1 is not allowed: expected a finite real number >= 0$'),
+    (dict(value=1, low=0, high=1, high_open=True),
+     r'x=1 is not allowed: expected a real number in \[0, 1\)$'),
+    (dict(value=0, low=0, high=1, low_open=True),
+     r'x=0 is not allowed: expected a real number in \(0, 1\]$'),
+    (dict(value=2, high=1), r'x=2 is not allowed: expected a real number <= 1$'),
+    (dict(value=1, high=1, high_open=True), r'x=1 is not allowed: expected a real number < 1$'),
+    (dict(value=float('nan')), r'x=nan is not allowed: expected a finite real number$'),
+    (dict(value=float('inf')), r'x=inf is not allowed'),
+    (dict(value='fast'), r"x='fast' is not allowed: expected a finite real number$"),
+    (dict(value=True), r'x=True is not allowed'),
+])
+def test_check_real_refuses(kwargs, message):
+    with pytest.raises(util.ConfigurationError, match=message):
+        checks.check_real('x', **kwargs)
+
+
+def test_check_int():
+    assert checks.check_int('n', np.int64(3), 1) == 3
+    assert checks.check_int('n', None, 0, allow_none=True) is None
+    with pytest.raises(util.ConfigurationError,
+                       match=r'n=0 is not allowed: expected an integer >= 1$'):
+        checks.check_int('n', 0, 1)
+    with pytest.raises(util.ConfigurationError,
+                       match=r'n=2.0 is not allowed: expected an integer >= 0 or None$'):
+        checks.check_int('n', 2.0, 0, allow_none=True)
+    with pytest.raises(util.ConfigurationError, match=r'n=None is not allowed: expected an '
+                                                      r'integer$'):
+        checks.check_int('n', None)
+
+
+@pytest.mark.parametrize('value', [0, -2, 2.0, True, '3', None])
+def test_check_count_refuses(value):
+    with pytest.raises(util.ConfigurationError,
+                       match=r"^layer 'h': size must be a positive whole number, not "
+                       + re.escape(repr(value)) + '$'):
+        checks.check_count('size', value, "layer 'h'")
+
+
+def test_check_count_and_shape_accept():
+    assert checks.check_count('size', np.int16(4), 'x') == 4
+    assert checks.check_shape('shape', np.array([2, 3]), 'x') == (2, 3)
+    assert checks.check_shape('shape', [None, 3], 'x') == (None, 3)
+
+
+@pytest.mark.parametrize('shape, message', [
+    ((), r'shape must be a non-empty tuple of positive whole numbers, not \(\)'),
+    (3, r'shape must be a non-empty tuple of positive whole numbers, not 3'),
+    ((3, 0), r'shape must hold positive whole numbers, not 0 \(in \(3, 0\)\)'),
+    ((3, 1.5), r'shape must hold positive whole numbers, not 1.5'),
+    ((None, 3), r'shape must hold positive whole numbers, not None'),
+])
+def test_check_shape_refuses(shape, message):
+    with pytest.raises(util.ConfigurationError, match=r"^layer 'in': " + message):
+        checks.check_shape('shape', shape, "layer 'in'", unknown_ok=False)
+
+
+def test_find_layer():
+    net = theanets.Regressor([3, 4, 2])
+    assert checks.find_layer(net.layers, 0) is net.layers[0]
+    assert checks.find_layer(net.layers, np.int64(-1)) is net.layers[-1]
+    assert checks.find_layer(net.layers, 'hid1') is net.layers[1]
+    with pytest.raises(KeyError, match=r'^ctx: no layer 3 in a network of 3 layers$'):
+        checks.find_layer(net.layers, 3, context='ctx: ')
+    with pytest.raises(util.UnknownNameError,
+                       match=r"^unknown partner layer 'hidd1'; perhaps you meant 'hid1'; "
+                             r"valid choices are: hid1, in, out$"):
+        checks.find_layer(net.layers, 'hidd1', 'partner layer')
+    twins = [net.layers[1], net.layers[1]]
+    with pytest.raises(util.ConfigurationError,
+                       match=r"^layer 'hid1' is ambiguous: 2 layers have that name$"):
+        checks.find_layer(twins, 'hid1')

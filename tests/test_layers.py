@@ -477,8 +477,8 @@ def test_missing_size():
 
 def test_unresolved_input():
     _raises([7, dict(size=8, inputs='nope'), 5],
-            r"layer 'hid1' \(Feedforward\): input 'nope' matches no layer among layers "
-            r"\['in', 'out'\]")
+            r"layer 'hid1' \(Feedforward\): unknown input layer 'nope'; valid choices are: "
+            r"in, out$")
 
 
 def test_input_from_later_layer():
@@ -550,7 +550,7 @@ def test_reshape_errors():
 
 def test_tied_errors():
     _raises([3, dict(form='tied', partner='nope')],
-            r"layer 'out' \(Tied\): cannot find partner layer 'nope' among \['in', 'out'\]")
+            r"layer 'out' \(Tied\): unknown partner layer 'nope'; valid choices are: in$")
     _raises([3, dict(form='tied', partner=5)],
             r"layer 'out' \(Tied\): partner must be a layer name or a Layer, not 5")
     _raises([3, 'flat', 'tied'],

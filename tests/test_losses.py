@@ -1,6 +1,7 @@
 '''Tests of theanets.losses against numpy formulas, in models, and their gradients.'''
 
 import logging
+import pickle
 
 import numpy as np
 import pytensor
@@ -352,3 +353,108 @@ def test_gll_gradient():
     loss = losses.Loss.build('gll', target=TT.constant(T64))
     covar = RNG.uniform(0.2, 1.0, size=(6, 4))
     _verify(loss, [X64, covar], lambda m, c: loss({'mean:out': m, 'covar:out': c}))
+
+
+# ----- the contract every registered loss meets ------------------------------
+
+#: Families' abstract bases: registered (for now) but not losses one can use.
+ABSTRACT_LOSSES = {losses.Loss}
+
+
+def _gll_net(**kwargs):
+    return theanets.Regressor([
+        3, dict(name='hid', size=4),
+        dict(name='covar', activation='relu', inputs='hid', size=2),
+        dict(name='mean', activation='linear', inputs='hid', size=2)], loss='gll', **kwargs)
+
+
+#: One case per concrete loss class: a model using it, and its data.
+LOSS_CASES = {
+    'meansquarederror': dict(build=lambda **kw: theanets.Regressor([3, 4, 2], loss='mse', **kw),
+                             target='float'),
+    'meanabsoluteerror': dict(build=lambda **kw: theanets.Regressor([3, 4, 2], loss='mae', **kw),
+                              target='float'),
+    'kullbackleiblerdivergence': dict(
+        build=lambda **kw: theanets.Regressor([3, (4, 'logistic'), (2, 'logistic')], loss='kl',
+                                              **kw), target='probability'),
+    'maximummeandiscrepancy': dict(
+        build=lambda **kw: theanets.Regressor([3, 4, 2], loss=dict(form='mmd', kernel=2.), **kw),
+        target='float'),
+    'gaussianloglikelihood': dict(build=_gll_net, target='float'),
+    'crossentropy': dict(build=lambda **kw: theanets.Classifier([3, 4, 3], loss='xe', **kw),
+                         target='labels'),
+    'hinge': dict(build=lambda **kw: theanets.Classifier([3, 4, 3], loss='hinge', **kw),
+                  target='labels'),
+}
+
+
+def _concrete(family, abstract):
+    '''The library's registered classes of a family that are meant to be used.'''
+    return sorted({cls for cls in family._registry.values()
+                   if cls.__module__.startswith('theanets.') and cls not in abstract},
+                  key=lambda cls: cls.__name__)
+
+
+def _loss_data(net, target, weighted):
+    rng = np.random.RandomState(5)
+    x = rng.randn(6, 3).astype('float32')
+    if target == 'labels':
+        y = rng.randint(0, 3, size=6).astype('int32')
+    elif target == 'probability':
+        y = rng.uniform(0.1, 0.9, size=(6, 2)).astype('float32')
+    else:
+        y = rng.randn(6, 2).astype('float32')
+    data = [x, y]
+    if weighted:
+        data.append(rng.uniform(0.5, 1.5, size=y.shape).astype('float32'))
+    return data
+
+
+def check_loss(cls, case):
+    '''Build the loss in a model and check its value, gradient, spec and pickle.'''
+    key = cls.__name__.lower()
+    for weighted in (False, True):
+        net = case['build'](weighted=weighted)
+        loss = net.losses[0]
+        assert type(loss) is cls and losses.Loss.get_class(key) is cls
+        assert len(loss.variables) == 1 + weighted == len(net.variables) - 1
+        data = _loss_data(net, case['target'], weighted)
+        expr = net.loss()
+        # (gll and mmd ignore weights, as the original did)
+        value = pytensor.function(net.variables, expr, on_unused_input='ignore')(*data)
+        assert np.shape(value) == () and np.isfinite(value), (key, value)
+        grads = pytensor.function(net.variables, TT.grad(expr, net.params),
+                                  on_unused_input='ignore')(*data)
+        assert all(np.all(np.isfinite(g)) for g in grads), key
+
+        # to_spec rebuilds an equal loss on the same target
+        spec = dict(loss.to_spec())
+        form = spec.pop('form')
+        assert losses.Loss.get_class(form) is cls
+        spec['target'] = loss.variables[0]
+        rebuilt = losses.Loss.build(form, **spec)
+        rebuilt._weights = loss._weights
+        outputs, _ = net.build_graph()
+        again = pytensor.function(net.variables, rebuilt(outputs), on_unused_input='ignore')
+        np.testing.assert_allclose(again(*data), value, **TOL)
+
+        # a pickled model computes the same loss
+        copy = pickle.loads(pickle.dumps(net, -1))
+        assert type(copy.losses[0]) is cls
+        np.testing.assert_allclose(pytensor.function(copy.variables, copy.loss(),
+                                                     on_unused_input='ignore')(*data),
+                                   value, **TOL)
+
+
+@pytest.mark.parametrize('cls', _concrete(losses.Loss, ABSTRACT_LOSSES),
+                         ids=lambda cls: cls.__name__)
+def test_every_registered_loss(cls):
+    key = cls.__name__.lower()
+    assert key in LOSS_CASES, (
+        'loss {} is registered but has no entry in LOSS_CASES of tests/test_losses.py; add '
+        'one'.format(cls.__name__))
+    check_loss(cls, LOSS_CASES[key])
+
+
+def test_loss_cases_are_registered():
+    assert set(LOSS_CASES) <= set(losses.Loss._registry)

@@ -3,6 +3,7 @@ raise ConfigurationError; random data either gives predictions of the promised
 shape or raises DataError. No other exception may escape.'''
 
 import os
+import re
 import warnings
 
 import numpy as np
@@ -92,42 +93,108 @@ def _promised(net, rows):
     return shape
 
 
+@st.composite
+def good_specs(draw):
+    '''A model class and a layer spec that it must build and run.'''
+    model = draw(st.sampled_from(MODELS))
+    inputs = draw(st.one_of(GOOD_SIZES, st.builds(dict, form=st.just('input'), size=GOOD_SIZES)))
+    size = inputs if isinstance(inputs, int) else inputs['size']
+    hidden = draw(st.lists(st.one_of(
+        GOOD_SIZES, st.tuples(GOOD_SIZES, GOOD_ACTIVATIONS),
+        st.builds(dict, size=GOOD_SIZES, activation=GOOD_ACTIVATIONS)), max_size=2))
+    if model is theanets.Autoencoder and hidden and draw(st.booleans()):
+        # tied decoder: each tied layer mirrors the last untied one
+        outputs = [draw(st.one_of(st.just('tied'), st.tuples(st.just('tied'), GOOD_ACTIVATIONS)))
+                   for _ in hidden]
+    elif model is theanets.Autoencoder:
+        outputs = [draw(st.one_of(st.just(size), st.tuples(st.just(size), GOOD_ACTIVATIONS)))]
+    elif model is theanets.Classifier:
+        outputs = [draw(st.integers(2, 4))]
+    else:
+        outputs = [draw(st.one_of(GOOD_SIZES, st.tuples(GOOD_SIZES, GOOD_ACTIVATIONS)))]
+    return model, [inputs] + hidden + outputs
+
+
+def _check_predictions(net, spec):
+    data = _data(net)
+    if net.layers[0].sparse:
+        data = scipy.sparse.csr_matrix(data)
+    out = net.predict(data)
+    assert out.shape == _promised(net, 4), spec
+    if isinstance(net, theanets.Classifier):
+        assert out.dtype.kind == 'i'
+    else:
+        assert out.dtype == np.float32
+        assert np.all(np.isfinite(out)), spec
+
+
+@SETTINGS
+@given(case=good_specs())
+def test_good_specs_build_and_predict(case):
+    '''Every valid spec builds a model whose predictions have the promised shape.'''
+    model, spec = case
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        net = model(spec)
+        assert len(net.layers) == len(spec)
+        _check_predictions(net, spec)
+
+
+#: What a ConfigurationError about a spec names: a layer, or the model.
+NAMES_THE_PLACE = r"layer '|layer \"|^(Regressor|Autoencoder|Classifier)\b"
+
+
 @SETTINGS
 @given(model=st.sampled_from(MODELS), first=INPUT_SPECS,
        rest=st.lists(LAYER_SPECS, min_size=1, max_size=3))
 def test_random_specs_work_or_raise_configuration_error(model, first, rest):
+    '''Any spec either works or raises a ConfigurationError naming where it is wrong.'''
     spec = [first] + rest
     with warnings.catch_warnings():
         warnings.simplefilter('error')
         try:
             net = model(spec)
         except util.ConfigurationError as err:
-            assert str(err), 'a ConfigurationError without a message for {!r}'.format(spec)
+            assert re.search(NAMES_THE_PLACE, str(err)), \
+                'the error for {!r} names no layer: {}'.format(spec, err)
             return
         if len(net.inputs) != 1:
             with pytest.raises(util.DataError, match='takes one input array'):
                 net.predict(_data(net))
             return
-        data = _data(net)
-        if net.layers[0].sparse:
-            data = scipy.sparse.csr_matrix(data)
-        out = net.predict(data)
-    assert out.shape == _promised(net, 4), spec
-    if isinstance(net, theanets.Classifier):
-        assert out.dtype.kind == 'i'
-    else:
-        assert out.dtype == np.float32
+        _check_predictions(net, spec)
 
 
 @SETTINGS
-@given(size=SIZES, form=FORMS, activation=ACTIVATIONS)
+@given(size=st.integers(-2, 0), form=FORMS, activation=ACTIVATIONS)
 def test_bad_sizes_name_the_layer(size, form, activation):
     '''A non-positive size is always a ConfigurationError that names the layer.'''
-    if size > 0:
-        return
     with pytest.raises(util.ConfigurationError, match=r"layer '(hid1|out)'") as info:
         theanets.Regressor([3, dict(size=size, form=form, activation=activation), 2])
     assert str(info.value)
+
+
+@SETTINGS
+@given(case=good_specs(), data=st.data())
+def test_one_bad_size_in_a_good_spec_names_its_layer(case, data):
+    '''Making one size of a valid spec non-positive gives an error naming that layer.'''
+    model, spec = case
+    sized = [i for i, layer in enumerate(spec) if isinstance(layer, (int, tuple, dict)) and
+             not (isinstance(layer, tuple) and layer[0] == 'tied')]
+    index = data.draw(st.sampled_from(sized), label='layer')
+    bad = data.draw(st.integers(-2, 0), label='size')
+    layer = spec[index]
+    if isinstance(layer, int):
+        spec[index] = bad
+    elif isinstance(layer, tuple):
+        spec[index] = (bad,) + layer[1:]
+    else:
+        spec[index] = dict(layer, size=bad)
+    name = 'in' if index == 0 else 'out' if index == len(spec) - 1 else 'hid{}'.format(index)
+    with pytest.raises(util.ConfigurationError,
+                       match=r"layer '{}'.*size must be a positive whole number, not {}".format(
+                           name, bad)):
+        model(spec)
 
 
 # ----- data ----------------------------------------------------------------

@@ -528,3 +528,83 @@ def test_bad_regularizer_levels_raise_configuration_errors(kwargs, message):
     net = theanets.Regressor([4, 5, 3])
     with pytest.raises(theanets.util.ConfigurationError, match=message):
         theanets.regularizers.from_kwargs(net, **kwargs)
+
+
+# ----- the contract every registered regularizer meets ----------------------
+
+#: The family's abstract bases: registered (for now) but not usable by name.
+ABSTRACT_REGULARIZERS = {theanets.Regularizer, regularizers._Stochastic}
+
+
+def _ff():
+    rng = np.random.RandomState(3)
+    return theanets.Regressor([4, 5, 3]), [_data(rng, 6, 4), _data(rng, 6, 3)]
+
+
+def _rnn():
+    rng = np.random.RandomState(3)
+    net = theanets.recurrent.Regressor([4, dict(form='rnn', size=5), 3])
+    return net, [_data(rng, 2, 6, 4), _data(rng, 2, 6, 3)]
+
+
+#: One case per concrete regularizer class: a model and data, and the
+#: keyword arguments of train/loss that select it.
+REGULARIZER_CASES = {
+    'weightl2': (_ff, dict(weight_l2=0.1)),
+    'weightl1': (_ff, dict(weight_l1=0.1)),
+    'hiddenl1': (_ff, dict(hidden_l1=0.1)),
+    'contractive': (_ff, dict(contractive=0.1)),
+    'recurrentnorm': (_rnn, dict(recurrent_norm=dict(pattern='hid1:out', weight=0.1))),
+    'recurrentstate': (_rnn, dict(recurrent_state=dict(pattern='hid1:out', weight=0.1))),
+    'gaussiannoise': (_ff, dict(hidden_noise=0.5)),
+    'bernoullidropout': (_ff, dict(hidden_dropout=0.5)),
+}
+
+
+def _concrete_regularizers():
+    return sorted({cls for cls in theanets.Regularizer._registry.values()
+                   if cls.__module__.startswith('theanets.') and
+                   cls not in ABSTRACT_REGULARIZERS}, key=lambda cls: cls.__name__)
+
+
+def check_regularizer(cls, build, kwargs):
+    '''Select the regularizer by keyword; check the loss, its gradient and the graph.'''
+    net, data = build()
+    regs = from_kwargs(net, **kwargs)
+    assert [type(r) for r in regs] == [cls]
+    reg = regs[0]
+    assert theanets.Regularizer.get_class(type(reg).__name__.lower()) is cls
+    plain = pytensor.function(net.variables, net.loss())(*data)
+    expr = net.loss(**kwargs)
+    value = pytensor.function(net.variables, expr)(*data)
+    assert np.isfinite(value) and value != plain, (plain, value)
+    grads = pytensor.function(net.variables, TT.grad(expr, net.params))(*data)
+    assert all(np.all(np.isfinite(g)) for g in grads)
+    outputs, _ = net.build_graph(regs)
+    if isinstance(reg, regularizers._Stochastic):
+        # outputs change at random; the unchanged values stay available
+        assert reg.weight > 0 and reg.loss(net.layers, outputs) == 0
+        before = net.feed_forward(data[0])
+        after = net.feed_forward(data[0], **kwargs)
+        kept = [k for k in after if k.endswith(reg.SUFFIX)]
+        assert kept, sorted(after)
+        for key in kept:
+            np.testing.assert_allclose(after[key], before[key[:-len(reg.SUFFIX)]], **TOL)
+            assert not np.allclose(after[key[:-len(reg.SUFFIX)]], after[key])
+    else:
+        penalty = pytensor.function(net.inputs, reg.loss(net.layers, outputs),
+                                    on_unused_input='ignore')(data[0])
+        assert value == pytest.approx(plain + reg.weight * penalty, **APPROX)
+
+
+@pytest.mark.parametrize('cls', _concrete_regularizers(), ids=lambda cls: cls.__name__)
+def test_every_registered_regularizer(cls):
+    key = cls.__name__.lower()
+    assert key in REGULARIZER_CASES, (
+        'regularizer {} is registered but has no entry in REGULARIZER_CASES of '
+        'tests/test_regularizers.py; add one'.format(cls.__name__))
+    check_regularizer(cls, *REGULARIZER_CASES[key])
+
+
+def test_regularizer_cases_are_registered():
+    assert set(REGULARIZER_CASES) <= set(theanets.Regularizer._registry)

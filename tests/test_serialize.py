@@ -7,6 +7,7 @@ import json
 import os
 import pickle
 import re
+import subprocess
 import sys
 import types
 
@@ -502,6 +503,149 @@ def test_atomic_write_cleans_up(tmp_path):
     assert os.listdir(str(tmp_path)) == []
 
 
+def _dead_pid():
+    child = subprocess.Popen([sys.executable, '-c', 'pass'])
+    child.wait()
+    return child.pid
+
+
+@pytest.mark.parametrize('name', ['model.npz', 'model.pkl', 'model.pkl.gz'])
+def test_save_clears_stale_temporaries_of_its_path_only(name, tmp_path):
+    # a save killed with SIGKILL leaves its hidden temporary behind
+    dead, host = _dead_pid(), serialize.files._HOST
+    stale = tmp_path / '.{}.tmp-{}-{}-abc_12'.format(name, host, dead)
+    live = tmp_path / '.{}.tmp-{}-{}-def_34'.format(name, host, os.getppid())
+    mine = tmp_path / '.{}.tmp-{}-{}-ghi_56'.format(name, host, os.getpid())
+    other_host = tmp_path / '.{}.tmp-{}-{}-jkl_78'.format(name, 'f' * 8, dead)
+    other_path = tmp_path / '.other-{}.tmp-{}-{}-mno_90'.format(name, host, dead)
+    longer = tmp_path / '.{}.tmp-{}-{}-pqr_12'.format(name + '.x', host, dead)
+    for path in (stale, live, mine, other_host, other_path, longer):
+        path.write_bytes(b'partial')
+    theanets.Regressor([3, 4, 2]).save(str(tmp_path / name))
+    assert sorted(os.listdir(str(tmp_path))) == sorted(
+        [name, live.name, mine.name, other_host.name, other_path.name, longer.name])
+    assert type(theanets.Network.load(str(tmp_path / name))) is theanets.Regressor
+
+
+def test_temporaries_are_named_for_clearing(tmp_path):
+    seen = []
+
+    def write(handle):
+        seen.append(os.listdir(str(tmp_path)))
+        handle.write(b'x')
+    serialize.atomic_write(str(tmp_path / 'f.bin'), write)
+    [[temp]] = seen
+    assert re.match(r'\.f\.bin\.tmp-{}-{}-\w+$'.format(serialize.files._HOST, os.getpid()), temp)
+
+
+# ----- errors catchable as the original's ---------------------------------
+
+@pytest.mark.parametrize('original', [pickle.UnpicklingError, EOFError, ValueError, OSError,
+                                      util.Error])
+@pytest.mark.parametrize('data', [b'', b'\x80\x04\x95\x05', b'\x1f\x8b\x08\x00garbage',
+                                  b'PK\x03\x04broken'])
+def test_load_errors_are_catchable_as_the_originals(original, data, tmp_path):
+    path = str(tmp_path / 'bad.pkl.gz')
+    with open(path, 'wb') as handle:
+        handle.write(data)
+    try:
+        theanets.Network.load(path)
+    except original as err:
+        assert isinstance(err, util.LoadError)
+        assert path in str(err)
+    else:
+        raise AssertionError('no error')
+
+
+def test_missing_file_is_a_plain_file_not_found_error(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        theanets.Network.load(str(tmp_path / 'nothing.pkl'))
+
+
+# ----- what the pickle loader uses ----------------------------------------
+
+class _Runs:
+    '''Unpickles to a call of ``function(*args)``.'''
+
+    def __init__(self, function, *args):
+        self.function, self.args = function, args
+
+    def __reduce__(self):
+        return self.function, self.args
+
+
+def test_pickle_naming_other_functions_runs_nothing(tmp_path, monkeypatch):
+    path = str(tmp_path / 'evil.pkl')
+    with open(path, 'wb') as handle:
+        pickle.dump(_Runs(os.system, 'echo hi'), handle)
+    calls = []
+    monkeypatch.setattr(os, 'system', lambda command: calls.append(command))
+    with pytest.raises(util.LoadError, match=re.escape(path) + r' refers to (os|posix).system, '
+                       r'which is not a class of theanets, numpy, pytensor or scipy.*'
+                       r'TRUSTED_PICKLE_MODULES'):
+        theanets.Network.load(path)
+    assert calls == []
+
+
+def test_pickle_loader_imports_nothing_new(tmp_path):
+    path = str(tmp_path / 'import.pkl')
+    with open(path, 'wb') as handle:
+        handle.write(b'\x80\x02cantigravity\nfly\nq\x00.')
+    with pytest.raises(util.LoadError, match=r'refers to antigravity.fly'):
+        theanets.Network.load(path)
+    assert 'antigravity' not in sys.modules
+
+
+def test_trusted_pickle_modules(tmp_path):
+    model = theanets.Regressor([3, 4, 2])
+    model.layers[1].kwargs['note'] = note = types.SimpleNamespace(a=1)
+    path = str(tmp_path / 'note.pkl')
+    model.save(path)
+    with pytest.raises(util.LoadError, match=r'refers to types.SimpleNamespace'):
+        theanets.Network.load(path)
+    serialize.TRUSTED_PICKLE_MODULES.add('types')
+    try:
+        assert theanets.Network.load(path).layers[1].kwargs['note'] == note
+    finally:
+        serialize.TRUSTED_PICKLE_MODULES.discard('types')
+
+
+def test_user_classes_load_from_imported_modules_only(tmp_path):
+    module = types.ModuleType('user_layers_for_test')
+    sys.modules[module.__name__] = module
+    try:
+        Twice = type('Twice', (theanets.layers.Feedforward,), {'__module__': module.__name__})
+        module.Twice = Twice
+        model = theanets.Regressor([3, dict(form='twice', size=4), 2])
+        path = str(tmp_path / 'user.pkl')
+        model.save(path)
+        assert type(theanets.Network.load(path).layers[1]) is Twice
+    finally:
+        del sys.modules[module.__name__]
+        theanets.layers.Layer._registry.pop('twice')
+    with pytest.raises(util.LoadError, match=r'refers to user_layers_for_test.Twice.*import the '
+                       r'module that defines it'):
+        theanets.Network.load(path)
+
+
+def test_pickle_of_something_else(tmp_path):
+    path = str(tmp_path / 'list.pkl')
+    with open(path, 'wb') as handle:
+        pickle.dump([1, 2, 3], handle)
+    with pytest.raises(util.LoadError, match=re.escape(path) + r' does not hold a theanets '
+                       r'model: it unpickles to \[1, 2, 3\] \(a list\), not a Network'):
+        theanets.Network.load(path)
+
+
+def test_gzip_that_inflates_beyond_deflate_limits(tmp_path, monkeypatch):
+    monkeypatch.setattr(serialize.pickles, 'MAX_DEFLATE_RATIO', 2)
+    path = str(tmp_path / 'zeros.pkl.gz')
+    with open(path, 'wb') as handle:
+        handle.write(gzip.compress(pickle.dumps(b'\0' * (3 << 20))))
+    with pytest.raises(util.LoadError, match=re.escape(path) + r'.*decompresses to more than'):
+        theanets.Network.load(path)
+
+
 # ----- what the safe format cannot describe (nothing is written) ---------
 
 def _mmd_callable_kernel():
@@ -567,7 +711,7 @@ def test_every_truncation_gives_error(saved):
         data = handle.read()
     for cut in range(4, len(data), 7):
         with pytest.raises(util.Error, match='truncated or corrupt'):
-            serialize.load_safe(io.BytesIO(data[:cut]))
+            serialize.load_safe(io.BytesIO(data[:cut]), theanets.Network)
 
 
 def test_corrupted_bytes_give_error(saved):
@@ -578,7 +722,7 @@ def test_corrupted_bytes_give_error(saved):
         bad = bytearray(data)
         bad[offset] ^= 0xFF
         try:
-            serialize.load_safe(io.BytesIO(bytes(bad)))
+            serialize.load_safe(io.BytesIO(bytes(bad)), theanets.Network)
         except util.Error:
             pass
 
@@ -638,7 +782,11 @@ def _pickle_with_state(state, monkeypatch):
 @pytest.mark.parametrize('make, error', [
     (lambda mp: _pickle_with_state({}, mp), 'KeyError'),
     (lambda mp: _pickle_with_state(5, mp), 'TypeError'),
-    (lambda mp: b'\x80\x04\x95\xff\xff\xff\xff\xff\xff\xff\xff', 'OverflowError'),
+    (lambda mp: b'\x80\x04\x95\xff\xff\xff\xff\xff\xff\xff\xff',
+     'a frame of 18446744073709551615 bytes at offset 2, but only 9 bytes follow'),
+    (lambda mp: b'\x80\x04\x8e\xff\xff\xff\xff\xff\xff\xff\x7f.',
+     'ValueError: expected 9223372036854775807 bytes in a bytes8, but only 1 remain'),
+    (lambda mp: b'\x80\x04N\x94r\xff\xff\xff\x7f.', 'memo index 2147483647 at offset 4'),
 ])
 def test_broken_pickles(make, error, tmp_path, monkeypatch):
     path = str(tmp_path / 'broken.pkl')
@@ -667,7 +815,7 @@ def test_load_safe_refuses_other_files(tmp_path):
     theanets.Regressor([3, 4, 2]).save(path)
     with pytest.raises(util.Error,
                        match=re.escape(path) + '.*not a theanets safe model file.*zip'):
-        serialize.load_safe(path)
+        serialize.load_safe(path, theanets.Network)
 
 
 def test_missing_description(tmp_path):
@@ -727,11 +875,11 @@ def test_invalid_description(change, message, tmp_path):
      "cannot connect layer 'hid1': "),
     (lambda d: d['layers'][1].update(key=1), r"cannot rebuild layer 1 \('hid1'\)"),
     (lambda d: d['layers'][2].update(inputs='nope'),
-     r"cannot connect layer 'out'.*'nope' matches no layer"),
+     r"cannot connect layer 'out'.*unknown input layer 'nope'"),
     (lambda d: d['losses'][0].update(target=9),
      r'cannot rebuild loss 0 \(meansquarederror\).*target must have 0 to 4 dimensions'),
     (lambda d: d['losses'][0].update(target={'input': 'x'}),
-     "loss 0 targets input 'x', but the model has no such input layer"),
+     "loss 0 targets input 'x': unknown input layer 'x'; valid choices are: in"),
     (lambda d: d['losses'][0].update(target={'loss': 0}),
      r"loss 0 has target \{'loss': 0\}; expected a number of dimensions"),
     (lambda d: d['losses'][0].update(target='os.system'),

@@ -5,6 +5,7 @@ doctests of the modules these unit tests cover.'''
 import logging
 import os
 import pathlib
+import pickle
 import re
 import subprocess
 import sys
@@ -237,3 +238,13 @@ def test_pytensor_flags_win_over_theano_flags():
     got = _run(CODE, THEANO_FLAGS='floatX=float64',
                PYTENSOR_FLAGS='floatX=float32,mode=FAST_COMPILE')
     assert got == ['float32'] * 4
+
+
+def test_load_error_is_what_the_original_raised():
+    originals = (pickle.UnpicklingError, EOFError, ValueError, OSError, util.Error)
+    assert all(issubclass(util.LoadError, cls) for cls in originals)
+    err = util.LoadError('model.pkl is not a readable theanets model')
+    assert str(err) == 'model.pkl is not a readable theanets model'
+    assert err.errno is None
+    with pytest.raises(EOFError, match='^model.pkl is not'):
+        raise err

@@ -1,66 +1,109 @@
 '''The few places where PyTensor differs from Theano, behind small helpers.
 
-No other module of theanets needs to know where PyTensor keeps sigmoid,
-softplus, sparse products or random streams, nor that it has no batched
-convolution or pooling (``conv2d`` and ``pool`` stand in for Theano's).
+No other module of theanets (the optimizers in :mod:`theanets.downhill`
+included) needs to know where PyTensor keeps sigmoid, softplus, sparse
+products, random streams, graph traversal and the R- and L-operators, how
+its ``scan`` returns updates, nor that it has no batched convolution or
+pooling (``conv2d`` and ``pool`` stand in for Theano's). Where PyTensor
+versions differ, the difference is settled here, once, at import.
 '''
 
+import inspect
+
+import numpy as np
 import pytensor
+import pytensor.gradient
 import pytensor.sparse
 import pytensor.tensor as TT
+from pytensor.sparse.variable import SparseVariable
 from pytensor.tensor.math import sigmoid, softplus  # noqa: F401 (re-exported)
 from pytensor.tensor.random import shared_rng
 
-__all__ = ['sigmoid', 'softplus', 'RandomSource', 'random_source', 'is_sparse', 'dot',
-           'sparse_input', 'SparseVariable', 'conv2d', 'pool', 'scan']
+try:
+    from pytensor.graph.traversal import graph_inputs
+except ImportError:  # PyTensor < 2.32
+    from pytensor.graph.basic import graph_inputs
 
-from pytensor.sparse.variable import SparseVariable  # noqa: E402
-import inspect  # noqa: E402
+__all__ = ['sigmoid', 'softplus', 'RandomSource', 'random_source', 'is_sparse', 'dot',
+           'sparse_input', 'SparseVariable', 'conv2d', 'pool', 'scan', 'graph_inputs',
+           'jacobian_vector', 'vector_jacobian']
 
 # PyTensor 3 deprecates scan's (outputs, updates) return value; 2.38 has no
 # return_updates argument and always returns both.
 _SCAN_HAS_RETURN_UPDATES = 'return_updates' in inspect.signature(pytensor.scan).parameters
 
+# PyTensor 3 renames Rop/Lop to pushforward/pullback (the old names warn).
+_PUSHFORWARD = getattr(pytensor.gradient, 'pushforward', None) or pytensor.gradient.Rop
+_PULLBACK = getattr(pytensor.gradient, 'pullback', None) or pytensor.gradient.Lop
+
 
 class RandomSource:
-    """A seeded source of symbolic random draws (Theano's MRG_RandomStreams).
+    '''A seeded source of symbolic random draws (Theano's random streams).
 
-    The generator's state lives in a shared variable. Each draw threads the
-    state on; :meth:`updates` gives the update pair that a compiled function
-    must apply so that every call draws anew.
+    Each draw gets its own generator, held in a shared variable and seeded
+    with the next child of ``numpy.random.SeedSequence(seed)``: the draws
+    are those of PyTensor's ``RandomStream(seed)`` (which PyTensor now
+    deprecates), but the generators' updates are returned explicitly by
+    :meth:`updates` instead of relying on the deprecated ``default_update``.
+    A compiled function must apply those updates to draw anew on each call.
 
     Parameters
     ----------
     seed : int or None
-        Seed of the generator.
-    """
+        Seed of the generators.
+
+    Examples
+    --------
+    >>> import pytensor
+    >>> source = RandomSource(5)
+    >>> sample = source.normal(0, 1, (2,), dtype='float64')
+    >>> f = pytensor.function([], sample, updates=source.updates())
+    >>> bool((f() != f()).all())
+    True
+    '''
 
     def __init__(self, seed=None):
-        self.shared = shared_rng(seed=seed)
-        self._state = self.shared
+        self.seeds = np.random.SeedSequence(seed)
+        self._updates = []
 
-    def normal(self, loc, scale, size):
-        """A symbolic array of normal draws (float64; cast as needed)."""
-        self._state, value = self._state.normal(loc, scale, size=size)
+    def _generator(self):
+        generator = np.random.default_rng(self.seeds.spawn(1)[0])
+        return shared_rng(generator, borrow=True)
+
+    def normal(self, loc, scale, size, dtype=None):
+        '''A symbolic array of normal draws (float64 unless ``dtype`` is given).'''
+        rng = self._generator()
+        next_rng, value = rng.normal(loc, scale, size=size, dtype=dtype)
+        self._updates.append((rng, next_rng))
         return value
 
     def binomial(self, n, p, size):
-        """A symbolic array of binomial draws (int64)."""
-        self._state, value = self._state.binomial(n, p, size=size)
+        '''A symbolic array of binomial draws (int64).'''
+        rng = self._generator()
+        next_rng, value = rng.binomial(n, p, size=size)
+        self._updates.append((rng, next_rng))
         return value
 
     def updates(self):
-        """The ``(shared state, new state)`` pair to apply, if any draw was made."""
-        if self._state is self.shared:
-            return []
-        return [(self.shared, self._state)]
+        '''The ``(generator, next generator)`` pair of every draw made so far.'''
+        return list(self._updates)
 
 
 def random_source(seed):
-    """A :class:`RandomSource` for an int (or None) seed; a source is returned as is."""
-    if seed is None or isinstance(seed, int):
+    '''A :class:`RandomSource` for an int (or None) seed; a source is returned as is.'''
+    if seed is None or isinstance(seed, (int, np.integer)):
         return RandomSource(seed)
     return seed
+
+
+def jacobian_vector(f, wrt, v):
+    '''The R-operator ``J(f, wrt) v`` (``pushforward``, formerly ``Rop``).'''
+    return _PUSHFORWARD(f, wrt, v)
+
+
+def vector_jacobian(f, wrt, v):
+    '''The L-operator ``v J(f, wrt)`` (``pullback``, formerly ``Lop``).'''
+    return _PULLBACK(f, wrt, v)
 
 
 def is_sparse(var):

@@ -1,10 +1,18 @@
-'''Checking and casting data before it reaches a compiled function.
+'''Checking arguments and data at every entry point, in one place.
 
-Every entry point that takes arrays (``train``, ``predict``, ``score``,
-``encode``, ...) describes what it expects as a list of :class:`Expected`
-and calls :func:`prepare`, which casts floats to floatX and labels to int32
-and raises :class:`theanets.util.DataError` naming the argument, the
-expected and the actual shape or type -- before anything is compiled.
+Arguments (hyper-parameters, layer sizes and shapes, layer references) are
+checked by the ``check_*`` functions, which return the value in a canonical
+form (a float, an int, a tuple of ints, a layer) or raise
+:class:`theanets.util.ConfigurationError` naming the argument, the value and
+what was expected; :func:`is_number` and :func:`is_count` are the predicates
+they share, and :func:`shape_text` is how every message writes a shape.
+
+Arrays: every entry point that takes arrays (``train``, ``predict``,
+``score``, ``encode``, ...) describes what it expects as a list of
+:class:`Expected` and calls :func:`prepare`, which casts floats to floatX
+and labels to int32 and raises :class:`theanets.util.DataError` naming the
+argument, the expected and the actual shape or type -- before anything is
+compiled.
 '''
 
 import numbers
@@ -15,12 +23,229 @@ import scipy.sparse
 
 from . import util
 
-__all__ = ['Expected', 'prepare', 'prepare_one', 'prepare_scored']
+__all__ = ['shape_text', 'is_number', 'is_count', 'check_real', 'check_int', 'check_count',
+           'check_shape', 'find_layer', 'Expected', 'prepare', 'prepare_one', 'prepare_scored']
 
 
-def _shape_text(shape):
+# ----- arguments ----------------------------------------------------------
+
+def shape_text(shape):
+    '''How messages write a shape: ``(N, 3)``, ``(?, 5)``, ``(4,)``.
+
+    Examples
+    --------
+    >>> shape_text((None, 5)), shape_text([4]), shape_text(('N', 3))
+    ('(?, 5)', '(4,)', '(N, 3)')
+    '''
     return '(' + ', '.join('?' if d is None else str(d) for d in shape) + \
         (',)' if len(shape) == 1 else ')')
+
+
+def is_number(value):
+    '''True for a real number: int, float, numpy scalar or 0-d numeric array; not a bool.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> is_number(0), is_number(np.float32(0.5)), is_number(np.array(2)), is_number(True)
+    (True, True, True, False)
+    '''
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, np.ndarray):
+        return value.ndim == 0 and value.dtype.kind in 'iuf'
+    return isinstance(value, numbers.Real)
+
+
+def is_count(value):
+    '''True for a whole number: an int or numpy integer, not a bool.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> is_count(3), is_count(np.int64(3)), is_count(3.0), is_count(True)
+    (True, True, False, False)
+    '''
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _invalid(name, value, allowed):
+    return util.ConfigurationError(
+        '{}={!r} is not allowed: expected {}'.format(name, value, allowed))
+
+
+def _describe(kind, low, high, low_open, high_open):
+    if low is not None and high is not None:
+        return '{} in {}{}, {}{}'.format(kind, '(' if low_open else '[', low,
+                                        high, ')' if high_open else ']')
+    if low is not None:
+        return '{} {} {}'.format(kind, '>' if low_open else '>=', low)
+    if high is not None:
+        return '{} {} {}'.format(kind, '<' if high_open else '<=', high)
+    return kind
+
+
+def check_real(name, value, low=None, high=None, low_open=False,
+               high_open=False, finite=True):
+    '''Check that ``value`` is a real number in a range; return it as a float.
+
+    Any real number is accepted (ints, numpy scalars, 0-d arrays), so
+    ``momentum=0`` works.
+
+    Raises
+    ------
+    theanets.util.ConfigurationError
+        Naming the argument, the value and the allowed range.
+
+    Examples
+    --------
+    >>> check_real('momentum', 0, 0, 1, high_open=True)
+    0.0
+    >>> check_real('momentum', 1, 0, 1, high_open=True)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    theanets.util.ConfigurationError: momentum=1 is not allowed: expected a ...
+    '''
+    allowed = _describe('a real number', low, high, low_open, high_open)
+    if finite and high is None:
+        allowed = allowed.replace('a real number', 'a finite real number')
+    if not is_number(value):
+        raise _invalid(name, value, allowed)
+    number = float(value)
+    ok = not np.isnan(number) and (not finite or np.isfinite(number))
+    if low is not None:
+        ok = ok and (number > low if low_open else number >= low)
+    if high is not None:
+        ok = ok and (number < high if high_open else number <= high)
+    if not ok:
+        raise _invalid(name, value, allowed)
+    return number
+
+
+def check_int(name, value, low=None, allow_none=False):
+    '''Check that ``value`` is an integer ``>= low``; return it as an int.
+
+    Examples
+    --------
+    >>> check_int('validate_every', 10, 1)
+    10
+    >>> check_int('batch_size', 3.5)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    theanets.util.ConfigurationError: batch_size=3.5 is not allowed: ...
+    '''
+    if value is None and allow_none:
+        return None
+    allowed = _describe('an integer', low, None, False, False)
+    if allow_none:
+        allowed += ' or None'
+    if not is_count(value) or (low is not None and value < low):
+        raise _invalid(name, value, allowed)
+    return int(value)
+
+
+def check_count(what, value, context):
+    '''Check that ``value`` is a positive whole number; return it as an int.
+
+    Parameters
+    ----------
+    what : str
+        The argument's name (``'size'``).
+    value
+        Its value.
+    context : str
+        Who takes it, for the message (``"layer 'hid1' (Feedforward)"``).
+
+    Examples
+    --------
+    >>> check_count('size', 4, 'layer')
+    4
+    >>> check_count('size', 0, "layer 'hid1'")
+    Traceback (most recent call last):
+    ...
+    theanets.util.ConfigurationError: layer 'hid1': size must be a positive whole number, not 0
+    '''
+    if not is_count(value) or value <= 0:
+        raise util.ConfigurationError('{}: {} must be a positive whole number, not {!r}'.format(
+            context, what, value))
+    return int(value)
+
+
+def check_shape(what, shape, context, unknown_ok=True):
+    '''Check that ``shape`` holds positive whole numbers; return it as a tuple.
+
+    ``None`` entries (unknown sizes) are allowed where ``unknown_ok``.
+
+    Examples
+    --------
+    >>> check_shape('shape', [3, None], 'layer')
+    (3, None)
+    >>> check_shape('shape', (3, 0), "layer 'in'")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    theanets.util.ConfigurationError: layer 'in': shape must hold positive whole numbers, not 0 ...
+    '''
+    if isinstance(shape, np.ndarray) and shape.ndim == 1:
+        shape = tuple(shape.tolist())
+    if not isinstance(shape, (tuple, list)) or not shape:
+        raise util.ConfigurationError(
+            '{}: {} must be a non-empty tuple of positive whole numbers, not {!r}'.format(
+                context, what, shape))
+    for dim in shape:
+        if dim is None and unknown_ok:
+            continue
+        if not is_count(dim) or dim <= 0:
+            raise util.ConfigurationError(
+                '{}: {} must hold positive whole numbers, not {!r} (in {!r})'.format(
+                    context, what, dim, tuple(shape)))
+    return tuple(None if d is None else int(d) for d in shape)
+
+
+def find_layer(layers, which, what='layer', context=''):
+    '''The layer of ``layers`` that ``which`` names: an index or a layer name.
+
+    Parameters
+    ----------
+    layers : sequence of Layer
+    which : int or str
+        A position in ``layers`` (negative counts from the end) or a name.
+    what : str
+        What the layer is to the caller, for the message (``'partner layer'``).
+    context : str
+        Put in front of the message (``"layer 'hid2' (Tied): "``).
+
+    Raises
+    ------
+    theanets.util.UnknownNameError
+        (a KeyError) for an index out of range or an unknown name, listing the
+        layer names; ConfigurationError if several layers have the name.
+
+    Examples
+    --------
+    >>> import theanets
+    >>> net = theanets.Regressor([3, 4, 2])
+    >>> find_layer(net.layers, -1).name, find_layer(net.layers, 'hid1').name
+    ('out', 'hid1')
+    >>> find_layer(net.layers, 'hid')  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    theanets.util.UnknownNameError: unknown layer 'hid'; perhaps you meant 'hid1'; valid ...
+    '''
+    if is_count(which):
+        if not -len(layers) <= which < len(layers):
+            raise util.UnknownNameError('{}no {} {} in a network of {} layers'.format(
+                context, what, which, len(layers)))
+        return layers[which]
+    matches = [layer for layer in layers if layer.name == which]
+    if len(matches) > 1:
+        raise util.ConfigurationError('{}{} {!r} is ambiguous: {} layers have that name'.format(
+            context, what, which, len(matches)))
+    if not matches:
+        raise util.unknown_name(what, which, [layer.name for layer in layers], context)
+    return matches[0]
+
+
+# ----- data ---------------------------------------------------------------
 
 
 class Expected:
@@ -56,7 +281,7 @@ class Expected:
         full = ('N',) + self.shape if self.shape is not None else ('N',) + ('?',) * (self.ndim - 1)
         kind = {'float': 'float', 'int': 'integer'}[self.dtype]
         sparse = 'scipy.sparse {} '.format(self.sparse) if self.sparse else ''
-        text = '{}{} array of shape {}'.format(sparse, kind, _shape_text(full))
+        text = '{}{} array of shape {}'.format(sparse, kind, shape_text(full))
         if not article:
             return text
         return ('an ' if text[0] in 'aeiou' else 'a ') + text
@@ -98,15 +323,15 @@ def prepare_one(caller, expected, value):
         data = value
     if value.ndim != expected.ndim:
         raise util.DataError('{} must be {}, but has {} dimension(s) with shape {}'.format(
-            where, expected.describe(), value.ndim, _shape_text(value.shape)))
+            where, expected.describe(), value.ndim, shape_text(value.shape)))
     if value.shape[0] == 0:
         raise util.DataError('{} is empty (shape {}); at least one example is needed'.format(
-            where, _shape_text(value.shape)))
+            where, shape_text(value.shape)))
     if expected.shape is not None:
         for want, have in zip(expected.shape, value.shape[1:]):
             if want is not None and want != have:
                 raise util.DataError('{} must be {}, but has shape {}'.format(
-                    where, expected.describe(), _shape_text(value.shape)))
+                    where, expected.describe(), shape_text(value.shape)))
     if expected.dtype == 'int':
         if np.issubdtype(data.dtype, np.floating):
             if not np.all(np.isfinite(data)) or np.any(data != np.round(data)):
@@ -167,11 +392,6 @@ def prepare(caller, expected, arrays):
         raise util.DataError('{}: arrays must have the same number of examples, but {}'.format(
             caller, ', '.join('{} has {}'.format(e.name, n) for e, n in zip(expected, lengths))))
     return result
-
-
-def is_number(value):
-    '''True for real numbers (ints, floats, numpy scalars), not bools.'''
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def prepare_scored(caller, predicted, y, w=None, dtype='float', classes=None):

@@ -112,11 +112,8 @@ class Autoencoder(graph.Network):
         output name or Layer.'''
         if layer is None:
             return self.layers[len(self.layers) // 2].output_name
-        if isinstance(layer, (int, np.integer)) and not isinstance(layer, bool):
-            if not -len(self.layers) <= layer < len(self.layers):
-                raise util.UnknownNameError('no layer {} in a network of {} layers'.format(
-                    layer, len(self.layers)))
-            return self.layers[layer].output_name
+        if checks.is_count(layer):
+            return checks.find_layer(self.layers, layer).output_name
         if isinstance(layer, layers.Layer):
             return layer.output_name
         for candidate in self.layers:

@@ -6,10 +6,7 @@ checking options and data, checkpoints); saving and loading to
 '''
 
 import functools
-import gzip
 import hashlib
-import os
-import pickle
 
 import numpy as np
 import pytensor
@@ -19,6 +16,7 @@ from . import checks
 from . import layers
 from . import losses
 from . import regularizers
+from . import serialize
 from . import trainer
 from . import util
 
@@ -132,7 +130,7 @@ class Network:
         if isinstance(layer, str):
             form = layer
         elif isinstance(layer, (tuple, list)) and layer and \
-                all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in layer):
+                all(checks.is_count(x) for x in layer):
             kwargs['shape'] = tuple(int(x) for x in layer)
         elif isinstance(layer, (tuple, list)):
             sized = False
@@ -141,7 +139,7 @@ class Network:
                     form = item
                 elif isinstance(item, str):
                     kwargs['activation'] = item
-                elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+                elif checks.is_count(item):
                     if sized:
                         raise util.ConfigurationError(
                             '{}duplicate layer sizes in spec {!r}'.format(context, layer))
@@ -157,7 +155,7 @@ class Network:
                     form = value
                 else:
                     kwargs[key] = value
-        elif isinstance(layer, (int, np.integer)) and not isinstance(layer, bool):
+        elif checks.is_count(layer):
             kwargs['size'] = int(layer)
         elif layer is not None:
             raise util.ConfigurationError(
@@ -288,15 +286,7 @@ class Network:
         UnknownNameError
             (a KeyError) if there is no such layer or parameter.
         '''
-        if isinstance(which, (int, np.integer)):
-            if not -len(self.layers) <= which < len(self.layers):
-                raise util.UnknownNameError('no layer {} in a network of {} layers'.format(
-                    which, len(self.layers)))
-            return self.layers[which].find(param)
-        for layer in self.layers:
-            if layer.name == which:
-                return layer.find(param)
-        raise util.unknown_name('layer', which, [l.name for l in self.layers])
+        return checks.find_layer(self.layers, which).find(param)
 
     # ----- graph ----------------------------------------------------------
 
@@ -603,35 +593,7 @@ class Network:
         >>> [p.name for p in theanets.Regressor.load(path, allow_pickle=False).params]
         ['hid1.w', 'hid1.b', 'out.w', 'out.b']
         '''
-        from . import serialize
-        is_handle = hasattr(filename_or_handle, 'write')
-        if format is None:
-            name = getattr(filename_or_handle, 'name', None) if is_handle else \
-                os.fspath(filename_or_handle)
-            format = 'safe' if isinstance(name, str) and name.lower().endswith('.npz') \
-                else 'pickle'
-        if format not in ('pickle', 'safe'):
-            raise util.ConfigurationError(
-                "save: format must be 'pickle' or 'safe' (or None to choose by the "
-                "file's suffix), not {!r}".format(format))
-        if format == 'safe':
-            serialize.save_safe(self, filename_or_handle)
-            return
-        if is_handle:
-            pickle.dump(self, filename_or_handle, -1)
-            util.log('saved model to {}', getattr(filename_or_handle, 'name', 'handle'))
-            return
-        path = os.fspath(filename_or_handle)
-
-        def write(raw):
-            if path.lower().endswith('.gz'):
-                with gzip.GzipFile(fileobj=raw, mode='wb') as handle:
-                    pickle.dump(self, handle, -1)
-            else:
-                pickle.dump(self, raw, -1)
-
-        serialize.atomic_write(path, write)
-        util.log('saved model to {}', path)
+        serialize.save(self, filename_or_handle, format)
 
     @classmethod
     def load(cls, filename_or_handle, allow_pickle=True):
@@ -660,27 +622,10 @@ class Network:
 
         Raises
         ------
-        theanets.util.Error
+        theanets.util.LoadError
             If the file is truncated or corrupt; if it is not in the safe
             format and ``allow_pickle`` is False; or if it was written by the
             original Theano-based theanets (those pickles name Theano classes
             and cannot be read without Theano).
         '''
-        from . import serialize
-        label = serialize.file_label(filename_or_handle)
-        safe, source = serialize.is_safe_file(filename_or_handle)
-        if safe:
-            return serialize.load_safe(source, label=label)
-        if not allow_pickle:
-            raise util.Error(
-                '{} is not in the safe format: it is a pickle (or not a theanets model), and '
-                'loading a pickle runs code from the file, so it is refused with '
-                'allow_pickle=False. Load it with allow_pickle=True only if it comes from a '
-                "source you trust, then re-save it with format='safe'.".format(label))
-        if hasattr(source, 'read'):
-            return serialize.load_pickle(source, label)
-        opener = gzip.open if label.lower().endswith('.gz') else open
-        with opener(label, 'rb') as handle:
-            model = serialize.load_pickle(handle, label)
-        util.log('loaded model from {}', label)
-        return model
+        return serialize.load(Network, filename_or_handle, allow_pickle)

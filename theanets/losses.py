@@ -10,6 +10,7 @@ lower-cased class name.
 import numpy as np
 import pytensor.tensor as TT
 
+from . import checks
 from . import util
 
 __all__ = ['Loss', 'MeanSquaredError', 'MeanAbsoluteError',
@@ -51,7 +52,7 @@ class Loss(metaclass=util.Registrar):
 
     def __init__(self, target, weight=1., weighted=False, output_name='out'):
         self.weight = weight
-        if isinstance(target, int):
+        if checks.is_count(target):
             if not 0 <= target < len(self.TARGET_CONTAINERS):
                 raise util.ConfigurationError(
                     '{}: target must have 0 to {} dimensions, not {}'.format(

@@ -98,7 +98,7 @@ def from_kwargs(graph, **kwargs):
             if weight:
                 # Each stochastic regularizer draws from its own stream, so
                 # same-shaped outputs do not get the same masks.
-                seed = rng + len(result) if isinstance(rng, int) else rng
+                seed = rng + len(result) if checks.is_count(rng) else rng
                 result.append(cls(pattern=pattern, weight=weight, rng=seed))
 
     for key, value in kwargs.items():

@@ -8,6 +8,7 @@ that clearer errors stay catchable by the ``except`` clauses old scripts use.
 import difflib
 import fnmatch
 import logging
+import pickle
 import sys
 
 import numpy as np
@@ -297,3 +298,23 @@ def log(msg, *args, **kwargs):
         name = 'theanets.{}:{}'.format(module, frame.f_lineno)
     text = msg.format(*args, **kwargs) if (args or kwargs) else msg
     logging.getLogger(name).info(text)
+
+
+class LoadError(Error, pickle.UnpicklingError, EOFError, ValueError, OSError):
+    '''A saved model file cannot be read: truncated, corrupt, or not a model.
+
+    The original library let such files surface as whatever the unpickler or
+    gzip raised; this error derives from all of those (``pickle.UnpicklingError``,
+    ``EOFError``, ``ValueError`` and ``OSError``, which ``gzip.BadGzipFile``
+    is), so ``except`` clauses written for the original still catch it.
+
+    Examples
+    --------
+    >>> import pickle
+    >>> isinstance(LoadError('model.pkl is truncated'), pickle.UnpicklingError)
+    True
+    '''
+
+    def __str__(self):
+        # OSError would format two arguments as "[Errno a] b".
+        return str(self.args[0]) if self.args else ''

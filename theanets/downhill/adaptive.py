@@ -9,9 +9,10 @@ import numpy as np
 import pytensor.tensor as TT
 
 from .. import util
+from .._backend import RandomSource, jacobian_vector, vector_jacobian
+from ..checks import check_real
 from .base import Optimizer
-from .util import (NormalStream, check_real, jacobian_vector, log_param,
-                   shared_like, shared_scalar_like, vector_jacobian)
+from .util import log_param, shared_like, shared_scalar_like
 
 __all__ = ['RProp', 'RMSProp', 'ADAGRAD', 'ADADELTA', 'ESGD', 'Adam']
 
@@ -215,7 +216,7 @@ class ESGD(RMSProp):
                 'hv_method={!r} is not allowed: expected one of {}'.format(
                     hv_method, ', '.join(self.HV_METHODS)))
         self.hv_method = method
-        self.rng = NormalStream(rng)
+        self.rng = RandomSource(rng)
         super().__init__(*args, **kwargs)
 
     def _hessian_vector(self, param, grad, v):
@@ -227,10 +228,10 @@ class ESGD(RMSProp):
 
     def _get_updates_for(self, param, grad):
         D_tm1 = shared_like(param, 'D_ewma')
-        rng_update, v = self.rng.normal(param.shape, param.dtype)
+        v = self.rng.normal(0, 1, param.shape, dtype=param.dtype)
         Hv = self._hessian_vector(param, grad, v)
         D_t = self.ewma * D_tm1 + (1 - self.ewma) * Hv * Hv
-        yield rng_update
+        yield self.rng.updates()[-1]
         yield D_tm1, D_t
         yield param, self._shared_hyper('learning_rate') * grad / (TT.sqrt(D_t) + self.epsilon)
 

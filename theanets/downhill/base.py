@@ -17,8 +17,8 @@ import pytensor.tensor as TT
 from pytensor.compile.sharedvalue import SharedVariable
 
 from .. import util
-from .util import (check_int, check_real, find_inputs_and_params, log_param,
-                   shared_like)
+from ..checks import check_int, check_real
+from .util import find_inputs_and_params, log_param, shared_like
 
 __all__ = ['build', 'Optimizer']
 

@@ -8,7 +8,7 @@ import scipy.sparse
 from pytensor.compile.sharedvalue import SharedVariable
 
 from .. import util
-from .util import check_int
+from ..checks import check_int, is_count
 
 __all__ = ['Dataset']
 
@@ -107,7 +107,7 @@ class Dataset:
         self.iteration_size = check_int(
             'iteration_size', iteration_size, 1, allow_none=True)
         self.axis = check_int('axis', axis)
-        if rng is None or isinstance(rng, (int, np.integer)):
+        if rng is None or is_count(rng):
             rng = np.random.RandomState(rng)
         self.rng = rng
         self._callable = None

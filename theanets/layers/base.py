@@ -13,49 +13,22 @@ import pytensor
 import pytensor.tensor as TT
 
 from .. import activations
+from .. import checks
 from .. import util
 from .._backend import sparse_input
 
 __all__ = ['Layer', 'Input', 'Product', 'Flatten', 'Concatenate', 'Reshape']
 
 
-def _shape_text(shape):
-    return '(' + ', '.join('?' if d is None else str(d) for d in shape) + \
-        (',)' if len(shape) == 1 else ')')
-
-
-def _is_count(value):
-    '''True for a whole number (int or numpy integer, not bool).'''
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+# Other layer modules (recurrent, convolution) still import these names from
+# here; they are the functions of theanets.checks, where new code finds them.
+_shape_text = checks.shape_text
+_is_count = checks.is_count
 
 
 def _checked_shape(context, what, shape, unknown_ok=True):
-    '''``shape`` as a tuple of positive ints (or None where ``unknown_ok``).
-
-    Raises ConfigurationError naming the layer (``context``) otherwise.
-    '''
-    if isinstance(shape, np.ndarray) and shape.ndim == 1:
-        shape = tuple(shape.tolist())
-    if not isinstance(shape, (tuple, list)) or not shape:
-        raise util.ConfigurationError(
-            '{}: {} must be a non-empty tuple of positive whole numbers, not {!r}'.format(
-                context, what, shape))
-    for dim in shape:
-        if dim is None and unknown_ok:
-            continue
-        if not _is_count(dim) or dim <= 0:
-            raise util.ConfigurationError(
-                '{}: {} must hold positive whole numbers, not {!r} (in {!r})'.format(
-                    context, what, dim, tuple(shape)))
-    return tuple(None if d is None else int(d) for d in shape)
-
-
-def _checked_size(context, size):
-    '''``size`` as a positive int; ConfigurationError naming the layer otherwise.'''
-    if not _is_count(size) or size <= 0:
-        raise util.ConfigurationError(
-            '{}: size must be a positive whole number, not {!r}'.format(context, size))
-    return int(size)
+    ''':func:`theanets.checks.check_shape` with the layer (``context``) first.'''
+    return checks.check_shape(what, shape, context, unknown_ok)
 
 
 class Layer(metaclass=util.Registrar):
@@ -101,7 +74,7 @@ class Layer(metaclass=util.Registrar):
                 'layer names must be strings, not {!r}'.format(self.name))
         self.kwargs = kwargs
         rng = kwargs.get('rng', kwargs.get('nrng'))
-        if rng is None or isinstance(rng, (int, np.integer)):
+        if rng is None or checks.is_count(rng):
             rng = np.random.RandomState(rng)
         if not hasattr(rng, 'randn'):
             raise util.ConfigurationError(
@@ -195,7 +168,7 @@ class Layer(metaclass=util.Registrar):
             self._input_shapes.clear()
             self._output_shapes.clear()
         if self.kwargs.get('size') is not None:  # checked even where a layer ignores it
-            _checked_size(self._context(), self.kwargs['size'])
+            checks.check_count('size', self.kwargs['size'], self._context())
         self.resolve_inputs(graph.layers)
         self.resolve_outputs()
         if initialize or not hasattr(self, 'activate'):
@@ -214,15 +187,9 @@ class Layer(metaclass=util.Registrar):
             raise util.ConfigurationError('{}: inputs must be names or layers, not {!r}'.format(
                 self._context(), ref))
         prefix, _, suffix = ref.partition(':')
-        matches = [l for l in layers if l.name == prefix]
-        if len(matches) != 1:
-            names = [l.name for l in layers if l is not self]
-            raise util.ConfigurationError(
-                '{}: input {!r} {} among layers {}'.format(
-                    self._context(), ref,
-                    'matches no layer' if not matches else 'matches several layers',
-                    names))
-        return matches[0], '{}:{}'.format(prefix, suffix or 'out')
+        source = checks.find_layer([l for l in layers if l is not self], prefix, 'input layer',
+                                   '{}: '.format(self._context()))
+        return source, '{}:{}'.format(prefix, suffix or 'out')
 
     def resolve_inputs(self, layers):
         '''Map each input name to the shape of the output it names.'''
@@ -256,18 +223,18 @@ class Layer(metaclass=util.Registrar):
                         for a, b in zip(shape[:-1], first[:-1])):
                     raise util.ConfigurationError(
                         '{}: incompatible input shapes {}'.format(self._context(), ', '.join(
-                            '{} {}'.format(n, _shape_text(s))
+                            '{} {}'.format(n, checks.shape_text(s))
                             for n, s in self._input_shapes.items())))
         shape = self.kwargs.get('shape')
         size = self.kwargs.get('size')
         if shape is not None:
-            shape = _checked_shape(self._context(), 'shape', shape)
+            shape = checks.check_shape('shape', shape, self._context())
             if shape[-1] is None:
                 raise util.ConfigurationError(
                     '{}: the last axis of shape={} must be a size'.format(
-                        self._context(), _shape_text(shape)))
+                        self._context(), checks.shape_text(shape)))
         elif size is not None:
-            size = _checked_size(self._context(), size)
+            size = checks.check_count('size', size, self._context())
         if shape is not None:
             self._output_shapes['out'] = shape
         elif size is not None and shapes:
@@ -292,7 +259,7 @@ class Layer(metaclass=util.Registrar):
     def _number(self, key, name, value):
         '''``value`` of initialisation option ``key`` for parameter ``name``,
         checked to be a real number.'''
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        if not checks.is_number(value):
             raise util.ConfigurationError(
                 '{}: initialisation option {} for parameter {!r} must be a number, '
                 'not {!r}'.format(self._context(), key, self._param_name(name), value))
@@ -338,7 +305,7 @@ class Layer(metaclass=util.Registrar):
         UnknownNameError
             (a KeyError) listing the layer's parameters.
         '''
-        if isinstance(key, (int, np.integer)) and -len(self._params) <= key < len(self._params):
+        if checks.is_count(key) and -len(self._params) <= key < len(self._params):
             return self._params[key]
         for param in self._params:
             if param.name == self._param_name(key):
@@ -395,9 +362,10 @@ class Layer(metaclass=util.Registrar):
 
     def log(self):
         '''Log the layer's shape and parameters.'''
-        inputs = ', '.join('{} {}'.format(n, _shape_text(s)) for n, s in self._input_shapes.items())
+        inputs = ', '.join('{} {}'.format(n, checks.shape_text(s))
+                           for n, s in self._input_shapes.items())
         util.log('layer {0.__class__.__name__} "{0.name}" {1} {2} from {3}', self,
-                 _shape_text(self.output_shape),
+                 checks.shape_text(self.output_shape),
                  getattr(getattr(self, 'activate', None), 'name', ''), inputs or '-')
         self.log_params()
 
@@ -407,7 +375,7 @@ class Layer(metaclass=util.Registrar):
         for param in self.params:
             value = param.get_value()
             total += value.size
-            util.log('parameter {} {}', param.name, _shape_text(value.shape))
+            util.log('parameter {} {}', param.name, checks.shape_text(value.shape))
         return total
 
     def __repr__(self):
@@ -437,16 +405,16 @@ class Input(Layer):
         context = 'layer {!r} (Input)'.format(name)
         shape = kwargs.get('shape')
         if shape is not None:
-            shape = _checked_shape(context, 'shape', shape)
+            shape = checks.check_shape('shape', shape, context)
             ndim = 1 + len(shape)
             kwargs['shape'] = shape
         else:
-            if not _is_count(ndim) or not 2 <= ndim < len(util.FLOAT_CONTAINERS):
+            if not checks.is_count(ndim) or not 2 <= ndim < len(util.FLOAT_CONTAINERS):
                 raise util.ConfigurationError('{}: ndim must be 2 to {}, not {!r}'.format(
                     context, len(util.FLOAT_CONTAINERS) - 1, ndim))
             size = kwargs.pop('size', None)
             if size is not None:
-                size = _checked_size(context, size)
+                size = checks.check_count('size', size, context)
             kwargs['shape'] = (None,) * (ndim - 2) + (size,)
         kwargs['activation'] = 'linear'
         kwargs.pop('inputs', None)
@@ -475,7 +443,7 @@ class Input(Layer):
             raise util.ConfigurationError(
                 '{} does not specify a size (give an int, size=..., or shape=...)'.format(
                     self._context()))
-        self._output_shapes['out'] = _checked_shape(self._context(), 'shape', shape)
+        self._output_shapes['out'] = checks.check_shape('shape', shape, self._context())
 
     def transform(self, inputs):
         return self.input, []
@@ -496,7 +464,7 @@ class Product(Layer):
         shapes = set(self._input_shapes.values())
         if len(shapes) != 1:
             raise util.ConfigurationError('{}: all inputs must have the same shape, got {}'.format(
-                self._context(), ', '.join('{} {}'.format(n, _shape_text(s))
+                self._context(), ', '.join('{} {}'.format(n, checks.shape_text(s))
                                            for n, s in self._input_shapes.items())))
         self._output_shapes['out'] = shapes.pop()
 
@@ -518,13 +486,13 @@ class Flatten(Layer):
         if any(d is None for d in shape):
             raise util.ConfigurationError(
                 '{}: cannot flatten input {!r} of unknown shape {}'.format(
-                self._context(), self.input_name, _shape_text(shape)))
+                self._context(), self.input_name, checks.shape_text(shape)))
         size = int(np.prod(shape))
         given = self.kwargs.get('size')
         if given is not None and given != size:
             raise util.ConfigurationError(
                 '{}: size={} was given, but flattening input {} gives {} values'.format(
-                    self._context(), given, _shape_text(shape), size))
+                    self._context(), given, checks.shape_text(shape), size))
         self._output_shapes['out'] = (size,)
 
     def transform(self, inputs):
@@ -543,7 +511,7 @@ class Concatenate(Layer):
         if any(s[:-1] != lead for s in shapes) or any(s[-1] is None for s in shapes):
             raise util.ConfigurationError(
                 '{}: inputs must agree on all but the last axis, got {}'.format(
-                    self._context(), ', '.join('{} {}'.format(n, _shape_text(s))
+                    self._context(), ', '.join('{} {}'.format(n, checks.shape_text(s))
                                                for n, s in self._input_shapes.items())))
         self._output_shapes['out'] = tuple(lead) + (sum(s[-1] for s in shapes),)
 
@@ -563,14 +531,14 @@ class Reshape(Layer):
         shape = self.kwargs.get('shape')
         if shape is None:
             raise util.ConfigurationError('{} needs shape=(...)'.format(self._context()))
-        shape = _checked_shape(self._context(), 'shape', shape)
+        shape = checks.check_shape('shape', shape, self._context())
         before = self.input_shape
         if all(d is not None for d in before + shape) and \
                 int(np.prod(before)) != int(np.prod(shape)):
             raise util.ConfigurationError(
                 '{}: cannot reshape input {} ({} values) to {} ({} values)'.format(
-                    self._context(), _shape_text(before), int(np.prod(before)),
-                    _shape_text(shape), int(np.prod(shape))))
+                    self._context(), checks.shape_text(before), int(np.prod(before)),
+                    checks.shape_text(shape), int(np.prod(shape))))
         self._output_shapes['out'] = shape
 
     def transform(self, inputs):

@@ -1,8 +1,9 @@
 '''Fully-connected layers: Feedforward, Classifier (softmax) and Tied.'''
 
+from .. import checks
 from .. import util
 from .._backend import dot
-from .base import Layer, _shape_text
+from .base import Layer
 
 __all__ = ['Feedforward', 'Classifier', 'Tied']
 
@@ -42,7 +43,7 @@ class Feedforward(Layer):
                     '{}: output shape {} cannot be made from input {!r} of shape {}: a '
                     'feedforward layer keeps all but the last axis of its input (give '
                     'size=... instead of shape=...)'.format(
-                        self._context(), _shape_text(out), name, _shape_text(shape)))
+                        self._context(), checks.shape_text(out), name, checks.shape_text(shape)))
 
     def _weight_name(self, input_name):
         return 'w' if len(self._input_shapes) == 1 else 'w_' + input_name
@@ -100,12 +101,9 @@ class Tied(Layer):
 
     def bind(self, graph, *args, **kwargs):
         if isinstance(self.partner, str):
-            matches = [l for l in graph.layers if l.name == self.partner]
-            if len(matches) != 1:
-                raise util.ConfigurationError(
-                    '{}: cannot find partner layer {!r} among {}'.format(
-                        self._context(), self.partner, [l.name for l in graph.layers]))
-            self.partner = matches[0]
+            others = [l for l in graph.layers if l is not self]
+            self.partner = checks.find_layer(others, self.partner, 'partner layer',
+                                             '{}: '.format(self._context()))
         super().bind(graph, *args, **kwargs)
 
     def resolve_outputs(self):

@@ -1,51 +1,22 @@
-'''A safe model format: parameters and a JSON description in one ``.npz`` file.
+'''The safe format: parameters and a JSON description in one ``.npz`` file.
 
-A pickle runs code when it is loaded. A file in this format is read without
-executing or importing anything it names:
-
-* it is a numpy zip archive (written with :func:`numpy.savez`, read with
-  ``numpy.load(..., allow_pickle=False)``) holding every parameter array
-  under its name (``'hid1.w'``), plus one entry ``'__theanets__'``: a JSON
-  string (a 0-d unicode array) describing the model;
-* the JSON names the model class (``"theanets.feedforward.Autoencoder"``),
-  which is looked up among the subclasses of :class:`theanets.graph.Network`
-  that are already imported, never imported;
-* layers, activations and losses are rebuilt from their specs through the
-  registries, so a user's own layer class loads as long as its module has
-  been imported by the program, and nothing is imported because a file says
-  so.
-
-The JSON holds ``format`` (``"theanets-safe/1"``), ``model``, ``rng`` (the
-model's seed when it is an int, else null), ``layers`` (each layer's
-:meth:`~theanets.layers.Layer.to_spec`), ``losses`` (each loss's
-:meth:`~theanets.losses.Loss.to_spec`, the target written as a number of
-dimensions, ``{"input": "<input layer>"}`` or ``{"loss": <index of an earlier
-loss whose target it shares>}``) and ``params`` (name, shape and dtype of
-each parameter, in ``model.params`` order).
-
-Use it through :meth:`theanets.graph.Network.save` (``format='safe'``, or a
-path ending in ``.npz``) and :meth:`theanets.graph.Network.load`.
+See :mod:`theanets.serialize` for the layout. Nothing a file names is
+imported or called when it is loaded.
 '''
 
-import gzip
-import io
 import json
-import os
-import pickle
-import tempfile
 import zipfile
 import zlib
 
 import numpy as np
 
-from . import graph
-from . import layers
-from . import losses
-from . import util
+from .. import checks
+from .. import layers
+from .. import losses
+from .. import util
+from .files import MAX_DEFLATE_RATIO, atomic_write, file_label, file_size, is_safe_file
 
-__all__ = ['FORMAT', 'save_safe', 'load_safe', 'load_pickle', 'describe', 'atomic_write',
-           'is_safe_file',
-           'file_label']
+__all__ = ['FORMAT', 'META_KEY', 'describe', 'save_safe', 'load_safe']
 
 #: The format tag written in (and required of) every file.
 FORMAT = 'theanets-safe/1'
@@ -53,116 +24,14 @@ FORMAT = 'theanets-safe/1'
 #: Name of the archive entry holding the JSON description.
 META_KEY = '__theanets__'
 
-#: The first bytes of a zip archive (and so of every file in this format).
-ZIP_MAGIC = b'PK\x03\x04'
-
 # Errors numpy, zipfile and json raise for a truncated or corrupt file.
 _READ_ERRORS = (OSError, EOFError, ValueError, KeyError, IndexError, zipfile.BadZipFile,
-                zlib.error, NotImplementedError, RecursionError, OverflowError)
+                zlib.error, NotImplementedError, RecursionError, OverflowError,
+                MemoryError, TypeError)
 
 # Errors a layer or loss constructor raises for arguments it cannot use.
-_BUILD_ERRORS = (util.Error, TypeError, ValueError, KeyError, AttributeError, IndexError)
-
-
-def atomic_write(path, write):
-    '''Write a file atomically: to a temporary file, then renamed over ``path``.
-
-    The temporary file is made in the folder of ``path``, flushed to disk,
-    then moved into place with :func:`os.replace`; if ``write`` raises, the
-    temporary file is removed and ``path`` is left as it was.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The file to write.
-    write : callable
-        ``write(handle)`` writes the content to a binary file handle.
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> folder = tempfile.mkdtemp()
-    >>> atomic_write(os.path.join(folder, 'x.bin'), lambda h: h.write(b'abc'))
-    >>> os.listdir(folder)
-    ['x.bin']
-    '''
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', dir=folder)
-    try:
-        # mkstemp makes the file private (0600); give it the mode a plain
-        # open() would: the replaced file's, else 0666 less the umask.
-        os.chmod(tmp, _file_mode(path))
-        with os.fdopen(fd, 'wb') as raw:
-            write(raw)
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _file_mode(path):
-    '''Permission bits for a new file at ``path``.'''
-    if os.path.exists(path):
-        return os.stat(path).st_mode & 0o777
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def file_label(filename_or_handle):
-    '''How messages name a file: its path, or an open handle's ``name``.
-
-    Examples
-    --------
-    >>> import io
-    >>> file_label('model.npz'), file_label(io.BytesIO())
-    ('model.npz', 'handle')
-    '''
-    if hasattr(filename_or_handle, 'read') or hasattr(filename_or_handle, 'write'):
-        return str(getattr(filename_or_handle, 'name', 'handle'))
-    return os.fspath(filename_or_handle)
-
-
-def _peek(handle, size):
-    '''The first ``size`` bytes of an open file, and a handle still at its start.
-
-    A seekable handle is rewound; an unseekable one is read into memory.
-    '''
-    seekable = getattr(handle, 'seekable', None)
-    if seekable is not None and seekable():
-        pos = handle.tell()
-        head = handle.read(size)
-        handle.seek(pos)
-        return head, handle
-    data = handle.read()
-    return data[:size], io.BytesIO(data)
-
-
-def is_safe_file(filename_or_handle):
-    '''Whether a file starts like the safe format (a zip archive).
-
-    Parameters
-    ----------
-    filename_or_handle : str, path-like or binary file handle
-        A handle is left at the position it had.
-
-    Returns
-    -------
-    (bool, source)
-        The answer, and what to read the file from: the path, the handle, or
-        (for an unseekable handle) an in-memory copy of its content.
-    '''
-    if hasattr(filename_or_handle, 'read'):
-        head, source = _peek(filename_or_handle, len(ZIP_MAGIC))
-    else:
-        source = os.fspath(filename_or_handle)
-        with open(source, 'rb') as handle:
-            head = handle.read(len(ZIP_MAGIC))
-    return head == ZIP_MAGIC, source
+_BUILD_ERRORS = (util.Error, TypeError, ValueError, KeyError, AttributeError, IndexError,
+                 RecursionError, OverflowError)
 
 
 # ----- saving -------------------------------------------------------------
@@ -298,7 +167,7 @@ def save_safe(network, filename_or_handle):
     >>> buffer = io.BytesIO()
     >>> save_safe(theanets.Regressor([3, 4, 2]), buffer)
     >>> _ = buffer.seek(0)
-    >>> [p.name for p in load_safe(buffer).params]
+    >>> [p.name for p in load_safe(buffer, theanets.Network).params]
     ['hid1.w', 'hid1.b', 'out.w', 'out.b']
     '''
     meta = json.dumps(describe(network), sort_keys=True)
@@ -317,14 +186,14 @@ def save_safe(network, filename_or_handle):
 
 # ----- loading ------------------------------------------------------------
 
-def _network_classes():
-    '''Every imported subclass of Network (and Network), by full dotted name.
+def _network_classes(base):
+    '''Every imported subclass of ``base`` (and ``base``), by full dotted name.
 
     Walked breadth first in order of definition, so a class defined again
     under the same name (in an interactive session) replaces the old one.
     '''
     found = {}
-    todo = [graph.Network]
+    todo = [base]
     while todo:
         cls = todo.pop(0)
         found['{}.{}'.format(cls.__module__, cls.__qualname__)] = cls
@@ -332,39 +201,78 @@ def _network_classes():
     return found
 
 
-def _read(source, label):
-    '''The JSON description and the arrays of a safe file.'''
+def _check_sizes(handle, label):
+    '''Raise LoadError if a size the archive declares exceeds what the file holds.
+
+    numpy allocates an array of the declared shape before reading it; this
+    check makes a corrupt header an error instead of a huge allocation.
+    '''
+    size = file_size(handle)
+    pos = handle.tell()
     try:
+        with zipfile.ZipFile(handle) as archive:
+            for info in archive.infolist():
+                limit = info.compress_size if info.compress_type == zipfile.ZIP_STORED \
+                    else info.compress_size * MAX_DEFLATE_RATIO + 1024
+                if info.compress_size > size or info.file_size > limit:
+                    raise util.LoadError(
+                        '{} is not a readable theanets safe model file (truncated or corrupt?): '
+                        'entry {!r} declares {} bytes ({} stored), but the file has {}'.format(
+                            label, info.filename, info.file_size, info.compress_size, size))
+                if not info.filename.endswith('.npy'):
+                    continue
+                with archive.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) \
+                        else np.lib.format.read_array_header_2_0
+                    shape, _, dtype = read_header(member)
+                count = 1
+                for dim in shape:
+                    count *= int(dim)
+                if count * dtype.itemsize > info.file_size:
+                    raise util.LoadError(
+                        '{} is not a readable theanets safe model file (truncated or corrupt?): '
+                        'entry {!r} declares an array of shape {} and dtype {} ({} bytes), '
+                        'but holds {} bytes'.format(label, info.filename, tuple(shape), dtype,
+                                                    count * dtype.itemsize, info.file_size))
+    finally:
+        handle.seek(pos)
+
+
+def _read(source, label):
+    '''The JSON description and the arrays of a safe file (an open, seekable handle).'''
+    try:
+        _check_sizes(source, label)
         with np.load(source, allow_pickle=False) as archive:
             if META_KEY not in archive.files:
-                raise util.Error(
+                raise util.LoadError(
                     '{} is not a theanets safe model file: it has no {!r} entry (its entries '
                     'are {})'.format(label, META_KEY, sorted(archive.files)))
             meta = archive[META_KEY]
             if meta.shape != () or meta.dtype.kind != 'U':
-                raise util.Error(
+                raise util.LoadError(
                     '{}: the {!r} entry must be a JSON string, not an array of {} with '
                     'shape {}'.format(label, META_KEY, meta.dtype, meta.shape))
             meta = json.loads(str(meta))
             arrays = {key: archive[key] for key in archive.files if key != META_KEY}
-    except util.Error:
+    except util.LoadError:
         raise
     except _READ_ERRORS as err:
-        raise util.Error('{} is not a readable theanets safe model file (truncated or '
-                         'corrupt?): {}: {}'.format(label, type(err).__name__, err)) from err
+        raise util.LoadError('{} is not a readable theanets safe model file (truncated or '
+                             'corrupt?): {}: {}'.format(label, type(err).__name__, err)) from err
     return meta, arrays
 
 
 def _check_description(meta, label):
     '''Raise util.Error unless ``meta`` has the structure a model needs.'''
     def fail(what):
-        raise util.Error('{}: the model description is not valid: {}'.format(label, what))
+        raise util.LoadError('{}: the model description is not valid: {}'.format(label, what))
 
     if not isinstance(meta, dict):
         fail('expected a JSON object, not {}'.format(type(meta).__name__))
     if meta.get('format') != FORMAT:
-        raise util.Error('{}: unknown format version {!r}; this version of theanets reads '
-                         '{!r}'.format(label, meta.get('format'), FORMAT))
+        raise util.LoadError('{}: unknown format version {!r}; this version of theanets reads '
+                             '{!r}'.format(label, meta.get('format'), FORMAT))
     for key in ('model', 'layers', 'losses', 'params'):
         if key not in meta:
             fail('the key {!r} is missing'.format(key))
@@ -391,10 +299,10 @@ def _check_description(meta, label):
                  'not {!r}'.format(i, entry))
 
 
-def _find_class(name, label):
-    classes = _network_classes()
+def _find_class(base, name, label):
+    classes = _network_classes(base)
     if name not in classes:
-        raise util.Error(
+        raise util.LoadError(
             '{}: unknown model class {!r}; the safe loader only uses model classes that are '
             'already imported (import the module defining it first). Known classes: '
             '{}'.format(label, name, ', '.join(sorted(classes))))
@@ -402,51 +310,51 @@ def _find_class(name, label):
 
 
 def _loss_target(model, index, target, label):
-    if isinstance(target, int) and not isinstance(target, bool):
+    if checks.is_count(target):
         return target
     if isinstance(target, dict) and set(target) == {'input'}:
-        for layer in model.layers:
-            if isinstance(layer, layers.Input) and layer.name == target['input']:
-                return layer.input
-        raise util.Error('{}: loss {} targets input {!r}, but the model has no such input '
-                         'layer (inputs: {})'.format(
-                             label, index, target['input'], [v.name for v in model.inputs]))
+        inputs = [layer for layer in model.layers if isinstance(layer, layers.Input)]
+        try:
+            return checks.find_layer(inputs, target['input'], 'input layer').input
+        except util.Error as err:
+            raise util.LoadError('{}: loss {} targets input {!r}: {}'.format(
+                label, index, target['input'], err)) from err
     if isinstance(target, dict) and set(target) == {'loss'} and \
             isinstance(target['loss'], int) and 0 <= target['loss'] < index:
         return model.losses[target['loss']].variables[0]
-    raise util.Error('{}: loss {} has target {!r}; expected a number of dimensions, '
+    raise util.LoadError('{}: loss {} has target {!r}; expected a number of dimensions, '
                      '{{"input": <input layer name>}} or {{"loss": <index of an earlier '
                      'loss>}}'.format(label, index, target))
 
 
-def _rebuild(cls, meta, label):
+def _rebuild(cls, base, meta, label):
     '''A model of class ``cls`` with the layers and losses of ``meta``.'''
     model = cls.__new__(cls)
     rng = meta.get('rng')
-    graph.Network.__init__(model, layers=(), loss=None, rng=13 if rng is None else rng)
+    base.__init__(model, layers=(), loss=None, rng=13 if rng is None else rng)
     for i, spec in enumerate(meta['layers']):
         try:
             model.add_layer(dict(spec))
         except _BUILD_ERRORS as err:
-            raise util.Error('{}: cannot rebuild layer {} ({!r}): {}'.format(
+            raise util.LoadError('{}: cannot rebuild layer {} ({!r}): {}'.format(
                 label, i, spec.get('name', '?'), err)) from err
     for layer in model.layers:
         try:
             layer.bind(model)
         except _BUILD_ERRORS as err:
-            raise util.Error('{}: cannot connect layer {!r}: {}'.format(
+            raise util.LoadError('{}: cannot connect layer {!r}: {}'.format(
                 label, layer.name, err)) from err
     for i, spec in enumerate(meta['losses']):
         spec = dict(spec)
         form = spec.pop('form')
         spec['target'] = _loss_target(model, i, spec.get('target'), label)
         if not losses.Loss.is_registered(form):
-            raise util.Error('{}: cannot rebuild loss {}: {}'.format(
+            raise util.LoadError('{}: cannot rebuild loss {}: {}'.format(
                 label, i, util.unknown_name('loss', form, losses.Loss._registry)))
         try:
             model.add_loss(losses.Loss.build(form, **spec))
         except _BUILD_ERRORS as err:
-            raise util.Error('{}: cannot rebuild loss {} ({}): {}'.format(
+            raise util.LoadError('{}: cannot rebuild loss {} ({}): {}'.format(
                 label, i, form, err)) from err
     return model
 
@@ -456,40 +364,42 @@ def _set_params(model, meta, arrays, label):
     names = [p.name for p in model.params]
     listed = [entry['name'] for entry in meta['params']]
     if listed != names:
-        raise util.Error(
+        raise util.LoadError(
             '{}: the file lists parameters {} but the rebuilt model has {}'.format(
                 label, listed, names))
     extra = sorted(set(arrays) - set(names))
     if extra:
-        raise util.Error('{}: the file holds arrays {} that are not parameters of the '
-                         'model (parameters: {})'.format(label, extra, names))
+        raise util.LoadError('{}: the file holds arrays {} that are not parameters of the '
+                             'model (parameters: {})'.format(label, extra, names))
     for param, entry in zip(model.params, meta['params']):
         if param.name not in arrays:
-            raise util.Error('{}: parameter {!r} is listed but its array is missing'.format(
+            raise util.LoadError('{}: parameter {!r} is listed but its array is missing'.format(
                 label, param.name))
         value = arrays[param.name]
         expected = param.get_value(borrow=True).shape
         for what, shape in (('array', value.shape), ('description', tuple(entry['shape']))):
             if tuple(shape) != tuple(expected):
-                raise util.Error(
+                raise util.LoadError(
                     '{}: parameter {!r} has shape {} in the file ({}), but the model '
                     'expects {}'.format(label, param.name, tuple(shape), what, expected))
         if value.dtype.kind not in 'fiu':
-            raise util.Error('{}: parameter {!r} holds {} values, not numbers'.format(
+            raise util.LoadError('{}: parameter {!r} holds {} values, not numbers'.format(
                 label, param.name, value.dtype))
         param.set_value(np.asarray(value, dtype=param.dtype))
 
 
-def load_safe(filename_or_handle, label=None):
+def load_safe(filename_or_handle, base, label=None):
     '''Load a model saved with :func:`save_safe` without running its code.
 
     Nothing named in the file is imported or called: the model class must be
-    an already-imported subclass of :class:`theanets.graph.Network`, and
-    layer, activation and loss forms must be registered.
+    ``base`` or an already-imported subclass of it, and layer, activation and
+    loss forms must be registered.
 
     Parameters
     ----------
     filename_or_handle : str, path-like or binary file handle
+    base : type
+        The model base class, :class:`theanets.graph.Network`.
     label : str, optional
         How error messages name the file (default: :func:`file_label`).
 
@@ -501,7 +411,7 @@ def load_safe(filename_or_handle, label=None):
 
     Raises
     ------
-    theanets.util.Error
+    theanets.util.LoadError
         If the file is not in this format, is truncated or corrupt, has an
         unknown format version, names an unknown model class, layer form or
         loss, or its parameters do not match the model it describes; the
@@ -510,37 +420,16 @@ def load_safe(filename_or_handle, label=None):
     label = file_label(filename_or_handle) if label is None else label
     safe, source = is_safe_file(filename_or_handle)
     if not safe:
-        raise util.Error('{} is not a theanets safe model file (it does not start like a zip '
-                         'archive)'.format(label))
+        raise util.LoadError('{} is not a theanets safe model file (it does not start like a '
+                             'zip archive)'.format(label))
     if hasattr(source, 'read'):
         meta, arrays = _read(source, label)
     else:
         with open(source, 'rb') as handle:  # np.load leaks its own handle on a bad zip
             meta, arrays = _read(handle, label)
     _check_description(meta, label)
-    cls = _find_class(meta['model'], label)
-    model = _rebuild(cls, meta, label)
+    cls = _find_class(base, meta['model'], label)
+    model = _rebuild(cls, base, meta, label)
     _set_params(model, meta, arrays, label)
     util.log('loaded model (safe format) from {}', label)
     return model
-
-
-def load_pickle(handle, label):
-    '''Unpickle a model from an open file; clear errors for unreadable files.
-
-    A pickle runs code when loaded: use only files from a trusted source.
-    '''
-    try:
-        return pickle.load(handle)
-    except ModuleNotFoundError as err:
-        if err.name and err.name.split('.')[0] in ('theano', 'downhill', 'climate'):
-            raise util.Error(
-                '{} was saved by the original Theano-based theanets (it refers to module '
-                '{!r}); such files cannot be loaded here. Load it with the original library, '
-                'save the parameters (model.params values) with numpy, and copy them into a '
-                'model built here with the same layers.'.format(label, err.name)) from err
-        raise
-    except (EOFError, pickle.UnpicklingError, gzip.BadGzipFile, OSError,
-            AttributeError, IndexError, ValueError, KeyError, TypeError, OverflowError) as err:
-        raise util.Error('{} is not a readable theanets model (truncated or corrupt?): '
-                         '{}: {}'.format(label, type(err).__name__, err)) from err
