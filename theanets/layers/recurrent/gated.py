@@ -34,6 +34,7 @@ class LSTM(Recurrent):
     '''
 
     STATES = ('h_0', 'c_0')
+    CARRIED = ('h_0', 'c_0')
 
     def __init__(self, c_0=None, **kwargs):
         self.c_0 = c_0
@@ -188,6 +189,7 @@ class SCRN(Recurrent):
     '''
 
     STATES = ('h_0', 's_0')
+    CARRIED = ('s_0', 'h_0')
     RATES = ('vector', 'uniform', 'log')
 
     def __init__(self, rate='vector', s_0=None, context_size=None, **kwargs):
