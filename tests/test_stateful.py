@@ -232,3 +232,51 @@ def test_state_of_the_wrong_type_is_refused():
     with pytest.raises(util.DataError, match=r"state 'hid1.h' of layer 'hid1' \(RNN\) must "
                                              r"hold numbers, not <U1"):
         net.predict(_data(), state={'hid1.h': np.full((3, 6), 'a')})
+
+
+# ----- predict_sequence on the stateful step -----------------------------
+
+def _prefix_sampler(net, labels, steps, streams, seed, temperature=1):
+    '''The same draws as predict_sequence(stateful=True), re-running the whole prefix.'''
+    rng = np.random.RandomState(seed)
+    width = net.layers[0].output_size
+    seqs = [list(labels) for _ in range(streams)]
+    result = []
+    for _ in range(steps):
+        x = np.zeros((streams, len(seqs[0]), width), 'float32')
+        for i, seq in enumerate(seqs):
+            x[i, np.arange(len(seq)), seq] = 1
+        chosen = []
+        for pdf in net.predict_proba(x)[:, -1]:
+            pdf = pdf.astype('float64') ** (1 / temperature)
+            chosen.append(int(rng.multinomial(1, pdf / pdf.sum()).argmax()))
+        for seq, c in zip(seqs, chosen):
+            seq.append(c)
+        result.append(chosen[0] if streams == 1 else chosen)
+    return result
+
+
+@pytest.mark.parametrize('streams,temperature', [(1, 1), (3, 1), (2, 0.5)])
+def test_stateful_predict_sequence_equals_rerunning_the_prefix(streams, temperature):
+    net = theanets.recurrent.Classifier([5, (8, 'lstm'), 5])
+    got = list(net.predict_sequence([1, 3, 2], 6, streams=streams, rng=4, stateful=True,
+                                    temperature=temperature))
+    assert got == _prefix_sampler(net, [1, 3, 2], 6, streams, 4, temperature)
+
+
+def test_stateful_predict_sequence_without_seed_and_errors():
+    net = theanets.recurrent.Classifier([4, (6, 'rnn', 'tanh'), 4])
+    assert len(list(net.predict_sequence([], 3, rng=0, stateful=True))) == 3
+    with pytest.raises(util.DataError, match=r'seed labels must be in \[0, 4\), not \[7\]'):
+        list(net.predict_sequence([1, 7], 3, stateful=True))
+    with pytest.raises(util.ConfigurationError, match='temperature must be a positive number'):
+        list(net.predict_sequence([1], 3, temperature=0))
+    with pytest.raises(util.ConfigurationError, match='streams must be a positive whole number'):
+        list(net.predict_sequence([1], 3, streams=0, stateful=True))
+
+
+def test_default_predict_sequence_keeps_the_original_draws():
+    # the reference replay checks the numbers; here: temperature 1 changes nothing
+    net = theanets.recurrent.Classifier([5, (8, 'rnn'), 5])
+    assert list(net.predict_sequence([0, 1, 2], 4, rng=13)) == \
+        list(net.predict_sequence([0, 1, 2], 4, rng=13, temperature=1))

@@ -515,7 +515,8 @@ class Classifier(_Sequences, feedforward.Classifier):
         :meth:`feed_forward`.'''
         return self._pick(self.layers[-1].full_name('pre'), x, state, return_state, kwargs)
 
-    def predict_sequence(self, labels, steps, streams=1, rng=None):
+    def predict_sequence(self, labels, steps, streams=1, rng=None, stateful=False,
+                         temperature=1):
         '''Generate labels that continue a seed sequence, one step at a time.
 
         Parameters
@@ -525,9 +526,19 @@ class Classifier(_Sequences, feedforward.Classifier):
         steps : int
             How many labels to generate.
         streams : int
-            Number of sequences generated in parallel (1 or 2).
+            Number of sequences generated in parallel.
         rng : None, int or RandomState
             Source of the random draws.
+        stateful : bool
+            True: feed the seed once, then each drawn label as one time step
+            continuing from the state the model reached (stateful
+            prediction), so ``steps`` labels cost ``steps`` one-step calls,
+            each stream is drawn independently and ``streams`` may be any
+            number. False (default): the original's algorithm, kept so that
+            a seed gives the labels it gave (see the notes).
+        temperature : float
+            Draw from probabilities ``p ** (1 / temperature)``, normalised:
+            below 1 more likely labels, above 1 more varied ones.
 
         Yields
         ------
@@ -536,19 +547,38 @@ class Classifier(_Sequences, feedforward.Classifier):
         Raises
         ------
         IndexError
-            Where the original failed: with ``streams > 2`` and fewer seed
-            labels than streams (see the notes).
+            Without ``stateful``, where the original failed: with
+            ``streams > 2`` and fewer seed labels than streams (see the notes).
 
         Notes
         -----
-        Reproduces the original exactly, including its quirks: the model is
-        shown the whole zero-padded sequences and the probabilities at the
-        last time step are sampled; and at step ``i`` (counting the seed)
-        only the first ``i`` of the parallel sequences are predicted (the
-        original sliced the batch axis), so with ``1 < i < streams`` the
-        original failed with an IndexError. That error is raised here before
-        anything is generated, with a clearer message.
+        Without ``stateful``, reproduces the original exactly, including its
+        quirks: the model is shown the whole zero-padded sequences (seed,
+        labels drawn so far, then zeros up to the full length) and the
+        probabilities at the last time step are sampled, so each label costs
+        a run over the full length and depends on the padding; and at step
+        ``i`` (counting the seed) only the first ``i`` of the parallel
+        sequences are predicted (the original sliced the batch axis), so with
+        ``1 < i < streams`` the original failed with an IndexError. That
+        error is raised here before anything is generated, with a clearer
+        message. The stateful algorithm has none of these quirks, and so
+        draws other labels for the same seed.
+
+        Examples
+        --------
+        >>> import theanets
+        >>> net = theanets.recurrent.Classifier([5, (8, 'gru', 'tanh'), 5])
+        >>> labels = list(net.predict_sequence([1, 2], 4, rng=0, stateful=True))
+        >>> len(labels), all(0 <= k < 5 for k in labels)
+        (4, True)
         '''
+        if not isinstance(temperature, (int, float, np.integer, np.floating)) or \
+                isinstance(temperature, bool) or not temperature > 0:
+            raise util.ConfigurationError('predict_sequence: temperature must be a positive '
+                                          'number, not {!r}'.format(temperature))
+        if stateful:
+            yield from self._sample_stateful(labels, steps, streams, rng, temperature)
+            return
         if rng is None or isinstance(rng, int):
             rng = np.random.RandomState(rng)
         batch = max(2, streams)
@@ -563,6 +593,8 @@ class Classifier(_Sequences, feedforward.Classifier):
         for i in range(len(labels), len(labels) + steps):
             chosen = []
             for pdf in self.predict_proba(inputs[:i])[:, -1]:
+                if temperature != 1:
+                    pdf = _tempered(pdf, temperature)
                 try:
                     label = rng.multinomial(1, pdf).argmax(axis=-1)
                 except ValueError:
@@ -570,6 +602,45 @@ class Classifier(_Sequences, feedforward.Classifier):
                 chosen.append(int(label))
             inputs[np.arange(batch), i, chosen] = 1
             yield chosen[0] if streams == 1 else chosen
+
+
+    def _sample_stateful(self, labels, steps, streams, rng, temperature):
+        '''predict_sequence(stateful=True): one step per label.'''
+        width = self.layers[0].output_size
+        labels = [int(k) for k in labels]
+        bad = [k for k in labels if not 0 <= k < width]
+        if bad:
+            raise util.DataError('predict_sequence: seed labels must be in [0, {}), not '
+                                 '{}'.format(width, bad))
+        if not isinstance(streams, (int, np.integer)) or isinstance(streams, bool) or \
+                streams < 1:
+            raise util.ConfigurationError('predict_sequence: streams must be a positive '
+                                          'whole number, not {!r}'.format(streams))
+        if rng is None or isinstance(rng, (int, np.integer)):
+            rng = np.random.RandomState(rng)
+        inputs = np.zeros((streams, max(1, len(labels)), width), util.FLOAT)
+        inputs[:, np.arange(len(labels)), labels] = 1  # no seed: one all-zero step
+        proba, state = self.predict_proba(inputs, return_state=True)
+        for i in range(steps):
+            chosen = []
+            for pdf in proba[:, -1]:
+                pdf = _tempered(pdf, temperature)
+                chosen.append(int(rng.multinomial(1, pdf).argmax()))
+            yield chosen[0] if streams == 1 else chosen
+            if i + 1 < steps:
+                inputs = np.zeros((streams, 1, width), util.FLOAT)
+                inputs[np.arange(streams), 0, chosen] = 1
+                proba, state = self.predict_proba(inputs, state=state, return_state=True)
+
+
+def _tempered(pdf, temperature):
+    '''Probabilities ``pdf ** (1 / temperature)``, normalised in float64.'''
+    pdf = np.clip(np.asarray(pdf, 'float64'), 0, None)
+    if temperature != 1:
+        with np.errstate(divide='ignore'):
+            logs = np.log(pdf) / temperature
+        pdf = np.exp(logs - logs.max())
+    return pdf / pdf.sum()
 
 
 def batches(arrays, steps=100, batch_size=64, rng=None):
