@@ -280,3 +280,32 @@ def test_default_predict_sequence_keeps_the_original_draws():
     net = theanets.recurrent.Classifier([5, (8, 'rnn'), 5])
     assert list(net.predict_sequence([0, 1, 2], 4, rng=13)) == \
         list(net.predict_sequence([0, 1, 2], 4, rng=13, temperature=1))
+
+
+# ----- batch size 1 (upstream issue #40) ------------------------------------
+
+@pytest.mark.parametrize('key', sorted(FORMS) + ['bidirectional'])
+def test_batch_size_one_trains_and_predicts(key):
+    spec = FORMS.get(key, dict(form='bidirectional', worker='lstm'))
+    net = _model(spec)
+    x = _data(batch=4)
+    y = np.cumsum(x, axis=1).astype('float32')
+    train, valid = net.train([x, y], algo='sgd', learning_rate=0.01, batch_size=1,
+                             max_updates=1)
+    assert np.isfinite(train['loss']) and np.isfinite(valid['loss'])
+    one = net.predict(x[:1])
+    assert one.shape == (1, TIME, 2)
+    # one sequence alone gives what it gives within a batch
+    np.testing.assert_allclose(one, net.predict(x)[:1], rtol=1e-5, atol=1e-6)
+
+
+def test_batch_size_one_classifier_from_batches():
+    clf = _model(FORMS['gru'], cls=theanets.recurrent.Classifier, nout=3)
+    x = _data(batch=1)[0]
+    labels = np.random.RandomState(2).randint(3, size=(TIME, 1)).astype('int32')
+    sample_x, sample_y = theanets.recurrent.batches([x, labels], steps=5, batch_size=1,
+                                                    rng=1)()
+    train, _ = clf.train([sample_x, sample_y[:, :, 0]], algo='sgd', learning_rate=0.01,
+                         batch_size=1, max_updates=1)
+    assert np.isfinite(train['loss'])
+    assert clf.predict(sample_x).shape == (1, 5)

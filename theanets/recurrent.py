@@ -653,7 +653,7 @@ def batches(arrays, steps=100, batch_size=64, rng=None):
     steps : int
         Length of each sampled sequence.
     batch_size : int
-        Sequences per batch (at least 2).
+        Sequences per batch (1 works: the original needed at least 2).
     rng : None, int or RandomState
         Source of the random offsets.
 
@@ -673,9 +673,10 @@ def batches(arrays, steps=100, batch_size=64, rng=None):
     if not isinstance(arrays, (list, tuple)) or not arrays:
         raise util.DataError('batches: arrays must be a non-empty list of arrays, not {}'.format(
             repr(arrays) if isinstance(arrays, (list, tuple)) else type(arrays).__name__))
-    if batch_size < 2:
-        raise util.ConfigurationError('batches: batch_size must be at least 2, not {}'.format(
-            batch_size))
+    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or \
+            batch_size < 1:
+        raise util.ConfigurationError('batches: batch_size must be a positive whole number, '
+                                      'not {!r}'.format(batch_size))
     if not isinstance(steps, (int, np.integer)) or steps < 1:
         raise util.ConfigurationError('batches: steps must be a positive whole number, '
                                       'not {!r}'.format(steps))
