@@ -159,6 +159,7 @@ def test_batch_size_one_predicts_for_every_form():
         assert y.shape == (1, TIME, 2), key
         (a, state), b = net.predict(x[:, :4], return_state=True), net.predict(x[:, 4:])
         assert state['hid1.h'].shape == (1, 6), key
+        np.testing.assert_allclose(a, y[:, :4], rtol=1e-5, atol=1e-6, err_msg=key)
         np.testing.assert_allclose(net.predict(x[:, 4:], state=state), y[:, 4:],
                                    rtol=1e-5, atol=1e-6, err_msg=key)
         assert b.shape == (1, TIME - 4, 2)

@@ -26,11 +26,9 @@ import pytensor
 import pytensor.tensor as TT
 from pytensor.ifelse import ifelse
 
-from . import checks
 from . import feedforward
 from . import regularizers
 from . import util
-from .layers import Layer
 from .layers.recurrent import Bidirectional, Recurrent
 
 __all__ = ['Autoencoder', 'Regressor', 'Classifier', 'batches', 'Text', 'State',
