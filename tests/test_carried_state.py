@@ -49,6 +49,28 @@ def test_batches_start_from_the_carried_state(carry):
     np.testing.assert_allclose(seen, [expected] * 3, rtol=1e-5)
 
 
+@pytest.mark.parametrize('spec', [dict(form='clockwork', periods=(1, 3, 2, 4, 5)),
+                                  dict(form='bcrnn', num_modules=5), dict(form='scrn')])
+def test_carried_state_for_layers_with_more_states(spec):
+    net = _model(activation='tanh', **spec)
+    x, y = _data()
+    expected = _mse_of_chunks(net, x, y, True)
+    train, _ = net.train(stream_batches([x, y], steps=STEPS), algo='sgd', learning_rate=0,
+                         max_updates=1, carry_state=True)
+    np.testing.assert_allclose(train['loss'], expected, rtol=1e-5)
+
+
+def test_training_with_and_without_carry_on_one_model():
+    '''Each call of train builds the step it needs (no step is reused across calls).'''
+    net = _model('rnn', activation='tanh')
+    x, y = _data()
+    for carry in (False, True, False):
+        train, _ = net.train(stream_batches([x, y], steps=STEPS), algo='sgd',
+                             learning_rate=0, max_updates=1, carry_state=carry)
+        np.testing.assert_allclose(train['loss'], _mse_of_chunks(net, x, y, carry),
+                                   rtol=1e-5, err_msg=str(carry))
+
+
 def test_first_batch_of_each_pass_starts_from_the_initial_state():
     net = _model('gru')
     x, y = _data()
