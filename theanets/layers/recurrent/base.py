@@ -280,8 +280,8 @@ class Recurrent(Layer):
         --------
         >>> import theanets
         >>> net = theanets.recurrent.Regressor([3, (4, 'lstm'), 2])
-        >>> net.layers[1].carried_states()
-        [('h_0', 'hid1.h', (4,), 'float32'), ('c_0', 'hid1.c', (4,), 'float32')]
+        >>> [spec[:3] for spec in net.layers[1].carried_states()]
+        [('h_0', 'hid1.h', (4,)), ('c_0', 'hid1.c', (4,))]
         '''
         return [(key, self.state_name(key), () if key in self.COUNTERS else (self.output_size,),
                  'int64' if key in self.COUNTERS else _float())
