@@ -25,6 +25,12 @@ def test_batches_shapes_and_dtypes():
     assert by.shape == (4, 5, 1) and by.dtype == np.float64
 
 
+def test_batches_of_one_sequence():
+    x, y = _series()
+    bx, by = batches([x, y], steps=5, batch_size=1, rng=0)()
+    assert bx.shape == (1, 5, 2) and by.shape == (1, 5, 1)
+
+
 def test_batches_windows_are_contiguous_and_share_offsets():
     x, y = _series()
     bx, by = batches((x, y), steps=6, batch_size=5, rng=3)()
@@ -61,7 +67,8 @@ def test_batches_bad_data(arrays, pattern):
 
 
 @pytest.mark.parametrize('kwargs,pattern', [
-    (dict(batch_size=1), r'batches: batch_size must be at least 2, not 1'),
+    (dict(batch_size=0), r'batches: batch_size must be a positive whole number, not 0'),
+    (dict(batch_size=2.5), r'batches: batch_size must be a positive whole number, not 2.5'),
     (dict(steps=0), r'batches: steps must be a positive whole number, not 0'),
     (dict(steps=2.5), r'batches: steps must be a positive whole number, not 2.5'),
 ])

@@ -399,6 +399,38 @@ def test_fixed_rates_survive_to_spec_and_the_safe_format(tmp_path):
     np.testing.assert_array_equal(np.random.get_state()[1], before)  # nothing drawn
 
 
+@pytest.mark.parametrize('given,size,expected', [
+    (None, 4, 3), (None, 16, 5), (None, 10, 4), (0.5, 10, 5), (0.25, 6, 1), (7, 10, 7)])
+def test_scrn_context_size_is_resolved_in_the_spec(given, size, expected):
+    net = theanets.recurrent.Regressor([D, dict(form='scrn', size=size,
+                                                context_size=given), 2])
+    assert net.layers[1].to_spec()['context_size'] == expected
+    rebuilt = theanets.recurrent.Regressor([D, net.layers[1].to_spec(), 2])
+    assert rebuilt.layers[1].to_spec()['context_size'] == expected
+
+
+@pytest.mark.parametrize('worker,rate', [('rrnn', 'uniform'), ('rrnn', 'log'),
+                                         ('scrn', 'uniform'), ('scrn', 'log')])
+def test_bidirectional_keeps_fixed_worker_rates_in_the_safe_format(tmp_path, worker, rate):
+    np.random.seed(3)
+    net = theanets.recurrent.Regressor([D, dict(form='bidirectional', size=2 * H,
+                                                worker=worker, rate=rate), 2])
+    layer = net.layers[1]
+    fw, bw = layer.forward._rates.get_value(), layer.backward._rates.get_value()
+    assert not np.allclose(fw, bw)  # each worker drew its own
+    spec = layer.to_spec()
+    np.testing.assert_allclose(spec['fw_rates'], fw)
+    np.testing.assert_allclose(spec['bw_rates'], bw)
+    path = str(tmp_path / 'bi.npz')
+    net.save(path)
+    np.random.seed(99)  # a reload must not draw new rates
+    loaded = theanets.graph.Network.load(path, allow_pickle=False)
+    np.testing.assert_array_equal(loaded.layers[1].forward._rates.get_value(), fw)
+    np.testing.assert_array_equal(loaded.layers[1].backward._rates.get_value(), bw)
+    x = np.random.RandomState(1).randn(2, 5, D).astype('float32')
+    np.testing.assert_allclose(loaded.predict(x), net.predict(x), rtol=1e-6)
+
+
 def test_layer_specs():
     net = theanets.recurrent.Regressor([
         D, dict(form='bcrnn', size=H, num_modules=2), dict(form='mrnn', size=H, factors=3),
@@ -410,7 +442,9 @@ def test_layer_specs():
                                           'bidirectional']
     assert all(s['h_0'] is None for s in specs[:-1]) and 'h_0' not in specs[-1]
     assert (specs[0]['num_modules'], specs[1]['factors'], specs[2]['periods']) == (2, 3, (1, 3))
-    assert (specs[3]['s_0'], specs[3]['context_size'], specs[3]['rate']) == (None, None, 'vector')
+    # the resolved context size, as the original reported it: int(1 + sqrt(size))
+    assert (specs[3]['s_0'], specs[3]['context_size'], specs[3]['rate']) == \
+        (None, int(1 + np.sqrt(H)), 'vector')
     assert (specs[4]['rate'], specs[5]['worker']) == ('log', 'gru')
     assert theanets.recurrent.Regressor([D, dict(form='mrnn', size=9), 2]).layers[1].factors == 3
 

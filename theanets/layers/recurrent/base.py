@@ -86,6 +86,21 @@ class Recurrent(Layer):
     #: Constructor arguments that name graph outputs holding initial states.
     STATES = ('h_0',)
 
+    #: The states carried from one time step to the next, and so from one
+    #: call to the next by stateful prediction (``predict(x, state=...)``) and
+    #: by training with carried state: ``h_0`` the hidden state, ``c_0`` an
+    #: LSTM's cell, ``s_0`` an SCRN's context, ``p_0`` a leaky
+    #: pre-activation, ``t_0`` a clockwork layer's time counter.
+    CARRIED = ('h_0',)
+
+    #: Carried states that are integer counters, one per example (not
+    #: ``(batch, size)`` floats).
+    COUNTERS = ()
+
+    # set only while connect_stateful builds the layer
+    _carry = _finals = None
+    _pending = ()
+
     def __init__(self, h_0=None, **kwargs):
         self.h_0 = h_0
         super().__init__(**kwargs)
@@ -220,10 +235,98 @@ class Recurrent(Layer):
         return _batch_major(inputs[self.input_name])
 
     def _initial(self, inputs, key, batch, size=None):
-        '''The initial state named by ``key`` (``'h_0'``), or zeros (batch, size).'''
+        '''The initial state named by ``key`` (``'h_0'``), or zeros (batch, size).
+
+        While :meth:`connect_stateful` builds the layer, a state it was given
+        for ``key`` replaces this usual initial state, and the scan's last
+        value of the state is recorded as the final state.
+        '''
         if key in self._states:
-            return TT.cast(inputs[self._states[key][0]], _float())
-        return TT.zeros((batch, size or self.output_size), dtype=_float())
+            usual = TT.cast(inputs[self._states[key][0]], _float())
+        else:
+            usual = TT.zeros((batch, size or self.output_size), dtype=_float())
+        if self._carry is None:
+            return usual
+        value = self._carry[key](usual) if key in self._carry else usual
+        self._pending.append((value, key))
+        return value
+
+    def _counter(self, key, batch):
+        '''A carried integer counter (batch,) for ``key`` (``'t_0'``), or None.
+
+        None unless :meth:`connect_stateful` is building the layer: the usual
+        graph keeps its scalar counter, exactly as before.
+        '''
+        if self._carry is None:
+            return None
+        usual = TT.zeros((batch,), dtype='int64')
+        return self._carry[key](usual) if key in self._carry else usual
+
+    def _final(self, key, value):
+        '''Record the final value of a carried state (while stateful).'''
+        if self._finals is not None:
+            self._finals[key] = value
+
+    # ----- carried state ----------------------------------------------------
+
+    def state_name(self, key):
+        '''The name of a carried state in a model's state: ``'hid1.h'`` for ``'h_0'``.'''
+        return '{}.{}'.format(self.name, key.split('_')[0])
+
+    def carried_states(self):
+        '''The states this layer carries: ``[(key, name, shape per example, dtype)]``.
+
+        Examples
+        --------
+        >>> import theanets
+        >>> net = theanets.recurrent.Regressor([3, (4, 'lstm'), 2])
+        >>> [spec[:3] for spec in net.layers[1].carried_states()]
+        [('h_0', 'hid1.h', (4,)), ('c_0', 'hid1.c', (4,))]
+        '''
+        return [(key, self.state_name(key), () if key in self.COUNTERS else (self.output_size,),
+                 'int64' if key in self.COUNTERS else _float())
+                for key in self.CARRIED]
+
+    def check_stateful(self):
+        '''ConfigurationError if this layer cannot continue from a carried state.'''
+        if self._backwards:
+            raise util.ConfigurationError(
+                '{}: a layer running backwards in time (direction={!r}) cannot carry its state '
+                'from one call to the next: it reads each sequence from its end, so it needs '
+                'the whole sequence in one call'.format(
+                    self._context(), self.kwargs.get('direction')))
+
+    def connect_stateful(self, inputs, initial):
+        '''Like :meth:`connect`, starting from given states; also return the final states.
+
+        Parameters
+        ----------
+        inputs : dict
+            Full output name -> symbolic expression for every output so far.
+        initial : dict
+            Carried state key (``'h_0'``) -> a function of the usual initial
+            state (named input or zeros) giving the state to start from; a
+            key that is missing starts from the usual initial state.
+
+        Returns
+        -------
+        outputs, updates : as for :meth:`connect`
+        finals : dict
+            Carried state key -> symbolic value after the last time step.
+        '''
+        self.check_stateful()
+        self._carry, self._finals, self._pending = dict(initial), {}, []
+        try:
+            outputs, updates = self.connect(inputs)
+            finals = dict(self._finals)
+        finally:
+            del self._carry, self._finals, self._pending
+        missing = [key for key in self.CARRIED if key not in finals]
+        if missing:
+            raise util.ConfigurationError(
+                '{}: the layer declares carried states {} but its transform set no final '
+                'value for {}'.format(self._context(), list(self.CARRIED), missing))
+        return outputs, updates, finals
 
     def _scan(self, step, sequences=(), states=(), constants=()):
         '''Run ``step`` over the time axis of the time-major ``sequences``.
@@ -241,10 +344,17 @@ class Recurrent(Layer):
             return [out if init is None else init.type.filter_variable(out)
                     for out, init in zip(step(*args), states)]
 
-        return scan(typed_step, sequences=list(sequences), outputs_info=states,
-                    non_sequences=list(constants), go_backwards=self._backwards,
-                    truncate_gradient=self.kwargs.get('bptt_limit', -1),
-                    name='{}_scan'.format(self.name))
+        values, updates = scan(
+            typed_step, sequences=list(sequences), outputs_info=states,
+            non_sequences=list(constants), go_backwards=self._backwards,
+            truncate_gradient=self.kwargs.get('bptt_limit', -1),
+            name='{}_scan'.format(self.name))
+        if self._finals is not None:
+            for value, key in self._pending:
+                for init, out in zip(states, values):
+                    if init is value:
+                        self._final(key, out[-1])
+        return values, updates
 
     @staticmethod
     def _outputs(names, values):

@@ -26,6 +26,10 @@ class Bidirectional(Layer):
     ----------
     worker : str
         The recurrent form of both workers (default ``'rnn'``).
+    fw_rates, bw_rates : list of float, optional
+        Fixed rates of the forward and backward worker (for workers with
+        ``rate='uniform'`` or ``'log'``), instead of drawing them; ``to_spec``
+        writes them.
 
     Examples
     --------
@@ -50,11 +54,16 @@ class Bidirectional(Layer):
             raise util.ConfigurationError(
                 '{}: size must be an even whole number (each direction gets half), not '
                 '{!r}'.format(self._context(), size))
-        shared = {k: v for k, v in kwargs.items() if k not in ('size', 'shape', 'direction')}
+        shared = {k: v for k, v in kwargs.items()
+                  if k not in ('size', 'shape', 'direction', 'fw_rates', 'bw_rates')}
+        own = {side: dict(rates=kwargs[side + '_rates']) if kwargs.get(side + '_rates')
+               is not None else {} for side in ('fw', 'bw')}
         self.forward = Layer.build(worker, **dict(
-            shared, size=size // 2, name='{}_fw'.format(self.name), direction='forward'))
+            shared, size=size // 2, name='{}_fw'.format(self.name), direction='forward',
+            **own['fw']))
         self.backward = Layer.build(worker, **dict(
-            shared, size=size // 2, name='{}_bw'.format(self.name), direction='backward'))
+            shared, size=size // 2, name='{}_bw'.format(self.name), direction='backward',
+            **own['bw']))
 
     @property
     def params(self):
@@ -99,6 +108,12 @@ class Bidirectional(Layer):
         return outputs, list(fw_updates) + list(bw_updates)
 
     def to_spec(self):
+        '''The layer's spec, with the fixed rates of each worker (``fw_rates``,
+        ``bw_rates``) where its rates are fixed, so a rebuilt layer keeps them.'''
         spec = super().to_spec()
         spec['worker'] = self.worker
+        for side, worker in (('fw', self.forward), ('bw', self.backward)):
+            rates = getattr(worker, '_rates', None)
+            if rates is not None:
+                spec[side + '_rates'] = [float(r) for r in rates.get_value()]
         return spec

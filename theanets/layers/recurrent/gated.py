@@ -34,6 +34,7 @@ class LSTM(Recurrent):
     '''
 
     STATES = ('h_0', 'c_0')
+    CARRIED = ('h_0', 'c_0')
 
     def __init__(self, c_0=None, **kwargs):
         self.c_0 = c_0
@@ -176,8 +177,9 @@ class SCRN(Recurrent):
     s_0 : str or Layer, optional
         The graph output giving the initial context state ``(batch, size)``.
     context_size : int or float, optional
-        Kept in the spec for compatibility; the context state is ``size``
-        wide, as in the original.
+        Kept in the spec for compatibility, resolved as the original did
+        (default ``int(1 + sqrt(size))``, a float a fraction of ``size``);
+        the context state is ``size`` wide, as in the original.
 
     Examples
     --------
@@ -188,6 +190,7 @@ class SCRN(Recurrent):
     '''
 
     STATES = ('h_0', 's_0')
+    CARRIED = ('s_0', 'h_0')
     RATES = ('vector', 'uniform', 'log')
 
     def __init__(self, rate='vector', s_0=None, context_size=None, **kwargs):
@@ -232,7 +235,18 @@ class SCRN(Recurrent):
         outputs['rate'] = rate
         return outputs, updates
 
+    @property
+    def resolved_context_size(self):
+        '''``context_size`` as the original resolved it: ``int(1 + sqrt(size))`` by
+        default, ``int(fraction * size)`` for a float, else the int given.'''
+        n = self.output_size
+        if self.context_size is None:
+            return int(1 + np.sqrt(n))
+        if isinstance(self.context_size, (float, np.floating)):
+            return int(self.context_size * n)
+        return int(self.context_size)
+
     def to_spec(self):
         spec = super().to_spec()
-        spec.update(context_size=self.context_size)
+        spec.update(context_size=self.resolved_context_size)
         return self._rates_spec(spec)

@@ -63,6 +63,8 @@ class BCRNN(RNN):
     2
     '''
 
+    CARRIED = ('p_0', 'h_0')
+
     def __init__(self, num_modules, **kwargs):
         super().__init__(**kwargs)
         if not _is_count(num_modules) or num_modules < 1:
@@ -89,7 +91,7 @@ class BCRNN(RNN):
         x = self._sequence(inputs)
         values, updates = self._scan(
             step, [TT.dot(x, self.find('xh')) + self.find('b')],
-            [self._initial(inputs, None, x.shape[1]), self._initial(inputs, 'h_0', x.shape[1])],
+            [self._initial(inputs, 'p_0', x.shape[1]), self._initial(inputs, 'h_0', x.shape[1])],
             [self.find('hh')])
         return self._outputs(['pre', 'out'], values), updates
 
@@ -254,6 +256,9 @@ class Clockwork(RNN):
     (1, 2)
     '''
 
+    CARRIED = ('p_0', 'h_0', 't_0')
+    COUNTERS = ('t_0',)
+
     def __init__(self, periods, **kwargs):
         super().__init__(**kwargs)
         if isinstance(periods, np.ndarray):
@@ -279,13 +284,20 @@ class Clockwork(RNN):
 
         def step(t, x_t, p_tm1, h_tm1, hh):
             pre = x_t + TT.dot(h_tm1, hh * mask)
-            pre = TT.switch(TT.eq(TT.mod(t, periods), 0), pre, p_tm1)
+            due = TT.eq(TT.mod(t if t.ndim == 0 else t[:, None], periods), 0)
+            pre = TT.switch(due, pre, p_tm1)
             return [pre, self.activate(pre)]
 
         x = self._sequence(inputs)
+        time = TT.arange(x.shape[0])
+        # a carried counter (batch,) continues the count of an earlier call
+        start = self._counter('t_0', x.shape[1])
+        if start is not None:
+            time = time[:, None] + start[None, :]
+            self._final('t_0', start + x.shape[0])
         values, updates = self._scan(
-            step, [TT.arange(x.shape[0]), TT.dot(x, self.find('xh')) + self.find('b')],
-            [self._initial(inputs, None, x.shape[1]), self._initial(inputs, 'h_0', x.shape[1])],
+            step, [time, TT.dot(x, self.find('xh')) + self.find('b')],
+            [self._initial(inputs, 'p_0', x.shape[1]), self._initial(inputs, 'h_0', x.shape[1])],
             [self.find('hh')])
         return self._outputs(['pre', 'out'], values), updates
 
