@@ -11,6 +11,7 @@ import pytensor
 import pytensor.tensor as TT
 
 from . import checks
+from . import feedback
 from . import layers
 from . import losses
 from . import regularizers
@@ -583,7 +584,9 @@ class Network:
         valid_ds = wrap(valid if valid is not None else train, 'valid')
 
         saver = trainer.Checkpointer(self, save_every, save_progress)
-        for i, monitors in enumerate(algo.itertrain(train_ds, valid_ds, **kwargs)):
+        kwargs['progress'] = shown = feedback.Progress(
+            self, kwargs.get('progress'), kwargs.get('max_updates'))
+        for i, monitors in enumerate(shown.watch(algo.itertrain(train_ds, valid_ds, **kwargs))):
             yield monitors
             saver.after_iteration(i)
         saver.at_end()

@@ -201,6 +201,9 @@ class Optimizer(metaclass=util.Registrar):
     def _compile(self, **kwargs):
         '''Compile the evaluation and the training-step functions.'''
         updates = list(self.get_updates(**kwargs))  # checks kwargs first
+        progress = kwargs.get('progress')
+        if hasattr(progress, 'compiling'):  # a theanets.feedback.Progress
+            progress.compiling()
         self.f_eval = self._function('eval', self._updates)
         self.f_step = self._function('step', self._updates + updates)
 
