@@ -198,6 +198,14 @@ def test_a_configured_handler_gets_each_line_once(capsys):
     assert capsys.readouterr().err == ''
 
 
+def test_a_log_record_names_the_scripts_line(caplog):
+    caplog.set_level(logging.INFO, logger='theanets')
+    theanets.log('where')
+    record = [r for r in caplog.records if r.getMessage() == 'where'][-1]
+    assert (record.name, record.filename, record.funcName) == (
+        'theanets', 'test_feedback.py', 'test_a_log_record_names_the_scripts_line')
+
+
 def test_progress_bar_on_a_terminal(monkeypatch, rng):
     screen = Terminal()
     monkeypatch.setattr(sys, 'stderr', screen)

@@ -182,8 +182,8 @@ class Progress:
                 self.best = (loss, self.updates - 1)
                 marker = ' *'
         if self.mode == 'lines' and new:
-            self._say('update {} train {} | valid {}{}'.format(
-                self.updates, _values(training), _values(validation), marker))
+            self._say('update {} train {} | valid {} | best {:.4g}{}'.format(
+                self.updates, _values(training), _values(validation), self.best[0], marker))
         elif self.mode == 'bar':
             self._show_bar(training)
 

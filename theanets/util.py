@@ -274,7 +274,7 @@ def _level_without_configuration(logger):
     return logging.INFO
 
 
-def say(logger, text, level=logging.INFO):
+def say(logger, text, level=logging.INFO, stacklevel=2):
     '''Log ``text`` on ``logger``, printing it if no handler would show it.
 
     If the application has configured logging -- a handler on ``logger``,
@@ -294,6 +294,9 @@ def say(logger, text, level=logging.INFO):
         The message.
     level : int, optional
         Default ``logging.INFO``.
+    stacklevel : int, optional
+        Which caller a configured log record names (as in
+        ``logging.Logger.log``; default: the caller of ``say``).
 
     Examples
     --------
@@ -306,7 +309,7 @@ def say(logger, text, level=logging.INFO):
     if isinstance(logger, str):
         logger = logging.getLogger(logger)
     if logger.hasHandlers():
-        logger.log(level, text)
+        logger.log(level, text, stacklevel=stacklevel)
     elif logging.root.manager.disable < level and \
             level >= _level_without_configuration(logger):
         CONSOLE.handle(logger.makeRecord(logger.name, level, '(theanets)', 0, text, (), None))
@@ -372,6 +375,6 @@ def log(msg, *args, **kwargs):
         name = 'theanets.{}:{}'.format(module, frame.f_lineno)
     text = msg.format(*args, **kwargs) if (args or kwargs) else msg
     if not (caller == 'theanets' or caller.startswith('theanets.')):
-        say(name, text)
+        say(name, text, stacklevel=3)  # the record names the script's line
         return
     logging.getLogger(name).info(text)
