@@ -116,6 +116,21 @@ def test_one_line_per_validation_when_logging_is_configured(rng, caplog, monkeyp
                         r'\d updates', messages[-1])
 
 
+def test_no_summary_when_the_consumer_stops(rng, caplog, monkeypatch):
+    monkeypatch.setattr(sys, 'stderr', Terminal())
+    x, y = _data(rng)
+    caplog.set_level(logging.INFO, logger='theanets')
+    net = theanets.Regressor([3, 4, 2])
+    for i, _ in enumerate(net.itertrain([x, y], algo='sgd', max_updates=10)):
+        if i == 2:
+            break
+    messages = _feedback_messages(caplog)
+    assert messages[0] == 'compiling the training function...'
+    assert not any(m.startswith('trained') for m in messages)
+    assert '3/10' in sys.stderr.getvalue()  # the bar was drawn and closed at 3 updates
+    assert len(net.history['train']['loss']) == 3
+
+
 @pytest.mark.parametrize('silence', ['progress', 'level'])
 def test_silenced(rng, caplog, silence):
     x, y = _data(rng)

@@ -210,20 +210,28 @@ class Progress:
             self._bar = None
         self._redirect.close()
 
-    def close(self):
-        '''End the display: close the bar and say what training achieved.'''
+    def close(self, summary=True):
+        '''End the display: close the bar and (if ``summary``) say what
+        training achieved.'''
         self._close_bar()
-        if self.updates:
+        if summary and self.updates:
             best = '' if self.best is None else '; best validation loss {:.4g} after {} ' \
                 'updates'.format(*self.best)
             self._say('trained {} updates in {}{}'.format(
                 self.updates, _seconds(time.time() - self.started), best))
 
     def watch(self, iterator):
-        '''Yield the ``(train, valid)`` pairs of ``iterator``, showing each.'''
+        '''Yield the ``(train, valid)`` pairs of ``iterator``, showing each.
+
+        The bar is closed however training ends; the summary line is only
+        said when the iterator is exhausted (not after an error, nor when the
+        consumer stops iterating).
+        '''
+        finished = False
         try:
             for training, validation in iterator:
                 self.update(training, validation)
                 yield training, validation
+            finished = True
         finally:
-            self.close()
+            self.close(summary=finished)
