@@ -1,8 +1,11 @@
 '''Tests of theanets.layers.convolution: Conv1, Conv2, Pool1, Pool2.
 
 Values are checked against independent implementations: scipy.signal's and
-numpy's true convolutions (kernels flipped, as Theano's conv2d), and numpy
-reshapes for pooling. The shared per-layer checks (names, to_spec, pickle)
+numpy's true convolutions (kernels flipped, as Theano's conv2d; ``convolve``,
+not ``correlate``, whose 'same' mode even disagrees with ``convolve`` on
+where to put the extra zero of an even filter), and numpy reshapes and
+sliding windows for pooling. Gradients are checked against finite
+differences in float64. The shared per-layer checks (names, to_spec, pickle)
 are in test_layers.py.
 '''
 
@@ -13,7 +16,9 @@ import scipy.signal
 
 import theanets
 from theanets import util
-from theanets._backend import conv2d, pool
+from numpy.lib.stride_tricks import sliding_window_view
+
+from theanets._backend import conv2d, pool, same_padding
 
 TOL = dict(rtol=1e-5, atol=1e-5)  # float32 sums of a few dozen products
 
@@ -40,8 +45,11 @@ def _scipy_conv2(x, w, b, mode, stride=(1, 1)):
 @pytest.mark.parametrize('mode,stride,shape', [
     ('valid', (1, 1), (4, 4, 2)),
     ('full', (1, 1), (8, 6, 2)),
+    ('same', (1, 1), (6, 5, 2)),
     ('valid', (2, 3), (2, 2, 2)),
     ('full', (3, 2), (3, 3, 2)),
+    ('same', (2, 2), (3, 3, 2)),
+    ('same', (4, 5), (2, 1, 2)),
 ])
 def test_conv2_output_shapes(mode, stride, shape):
     net = _conv2((6, 5, 3), size=2, filter_size=(3, 2), border_mode=mode, stride=stride)
@@ -52,7 +60,8 @@ def test_conv2_output_shapes(mode, stride, shape):
 
 
 @pytest.mark.parametrize('mode,stride,length', [
-    ('valid', 1, 8), ('full', 1, 12), ('valid', 3, 3), ('full', 5, 3)])
+    ('valid', 1, 8), ('full', 1, 12), ('same', 1, 10), ('valid', 3, 3), ('full', 5, 3),
+    ('same', 3, 4)])
 def test_conv1_output_shapes(mode, stride, length):
     # The original inferred (10, 8, 4) for a known length of 10 (an extra axis).
     net = theanets.Regressor([(10, 3), dict(form='conv1', size=4, filter_size=3, stride=stride,
@@ -78,15 +87,49 @@ def test_conv2_with_unknown_image_size():
 
 # ----- values ----------------------------------------------------------------
 
-@pytest.mark.parametrize('mode', ['valid', 'full'])
+@pytest.mark.parametrize('mode', ['valid', 'full', 'same'])
 @pytest.mark.parametrize('stride', [(1, 1), (2, 1)])
-def test_conv2_is_a_true_convolution(mode, stride):
-    net = _conv2((5, 4, 2), size=3, filter_size=(3, 2), border_mode=mode, stride=stride)
+@pytest.mark.parametrize('filter_size', [(3, 2), (1, 1), (2, 4), (3, 3)])
+def test_conv2_is_a_true_convolution(mode, stride, filter_size):
+    net = _conv2((5, 4, 2), size=3, filter_size=filter_size, border_mode=mode, stride=stride)
     conv = net.layers[1]
     w, b = conv.find('w').get_value(), conv.find('b').get_value()
     x = _images((2, 5, 4, 2))
     got = net.feed_forward(x)['hid1:pre']
     np.testing.assert_allclose(got, _scipy_conv2(x, w, b, mode, stride), **TOL)
+    assert got.shape[1:] == conv.output_shape
+
+
+@pytest.mark.parametrize('filter_size', [1, 2, 3, 4, 5, 6])
+def test_same_border_matches_every_scipy_and_numpy_convolution(filter_size):
+    # scipy.signal.convolve, convolve2d, fftconvolve and numpy.convolve all
+    # agree on 'same' (the centre of 'full', starting at (f - 1) // 2); the
+    # layer follows them, so its extra zero for even filters goes before.
+    x = np.arange(1.0, 8.0)
+    w = 10.0 ** np.arange(filter_size)
+    expect = np.convolve(x, w, mode='same')
+    full = np.convolve(x, w, mode='full')
+    start = (filter_size - 1) // 2
+    np.testing.assert_allclose(expect, full[start:start + len(x)])
+    np.testing.assert_allclose(scipy.signal.convolve(x, w, mode='same'), expect)
+    np.testing.assert_allclose(scipy.signal.convolve2d(x[None], w[None], mode='same')[0], expect)
+    np.testing.assert_allclose(scipy.signal.fftconvolve(x, w, mode='same'), expect)
+    assert same_padding(filter_size) == (filter_size // 2, (filter_size - 1) // 2)
+    got = conv2d(pytensor.tensor.as_tensor(x.reshape(1, 7, 1, 1)),
+                 pytensor.tensor.as_tensor(w.reshape(1, 1, filter_size, 1)),
+                 (filter_size, 1), 'same').eval()
+    np.testing.assert_allclose(got.ravel(), expect)
+
+
+def test_same_border_pads_an_even_filter_before_the_image():
+    # Kernel [1, 10] (a true convolution): out[i] = 10 x[i - 1] + x[i], with
+    # the extra zero before the image (top row): out[0] = x[0].
+    x = np.array([[[[1.0], [2.0]], [[3.0], [4.0]]]], dtype='float32')  # (1, 2, 2, 1)
+    net = _conv2((2, 2, 1), size=1, filter_size=(2, 1), border_mode='same')
+    net.layers[1].find('w').set_value(np.array([[[[1.0], [10.0]]]], dtype='float32'))
+    net.layers[1].find('b').set_value(np.zeros(1, dtype='float32'))
+    out = net.feed_forward(x)['hid1:out'][0, :, :, 0]
+    np.testing.assert_allclose(out, [[1.0, 2.0], [10 * 1 + 3, 10 * 2 + 4]])
 
 
 def test_conv2_flips_the_kernel_on_a_tiny_example():
@@ -100,13 +143,15 @@ def test_conv2_flips_the_kernel_on_a_tiny_example():
     np.testing.assert_allclose(out[0, :, :, 0], [[1 * 10 + 3 * 1, 2 * 10 + 4 * 1]])
 
 
-@pytest.mark.parametrize('mode', ['valid', 'full'])
-def test_conv1_is_a_true_convolution_over_time(mode):
+@pytest.mark.parametrize('mode', ['valid', 'full', 'same'])
+@pytest.mark.parametrize('filter_size', [3, 4])
+def test_conv1_is_a_true_convolution_over_time(mode, filter_size):
     net = theanets.recurrent.Regressor(
-        [2, dict(form='conv1', size=3, filter_size=3, border_mode=mode, activation='tanh'), 1])
+        [2, dict(form='conv1', size=3, filter_size=filter_size, border_mode=mode,
+                 activation='tanh'), 1])
     conv = net.layers[1]
     w, b = conv.find('w').get_value(), conv.find('b').get_value()
-    assert w.shape == (3, 2, 1, 3)
+    assert w.shape == (3, 2, 1, filter_size)
     x = _images((2, 6, 2))
     outputs = net.feed_forward(x)
     expect = np.array([[[sum(np.convolve(seq[:, c], w[k, c, 0], mode=mode)
@@ -138,20 +183,67 @@ def test_conv_weight_options():
             assert np.all(np.diag(w[:, :, r, c]) != 0)
 
 
-def test_conv_gradients():
-    x = np.random.RandomState(1).randn(2, 4, 3, 2)
-    w = np.random.RandomState(2).randn(3, 2, 2, 2)
-    for mode in ('valid', 'full'):
-        pytensor.gradient.verify_grad(
-            lambda a, b, mode=mode: conv2d(a, b, (2, 2), mode, (2, 1)), [x, w],
-            rng=np.random.default_rng(3), eps=1e-6)
+@pytest.mark.parametrize('mode', ['valid', 'full', 'same'])
+@pytest.mark.parametrize('filter_size,stride', [
+    ((2, 2), (2, 1)), ((3, 3), (1, 1)), ((1, 2), (1, 2)), ((3, 4), (2, 2))])
+def test_conv_gradients(mode, filter_size, stride):
+    # float64 inputs: finite differences are accurate (floatX does not matter here)
+    x = np.random.RandomState(1).randn(2, 5, 4, 2)
+    w = np.random.RandomState(2).randn(3, 2, *filter_size)
+    pytensor.gradient.verify_grad(
+        lambda a, b: conv2d(a, b, filter_size, mode, stride), [x, w],
+        rng=np.random.default_rng(3), eps=1e-6)
 
 
-def test_pool_gradients():
+@pytest.mark.parametrize('mode', ['max', 'mean'])
+@pytest.mark.parametrize('pool_size,stride', [
+    ((2, 2), None), ((2, 2), (1, 1)), ((3, 2), (2, 1)), ((1, 2), (3, 2))])
+def test_pool_gradients(mode, pool_size, stride):
     x = np.random.RandomState(1).permutation(40).reshape(1, 5, 4, 2) / 7.0  # distinct values
-    for mode in ('max', 'mean'):
-        pytensor.gradient.verify_grad(lambda a, mode=mode: pool(a, (2, 2), mode), [x],
-                                      rng=np.random.default_rng(3), eps=1e-6)
+    pytensor.gradient.verify_grad(lambda a: pool(a, pool_size, mode, stride), [x],
+                                  rng=np.random.default_rng(3), eps=1e-6)
+
+
+def _windows(x, pool_size, stride, reduce):
+    '''Reference pooling: every window (numpy's sliding view), strided, reduced.'''
+    axes = tuple(range(1, 1 + len(pool_size)))
+    view = sliding_window_view(x, pool_size, axis=axes)  # (N, n_1, ..., C, p_1, ...)
+    view = view[(slice(None),) + tuple(slice(None, None, s) for s in stride)]
+    return reduce(view, axis=tuple(range(-len(pool_size), 0)))
+
+
+@pytest.mark.parametrize('mode,reduce', [('max', np.max), ('mean', np.mean)])
+@pytest.mark.parametrize('pool_size,stride,shape', [
+    ((2, 2), (1, 1), (4, 6, 2)), ((3, 3), (2, 2), (2, 3, 2)), ((2, 3), (2, 3), (2, 2, 2)),
+    ((3, 2), (1, 3), (3, 2, 2)), ((5, 1), (4, 4), (1, 2, 2))])
+def test_pool2_with_stride(mode, reduce, pool_size, stride, shape):
+    net = theanets.convolution.Regressor(
+        [(5, 7, 2), dict(form='pool2', pool_size=pool_size, stride=stride, mode=mode), 'flat', 1])
+    assert net.layers[1].output_shape == shape
+    x = _images((3, 5, 7, 2))
+    got = net.feed_forward(x)['hid1:out']
+    np.testing.assert_allclose(got, _windows(x, pool_size, stride, reduce), **TOL)
+    assert got.shape == (3,) + shape
+
+
+@pytest.mark.parametrize('mode,reduce', [('max', np.max), ('mean', np.mean)])
+@pytest.mark.parametrize('pool_size,stride', [(3, 1), (2, 1), (3, 2), (2, 3), (3, 3)])
+def test_pool1_with_stride(mode, reduce, pool_size, stride):
+    net = theanets.recurrent.Regressor(
+        [2, dict(form='pool1', pool_size=pool_size, stride=stride, mode=mode), 1])
+    x = _images((2, 8, 2))
+    got = net.feed_forward(x)['hid1:out']
+    np.testing.assert_allclose(got, _windows(x, (pool_size,), (stride,), reduce), **TOL)
+    assert got.shape == (2, (8 - pool_size) // stride + 1, 2)
+    spec = net.layers[1].to_spec()
+    assert (spec['pool_size'], spec['stride']) == (pool_size, stride)
+
+
+def test_pool_stride_defaults_to_the_pool_size():
+    layer = theanets.convolution.Regressor([(6, 5, 3), dict(form='pool2', pool_size=(3, 2)),
+                                            'flat', 1]).layers[1]
+    assert layer.stride == (3, 2) and layer.to_spec()['stride'] == (3, 2)
+    assert layer.output_shape == (2, 2, 3)
 
 
 @pytest.mark.parametrize('mode,reduce', [('max', np.max), ('mean', np.mean)])
@@ -256,8 +348,19 @@ def test_wrong_input_dimensions():
 
 
 def test_bad_border_mode():
-    _raises(dict(form='conv2', size=2, filter_size=(2, 2), border_mode='same'),
-            r"layer 'hid1' \(Conv2\): border_mode must be one of 'valid', 'full', not 'same'")
+    _raises(dict(form='conv2', size=2, filter_size=(2, 2), border_mode='half'),
+            r"layer 'hid1' \(Conv2\): border_mode must be one of 'valid', 'full', 'same', "
+            r"not 'half'")
+
+
+def test_same_border_accepts_filters_larger_than_the_input():
+    net = _conv2((3, 2, 1), size=1, filter_size=(4, 5), border_mode='same')
+    assert net.layers[1].output_shape == (3, 2, 1)
+    conv = net.layers[1]
+    x = _images((1, 3, 2, 1))
+    np.testing.assert_allclose(
+        net.feed_forward(x)['hid1:pre'],
+        _scipy_conv2(x, conv.find('w').get_value(), conv.find('b').get_value(), 'same'), **TOL)
 
 
 @pytest.mark.parametrize('form,key,value,pattern', [
@@ -292,17 +395,23 @@ def test_conv_shape_must_match():
     assert net.layers[1].output_shape == (5, 4, 2)
 
 
-@pytest.mark.parametrize('form,value,pattern', [
-    ('pool2', (2,), r"pool_size must be a pair of positive whole numbers, not \(2,\)"),
-    ('pool2', (2, -1), r"pool_size must be a pair of positive whole numbers"),
-    ('pool1', (2, 2), r"pool_size must be a positive whole number, not \(2, 2\)"),
-    ('pool1', 0, r"pool_size must be a positive whole number, not 0"),
+@pytest.mark.parametrize('form,key,value,pattern', [
+    ('pool2', 'pool_size', (2,), r"pool_size must be a pair of positive whole numbers, "
+                                 r"not \(2,\)"),
+    ('pool2', 'pool_size', (2, -1), r"pool_size must be a pair of positive whole numbers"),
+    ('pool1', 'pool_size', (2, 2), r"pool_size must be a positive whole number, not \(2, 2\)"),
+    ('pool1', 'pool_size', 0, r"pool_size must be a positive whole number, not 0"),
+    ('pool2', 'stride', (1, 0), r"stride must be a pair of positive whole numbers, "
+                                r"not \(1, 0\)"),
+    ('pool2', 'stride', 2, r"stride must be a pair of positive whole numbers, not 2"),
+    ('pool1', 'stride', -1, r"stride must be a positive whole number, not -1"),
+    ('pool1', 'stride', 1.5, r"stride must be a positive whole number, not 1.5"),
 ])
-def test_bad_pool_size(form, value, pattern):
+def test_bad_pool_size(form, key, value, pattern):
     with pytest.raises(util.ConfigurationError,
                        match=r"layer 'hid1' \({}\): ".format(form.capitalize()) + pattern):
         theanets.Regressor([(6, 5, 3) if form == 'pool2' else (6, 3),
-                            dict(form=form, pool_size=value), 'flat', 2])
+                            dict(form=form, **{key: value}), 'flat', 2])
 
 
 def test_bad_pool_mode():
@@ -314,6 +423,9 @@ def test_pool_larger_than_input():
     _raises(dict(form='pool2', pool_size=(7, 1)),
             r"layer 'hid1' \(Pool2\): pool_size \(7, 1\) is larger than input 'in:out' of "
             r"shape \(6, 5, 3\)")
+    _raises(dict(form='pool1', pool_size=5, stride=1),
+            r"layer 'hid1' \(Pool1\): pool_size 5 is larger than input 'in:out' of "
+            r"shape \(4, 3\)", model=theanets.Regressor, shape=(4, 3))
 
 
 def test_pool_keeps_channels():

@@ -124,6 +124,30 @@ def sparse_input(fmt, name):
     return maker(name, dtype=pytensor.config.floatX)
 
 
+def same_padding(filter_size):
+    '''Zeros added ``(before, after)`` along an axis for ``border_mode='same'``.
+
+    ``before = filter_size // 2`` and ``after = (filter_size - 1) // 2``: for
+    an even filter the extra zero goes *before* the data (top/left). The
+    outputs are then the centre of the 'full' convolution, starting at index
+    ``(filter_size - 1) // 2``, exactly what ``scipy.signal.convolve``,
+    ``scipy.signal.convolve2d`` and ``numpy.convolve`` return with
+    ``mode='same'``.
+    '''
+    return filter_size // 2, (filter_size - 1) // 2
+
+
+def _pad(x, pads):
+    '''``x`` (examples, width, height, channels) with zeros around its two
+    spatial axes: ``pads`` is ``((before, after), (before, after))``.'''
+    (wb, wa), (hb, ha) = pads
+    if not (wb or wa or hb or ha):
+        return x
+    padded = TT.zeros((x.shape[0], x.shape[1] + wb + wa, x.shape[2] + hb + ha, x.shape[3]),
+                      dtype=x.dtype)
+    return TT.set_subtensor(padded[:, wb:wb + x.shape[1], hb:hb + x.shape[2], :], x)
+
+
 def conv2d(x, w, filter_size, border_mode='valid', stride=(1, 1)):
     '''Theano's ``conv2d`` (a true convolution: kernels flipped) on
     channels-last images.
@@ -140,10 +164,13 @@ def conv2d(x, w, filter_size, border_mode='valid', stride=(1, 1)):
         Kernels ``(filters, channels) + filter_size``, in Theano's layout.
     filter_size : (int, int)
         The kernels' spatial shape (known when the graph is built).
-    border_mode : 'valid' or 'full'
+    border_mode : 'valid', 'full' or 'same'
         'valid': only where the kernel fits inside the image, size
         ``W - fw + 1``; 'full': everywhere the kernel overlaps the image
-        (zero padded), size ``W + fw - 1``.
+        (zero padded), size ``W + fw - 1``; 'same': size ``W``, the centre of
+        the 'full' output as in ``scipy.signal.convolve(..., mode='same')``
+        (see :func:`same_padding`: for even filters, the extra row/column of
+        zeros goes before the image).
     stride : (int, int)
         Keep every ``stride``-th output along each axis, starting with the
         first (Theano's ``subsample``).
@@ -155,10 +182,9 @@ def conv2d(x, w, filter_size, border_mode='valid', stride=(1, 1)):
     fw, fh = filter_size
     sw, sh = stride
     if border_mode == 'full':
-        padded = TT.zeros((x.shape[0], x.shape[1] + 2 * (fw - 1),
-                           x.shape[2] + 2 * (fh - 1), x.shape[3]), dtype=x.dtype)
-        x = TT.set_subtensor(padded[:, fw - 1:fw - 1 + x.shape[1],
-                                    fh - 1:fh - 1 + x.shape[2], :], x)
+        x = _pad(x, ((fw - 1, fw - 1), (fh - 1, fh - 1)))
+    elif border_mode == 'same':
+        x = _pad(x, (same_padding(fw), same_padding(fh)))
     width = x.shape[1] - fw + 1
     height = x.shape[2] - fh + 1
     taps = [x[:, u:u + width:sw, v:v + height:sh, :] for u in range(fw) for v in range(fh)]
@@ -168,33 +194,51 @@ def conv2d(x, w, filter_size, border_mode='valid', stride=(1, 1)):
     return TT.dot(patches, kernel)
 
 
-def pool(x, pool_size, mode='max'):
-    '''Non-overlapping pooling over the axes after the batch axis.
+def pool(x, pool_size, mode='max', stride=None):
+    '''Pooling over the axes after the batch axis.
 
     Parameters
     ----------
     x : symbolic tensor
         ``(examples, d_1, ..., d_k, channels)`` with ``k = len(pool_size)``.
     pool_size : tuple of int
-        Window size along ``d_1 ... d_k``. Windows do not overlap; a partial
-        window at the end of an axis is dropped (Theano's
-        ``ignore_border=True``).
+        Window size along ``d_1 ... d_k``.
     mode : 'max' or 'mean'
         Take the largest value, or the mean, of each window.
+    stride : tuple of int, optional
+        Steps between the starts of consecutive windows (default: the pool
+        size, so windows do not overlap). The first window starts at 0; a
+        partial window at the end of an axis is dropped (Theano's
+        ``ignore_border=True``).
 
     Returns
     -------
-    symbolic tensor ``(examples, d_1 // p_1, ..., d_k // p_k, channels)``.
+    symbolic tensor ``(examples, n_1, ..., n_k, channels)`` with
+    ``n_i = (d_i - p_i) // s_i + 1`` windows along each axis (``d_i // p_i``
+    without a stride).
     '''
     k = len(pool_size)
-    counts = [x.shape[1 + i] // p for i, p in enumerate(pool_size)]
-    x = x[(slice(None),) + tuple(slice(0, n * p) for n, p in zip(counts, pool_size))]
-    split = [x.shape[0]]
-    for n, p in zip(counts, pool_size):
-        split += [n, p]
-    x = x.reshape(split + [x.shape[k + 1]], ndim=2 * k + 2)
-    axes = tuple(2 + 2 * i for i in range(k))
-    return x.max(axis=axes) if mode == 'max' else x.mean(axis=axes)
+    if stride is None or tuple(stride) == tuple(pool_size):
+        # Non-overlapping windows: one reshape and one reduction.
+        counts = [x.shape[1 + i] // p for i, p in enumerate(pool_size)]
+        x = x[(slice(None),) + tuple(slice(0, n * p) for n, p in zip(counts, pool_size))]
+        split = [x.shape[0]]
+        for n, p in zip(counts, pool_size):
+            split += [n, p]
+        x = x.reshape(split + [x.shape[k + 1]], ndim=2 * k + 2)
+        axes = tuple(2 + 2 * i for i in range(k))
+        return x.max(axis=axes) if mode == 'max' else x.mean(axis=axes)
+    # Any stride: one strided slice per position in the window, reduced
+    # element-wise (windows may overlap, or leave gaps).
+    counts = [(x.shape[1 + i] - p) // s + 1 for i, (p, s) in enumerate(zip(pool_size, stride))]
+    offsets = [()]
+    for p in pool_size:
+        offsets = [o + (u,) for o in offsets for u in range(p)]
+    taps = [x[(slice(None),) + tuple(slice(u, u + (n - 1) * s + 1, s)
+                                     for u, n, s in zip(offset, counts, stride))]
+            for offset in offsets]
+    stacked = TT.stack(taps)
+    return stacked.max(axis=0) if mode == 'max' else stacked.mean(axis=0)
 
 
 def scan(fn, **kwargs):

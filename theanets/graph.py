@@ -506,6 +506,17 @@ class Network:
 
     # ----- training -------------------------------------------------------
 
+    def _training_variant(self):
+        """What, besides the layers, losses and options, shapes the training step.
+
+        Part of the key of the compiled optimizers (see
+        :func:`theanets.trainer.optimizer_for`); None for a plain network.
+        A model family whose training graph can differ for the same layers
+        (recurrent models carrying state across batches) returns an object
+        that tells the variants apart.
+        """
+        return None
+
     def _pretraining_model(self, specs):
         '''The shadow autoencoder of ``algo='pretrain'``, built from layer ``specs``.
 

@@ -33,6 +33,7 @@ import numpy as np
 
 from . import checks
 from . import downhill
+from . import feedback
 from . import layers
 from . import regularizers
 from . import util
@@ -422,7 +423,9 @@ def itertrain(network, train, valid=None, algo='rmsprop', subalgo='rmsprop',
     valid_ds = wrap(valid if valid is not None else train, 'valid')
 
     saver = Checkpointer(network, save_every, save_progress)
-    for i, monitors in enumerate(trainer.itertrain(train_ds, valid_ds, **kwargs)):
+    kwargs['progress'] = shown = feedback.Progress(
+        network, kwargs.get('progress'), kwargs.get('max_updates'))
+    for i, monitors in enumerate(shown.watch(trainer.itertrain(train_ds, valid_ds, **kwargs))):
         yield monitors
         saver.after_iteration(i)
     saver.at_end()
@@ -474,7 +477,7 @@ def optimizer_for(network, algo, kwargs):
     shared = downhill.Optimizer.get_class(algo).SHARED_HYPERS
     options = tuple(sorted((k, _freeze(v, refs)) for k, v in kwargs.items()
                            if k not in _RUNTIME_OPTIONS and k not in shared))
-    key = ('optimizer', algo, network._hash(), options)
+    key = ('optimizer', algo, network._hash(), network._training_variant(), options)
     cache = network._functions
     entry = cache.pop(key, None)
     if entry is None:

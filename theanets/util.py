@@ -14,6 +14,8 @@ import sys
 import numpy as np
 import pytensor
 import pytensor.tensor as TT
+from click import style
+from tqdm import tqdm
 
 __all__ = [
     'basestring', 'FLOAT', 'FLOAT_CONTAINERS', 'INT_CONTAINERS',
@@ -278,6 +280,95 @@ def params_matching(layers, patterns):
 _detailed_callsite = False
 
 
+class ConsoleHandler(logging.Handler):
+    '''Prints ``YYYYMMDD HHMMSS theanets message`` lines to ``sys.stderr``.
+
+    The original library's console format (coloured on a terminal). Used by
+    :func:`say` when the application has not configured logging; it is never
+    attached to a logger. Lines are written through ``tqdm.write``, so that
+    they do not break a progress bar on the screen.
+    '''
+
+    def emit(self, record):
+        try:
+            stream = sys.stderr
+            stamp = logging.Formatter().formatTime(record, '%Y%m%d %H%M%S').split()
+            name = record.name if ':' in record.name else 'theanets'
+            parts = [stamp[0], stamp[1], name]
+            if getattr(stream, 'isatty', lambda: False)():
+                parts = [style(parts[0], fg='blue'), style(parts[1], fg='cyan'),
+                         style(parts[2], fg='magenta')]
+            tqdm.write(' '.join(parts + [record.getMessage()]), file=stream)
+        except Exception:  # a handler must never raise (logging's own rule)
+            self.handleError(record)
+
+
+#: The handler of :func:`say` (module state: one console for the process).
+CONSOLE = ConsoleHandler()
+
+
+def _level_without_configuration(logger):
+    '''The level ``logger`` uses when the application has not configured
+    logging: the first level set on it or on an ancestor below the root
+    logger, else INFO (where Python's own default would be WARNING).'''
+    while logger is not None and logger is not logging.root:
+        if logger.level:
+            return logger.level
+        logger = logger.parent
+    return logging.INFO
+
+
+def say(logger, text, level=logging.INFO, stacklevel=2):
+    '''Log ``text`` on ``logger``, printing it if no handler would show it.
+
+    If the application has configured logging -- a handler on ``logger``,
+    on ``theanets`` or on the root logger (``logging.basicConfig``) --
+    this is ``logger.log(level, text)``, with the usual meaning of levels
+    and handlers, so that no line is ever shown twice. Otherwise (a plain
+    script) the line is printed to stderr by :data:`CONSOLE`, unless a level
+    set on ``logger`` or an ancestor (``logging.getLogger('theanets')
+    .setLevel(logging.WARNING)``), or ``logging.disable``, silences it. The
+    root logger is never touched.
+
+    Parameters
+    ----------
+    logger : logging.Logger or str
+        A logger under ``theanets`` (or its name).
+    text : str
+        The message.
+    level : int, optional
+        Default ``logging.INFO``.
+    stacklevel : int, optional
+        Which caller a configured log record names (as in
+        ``logging.Logger.log``; default: the caller of ``say``).
+
+    Examples
+    --------
+    >>> import logging
+    >>> logger = logging.getLogger('theanets.example')
+    >>> logger.setLevel(logging.WARNING)
+    >>> say(logger, 'not shown')
+    >>> logger.setLevel(logging.NOTSET)
+    '''
+    if isinstance(logger, str):
+        logger = logging.getLogger(logger)
+    if logger.hasHandlers():
+        logger.log(level, text, stacklevel=stacklevel)
+    elif logging.root.manager.disable < level and \
+            level >= _level_without_configuration(logger):
+        CONSOLE.handle(logger.makeRecord(logger.name, level, '(theanets)', 0, text, (), None))
+
+
+def console_enabled(logger):
+    '''True if an INFO message of ``logger`` would be shown (see :func:`say`).'''
+    if isinstance(logger, str):
+        logger = logging.getLogger(logger)
+    if logger.hasHandlers():
+        return logger.isEnabledFor(logging.INFO)
+    return logging.root.manager.disable < logging.INFO and \
+        logging.INFO >= _level_without_configuration(logger)
+
+
 def enable_detailed_callsite_logging():
     '''Make :func:`log` name the calling module and line of each message.'''
     global _detailed_callsite
@@ -288,15 +379,48 @@ def log(msg, *args, **kwargs):
     '''Log an INFO message under the ``theanets`` logger.
 
     The message is ``str.format``-ed with the arguments, as in the original
-    (``log('{} layers', 3)``). Nothing is printed unless the application
-    configures logging (e.g. ``logging.basicConfig(level=logging.INFO)``).
+    (``log('{} layers', 3)``).
+
+    Called from a script, the message is shown as the original showed it: a
+    ``YYYYMMDD HHMMSS theanets message`` line on the console (stderr), as
+    long as the application has not configured logging. Once it has
+    (``logging.basicConfig(...)``, or a handler on the ``theanets`` logger),
+    the message goes through logging only, formatted and filtered as
+    configured, and is never printed twice. See :func:`say`. A level on the
+    ``theanets`` logger silences it: ``logging.getLogger('theanets')
+    .setLevel(logging.WARNING)``.
+
+    The library's own calls (layers, losses, saving, ...) are details: they
+    are logged at INFO for an application that configures logging, and
+    never printed otherwise.
+
+    Examples
+    --------
+    In a plain script, ``theanets.log('{} layers and {name}', 3, name='a
+    loss')`` prints ``20261129 221500 theanets 3 layers and a loss``. Where
+    logging is configured, the configuration decides:
+
+    >>> import logging, sys
+    >>> import theanets
+    >>> handler = logging.StreamHandler(sys.stdout)
+    >>> logger = logging.getLogger('theanets')
+    >>> logger.addHandler(handler)
+    >>> logger.setLevel(logging.INFO)
+    >>> theanets.log('{} layers and {name}', 3, name='a loss')
+    3 layers and a loss
+    >>> logger.removeHandler(handler)
+    >>> logger.setLevel(logging.NOTSET)
     '''
     name = 'theanets'
+    frame = sys._getframe(1)
+    caller = frame.f_globals.get('__name__', '?')
     if _detailed_callsite:
-        frame = sys._getframe(1)
-        module = frame.f_globals.get('__name__', '?').replace('theanets.', '')
+        module = caller.replace('theanets.', '')
         name = 'theanets.{}:{}'.format(module, frame.f_lineno)
     text = msg.format(*args, **kwargs) if (args or kwargs) else msg
+    if not (caller == 'theanets' or caller.startswith('theanets.')):
+        say(name, text, stacklevel=3)  # the record names the script's line
+        return
     logging.getLogger(name).info(text)
 
 

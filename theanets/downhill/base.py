@@ -213,6 +213,9 @@ class Optimizer(metaclass=util.Registrar):
         if self.f_step is not None and key == self._compiled_for:
             self.reset_state()
             return
+        progress = kwargs.get('progress')
+        if hasattr(progress, 'compiling'):  # a theanets.feedback.Progress
+            progress.compiling()
         self._hypers = {}
         updates = list(self._step_updates())
         graph_vars = set(id(var) for var, _ in self._updates)

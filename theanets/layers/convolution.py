@@ -4,7 +4,23 @@ Convolution layers take channels-last input: ``(examples, time, channels)``
 for :class:`Conv1` and :class:`Pool1`, ``(examples, width, height,
 channels)`` for :class:`Conv2` and :class:`Pool2`, and keep that layout in
 their outputs. As in the original library, a convolution is a *true*
-convolution (Theano's ``conv2d``: the kernels are flipped).
+convolution (Theano's ``conv2d``: the kernels are flipped), so its values are
+those of ``scipy.signal.convolve`` (not ``correlate``) for every
+``border_mode``:
+
+- ``'valid'``: outputs only where the filter fits inside the input, an axis
+  of length ``W`` becomes ``W - f + 1``;
+- ``'full'``: wherever the filter overlaps the input (zeros outside),
+  ``W + f - 1``;
+- ``'same'``: the input's own length ``W``: the centre of the 'full' output,
+  starting at index ``(f - 1) // 2``, as ``scipy.signal.convolve(x, w,
+  mode='same')``, ``scipy.signal.convolve2d`` and ``numpy.convolve`` give
+  it. The input is padded with ``f // 2`` zeros before and ``(f - 1) // 2``
+  after: for an even filter the extra row/column of zeros goes *before* the
+  data (top, left; at the start of a sequence).
+
+A ``stride`` keeps every ``stride``-th output of these, starting with the
+first, so the length becomes ``ceil(W' / stride)``.
 '''
 
 import numpy as np
@@ -15,7 +31,7 @@ from .base import Layer, _checked_shape, _is_count, _shape_text
 
 __all__ = ['Convolution', 'Conv1', 'Conv2', 'Pooling', 'Pool1', 'Pool2']
 
-BORDER_MODES = ('valid', 'full')
+BORDER_MODES = ('valid', 'full', 'same')
 POOL_MODES = ('max', 'mean')
 
 
@@ -83,10 +99,13 @@ class Convolution(_Spatial, Layer):
         Spatial shape of each filter.
     stride : tuple of int
         Keep every ``stride``-th output along each axis (default: all).
-    border_mode : {'valid', 'full'}
+    border_mode : {'valid', 'full', 'same'}
         'valid' computes outputs only where the filter fits inside the input
         (``W - fw + 1`` of them); 'full' wherever it overlaps the input, the
-        outside taken as zeros (``W + fw - 1``).
+        outside taken as zeros (``W + fw - 1``); 'same' keeps the input's size
+        ``W`` (the centre of 'full', as ``scipy.signal.convolve(...,
+        mode='same')``; for an even filter the extra zero padding goes before
+        the data). See the module documentation.
     size : int
         Number of filters: the channels of the output.
 
@@ -100,6 +119,7 @@ class Convolution(_Spatial, Layer):
     Unlike the original, the output shape takes ``stride`` into account
     (``ceil(W' / stride)``), and ``to_spec`` includes ``filter_size``,
     ``stride`` and ``border_mode``, so that a layer can be rebuilt from it.
+    ``border_mode='same'`` is new (the original had 'valid' and 'full').
 
     Examples
     --------
@@ -160,7 +180,7 @@ class Convolution(_Spatial, Layer):
                     'border_mode=\'full\')'.format(
                         self._context(), self._filter_text(), self.input_name,
                         _shape_text(shape)))
-            full = dim - filt + 1 if self.border_mode == 'valid' else dim + filt - 1
+            full = dict(valid=dim - filt + 1, full=dim + filt - 1, same=dim)[self.border_mode]
             dims.append((full - 1) // step + 1)
         self._set_output_shape(tuple(dims) + (size,))
 
@@ -218,9 +238,11 @@ class Conv1(Convolution):
         Number of time steps each filter spans.
     stride : int
         Keep every ``stride``-th output step (default 1: all).
-    border_mode : {'valid', 'full'}
-        Output length ``T - filter_size + 1`` ('valid') or
-        ``T + filter_size - 1`` ('full').
+    border_mode : {'valid', 'full', 'same'}
+        Output length ``T - filter_size + 1`` ('valid'), ``T + filter_size -
+        1`` ('full') or ``T`` ('same': ``filter_size // 2`` zeros before the
+        sequence and ``(filter_size - 1) // 2`` after, as
+        ``numpy.convolve(..., mode='same')``).
     size : int
         Number of filters.
 
@@ -249,6 +271,9 @@ class Conv1(Convolution):
     >>> theanets.Regressor([(10, 3), dict(form='conv1', size=4, filter_size=3),
     ...                     'flat', 2]).layers[1].output_shape
     (8, 4)
+    >>> theanets.Regressor([(10, 3), dict(form='conv1', size=4, filter_size=4,
+    ...                     border_mode='same'), 'flat', 2]).layers[1].output_shape
+    (10, 4)
     '''
 
     SPATIAL = 1
@@ -285,9 +310,12 @@ class Conv2(Convolution):
         Width and height of each filter.
     stride : (int, int)
         Keep every ``stride``-th output along each axis (default ``(1, 1)``).
-    border_mode : {'valid', 'full'}
-        Output ``W - fw + 1`` by ``H - fh + 1`` ('valid') or ``W + fw - 1``
-        by ``H + fh - 1`` ('full').
+    border_mode : {'valid', 'full', 'same'}
+        Output ``W - fw + 1`` by ``H - fh + 1`` ('valid'), ``W + fw - 1``
+        by ``H + fh - 1`` ('full'), or ``W`` by ``H`` ('same': the image is
+        padded with ``fw // 2`` rows of zeros above and ``(fw - 1) // 2``
+        below, ``fh // 2`` columns left and ``(fh - 1) // 2`` right, as
+        ``scipy.signal.convolve2d(..., mode='same')``).
     size : int
         Number of filters: the channels of the output.
 
@@ -307,6 +335,14 @@ class Conv2(Convolution):
     ((4, 4, 4), [(4, 3, 3, 2), (4,)])
     >>> net.predict(np.zeros((2, 6, 5, 3), dtype='float32')).shape
     (2, 2)
+
+    With ``border_mode='same'`` the output keeps the image's size, for odd
+    and even filters:
+
+    >>> theanets.convolution.Regressor([(6, 5, 3), dict(
+    ...     form='conv2', size=4, filter_size=(3, 2), border_mode='same'),
+    ...     'flat', 2]).layers[1].output_shape
+    (6, 5, 4)
     '''
 
     SPATIAL = 2
@@ -320,8 +356,12 @@ class Pooling(_Spatial, Layer):
     '''Base class of pooling layers: the largest value, or the mean, of each
     window of ``pool_size`` steps.
 
-    Windows do not overlap; a partial window at the end of an axis is dropped,
-    so an axis of length ``W`` becomes ``W // pool``. The channels are kept:
+    Windows start every ``stride`` steps from the first element; by default
+    ``stride`` is the pool size, so windows do not overlap, and an axis of
+    length ``W`` becomes ``W // pool``. A smaller stride gives overlapping
+    windows, a larger one leaves gaps; in general an axis becomes ``(W -
+    pool) // stride + 1`` (a partial window at the end of an axis is
+    dropped, as Theano's ``ignore_border=True``). The channels are kept:
     ``size``, if given, must equal the input's channel count. There are no
     parameters and one output, ``out``. Like the other structural layers
     (flat, concat, ...) pooling applies no activation: the activation is
@@ -339,6 +379,9 @@ class Pooling(_Spatial, Layer):
         Window size along each spatial axis.
     mode : {'max', 'mean'}
         How to summarise a window.
+    stride : int or tuple of int, optional
+        Steps between the starts of consecutive windows along each spatial
+        axis (default: ``pool_size``, non-overlapping windows).
 
     Examples
     --------
@@ -348,26 +391,29 @@ class Pooling(_Spatial, Layer):
     >>> pool2.output_shape, pool2.params
     ((3, 2, 3), [])
     >>> spec = pool2.to_spec()
-    >>> spec['pool_size'], spec['mode'], spec['activation']
-    ((2, 2), 'max', 'linear')
+    >>> spec['pool_size'], spec['stride'], spec['mode'], spec['activation']
+    ((2, 2), (2, 2), 'max', 'linear')
     '''
 
-    def __init__(self, pool_size=None, mode='max', **kwargs):
+    def __init__(self, pool_size=None, mode='max', stride=None, **kwargs):
         kwargs['activation'] = 'linear'
         super().__init__(**kwargs)
         self._abstract('pooling', ('pool1', 'pool2'))
-        self.pool_size = self._checked_pool_size(pool_size)
+        self.pool_size = self._checked_pool_size('pool_size', pool_size)
+        self.stride = self.pool_size if stride is None else \
+            self._checked_pool_size('stride', stride)
         if mode not in POOL_MODES:
             raise util.ConfigurationError(
                 '{}: mode must be one of {}, not {!r}'.format(
                     self._context(), ', '.join(repr(m) for m in POOL_MODES), mode))
         self.mode = mode
 
-    def _checked_pool_size(self, pool_size):
-        return _pair(self._context(), 'pool_size', pool_size)
+    def _checked_pool_size(self, what, value):
+        '''``pool_size`` or ``stride`` as a pair of positive ints.'''
+        return _pair(self._context(), what, value)
 
     def resolve_outputs(self):
-        '''Output shape: each spatial axis divided by the pool size; channels kept.'''
+        '''Output shape: the number of windows along each spatial axis; channels kept.'''
         shape = self._checked_input_shape()
         size = self.kwargs.get('size')
         if size is not None and size != shape[-1]:
@@ -375,24 +421,24 @@ class Pooling(_Spatial, Layer):
                 '{}: size={} was given, but pooling keeps the {} channels of input {!r}'.format(
                     self._context(), size, shape[-1], self.input_name))
         dims = []
-        for dim, p in zip(shape[:-1], self.pool_size):
+        for dim, p, s in zip(shape[:-1], self.pool_size, self.stride):
             if dim is not None and p > dim:
                 raise util.ConfigurationError(
                     '{}: pool_size {} is larger than input {!r} of shape {}'.format(
                         self._context(), self._pool_text(), self.input_name,
                         _shape_text(shape)))
-            dims.append(None if dim is None else dim // p)
+            dims.append(None if dim is None else (dim - p) // s + 1)
         self._set_output_shape(tuple(dims) + (shape[-1],))
 
     def _pool_text(self):
         return _shape_text(self.pool_size)
 
     def transform(self, inputs):
-        return pool(self._only_input(inputs), self.pool_size, self.mode), []
+        return pool(self._only_input(inputs), self.pool_size, self.mode, self.stride), []
 
     def to_spec(self):
         spec = super().to_spec()
-        spec.update(pool_size=self.pool_size, mode=self.mode)
+        spec.update(pool_size=self.pool_size, mode=self.mode, stride=self.stride)
         return spec
 
 
@@ -405,6 +451,9 @@ class Pool1(Pooling):
         Time steps per window (default 2).
     mode : {'max', 'mean'}
         How to summarise a window (default 'max').
+    stride : int, optional
+        Time steps between the starts of consecutive windows (default:
+        ``pool_size``; a smaller stride gives overlapping windows).
 
     Examples
     --------
@@ -416,22 +465,31 @@ class Pool1(Pooling):
     >>> x = np.arange(10, dtype='float32').reshape((1, 5, 2))
     >>> net.feed_forward(x)['hid1:out'][0].tolist()
     [[2.0, 3.0], [6.0, 7.0]]
+
+    Overlapping windows (3 steps, every step):
+
+    >>> net = theanets.Regressor([(5, 1), dict(form='pool1', pool_size=3, stride=1),
+    ...                           'flat', 1])
+    >>> x = np.array([[[1], [5], [2], [0], [3]]], dtype='float32')
+    >>> net.feed_forward(x)['hid1:out'][0, :, 0].tolist()
+    [5.0, 5.0, 3.0]
     '''
 
     SPATIAL = 1
 
-    def __init__(self, pool_size=2, mode='max', **kwargs):
-        super().__init__(pool_size=pool_size, mode=mode, **kwargs)
+    def __init__(self, pool_size=2, mode='max', stride=None, **kwargs):
+        super().__init__(pool_size=pool_size, mode=mode, stride=stride, **kwargs)
 
-    def _checked_pool_size(self, pool_size):
-        return (_count(self._context(), 'pool_size', pool_size),)
+    def _checked_pool_size(self, what, value):
+        '''An int ``pool_size`` or ``stride`` as a 1-tuple.'''
+        return (_count(self._context(), what, value),)
 
     def _pool_text(self):
         return str(self.pool_size[0])
 
     def to_spec(self):
         spec = super().to_spec()
-        spec['pool_size'] = self.pool_size[0]
+        spec.update(pool_size=self.pool_size[0], stride=self.stride[0])
         return spec
 
 
@@ -444,6 +502,10 @@ class Pool2(Pooling):
         Window width and height (default ``(2, 2)``).
     mode : {'max', 'mean'}
         How to summarise a window (default 'max').
+    stride : (int, int), optional
+        Steps between the starts of consecutive windows along the width and
+        the height (default: ``pool_size``; smaller gives overlapping
+        windows).
 
     Examples
     --------
@@ -456,9 +518,15 @@ class Pool2(Pooling):
     >>> x = np.arange(20, dtype='float32').reshape((1, 4, 5, 1))
     >>> net.feed_forward(x)['hid1:out'][0, :, :, 0].tolist()
     [[3.0, 5.0], [13.0, 15.0]]
+
+    3x3 windows every 2 steps (they overlap by one row and column):
+
+    >>> theanets.convolution.Regressor([(7, 5, 1), dict(
+    ...     form='pool2', pool_size=(3, 3), stride=(2, 2)), 'flat', 1]).layers[1].output_shape
+    (3, 2, 1)
     '''
 
     SPATIAL = 2
 
-    def __init__(self, pool_size=(2, 2), mode='max', **kwargs):
-        super().__init__(pool_size=pool_size, mode=mode, **kwargs)
+    def __init__(self, pool_size=(2, 2), mode='max', stride=None, **kwargs):
+        super().__init__(pool_size=pool_size, mode=mode, stride=stride, **kwargs)

@@ -187,6 +187,15 @@ class _Sequences:
             return super().build_graph(regularizers)
         return carrier.graph(regularizers)
 
+    def _training_variant(self):
+        """The carrier of the state while carried-state training runs, else None.
+
+        Each carried-state run keeps its state in shared variables of its
+        own, so its step is compiled for that run; a run without carried
+        state reuses the plain step.
+        """
+        return self.__dict__.get('_carrier')
+
     def itertrain(self, train, valid=None, *args, carry_state=False, **kwargs):
         '''Train, yielding monitors after each iteration: as for every model, plus:
 
