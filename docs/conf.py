@@ -1,0 +1,52 @@
+'''Sphinx configuration for the theanets documentation.
+
+Build: ``python -m sphinx -W -b html docs docs/_build`` from the repository
+root. Autodoc imports theanets from this source tree, not an installed copy.
+'''
+
+import os
+import sys
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
+sys.path.insert(0, ROOT)
+
+import theanets  # noqa: E402
+
+project = 'theanets'
+author = 'theanets developers'
+copyright = 'theanets developers; MIT License'
+version = release = theanets.__version__
+
+extensions = [
+    'sphinx.ext.autodoc',
+    'sphinx.ext.autosummary',
+    'numpydoc',
+]
+
+templates_path = ['_templates']
+exclude_patterns = ['_build', 'Thumbs.db', '.DS_Store']
+default_role = 'obj'
+
+# One page per documented name, generated at build time into api/generated/.
+autosummary_generate = True
+autosummary_generate_overwrite = True
+autosummary_imported_members = False
+autodoc_default_options = {'member-order': 'groupwise'}
+autodoc_typehints = 'none'
+
+# numpydoc: the class pages get tables of methods and attributes (as the
+# original documentation had); members are documented on the same page, so
+# the tables need no separate stub pages.
+numpydoc_show_class_members = True
+numpydoc_show_inherited_class_members = True
+numpydoc_class_members_toctree = False
+numpydoc_attributes_as_param_list = False
+
+html_theme = 'pydata_sphinx_theme'
+html_title = 'theanets {}'.format(release)
+html_theme_options = {
+    'navigation_with_keys': False,
+    'show_toc_level': 2,
+}
+html_static_path = []
+html_show_sourcelink = False
