@@ -50,3 +50,4 @@ html_theme_options = {
 }
 html_static_path = []
 html_show_sourcelink = False
+
