@@ -11,6 +11,10 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
 sys.path.insert(0, ROOT)
 
 import theanets  # noqa: E402
+from docs import apinames  # noqa: E402
+
+# Public names that no page of api/ lists yet go on api/other.rst.
+apinames.write_other_names()
 
 project = 'theanets'
 author = 'theanets developers'
