@@ -4,6 +4,7 @@ Build: ``python -m sphinx -W -b html docs docs/_build`` from the repository
 root. Autodoc imports theanets from this source tree, not an installed copy.
 '''
 
+import inspect
 import os
 import sys
 
@@ -42,7 +43,20 @@ autodoc_typehints = 'none'
 # original documentation had); members are documented on the same page, so
 # the tables need no separate stub pages.
 numpydoc_show_class_members = True
-numpydoc_show_inherited_class_members = True
+
+
+def _foreign_bases(cls):
+    """True if ``cls`` inherits from a class of another library (not object)."""
+    return any(not base.__module__.startswith('theanets') and base is not object
+               for base in cls.__mro__[1:])
+
+
+# Inherited members are listed, except those a class inherits from another
+# library (scikit-learn's estimator methods, Exception's): their docstrings
+# refer to that library's own documentation.
+numpydoc_show_inherited_class_members = {
+    name: not _foreign_bases(obj) for name, obj in apinames.public_names()
+    if isinstance(obj, type)}
 numpydoc_class_members_toctree = False
 numpydoc_attributes_as_param_list = False
 
@@ -55,3 +69,21 @@ html_theme_options = {
 html_static_path = []
 html_show_sourcelink = False
 
+
+
+def _skip_foreign_member(app, what, name, obj, skip, options):
+    """Leave out members defined by another library (see above)."""
+    if what not in ('class', 'exception'):
+        return None
+    if isinstance(obj, property):
+        obj = obj.fget
+    elif not inspect.isroutine(obj):
+        return None
+    module = getattr(obj, '__module__', None)
+    if isinstance(module, str) and not module.startswith('theanets'):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect('autodoc-skip-member', _skip_foreign_member)
