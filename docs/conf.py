@@ -12,10 +12,12 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
 sys.path.insert(0, ROOT)
 
 import theanets  # noqa: E402
-from docs import apinames  # noqa: E402
+from docs import apinames, gallery  # noqa: E402
 
-# Public names that no page of api/ lists yet go on api/other.rst.
+# Public names that no page of api/ lists yet go on api/other.rst; the
+# programs in examples/ on examples.rst.
 apinames.write_other_names()
+gallery.write_examples_page()
 
 project = 'theanets'
 author = 'theanets developers'

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from docs import apinames
+from docs import apinames, gallery
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCS = os.path.join(ROOT, 'docs')
@@ -46,6 +46,29 @@ def test_the_other_names_page():
     assert 'theanets.data\n-------------\n' in page
     assert '   data.text\n' in page and '   util.log\n' in page
     assert 'Every public name' in apinames.other_names_page([])
+
+
+def test_the_examples_page_shows_each_program(tmp_path):
+    (tmp_path / 'b.py').write_text("'''Second.\n\nMean |r| 0.5.'''\n", encoding='utf-8')
+    (tmp_path / 'a.py').write_text("'''First, ``clean``.\n\nUsage::\n\n    python a.py\n'''\n",
+                                   encoding='utf-8')
+    (tmp_path / 'notes.txt').write_text('not a program', encoding='utf-8')
+    items = gallery.programs(str(tmp_path))
+    assert [name for name, _ in items] == ['a.py', 'b.py']
+    page = gallery.examples_page(items)
+    assert page.index('a.py\n====') < page.index('b.py\n====')
+    assert '.. literalinclude:: ../examples/a.py' in page
+    assert '.. literalinclude:: ../examples/b.py' in page
+    # clean reStructuredText is kept; anything else is shown as plain text
+    assert 'First, ``clean``.\n' in page and '.. code-block:: text\n\n   Second.' in page
+
+
+def test_every_example_program_is_on_the_page():
+    names = [name for name, _ in gallery.programs()]
+    assert 'digits_autoencoder.py' in names
+    page = gallery.examples_page(gallery.programs())
+    for name in names:
+        assert '.. literalinclude:: ../examples/{}'.format(name) in page
 
 
 def test_guide_pages_are_picked_up_by_the_index():
