@@ -9,7 +9,7 @@ __all__ = ['Feedforward', 'Classifier', 'Tied']
 
 
 class Feedforward(Layer):
-    '''A fully-connected layer: ``out = activation(sum_i x_i . W_i + b)``.
+    '''A fully-connected layer: ``out = activation(sum_i x_i @ W_i + b)``.
 
     With one input the parameters are ``w`` (inputs x size) and ``b``; with
     several, one ``w_<input output name>`` per input (in input order), then

@@ -12,7 +12,7 @@ __all__ = ['RNN', 'BCRNN', 'RRNN', 'MRNN', 'Clockwork']
 
 
 class RNN(Recurrent):
-    '''A vanilla recurrent layer: ``h_t = g(x_t . xh + b + h_{t-1} . hh)``.
+    '''A vanilla recurrent layer: ``h_t = g(x_t @ xh + b + h_{t-1} @ hh)``.
 
     Parameters ``xh`` (input x size), ``hh`` (size x size), ``b``; outputs
     ``pre`` (before the activation) and ``out``.
