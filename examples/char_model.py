@@ -26,6 +26,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 import theanets
+import theanets.data
 
 SEED = 'We hold these truths'
 

@@ -10,7 +10,7 @@ weights]``) are 1 at the last 3 steps and 0 elsewhere, so only the recall is
 scored. The script prints the held-out R^2 of the recalled numbers and draws
 a few sequences with their recall into ``DIR/recurrent_memory.png``.
 
-Result (full mode, measured): R^2 RESULT of the recalled numbers on 256
+Result (full mode, measured): R^2 0.994 of the recalled numbers on 256
 held-out sequences.
 
 Usage::

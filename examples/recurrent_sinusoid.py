@@ -9,7 +9,7 @@ that is still to come: it has to work out the phases from what it has seen.
 The script prints the held-out R^2 (over all steps, the first ones included)
 and draws a few predicted waves into ``DIR/recurrent_sinusoid.png``.
 
-Result (full mode, measured): R^2 RESULT on 256 held-out waves.
+Result (full mode, measured): R^2 0.926 on 256 held-out waves.
 
 Usage::
 

@@ -10,8 +10,8 @@ the balanced accuracy (the mean over classes of the fraction recognised) on
 held-out data, and draws both confusion matrices into
 ``DIR/weighted_classifier.png``.
 
-Result (full mode, measured): balanced accuracy RESULT_W weighted against
-RESULT_U unweighted (plain accuracy ACC_W against ACC_U).
+Result (full mode, measured): balanced accuracy 0.911 weighted against
+0.879 unweighted (plain accuracy 0.935 against 0.985).
 
 Usage::
 
@@ -67,6 +67,9 @@ def main(argv=None):
 
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s', datefmt='%H:%M:%S')
     (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = load()
+    if args.fast:  # fewer examples too, for the test suite
+        (train_x, train_y), (valid_x, valid_y) = (train_x[:600], train_y[:600]), \
+            (valid_x[:200], valid_y[:200])
     schedule = dict(max_updates=5, validate_every=1) if args.fast else \
         dict(max_updates=200, validate_every=5)
     options = dict(algo='adam', learning_rate=3e-3, batch_size=64, patience=5, **schedule)

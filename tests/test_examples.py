@@ -27,9 +27,16 @@ RESULT_LINES = {
     'recurrent_memory': r'R\^2 of the recalled numbers on 256 held-out sequences = ' + NUMBER,
     'recurrent_sinusoid': r'R\^2 on 256 held-out waves = ' + NUMBER,
     'sparse_autoencoder': r'mean best \|correlation\| with the sources = ' + NUMBER,
-    'weighted_classifier': r'weighted classifier: accuracy = \d\.\d+, balanced accuracy = '
+    'weighted_classifier': r'(?m)^ *weighted classifier: accuracy = \d\.\d+, balanced accuracy = '
                            + NUMBER,
     'xor': r'largest error on the four points = ' + NUMBER,
+}
+
+#: A few updates are far from converged, but these must have learned this much.
+FAST_FLOORS = {
+    'digits_autoencoder': 0.5,
+    'digits_classifier': 0.5,
+    'weighted_classifier': 0.4,
 }
 
 
@@ -64,14 +71,8 @@ def test_example_runs_fast(name, tmp_path, capsys):
         first = result[0] if isinstance(result, tuple) else result
         assert value == pytest.approx(first, abs=1e-3)
         assert 'RESULT' not in module.__doc__, 'measure the full mode, write it in the docstring'
+        if name in FAST_FLOORS:
+            assert FAST_FLOORS[name] < value <= 1
     else:
         assert printed.strip(), '{} printed nothing'.format(name)
 
-
-def test_digits_autoencoder_learns_in_fast_mode(tmp_path, capsys):
-    '''Ten updates are far from converged, but the models must have learned.'''
-    r2, acc = _load('digits_autoencoder').main(['--fast', '--hidden', '16',
-                                                 '--out', str(tmp_path)])
-    assert 'accuracy on held-out digits' in capsys.readouterr().out
-    assert 0.5 < r2 < 1
-    assert 0.5 < acc <= 1
