@@ -323,3 +323,19 @@ def test_one_class_is_refused(blobs):
     with pytest.raises(ValueError, match=r"needs samples of at least 2 classes to learn, but y "
                                          r"has 1 class \('a'\)"):
         NetworkClassifier().fit(X, ['a'] * len(X))
+
+
+def test_grid_search_example_fast(tmp_path, capsys):
+    import importlib.util
+    import pathlib
+    path = pathlib.Path(__file__).resolve().parent.parent / 'examples' / 'sklearn_grid_search.py'
+    spec = importlib.util.spec_from_file_location('sklearn_grid_search', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    best, score = module.main(['--fast', '--out', str(tmp_path)])
+    out = capsys.readouterr().out
+    assert 'best parameters' in out and 'held-out test digits' in out
+    assert set(best) == {'net__layers', 'net__weight_l2'}
+    assert (tmp_path / 'grid_scores.png').stat().st_size > 0
+    # Ten updates on 450 digits are far from converged, but it must have learned.
+    assert 0.7 < score <= 1
