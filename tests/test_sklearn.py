@@ -197,7 +197,7 @@ def test_training_records_curves_and_keeps_the_last_update(rng):
     assert reg.best_validation_loss_ == min(reg.validation_loss_curve_)
     # One update is kept, although theanets validates before updating.
     one = _fast(NetworkRegressor, max_updates=1, validate_every=1, random_state=1).fit(X, y)
-    untrained = _fast(NetworkRegressor, max_updates=1, learning_rate=1e-12,
+    untrained = _fast(NetworkRegressor, max_updates=1, validate_every=1, learning_rate=1e-12,
                       random_state=1).fit(X, y)
     assert one.validation_loss_curve_[1] < one.validation_loss_curve_[0]
     assert not np.allclose(one.predict(X), untrained.predict(X))
@@ -264,10 +264,10 @@ def test_quiet_unless_verbose(rng, caplog):
     X = rng.randn(20, 2)
     y = X[:, 0]
     caplog.set_level(logging.INFO, logger='theanets')
-    _fast(NetworkRegressor, max_updates=2).fit(X, y)
+    _fast(NetworkRegressor, max_updates=2, validate_every=1).fit(X, y)
     assert not caplog.records
     assert logging.getLogger('theanets').level == logging.INFO  # restored
-    _fast(NetworkRegressor, max_updates=2, verbose=1).fit(X, y)
+    _fast(NetworkRegressor, max_updates=2, validate_every=1, verbose=1).fit(X, y)
     assert any(r.name.startswith('theanets') for r in caplog.records)
 
 
@@ -281,6 +281,8 @@ def test_quiet_unless_verbose(rng, caplog):
     (dict(batch_size=2.5), r'batch_size must be a positive int, not 2.5'),
     (dict(max_updates=0), r'max_updates must be a positive int, not 0'),
     (dict(validate_every=True), r'validate_every must be a positive int, not True'),
+    (dict(validate_every=20, max_updates=10), r'validate_every=20 exceeds max_updates=10: no '
+                                               r'update would be validated'),
     (dict(patience=-1), r'patience must be a number >= 0'),
     (dict(min_improvement=2), r'min_improvement must be a number in \[0, 1\)'),
     (dict(validation_fraction=1), r'validation_fraction must be a number in \[0, 1\)'),
