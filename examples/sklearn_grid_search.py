@@ -63,12 +63,12 @@ def main(argv=None):
 
     X, y = load_digits(return_X_y=True)
     if args.fast:
-        sizes, penalties, folds = [16, 32], [0.0, 1e-3], 2
+        sizes, penalties, folds = [16, 32], [0.0, 1.0], 2
         X, y = X[:600], y[:600]
         net = NetworkClassifier(learning_rate=1e-2, batch_size=128, max_updates=10,
                                 validate_every=5, random_state=0)
     else:
-        sizes, penalties, folds = [16, 32, 64], [0.0, 1e-4, 1e-3], 3
+        sizes, penalties, folds = [16, 32, 64], [0.0, 0.1, 1.0], 3
         net = NetworkClassifier(learning_rate=1e-3, batch_size=32, max_updates=100,
                                 patience=5, validation_fraction=0.1, random_state=0)
     train_x, test_x, train_y, test_y = train_test_split(

@@ -203,6 +203,15 @@ def test_training_records_curves_and_keeps_the_last_update(rng):
     assert not np.allclose(one.predict(X), untrained.predict(X))
 
 
+def test_regularizers_reach_training(rng):
+    X = rng.randn(50, 4)
+    y = X[:, 0]
+    plain = _fast(NetworkRegressor).fit(X, y)
+    shrunk = _fast(NetworkRegressor, weight_l2=1.0).fit(X, y)
+    size = [abs(r.model_.find('hid1', 'w').get_value()).sum() for r in (plain, shrunk)]
+    assert size[1] < size[0]
+
+
 def test_validation_fraction(blobs):
     X, y = blobs
     clf = _fast(NetworkClassifier, validation_fraction=0.2).fit(X, y)

@@ -391,7 +391,10 @@ _PARAMS_DOC = '''
         for a classifier where possible). 0 (the default) validates on the
         training data itself.
     weight_l1, weight_l2 : float
-        Weights of L1 and L2 penalties on the weights (default 0).
+        Weights of L1 and L2 penalties on the weights (default 0). As in
+        theanets, the penalty is the *mean* over weight matrices of the mean
+        absolute (or squared) weight, so useful values are larger than
+        scikit-learn's ``alpha``: 0.01 to 1.
     hidden_l1 : float
         Weight of an L1 penalty on hidden activations (sparsity; default 0).
     input_noise, hidden_noise : float
