@@ -350,3 +350,15 @@ def test_grid_search_example_fast(tmp_path, capsys):
     assert (tmp_path / 'grid_scores.png').stat().st_size > 0
     # Ten updates on 450 digits are far from converged, but it must have learned.
     assert 0.7 < score <= 1
+
+
+def test_missing_scikit_learn_is_explained(monkeypatch):
+    import importlib.util
+    import pathlib
+    import sys
+    import theanets.sklearn
+    path = pathlib.Path(theanets.sklearn.__file__).parent / 'base.py'
+    spec = importlib.util.spec_from_file_location('theanets.sklearn._probe', path)
+    monkeypatch.setitem(sys.modules, 'sklearn.base', None)  # as if it were not installed
+    with pytest.raises(ImportError, match=r'theanets.sklearn needs scikit-learn 1.6 or later'):
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
