@@ -26,6 +26,7 @@ from . import trainer  # noqa: E402
 from . import main  # noqa: E402
 from . import recurrent  # noqa: E402
 from . import convolution  # noqa: E402
+from . import data  # noqa: E402
 
 from .activations import Activation  # noqa: E402
 from .feedforward import Autoencoder, Regressor, Classifier  # noqa: E402

@@ -171,6 +171,27 @@ def check_count(what, value, context):
     return int(value)
 
 
+def check_pair(what, value, context):
+    '''Check that ``value`` is a pair of positive whole numbers; return it as a tuple.
+
+    A list is accepted (specs read from JSON hold lists).
+
+    Examples
+    --------
+    >>> check_pair('filter_size', [3, 2], 'layer')
+    (3, 2)
+    >>> check_pair('stride', (1, 0), "layer 'conv'")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    theanets.util.ConfigurationError: layer 'conv': stride must be a pair of positive ...
+    '''
+    if isinstance(value, (tuple, list)) and len(value) == 2 and \
+            all(is_count(v) and v > 0 for v in value):
+        return tuple(int(v) for v in value)
+    raise util.ConfigurationError(
+        '{}: {} must be a pair of positive whole numbers, not {!r}'.format(context, what, value))
+
+
 def check_shape(what, shape, context, unknown_ok=True):
     '''Check that ``shape`` holds positive whole numbers; return it as a tuple.
 

@@ -20,17 +20,6 @@ from .._backend import sparse_input
 __all__ = ['Layer', 'Input', 'Product', 'Flatten', 'Concatenate', 'Reshape']
 
 
-# Other layer modules (recurrent, convolution) still import these names from
-# here; they are the functions of theanets.checks, where new code finds them.
-_shape_text = checks.shape_text
-_is_count = checks.is_count
-
-
-def _checked_shape(context, what, shape, unknown_ok=True):
-    ''':func:`theanets.checks.check_shape` with the layer (``context``) first.'''
-    return checks.check_shape(what, shape, context, unknown_ok)
-
-
 class Layer(metaclass=util.Registrar):
     '''Base class of layers.
 

@@ -25,31 +25,15 @@ first, so the length becomes ``ceil(W' / stride)``.
 
 import numpy as np
 
+from .. import checks
 from .. import util
 from .._backend import conv2d, pool
-from .base import Layer, _checked_shape, _is_count, _shape_text
+from .base import Layer
 
 __all__ = ['Convolution', 'Conv1', 'Conv2', 'Pooling', 'Pool1', 'Pool2']
 
 BORDER_MODES = ('valid', 'full', 'same')
 POOL_MODES = ('max', 'mean')
-
-
-def _pair(context, what, value):
-    '''``value`` as a tuple of two positive ints (a list is accepted).'''
-    if isinstance(value, (tuple, list)) and len(value) == 2 and \
-            all(_is_count(v) and v > 0 for v in value):
-        return tuple(int(v) for v in value)
-    raise util.ConfigurationError(
-        '{}: {} must be a pair of positive whole numbers, not {!r}'.format(context, what, value))
-
-
-def _count(context, what, value):
-    '''``value`` as a positive int.'''
-    if _is_count(value) and value > 0:
-        return int(value)
-    raise util.ConfigurationError(
-        '{}: {} must be a positive whole number, not {!r}'.format(context, what, value))
 
 
 class _Spatial:
@@ -75,7 +59,7 @@ class _Spatial:
             raise util.ConfigurationError(
                 '{}: input {!r} has shape {} ({}-D data), but this layer needs {}-D '
                 'data (examples, {}, channels)'.format(
-                    self._context(), self.input_name, _shape_text(shape), len(shape) + 1,
+                    self._context(), self.input_name, checks.shape_text(shape), len(shape) + 1,
                     self.SPATIAL + 2, ', '.join(axes)))
         _ = self.input_size  # raises if the channel count is unknown
         return shape
@@ -83,10 +67,10 @@ class _Spatial:
     def _set_output_shape(self, shape):
         '''Record ``shape``, checking it against a given ``shape=...``.'''
         given = self.kwargs.get('shape')
-        if given is not None and _checked_shape(self._context(), 'shape', given) != shape:
+        if given is not None and checks.check_shape('shape', given, self._context()) != shape:
             raise util.ConfigurationError(
                 '{}: shape={} was given, but the output of this layer has shape {}'.format(
-                    self._context(), _shape_text(tuple(given)), _shape_text(shape)))
+                    self._context(), checks.shape_text(tuple(given)), checks.shape_text(shape)))
         self._output_shapes['out'] = shape
 
 
@@ -147,7 +131,7 @@ class Convolution(_Spatial, Layer):
 
     def _checked_size_arg(self, what, value):
         '''``filter_size`` or ``stride`` as Theano's pair of ints.'''
-        return _pair(self._context(), what, value)
+        return checks.check_pair(what, value, self._context())
 
     @property
     def _spatial_filter(self):
@@ -163,7 +147,7 @@ class Convolution(_Spatial, Layer):
         shape = self._checked_input_shape()
         size = self.kwargs.get('size')
         if size is None and self.kwargs.get('shape') is not None:
-            size = _checked_shape(self._context(), 'shape', self.kwargs['shape'])[-1]
+            size = checks.check_shape('shape', self.kwargs['shape'], self._context())[-1]
         if size is None:
             raise util.ConfigurationError(
                 '{} does not specify a size (the number of filters; give size=...)'.format(
@@ -179,13 +163,13 @@ class Convolution(_Spatial, Layer):
                     'border_mode=\'valid\' filters must fit inside the input (or use '
                     'border_mode=\'full\')'.format(
                         self._context(), self._filter_text(), self.input_name,
-                        _shape_text(shape)))
+                        checks.shape_text(shape)))
             full = dict(valid=dim - filt + 1, full=dim + filt - 1, same=dim)[self.border_mode]
             dims.append((full - 1) // step + 1)
         self._set_output_shape(tuple(dims) + (size,))
 
     def _filter_text(self):
-        return _shape_text(self.filter_size)
+        return checks.shape_text(self.filter_size)
 
     def add_conv_weights(self, name, mean=0, std=None, sparsity=0):
         '''Create filter weights ``'<layer>.<name>'`` of shape ``(size, channels)
@@ -226,7 +210,7 @@ class Convolution(_Spatial, Layer):
     def log(self):
         super().log()
         util.log('{} {} filter {} stride {}', self._context(), self.border_mode,
-                 self._filter_text(), _shape_text(self.stride))
+                 self._filter_text(), checks.shape_text(self.stride))
 
 
 class Conv1(Convolution):
@@ -284,7 +268,7 @@ class Conv1(Convolution):
 
     def _checked_size_arg(self, what, value):
         '''An int ``filter_size`` or ``stride`` as Theano's pair ``(1, value)``.'''
-        return (1, _count(self._context(), what, value))
+        return (1, checks.check_count(what, value, self._context()))
 
     def _filter_text(self):
         return str(self.filter_size[1])
@@ -410,7 +394,7 @@ class Pooling(_Spatial, Layer):
 
     def _checked_pool_size(self, what, value):
         '''``pool_size`` or ``stride`` as a pair of positive ints.'''
-        return _pair(self._context(), what, value)
+        return checks.check_pair(what, value, self._context())
 
     def resolve_outputs(self):
         '''Output shape: the number of windows along each spatial axis; channels kept.'''
@@ -426,12 +410,12 @@ class Pooling(_Spatial, Layer):
                 raise util.ConfigurationError(
                     '{}: pool_size {} is larger than input {!r} of shape {}'.format(
                         self._context(), self._pool_text(), self.input_name,
-                        _shape_text(shape)))
+                        checks.shape_text(shape)))
             dims.append(None if dim is None else (dim - p) // s + 1)
         self._set_output_shape(tuple(dims) + (shape[-1],))
 
     def _pool_text(self):
-        return _shape_text(self.pool_size)
+        return checks.shape_text(self.pool_size)
 
     def transform(self, inputs):
         return pool(self._only_input(inputs), self.pool_size, self.mode, self.stride), []
@@ -482,7 +466,7 @@ class Pool1(Pooling):
 
     def _checked_pool_size(self, what, value):
         '''An int ``pool_size`` or ``stride`` as a 1-tuple.'''
-        return (_count(self._context(), what, value),)
+        return (checks.check_count(what, value, self._context()),)
 
     def _pool_text(self):
         return str(self.pool_size[0])

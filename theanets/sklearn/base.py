@@ -215,7 +215,8 @@ class _NetworkEstimator(BaseEstimator):
         kwargs = dict(algo=self.algo, learning_rate=self.learning_rate,
                       batch_size=self.batch_size, patience=self.patience,
                       min_improvement=self.min_improvement,
-                      validate_every=self.validate_every, rng=seed)
+                      validate_every=self.validate_every, rng=seed,
+                      progress=bool(self.verbose))
         for reg in REGULARIZERS:
             if getattr(self, reg):
                 kwargs[reg] = getattr(self, reg)

@@ -6,7 +6,8 @@ import pytensor.tensor as TT
 
 from ... import util
 from ..._backend import scan
-from ..base import Layer, _is_count, _shape_text
+from ... import checks
+from ..base import Layer
 
 __all__ = ['Recurrent']
 
@@ -28,14 +29,18 @@ def _check_sequence_inputs(layer):
                 '{}: input {!r} has {}-D data (batch + {}), but a recurrent layer needs '
                 '3-D sequences (batch, time, features); use a model from '
                 'theanets.recurrent'.format(layer._context(), name, len(shape) + 1,
-                                             _shape_text(shape)))
+                                             checks.shape_text(shape)))
 
 
 def _recurrent_forms():
-    '''The registered keys of the concrete recurrent layers, sorted.'''
-    from .bidirectional import Bidirectional  # it builds on this module
+    '''The registered keys of the concrete layers that read sequences, sorted.
+
+    A layer class says it reads sequences with ``READS_SEQUENCES = True``
+    (the recurrent layers and ``bidirectional``, which is no subclass of
+    :class:`Recurrent`).
+    '''
     return sorted(key for key, cls in Layer._registry.items()
-                  if cls is not Recurrent and issubclass(cls, (Recurrent, Bidirectional)))
+                  if cls is not Recurrent and getattr(cls, 'READS_SEQUENCES', False))
 
 
 def _block_mask(size, modules):
@@ -83,6 +88,9 @@ class Recurrent(Layer):
     ['h0', 'in', 'target']
     '''
 
+    #: Listed among the sequence layers in messages (see _recurrent_forms).
+    READS_SEQUENCES = True
+
     #: Constructor arguments that name graph outputs holding initial states.
     STATES = ('h_0',)
 
@@ -114,7 +122,7 @@ class Recurrent(Layer):
                 '{}: direction must be a string ("forward" or "backward"), not {!r}'.format(
                     self._context(), direction))
         limit = kwargs.get('bptt_limit', -1)
-        if not _is_count(limit) or limit == 0 or limit < -1:
+        if not checks.is_count(limit) or limit == 0 or limit < -1:
             raise util.ConfigurationError(
                 '{}: bptt_limit must be a positive whole number of time steps, or -1 for '
                 'no limit, not {!r}'.format(self._context(), limit))
@@ -155,7 +163,7 @@ class Recurrent(Layer):
                 raise util.ConfigurationError(
                     '{}: {}={!r} has shape {} per example, but the initial state must be '
                     '({},): 2-D data (batch, {})'.format(
-                        self._context(), key, name, _shape_text(shape), self.output_size,
+                        self._context(), key, name, checks.shape_text(shape), self.output_size,
                         self.output_size))
 
     # ----- parameters ----------------------------------------------------

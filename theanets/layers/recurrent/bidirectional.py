@@ -4,7 +4,8 @@ import numpy as np
 import pytensor.tensor as TT
 
 from ... import util
-from ..base import Layer, _is_count
+from ... import checks
+from ..base import Layer
 from .base import Recurrent, _check_sequence_inputs
 
 __all__ = ['Bidirectional']
@@ -39,6 +40,10 @@ class Bidirectional(Layer):
     ['hid1_fw.xh', 'hid1_fw.hh', 'hid1_fw.b', 'hid1_bw.xh', 'hid1_bw.hh', 'hid1_bw.b']
     '''
 
+    #: Listed among the sequence layers in messages.
+    READS_SEQUENCES = True
+
+
     def __init__(self, worker='rnn', **kwargs):
         super().__init__(**kwargs)
         choices = sorted(k for k, c in Layer._registry.items()
@@ -50,7 +55,7 @@ class Bidirectional(Layer):
         size = kwargs.get('size')
         if size is None and kwargs.get('shape') is not None:
             size = tuple(kwargs['shape'])[-1]
-        if not _is_count(size) or size < 2 or size % 2:
+        if not checks.is_count(size) or size < 2 or size % 2:
             raise util.ConfigurationError(
                 '{}: size must be an even whole number (each direction gets half), not '
                 '{!r}'.format(self._context(), size))

@@ -5,7 +5,7 @@ import pytensor.tensor as TT
 
 from ... import util
 from ..._backend import sigmoid
-from ..base import _is_count
+from ... import checks
 from .base import Recurrent, _block_mask, _float
 
 __all__ = ['RNN', 'BCRNN', 'RRNN', 'MRNN', 'Clockwork']
@@ -67,7 +67,7 @@ class BCRNN(RNN):
 
     def __init__(self, num_modules, **kwargs):
         super().__init__(**kwargs)
-        if not _is_count(num_modules) or num_modules < 1:
+        if not checks.is_count(num_modules) or num_modules < 1:
             raise util.ConfigurationError(
                 '{}: num_modules must be a positive whole number, not {!r}'.format(
                     self._context(), num_modules))
@@ -195,12 +195,12 @@ class MRNN(Recurrent):
             size = kwargs.get('size')
             if size is None and kwargs.get('shape') is not None:
                 size = tuple(kwargs['shape'])[-1]
-            if not _is_count(size) or size < 1:
+            if not checks.is_count(size) or size < 1:
                 raise util.ConfigurationError(
                     '{}: give size=... (or factors=...): the number of factors defaults to '
                     'ceil(sqrt(size))'.format(self._context()))
             factors = int(np.ceil(np.sqrt(size)))
-        if not _is_count(factors) or factors < 1:
+        if not checks.is_count(factors) or factors < 1:
             raise util.ConfigurationError('{}: factors must be a positive whole number, '
                                           'not {!r}'.format(self._context(), factors))
         self.factors = int(factors)
@@ -264,7 +264,7 @@ class Clockwork(RNN):
         if isinstance(periods, np.ndarray):
             periods = periods.tolist()
         if not isinstance(periods, (tuple, list)) or not periods or \
-                not all(_is_count(p) and p > 0 for p in periods):
+                not all(checks.is_count(p) and p > 0 for p in periods):
             raise util.ConfigurationError(
                 '{}: periods must be a non-empty sequence of positive whole numbers, '
                 'not {!r}'.format(self._context(), periods))
