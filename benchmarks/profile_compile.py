@@ -18,7 +18,7 @@ and its Numba cache there); "warm" runs again with the cache the cold run
 left. Usage::
 
     python benchmarks/profile_compile.py [--cases autoencoder,lstm] \\
-        [--modes NUMBA,CVM,JAX] [--repeat 1]
+        [--modes default,NUMBA,CVM,JAX] [--repeat 1]
 
 Cases and modes are interleaved, so that a noisy machine slows all of them
 alike; compare the numbers of one run.
@@ -43,9 +43,11 @@ def child(case, predict):
     import pytensor
     from pytensor.compile.debug import profiling
     from pytensor.compile import executor
-    import theanets  # noqa: F401
+    import theanets
+    import theanets._mode
     sys.path.insert(0, HERE)
     import cases
+    cases.use_default_mode()
     t_import = time.perf_counter()
 
     first_calls = []
@@ -86,6 +88,7 @@ def child(case, predict):
         model[0].train(data, max_updates=1, **kwargs)
 
     out = dict(case=case, mode=str(pytensor.config.mode), import_s=t_import - t_start)
+    out['compiled_in'] = type(theanets._mode.default_mode().linker).__name__
     out['train1'] = phases(build_and_train)
     if predict:
         out['predict1'] = phases(lambda: model[0].predict(data[0][:64]))
@@ -94,7 +97,9 @@ def child(case, predict):
 
 
 def run_child(case, mode, compiledir, predict, extra_flags=''):
-    flags = 'floatX=float32,mode={},base_compiledir={}'.format(mode, compiledir)
+    flags = 'floatX=float32,base_compiledir={}'.format(compiledir)
+    if mode != 'default':
+        flags += ',mode=' + mode
     if extra_flags:
         flags += ',' + extra_flags
     env = dict(os.environ, PYTENSOR_FLAGS=flags, OMP_NUM_THREADS='1',
@@ -122,13 +127,15 @@ def show(label, result):
             parts.append('{} {:6.2f}s (graph {:.2f} rewrite {:.2f} link {:.2f} call {:.2f}, '
                          '{} fn)'.format(key, p['total'], p['graph'], p['rewrite'], p['link'],
                                          p['first_call'], p['functions']))
-    print('{:<34} {}'.format(label, '\n{:<34} '.format('').join(parts)), flush=True)
+    label += ' ({})'.format(result.get('compiled_in', '?').replace('Linker', ''))
+    print('{:<44} {}'.format(label, '\n{:<44} '.format('').join(parts)), flush=True)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--cases', default='autoencoder,classifier,conv,lstm')
-    parser.add_argument('--modes', default='NUMBA,CVM,JAX')
+    parser.add_argument('--modes', default='default,NUMBA,CVM',
+                        help="'default' is theanets' choice (theanets._mode.default_mode)")
     parser.add_argument('--repeat', type=int, default=1)
     parser.add_argument('--no-predict', action='store_true')
     parser.add_argument('--flags', default='', help='more PYTENSOR_FLAGS for every run')
