@@ -30,6 +30,7 @@ import importlib.util
 import os
 import warnings
 
+import numpy as np
 import pytensor
 from pytensor.compile.mode import Mode, get_mode
 from pytensor.graph.traversal import ancestors
@@ -96,7 +97,7 @@ _SHAPE_OPS_PATCHED = []
 def _concrete_shape_arithmetic():
     """Make PyTensor's JAX conversion compute integer scalars eagerly.
 
-    Integer (and boolean) scalar nodes are shape arithmetic: under
+    Integer (and boolean) scalars and vectors are shape arithmetic: under
     ``jax.jit`` they would become traced values even when all their inputs
     are concrete (an input's shape, a constant), and JAX refuses a traced
     value as an array shape. Converted here under
@@ -114,14 +115,21 @@ def _concrete_shape_arithmetic():
     from pytensor.link.jax.dispatch import jax_funcify
     import jax.numpy as jnp
     from pytensor.graph.basic import Constant
-    from pytensor.tensor.basic import ARange, ScalarFromTensor, TensorFromScalar
-    from pytensor.tensor.elemwise import Elemwise
+    from pytensor.tensor.basic import ARange, MakeVector, ScalarFromTensor, TensorFromScalar
+    from pytensor.tensor.elemwise import DimShuffle, Elemwise
+    from pytensor.tensor.shape import Shape, Shape_i
+    from pytensor.tensor.subtensor import Subtensor
 
     def is_shape_arithmetic(node):
         return node is not None and all(
-            getattr(out.type, 'ndim', None) == 0
+            getattr(out.type, 'ndim', 2) <= 1
             and str(getattr(out.type, 'dtype', '')).startswith(('int', 'uint', 'bool'))
             for out in node.outputs)
+
+    def _to_numpy(value):
+        if isinstance(value, jax.Array) and not isinstance(value, jax.core.Tracer):
+            return np.asarray(value)
+        return value
 
     def wrap(original):
         def convert(op, node=None, **kwargs):
@@ -131,12 +139,18 @@ def _concrete_shape_arithmetic():
 
             def concrete(*args):
                 with jax.ensure_compile_time_eval():
-                    return fn(*args)
+                    out = fn(*args)
+                # a concrete JAX array used later outside this context (in
+                # a comparison, say) would be traced again: hand on numpy
+                if isinstance(out, (list, tuple)):
+                    return type(out)(_to_numpy(o) for o in out)
+                return _to_numpy(out)
 
             return concrete
         return convert
 
-    for cls in (Elemwise, ScalarFromTensor, TensorFromScalar):
+    for cls in (Elemwise, ScalarFromTensor, TensorFromScalar, Subtensor, Shape, Shape_i,
+                MakeVector, DimShuffle):
         jax_funcify.register(cls)(wrap(jax_funcify.dispatch(cls)))
 
     @jax_funcify.register(ARange)
