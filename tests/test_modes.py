@@ -78,3 +78,20 @@ def test_jax_mode_without_jax_says_how_to_install(monkeypatch):
     monkeypatch.setattr(_mode, 'jax_available', lambda: False)
     with pytest.raises(ImportError, match='pip install jax'):
         _mode.jax_mode()
+
+
+@pytest.mark.slow
+def test_benchmark_harness_smoke():
+    # the benchmark command runs end to end and prints a ratio per case
+    import subprocess
+    import sys
+    pytest.importorskip('torch')
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run(
+        [sys.executable, os.path.join(root, 'benchmarks', 'run.py'), '--quick',
+         '--cases', 'autoencoder,predict', '--reps', '1'],
+        capture_output=True, text=True, cwd=root, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count('ratio') == 2, proc.stdout
+    assert 'FAILED' not in proc.stdout, proc.stdout
+    assert 'BLAS and threads' in proc.stdout
