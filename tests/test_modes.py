@@ -74,6 +74,16 @@ def test_sparse_graphs_are_not_compiled_in_jax(no_user_mode, monkeypatch):
     assert isinstance(_mode.default_mode([w], [], [(s, s + y)]).linker, NumbaLinker)
 
 
+def test_random_draws_are_not_compiled_in_jax(no_user_mode, monkeypatch):
+    # JAX's generator would give other draws for the same seed
+    from theanets import _backend
+    monkeypatch.setattr(_mode, 'jax_available', lambda: True)
+    x = TT.matrix('x')
+    source = _backend.RandomSource(13)
+    y = x * source.normal(0, 1, x.shape)
+    assert isinstance(_mode.default_mode([x], [y], source.updates()).linker, NumbaLinker)
+
+
 def test_jax_mode_without_jax_says_how_to_install(monkeypatch):
     monkeypatch.setattr(_mode, 'jax_available', lambda: False)
     with pytest.raises(ImportError, match='pip install jax'):

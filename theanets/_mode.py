@@ -12,7 +12,9 @@ C++ compiler), while running its steps at least as fast. So:
   ``pytensor.config.change_flags(mode=...)``), that mode is used; a JAX
   mode is then given the static-shape fix below;
 - otherwise, if ``jax`` is installed (``pip install theanets[jax]``) and the
-  function has no sparse variable (JAX has no sparse matrices), JAX;
+  function has no sparse variable (JAX has no sparse matrices) and draws no
+  random numbers (JAX has its own generator: the same seed would give other
+  noise and dropout masks than the other modes), JAX;
 - otherwise PyTensor's default mode (Numba).
 
 Under JAX, ``scan`` needs static shapes: a recurrent layer's initial state
@@ -261,24 +263,33 @@ def _flatten(variables):
     return flat
 
 
-def _has_sparse(variables):
+def _needs_numpy_draws_or_sparse(variables):
+    """True if the graph has sparse variables or draws random numbers.
+
+    JAX has no sparse matrices, and draws its random numbers with its own
+    generator: the same seed would give other noise and dropout masks than
+    in the other modes (and binomial draws need NumPyro).
+    """
     from pytensor.sparse.type import SparseTensorType
-    return any(isinstance(var.type, SparseTensorType) for var in ancestors(variables))
+    from pytensor.tensor.random.type import RandomType
+    return any(isinstance(var.type, (SparseTensorType, RandomType))
+               for var in ancestors(variables))
 
 
 def default_mode(inputs=(), outputs=(), updates=()):
     '''The compile mode for a function of ``inputs``, ``outputs``, ``updates``.
 
     Pass the same arguments as to ``pytensor.function`` (any of them may be
-    left out: they are only looked at for sparse variables, which JAX cannot
-    compile).
+    left out: they are only looked at for sparse variables and random
+    draws, which stay in PyTensor's default mode).
 
     Returns
     -------
     pytensor.compile.mode.Mode
         The user's mode if they chose one (a JAX mode with the static-shape
-        fix), else JAX when it is installed and usable, else PyTensor's
-        default mode (Numba).
+        fix), else JAX when it is installed and the function has neither
+        sparse variables nor random draws, else PyTensor's default mode
+        (Numba).
 
     Examples
     --------
@@ -295,6 +306,6 @@ def default_mode(inputs=(), outputs=(), updates=()):
             return jax_mode(chosen.provided_optimizer)
         return chosen
     variables = _flatten(inputs) + _flatten(outputs) + _flatten(updates)
-    if jax_available() and not _has_sparse(variables):
+    if jax_available() and not _needs_numpy_draws_or_sparse(variables):
         return jax_mode()
     return get_mode(None)
