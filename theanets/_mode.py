@@ -110,6 +110,10 @@ def _concrete_shape_arithmetic():
     ``arange`` is converted anew: PyTensor's version fails on a narrow
     integer constant (``int8`` 0 to 128 overflows in numpy 2's arithmetic)
     and refuses bounds computed from shapes, which are concrete here.
+
+    The conversions are registered in PyTensor's ``jax_funcify`` when the
+    first JAX mode is made, so they hold for every JAX function of the
+    process from then on (they only keep concrete what JAX would trace).
     """
     if _SHAPE_OPS_PATCHED:
         return
