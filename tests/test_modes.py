@@ -63,6 +63,19 @@ def test_with_jax_the_default_is_jax(no_user_mode):
     np.testing.assert_allclose(np.asarray(f(np.ones((2, 3), pytensor.config.floatX))), 2)
 
 
+def test_scan_graphs_get_fewer_rewrites_in_jax(no_user_mode):
+    pytest.importorskip('jax')
+    from theanets import _backend
+    x = TT.tensor3('x')
+    (h,), _ = _backend.scan(lambda x_t, h: TT.tanh(x_t + h), sequences=[x],
+                            outputs_info=[TT.zeros_like(x[0])])
+    scan_mode = _mode.default_mode([x], [h])
+    assert list(scan_mode.provided_optimizer.include) == list(_mode.SCAN_REWRITES)
+    plain_mode = _mode.default_mode([x], [2 * x])
+    assert plain_mode is _mode.jax_mode()
+    assert scan_mode is not plain_mode
+
+
 def test_sparse_graphs_are_not_compiled_in_jax(no_user_mode, monkeypatch):
     monkeypatch.setattr(_mode, 'jax_available', lambda: True)
     x = pytensor.sparse.csr_matrix('x', dtype=pytensor.config.floatX)
