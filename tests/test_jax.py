@@ -108,3 +108,12 @@ def test_scan_sized_from_input_shape():
     g = pytensor.function([x], TT.grad(hs.sum(), x).sum(), mode='FAST_COMPILE')
     value = np.random.RandomState(6).randn(4, 3, 2).astype(pytensor.config.floatX)
     np.testing.assert_allclose(f(value), g(value), rtol=1e-5)
+
+
+def test_outputs_are_numpy_arrays(compile_in_default_mode):
+    model = theanets.Regressor([3, (4, 'tanh'), 2])
+    x = np.random.RandomState(7).rand(5, 3).astype('float32')
+    with pytensor.config.change_flags(mode='JAX'):
+        prediction = model.predict(x)
+    assert isinstance(prediction, np.ndarray)
+    assert prediction.shape == (5, 2)

@@ -177,7 +177,7 @@ def _make_jax_linker():
     from pytensor.link.jax.linker import JAXLinker
 
     class StaticShapeJAXLinker(JAXLinker):
-        '''PyTensor's JAX linker, quiet about the expected warnings.'''
+        '''PyTensor's JAX linker: quiet about the expected warnings, numpy outputs.'''
 
         def fgraph_convert(self, *args, **kwargs):
             catcher = _quiet_jax_warnings()
@@ -195,7 +195,23 @@ def _make_jax_linker():
                     catcher.__exit__(None, None, None)
 
             traced.__name__ = getattr(fn, '__name__', 'jax_funcified_fgraph')
-            return super().jit_compile(traced)
+            jitted = super().jit_compile(traced)
+            # Outputs are handed to numpy (no copy on the CPU): predictions
+            # and monitor values are numpy arrays, as in the other modes.
+            # Updated shared variables keep JAX's arrays, so that parameters
+            # stay on the device between steps.
+            updated = set((getattr(self.fgraph, 'update_mapping', None) or {}).keys())
+            plain = [i for i in range(len(self.fgraph.outputs)) if i not in updated]
+            if not plain:
+                return jitted
+
+            def call(*args):
+                outputs = list(jitted(*args))
+                for i in plain:
+                    outputs[i] = np.asarray(outputs[i])
+                return outputs
+
+            return call
 
         def clone(self, allow_gc=None):
             return type(self)()
