@@ -12,6 +12,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as TT
 
+from . import _mode
 from . import checks
 from . import layers
 from . import losses
@@ -334,8 +335,8 @@ class Network:
     def _compile(self, key, inputs, outputs, updates=()):
         '''Compile (once per key) a function, caching it in ``_functions``.'''
         if key not in self._functions:
-            self._functions[key] = pytensor.function(
-                inputs, outputs, updates=list(updates), on_unused_input='ignore')
+            self._functions[key] = _mode.function(
+                inputs, outputs, updates=updates, on_unused_input='ignore')
         return self._functions[key]
 
     def _expected_inputs(self):

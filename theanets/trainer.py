@@ -31,6 +31,7 @@ import warnings
 
 import numpy as np
 
+from . import _mode
 from . import checks
 from . import downhill
 from . import feedback
@@ -425,10 +426,15 @@ def itertrain(network, train, valid=None, algo='rmsprop', subalgo='rmsprop',
     saver = Checkpointer(network, save_every, save_progress)
     kwargs['progress'] = shown = feedback.Progress(
         network, kwargs.get('progress'), kwargs.get('max_updates'))
-    for i, monitors in enumerate(shown.watch(trainer.itertrain(train_ds, valid_ds, **kwargs))):
-        yield monitors
-        saver.after_iteration(i)
-    saver.at_end()
+    try:
+        for i, monitors in enumerate(shown.watch(trainer.itertrain(train_ds, valid_ds,
+                                                                   **kwargs))):
+            _mode.keep_numpy_values(network.params)
+            yield monitors
+            saver.after_iteration(i)
+        saver.at_end()
+    finally:
+        _mode.keep_numpy_values(network.params)
 
 
 # ----- caching compiled optimizers ---------------------------------------------

@@ -16,6 +16,7 @@ import pytensor
 import pytensor.tensor as TT
 from pytensor.compile.sharedvalue import SharedVariable
 
+from .. import _mode
 from .. import util
 from ..checks import check_int, check_real
 from .util import find_inputs_and_params, log_param, shared_like
@@ -193,7 +194,7 @@ class Optimizer(metaclass=util.Registrar):
     # -- compiling ----------------------------------------------------------
 
     def _function(self, kind, updates):
-        return pytensor.function(
+        return _mode.function(
             self._inputs, self._monitor_exprs, updates=updates,
             name='{}_{}'.format(type(self).__name__.lower(), kind),
             allow_input_downcast=True, on_unused_input='ignore')

@@ -1,9 +1,9 @@
 '''The recurrent models: Autoencoder, Regressor and Classifier for sequences.'''
 
 import numpy as np
-import pytensor
 import pytensor.tensor as TT
 
+from .. import _mode
 from .. import feedforward
 from .. import regularizers
 from .. import util
@@ -59,9 +59,9 @@ class _Sequences:
             labels = sorted(outputs)
             names = [name for _, _, name, _, _ in specs]
             inputs = list(self.inputs) + ([variables[n] for n in names] if given else [])
-            fn = pytensor.function(inputs, [outputs[l] for l in labels] +
-                                   [finals[n] for n in names],
-                                   updates=list(updates), on_unused_input='ignore')
+            fn = _mode.function(inputs, [outputs[l] for l in labels] +
+                                [finals[n] for n in names],
+                                updates=updates, on_unused_input='ignore')
             cache[key] = fn, labels, names
         return cache[key]
 
