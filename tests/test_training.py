@@ -19,7 +19,7 @@ import pytensor.tensor as TT
 import pytest
 
 import theanets
-from theanets import downhill, graph, trainer, util
+from theanets import downhill, graph, options, trainer, util
 
 FLOAT = pytensor.config.floatX
 #: Float32 tolerances (monitor values are float32 means kept as floats).
@@ -774,7 +774,7 @@ def test_failed_final_save_keeps_previous_file(tmp_path, failing_second_save):
 
 def test_misspelled_option_warns_with_a_suggestion():
     net = theanets.Regressor([4, 5, 3])
-    with pytest.warns(trainer.UnknownOptionWarning,
+    with pytest.warns(options.UnknownOptionWarning,
                       match=r"Regressor.train: unknown option 'learningrate' is ignored; "
                             r"perhaps you meant 'learning_rate'") as record:
         net.train([X, Y], learningrate=0.1, max_updates=1)
@@ -787,7 +787,7 @@ def test_misspelled_option_warns_with_a_suggestion():
 
 def test_unknown_option_without_a_close_name():
     net = theanets.Regressor([4, 5, 3])
-    with pytest.warns(trainer.UnknownOptionWarning,
+    with pytest.warns(options.UnknownOptionWarning,
                       match=r"unknown option 'zzz' is ignored \(see help\(Regressor.train\)"):
         net.train([X, Y], zzz=1, max_updates=1)
 
@@ -819,7 +819,7 @@ def test_model_train_options_are_known_and_documented():
         in Carrying.train.__doc__
     assert 'carry_state' in Carrying.itertrain.__doc__
     assert 'carry_state' not in theanets.Regressor.train.__doc__
-    with pytest.warns(trainer.UnknownOptionWarning, match="perhaps you meant 'carry_state'"):
+    with pytest.warns(options.UnknownOptionWarning, match="perhaps you meant 'carry_state'"):
         net.train([X, Y], carry_stat=True, max_updates=1)
 
 
@@ -834,7 +834,7 @@ def test_options_of_a_trainer_object():
     net = theanets.Regressor([4, 5, 3])
     net.train([X, Y], algo=Quiet(), anything=1)  # it may read anything: not checked
     net.train([X, Y], algo=Declared(), temperature=2)
-    with pytest.warns(trainer.UnknownOptionWarning, match="perhaps you meant 'temperature'"):
+    with pytest.warns(options.UnknownOptionWarning, match="perhaps you meant 'temperature'"):
         net.train([X, Y], algo=Declared(), temprature=2)
 
 
@@ -860,11 +860,11 @@ def test_help_of_train_lists_every_option_with_its_default():
         entries = _doc_entries(doc)
         class_keys = set(cls.__name__.lower() for cls in theanets.Regressor.__mro__) | set(
             cls.__name__.lower() for cls in theanets.Regularizer._registry.values())
-        for name in trainer.train_options(net):
+        for name in options.train_options(net):
             if name in class_keys:  # a regularizer by class name, e.g. 'weightl2'
                 continue
             assert '``{}``'.format(name) in doc or name in entries, name
-        optimizer = trainer._optimizer_options()
+        optimizer = options._optimizer_options()
         for name in ('learning_rate', 'momentum', 'nesterov', 'patience', 'validate_every',
                      'min_improvement', 'max_gradient_norm', 'max_gradient_elem',
                      'rms_halflife', 'rms_regularizer', 'rprop_increase', 'rprop_min_step',

@@ -16,6 +16,7 @@ from . import _mode
 from . import checks
 from . import layers
 from . import losses
+from . import options
 from . import regularizers
 from . import serialize
 from . import trainer
@@ -24,12 +25,13 @@ from . import util
 __all__ = ['Network']
 
 
-def _documented(method, options):
-    '''``method`` with the docstring of :func:`theanets.trainer.train_doc` for ``options``.'''
+def _documented(method, model_options):
+    '''``method`` with the docstring of :func:`theanets.options.train_doc` for
+    ``model_options`` (a model class's ``TRAIN_OPTIONS``).'''
     def documented(self, *args, **kwargs):
         return method(self, *args, **kwargs)
     functools.update_wrapper(documented, method)
-    documented.__doc__ = trainer.train_doc(method.__name__, options)
+    documented.__doc__ = options.train_doc(method.__name__, model_options)
     return documented
 
 
@@ -543,8 +545,8 @@ class Network:
             pass
         return result
 
-    itertrain.__doc__ = trainer.train_doc('itertrain')
-    train.__doc__ = trainer.train_doc('train')
+    itertrain.__doc__ = options.train_doc('itertrain')
+    train.__doc__ = options.train_doc('train')
 
     def __init_subclass__(cls, **kwargs):
         '''A model class that extends ``TRAIN_OPTIONS`` gets train and itertrain

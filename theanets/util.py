@@ -442,3 +442,11 @@ class LoadError(Error, pickle.UnpicklingError, EOFError, ValueError, OSError):
     def __str__(self):
         # OSError would format two arguments as "[Errno a] b".
         return str(self.args[0]) if self.args else ''
+
+
+def outside_stacklevel():
+    '''The ``stacklevel`` of a warning that points at the first caller outside theanets.'''
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get('__name__', '').startswith('theanets.'):
+        frame, level = frame.f_back, level + 1
+    return level
