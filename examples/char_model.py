@@ -26,7 +26,6 @@ Usage::
 '''
 
 import argparse
-import logging
 import os
 
 import numpy as np
@@ -56,7 +55,6 @@ def main(argv=None):
                         help='folder for the pictures (default %(default)s)')
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s', datefmt='%H:%M:%S')
     text = theanets.data.text('declaration')
     alpha = theanets.recurrent.Text(text, min_count=5).alpha
     cut = int(0.9 * len(text))

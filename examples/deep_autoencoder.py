@@ -18,7 +18,6 @@ Usage::
 '''
 
 import argparse
-import logging
 import os
 
 import numpy as np
@@ -55,7 +54,6 @@ def main(argv=None):
                         help='folder for the pictures (default %(default)s)')
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s', datefmt='%H:%M:%S')
     train, valid, test = load()
     if args.fast:  # fewer examples too, for the test suite
         train, valid = train[:300], valid[:100]

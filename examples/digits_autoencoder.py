@@ -19,7 +19,6 @@ Usage::
 '''
 
 import argparse
-import logging
 import os
 import time
 
@@ -93,7 +92,6 @@ def main(argv=None):
                         help='folder for the pictures (default %(default)s)')
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s', datefmt='%H:%M:%S')
     (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = load()
     if args.fast:  # fewer examples too, for the test suite
         (train_x, train_y), (valid_x, valid_y) = (train_x[:300], train_y[:300]), \

@@ -19,7 +19,6 @@ Usage::
 '''
 
 import argparse
-import logging
 import os
 
 import numpy as np
@@ -49,7 +48,6 @@ def main(argv=None):
                         help='folder for the pictures (default %(default)s)')
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s', datefmt='%H:%M:%S')
     rng = np.random.RandomState(0)
     model = theanets.recurrent.Regressor([1, (20, 'lstm'), 1], weighted=True)
     model.train(sequences(32, rng), sequences(32, rng), algo='adam', learning_rate=1e-2,

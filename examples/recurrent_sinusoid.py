@@ -17,7 +17,6 @@ Usage::
 '''
 
 import argparse
-import logging
 import os
 
 import numpy as np
@@ -47,7 +46,6 @@ def main(argv=None):
                         help='folder for the pictures (default %(default)s)')
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s', datefmt='%H:%M:%S')
     rng = np.random.RandomState(0)
     model = theanets.recurrent.Regressor([1, (20, 'rnn', 'tanh'), 1])
     model.train(waves(32, rng), waves(32, rng), algo='adam', learning_rate=1e-2,

@@ -23,7 +23,6 @@ Usage::
 '''
 
 import argparse
-import logging
 import os
 
 import numpy as np
@@ -74,7 +73,6 @@ def main(argv=None):
                         help='folder for the pictures (default %(default)s)')
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s', datefmt='%H:%M:%S')
     x, s = load(500 if args.fast else 10000)
     model = theanets.Autoencoder([4, (4, 'linear'), (4, 'tied')])
     model.train([x], algo='adam', learning_rate=1e-2, batch_size=100, logcosh=0.5,

@@ -15,7 +15,6 @@ Usage::
 '''
 
 import argparse
-import logging
 import os
 
 import numpy as np
@@ -34,7 +33,6 @@ def main(argv=None):
                         help='folder for the pictures (default %(default)s)')
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s', datefmt='%H:%M:%S')
     model = theanets.Regressor([2, (4, 'tanh'), 1])
     # All four points make one mini-batch; stop when the error is tiny.
     model.train([X, Y], algo='adam', learning_rate=0.05, batch_size=4,
