@@ -322,17 +322,27 @@ class Network:
         key = self._hash(regularizers)
         if key not in self._graphs:
             util.log('building computation graph')
-            outputs, updates = {}, []
-            for layer in self.layers:
-                out, upd = layer.connect(outputs)
-                for reg in regularizers:
-                    reg.modify_graph(out)
-                outputs.update(out)
-                updates.extend(upd)
-            for reg in regularizers:
-                updates.extend(reg.updates())
-            self._graphs[key] = outputs, updates
+            self._graphs[key] = self._connect(regularizers)
         return self._graphs[key]
+
+    def _connect(self, regularizers=(), connect=None):
+        '''Connect the layers in order, as :meth:`build_graph` does, uncached.
+
+        ``connect(layer, outputs)`` returns a layer's ``(outputs, updates)``
+        (default: ``layer.connect(outputs)``); stateful prediction passes one
+        that starts recurrent layers from given states. Returns ``(outputs,
+        updates)``.
+        '''
+        outputs, updates = {}, []
+        for layer in self.layers:
+            out, upd = connect(layer, outputs) if connect else layer.connect(outputs)
+            for reg in regularizers:
+                reg.modify_graph(out)
+            outputs.update(out)
+            updates.extend(upd)
+        for reg in regularizers:
+            updates.extend(reg.updates())
+        return outputs, updates
 
     def _compile(self, key, inputs, outputs, updates=()):
         '''Compile (once per key) a function, caching it in ``_functions``.'''

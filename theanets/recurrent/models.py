@@ -6,6 +6,7 @@ import pytensor.tensor as TT
 from .. import _mode
 from .. import feedforward
 from .. import regularizers
+from .. import trainer
 from .. import util
 from . import state as _state
 from .data import StreamBatches
@@ -225,7 +226,7 @@ class _Sequences:
                 or algo.lower().startswith(('layer', 'sup', 'pre', 'unsup')):
             raise util.ConfigurationError(
                 'carry_state works with the optimizers ({}), not algo={!r}'.format(
-                    ', '.join(sorted(k for k in _state.optimizers())), algo))
+                    ', '.join(trainer.algo_names(own=False)), algo))
         period = _state.reset_period(carry_state)
         _state.stateful_layers(self)
         carrier = _state.Carrier(self)

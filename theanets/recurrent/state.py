@@ -7,6 +7,7 @@ import pytensor
 import pytensor.tensor as TT
 from pytensor.ifelse import ifelse
 
+from .. import checks
 from .. import util
 from ..layers.recurrent import Bidirectional, Recurrent
 from .data import StreamBatches
@@ -65,25 +66,17 @@ def connect_all(model, regs, initial_for):
     :meth:`~theanets.layers.recurrent.Recurrent.connect_stateful`. Returns
     ``(outputs, updates, finals)``, finals keyed by state name.
     '''
-    outputs, updates, finals = {}, [], {}
-    for layer in model.layers:
-        if isinstance(layer, Recurrent):
-            out, upd, fin = layer.connect_stateful(outputs, initial_for(layer))
-            finals.update((layer.state_name(k), v) for k, v in fin.items())
-        else:
-            out, upd = layer.connect(outputs)
-        for reg in regs:
-            reg.modify_graph(out)
-        outputs.update(out)
-        updates.extend(upd)
-    for reg in regs:
-        updates.extend(reg.updates())
+    finals = {}
+
+    def connect(layer, outputs):
+        if not isinstance(layer, Recurrent):
+            return layer.connect(outputs)
+        out, upd, fin = layer.connect_stateful(outputs, initial_for(layer))
+        finals.update((layer.state_name(k), v) for k, v in fin.items())
+        return out, upd
+
+    outputs, updates = model._connect(regs, connect)
     return outputs, updates, finals
-
-
-def optimizers():
-    from ..downhill import Optimizer
-    return [k for k in Optimizer._registry if k != 'optimizer']
 
 
 def reset_period(value):
@@ -92,7 +85,7 @@ def reset_period(value):
         return 'pass'
     if isinstance(value, str) and value.lower() == 'never':
         return None
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0:
+    if checks.is_count(value) and value > 0:
         return int(value)
     raise util.ConfigurationError(
         'carry_state must be False, True, "epoch", "never" or a positive number of batches, '
