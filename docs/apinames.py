@@ -126,8 +126,13 @@ def other_names_page(names):
 def write_other_names(folder=API):
     '''Write ``api/other.rst`` (only if its text changes); return the names on it.'''
     names = unlisted_names(folder)
-    text = other_names_page(names)
-    path = os.path.join(folder, OTHER)
+    write_if_changed(os.path.join(folder, OTHER), other_names_page(names))
+    return names
+
+
+def write_if_changed(path, text):
+    '''Write a generated page, unless it already holds ``text`` (so that
+    Sphinx does not rebuild what did not change).'''
     old = None
     if os.path.exists(path):
         with open(path, encoding='utf-8') as handle:
@@ -135,4 +140,3 @@ def write_other_names(folder=API):
     if old != text:
         with open(path, 'w', encoding='utf-8') as handle:
             handle.write(text)
-    return names

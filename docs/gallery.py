@@ -8,6 +8,8 @@ code. A program added to ``examples/`` appears without editing anything.
 import ast
 import os
 
+from .apinames import write_if_changed
+
 DOCS = os.path.dirname(os.path.abspath(__file__))
 EXAMPLES = os.path.join(os.path.dirname(DOCS), 'examples')
 PAGE = os.path.join(DOCS, 'examples.rst')
@@ -74,12 +76,5 @@ def examples_page(items):
 def write_examples_page(folder=EXAMPLES, path=PAGE):
     '''Write the page (only if its text changes); return the program names.'''
     items = programs(folder)
-    text = examples_page(items)
-    old = None
-    if os.path.exists(path):
-        with open(path, encoding='utf-8') as handle:
-            old = handle.read()
-    if old != text:
-        with open(path, 'w', encoding='utf-8') as handle:
-            handle.write(text)
+    write_if_changed(path, examples_page(items))
     return [name for name, _ in items]
