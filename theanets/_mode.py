@@ -37,6 +37,8 @@ import pytensor
 from pytensor.compile.mode import Mode, get_mode
 from pytensor.graph.traversal import ancestors
 
+from . import ops
+
 __all__ = ['default_mode', 'jax_mode', 'user_mode', 'jax_available']
 
 # PyTensor's JAX linker warns about these while converting and tracing a
@@ -367,8 +369,9 @@ def function(inputs, outputs, updates=(), **kwargs):
     [2.0, 3.0]
     '''
     updates = list(updates)
-    return pytensor.function(inputs, outputs, updates=updates,
-                             mode=default_mode(inputs, outputs, updates), **kwargs)
+    mode = default_mode(inputs, outputs, updates)
+    ops.register_dispatch(mode)
+    return pytensor.function(inputs, outputs, updates=updates, mode=mode, **kwargs)
 
 
 def keep_numpy_values(variables):

@@ -357,12 +357,30 @@ class Recurrent(Layer):
             non_sequences=list(constants), go_backwards=self._backwards,
             truncate_gradient=self.kwargs.get('bptt_limit', -1),
             name='{}_scan'.format(self.name))
+        self._record_finals(states, values)
+        return values, updates
+
+    def _fused(self, recurrence, sequence, states, constants=()):
+        '''Like :meth:`_scan`, for a recurrence computed by one operation.
+
+        ``recurrence(sequence, *states, *constants)`` returns the time-major
+        sequence of each state (as :mod:`theanets.ops.lstm` does); it runs
+        over the reversed sequence for backward layers, as ``scan`` does.
+        Returns ``(outputs, updates)`` as :meth:`_scan`.
+        '''
+        if self._backwards:
+            sequence = sequence[::-1]
+        values = list(recurrence(sequence, *states, *constants))
+        self._record_finals(states, values)
+        return values, []
+
+    def _record_finals(self, states, values):
+        '''Record the last step of each carried state (while stateful).'''
         if self._finals is not None:
             for value, key in self._pending:
                 for init, out in zip(states, values):
                     if init is value:
                         self._final(key, out[-1])
-        return values, updates
 
     @staticmethod
     def _outputs(names, values):

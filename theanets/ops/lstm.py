@@ -1,0 +1,503 @@
+'''A fused LSTM: the loop over time steps as one node, with its gradient.
+
+:class:`theanets.layers.LSTM` written as a ``scan`` runs a dozen small
+operations per time step, forwards and backwards, each dispatched on its own;
+PyTorch runs one fused kernel per step. :func:`lstm_sequence` computes the
+same recurrence (with its peephole connections) as one operation whose
+implementation is a compiled loop (Numba): per step one matrix product by BLAS
+and one pass over the cells, and for the gradient one pass back in time, with
+the gradient of the recurrent weights as a single matrix product at the end.
+
+The same kernels run in every compile mode: ``perform`` calls them (the
+Python linker of ``FAST_COMPILE``), the Numba mode calls them from its
+compiled graph, and the JAX mode calls them through ``jax.pure_callback``.
+Only first-order gradients are fused: second-order derivatives (the
+Hessian-vector products of ESGD) and R-operators are taken through the
+equivalent ``scan`` graph (:func:`reference`), so they stay exact.
+
+In float32, ``tanh`` (and the logistic sigmoid, as ``(1 + tanh(x / 2)) / 2``)
+use a rational approximation that is accurate to float32 rounding and that
+the compiler can vectorize; float64 uses the exact function.
+'''
+
+import math
+
+import numba
+import numpy as np
+import pytensor
+import pytensor.tensor as TT
+from numba.extending import overload
+from pytensor.gradient import DisconnectedType
+from pytensor.graph.basic import Apply
+from pytensor.graph.op import Op
+
+from .._backend import jacobian_vector
+
+__all__ = ['lstm_sequence', 'reference', 'LSTMSequence', 'LSTMSequenceGrad']
+
+# Numba compiles with these flags: no ZeroDivisionError checks (they stop the
+# loops from being vectorized), and the floating-point contractions that keep
+# NaN and infinity semantics (no 'nnan'/'ninf': a diverging model must show
+# NaN, not garbage).
+_JIT = dict(cache=True, nogil=True, error_model='numpy',
+            fastmath={'contract', 'arcp', 'afn', 'reassoc', 'nsz'})
+
+# tanh(x) = x P(x^2) / Q(x^2) on [-T, T] and +-1 beyond: the rational
+# approximation of Eigen and XLA, accurate to float32 rounding.
+_TANH_CLIP = 7.90531110763549805
+_TANH_P = (-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11,
+           5.12229709037114e-08, 1.48572235717979e-05, 6.37261928875436e-04,
+           4.89352455891786e-03)
+_TANH_Q = (1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03,
+           4.89352518554385e-03)
+
+
+def _tanh(x):
+    '''tanh in a kernel: fast float32 approximation, exact in float64.'''
+    return math.tanh(x)
+
+
+def _sigmoid(x):
+    '''The logistic sigmoid in a kernel, as ``(1 + tanh(x / 2)) / 2``.'''
+    return 0.5 + 0.5 * math.tanh(0.5 * x)
+
+
+def _sigmoid_slope(y):
+    '''The sigmoid's derivative from its value ``y``: ``y (1 - y)``.'''
+    return y * (1 - y)
+
+
+def _tanh_slope(y):
+    '''tanh's derivative from its value ``y``: ``1 - y^2``.'''
+    return 1 - y * y
+
+
+# Each helper is compiled for the argument's float type, with constants of
+# that type: a float64 constant would turn float32 arithmetic into float64.
+
+def _float_type(x):
+    if x not in (numba.types.float32, numba.types.float64):
+        raise numba.errors.TypingError('LSTM kernels need float32 or float64, not {}'.format(x))
+    return np.float32 if x == numba.types.float32 else np.float64
+
+
+@overload(_tanh, jit_options=dict(error_model='numpy'))
+def _tanh_impl(x):
+    if _float_type(x) is np.float64:
+        return lambda x: math.tanh(x)
+    clip = np.float32(_TANH_CLIP)
+    p0, p1, p2, p3, p4, p5, p6 = [np.float32(c) for c in _TANH_P]
+    q0, q1, q2, q3 = [np.float32(c) for c in _TANH_Q]
+
+    def tanh32(x):
+        x = min(max(x, -clip), clip)
+        x2 = x * x
+        p = ((((((p0 * x2 + p1) * x2 + p2) * x2 + p3) * x2 + p4) * x2 + p5) * x2 + p6) * x
+        q = ((q0 * x2 + q1) * x2 + q2) * x2 + q3
+        return p / q
+    return tanh32
+
+
+@overload(_sigmoid, jit_options=dict(error_model='numpy'))
+def _sigmoid_impl(x):
+    half = _float_type(x)(0.5)
+    return lambda x: half + half * _tanh(half * x)
+
+
+@overload(_sigmoid_slope)
+def _sigmoid_slope_impl(y):
+    one = _float_type(y)(1)
+    return lambda y: y * (one - y)
+
+
+@overload(_tanh_slope)
+def _tanh_slope_impl(y):
+    one = _float_type(y)(1)
+    return lambda y: one - y * y
+
+
+# The per-cell loops below each write one array: a loop that writes several
+# is not vectorized (the compiler cannot rule out that they overlap).
+
+@numba.njit(inline='always', **_JIT)
+def _cell_forward(x, z, c, ci, cf, co, gate, c_new, h_new):
+    '''One example at one step: gates ``[i, f, g, o]``, the new cell and output.'''
+    n = c.shape[0]
+    i, f, g, o = gate[:n], gate[n:2 * n], gate[2 * n:3 * n], gate[3 * n:]
+    for j in range(n):
+        i[j] = _sigmoid(x[j] + z[j] + c[j] * ci[j])
+    for j in range(n):
+        f[j] = _sigmoid(x[n + j] + z[n + j] + c[j] * cf[j])
+    for j in range(n):
+        g[j] = _tanh(x[2 * n + j] + z[2 * n + j])
+    for j in range(n):
+        c_new[j] = f[j] * c[j] + i[j] * g[j]
+    for j in range(n):
+        o[j] = _sigmoid(x[3 * n + j] + z[3 * n + j] + c_new[j] * co[j])
+    for j in range(n):
+        h_new[j] = o[j] * _tanh(c_new[j])
+
+
+@numba.njit(**_JIT)
+def forward_kernel(xs, h0, c0, hh, ci, cf, co):
+    '''The recurrence over ``xs`` (time, batch, 4 size), from ``h0``, ``c0``.
+
+    Returns ``hs``, ``cs`` (time, batch, size) and the activated gates
+    ``[i, f, g, o]`` (time, batch, 4 size), kept for the gradient.
+    '''
+    steps, batch, n4 = xs.shape
+    n = n4 // 4
+    hs = np.empty((steps, batch, n), xs.dtype)
+    cs = np.empty((steps, batch, n), xs.dtype)
+    gates = np.empty((steps, batch, n4), xs.dtype)
+    hh = np.ascontiguousarray(hh)
+    h = np.ascontiguousarray(h0)
+    c = np.ascontiguousarray(c0)
+    for t in range(steps):
+        z = np.dot(h, hh)
+        for b in range(batch):
+            _cell_forward(xs[t, b], z[b], c[b], ci, cf, co, gates[t, b], cs[t, b], hs[t, b])
+        h = hs[t]
+        c = cs[t]
+    return hs, cs, gates
+
+
+@numba.njit(inline='always', **_JIT)
+def _cell_backward(gate, c, c_prev, dh_out, dc_out, dh, dc, ci, cf, co, dz, dh_total, dc_total):
+    '''One example at one step, backwards: ``dz`` (the pre-activations'
+    gradient ``[i, f, g, o]``) and the cell gradient passed back in ``dc``.'''
+    n = c.shape[0]
+    i, f, g, o = gate[:n], gate[n:2 * n], gate[2 * n:3 * n], gate[3 * n:]
+    dzi, dzf, dzg, dzo = dz[:n], dz[n:2 * n], dz[2 * n:3 * n], dz[3 * n:]
+    for j in range(n):
+        dh_total[j] = dh_out[j] + dh[j]
+    for j in range(n):
+        dzo[j] = dh_total[j] * _tanh(c[j]) * _sigmoid_slope(o[j])
+    for j in range(n):
+        tc = _tanh(c[j])
+        dc_total[j] = dc_out[j] + dc[j] + dh_total[j] * o[j] * _tanh_slope(tc) + dzo[j] * co[j]
+    for j in range(n):
+        dzi[j] = dc_total[j] * g[j] * _sigmoid_slope(i[j])
+    for j in range(n):
+        dzf[j] = dc_total[j] * c_prev[j] * _sigmoid_slope(f[j])
+    for j in range(n):
+        dzg[j] = dc_total[j] * i[j] * _tanh_slope(g[j])
+    for j in range(n):
+        dc[j] = dc_total[j] * f[j] + dzi[j] * ci[j] + dzf[j] * cf[j]
+
+
+@numba.njit(**_JIT)
+def backward_kernel(h0, c0, hh, ci, cf, co, hs, cs, gates, dhs, dcs):
+    '''Gradients of :func:`forward_kernel`'s inputs, given those of ``hs``, ``cs``.
+
+    Returns the gradients of ``xs, h0, c0, hh, ci, cf, co``.
+    '''
+    steps, batch, n = hs.shape
+    dxs = np.empty((steps, batch, 4 * n), hs.dtype)
+    dh = np.zeros((batch, n), hs.dtype)
+    dc = np.zeros((batch, n), hs.dtype)
+    dh_total = np.empty(n, hs.dtype)
+    dc_total = np.empty(n, hs.dtype)
+    hh_t = np.ascontiguousarray(hh.T)
+    c0 = np.ascontiguousarray(c0)
+    for t in range(steps - 1, -1, -1):
+        c_prev = cs[t - 1] if t > 0 else c0
+        for b in range(batch):
+            _cell_backward(gates[t, b], cs[t, b], c_prev[b], dhs[t, b], dcs[t, b], dh[b], dc[b],
+                           ci, cf, co, dxs[t, b], dh_total, dc_total)
+        dh = np.dot(dxs[t], hh_t)
+    dci = np.zeros(n, hs.dtype)
+    dcf = np.zeros(n, hs.dtype)
+    dco = np.zeros(n, hs.dtype)
+    for t in range(steps):
+        c_prev = cs[t - 1] if t > 0 else c0
+        for b in range(batch):
+            dz, cp, cn = dxs[t, b], c_prev[b], cs[t, b]
+            for j in range(n):
+                dci[j] += dz[j] * cp[j]
+            for j in range(n):
+                dcf[j] += dz[n + j] * cp[j]
+            for j in range(n):
+                dco[j] += dz[3 * n + j] * cn[j]
+    h_prev = np.empty((steps, batch, n), hs.dtype)
+    h_prev[0] = h0
+    h_prev[1:] = hs[:-1]
+    dhh = np.dot(np.ascontiguousarray(h_prev.reshape(steps * batch, n).T),
+                 dxs.reshape(steps * batch, 4 * n))
+    return dxs, dh, dc, dhh, dci, dcf, dco
+
+
+# ----- the reference: the same recurrence as a scan -----------------------
+
+def _sigmoid_graph(x):
+    return TT.sigmoid(x)
+
+
+def reference(xs, h0, c0, hh, ci, cf, co):
+    '''The recurrence of :func:`lstm_sequence` as a PyTensor ``scan``.
+
+    Used for what the fused operation does not compute itself (R-operators,
+    second derivatives), and by the tests as the definition.
+
+    Returns
+    -------
+    hs, cs, gates : symbolic tensors, as :class:`LSTMSequence`'s outputs.
+    '''
+    n = hh.shape[0]
+
+    def step(x_t, h_tm1, c_tm1, hh, ci, cf, co):
+        z = x_t + TT.dot(h_tm1, hh)
+        i = _sigmoid_graph(z[:, :n] + c_tm1 * ci)
+        f = _sigmoid_graph(z[:, n:2 * n] + c_tm1 * cf)
+        g = TT.tanh(z[:, 2 * n:3 * n])
+        c = f * c_tm1 + i * g
+        o = _sigmoid_graph(z[:, 3 * n:] + c * co)
+        h = o * TT.tanh(c)
+        return [h, c, TT.concatenate([i, f, g, o], axis=1)]
+
+    values = pytensor.scan(step, sequences=[xs], outputs_info=[h0, c0, None],
+                           non_sequences=[hh, ci, cf, co], return_updates=False,
+                           name='lstm_reference')
+    return list(values)
+
+
+def _zeros_if_disconnected(grad, like):
+    return like.zeros_like() if isinstance(grad.type, DisconnectedType) else grad
+
+
+class LSTMSequence(Op):
+    '''The LSTM recurrence over a whole sequence, as one operation.
+
+    Inputs ``xs`` (time, batch, 4 size: the input projections plus bias, gate
+    blocks ``[i, f, c, o]``), ``h0``, ``c0`` (batch, size), ``hh`` (size,
+    4 size), ``ci``, ``cf``, ``co`` (size,). Outputs ``hs``, ``cs`` (time,
+    batch, size) and ``gates`` (time, batch, 4 size), which only the gradient
+    uses. See :func:`lstm_sequence`.
+    '''
+
+    __props__ = ()
+
+    def make_node(self, xs, h0, c0, hh, ci, cf, co):
+        inputs = [TT.as_tensor_variable(v) for v in (xs, h0, c0, hh, ci, cf, co)]
+        _check_inputs(inputs)
+        xs, h0 = inputs[0], inputs[1]
+        steps, batch = xs.type.shape[0], xs.type.shape[1]
+        n = inputs[3].type.shape[0]
+        n4 = xs.type.shape[2]
+        if n is None and n4 is not None:
+            n = n4 // 4
+        if batch is None:
+            batch = h0.type.shape[0]
+        outputs = [TT.tensor(dtype=xs.dtype, shape=(steps, batch, n)),
+                   TT.tensor(dtype=xs.dtype, shape=(steps, batch, n)),
+                   TT.tensor(dtype=xs.dtype, shape=(steps, batch, n4))]
+        return Apply(self, inputs, outputs)
+
+    def perform(self, node, inputs, output_storage):
+        _store(output_storage, _forward(*inputs))
+
+    def infer_shape(self, fgraph, node, shapes):
+        xs, h0 = shapes[0], shapes[1]
+        n = shapes[3][0]
+        return [(xs[0], xs[1], n), (xs[0], xs[1], n), xs]
+
+    def pullback(self, inputs, outputs, output_grads):
+        if not isinstance(output_grads[2].type, DisconnectedType):
+            raise NotImplementedError(
+                'LSTMSequence: the gates output is for the gradient only; it has no gradient')
+        hs, cs, gates = outputs
+        dhs = _zeros_if_disconnected(output_grads[0], hs)
+        dcs = _zeros_if_disconnected(output_grads[1], cs)
+        return LSTMSequenceGrad()(*inputs, hs, cs, gates, dhs, dcs)
+
+    def pushforward(self, inputs, outputs, tangents):
+        return _pushforward(reference(*inputs), inputs, tangents)
+
+
+class LSTMSequenceGrad(Op):
+    '''The gradient of :class:`LSTMSequence` (vector-Jacobian product).
+
+    Inputs: the forward inputs, its outputs ``hs``, ``cs``, ``gates`` and the
+    gradients of ``hs`` and ``cs``. Outputs: the gradients of ``xs``, ``h0``,
+    ``c0``, ``hh``, ``ci``, ``cf``, ``co``.
+    '''
+
+    __props__ = ()
+
+    def make_node(self, xs, h0, c0, hh, ci, cf, co, hs, cs, gates, dhs, dcs):
+        inputs = [TT.as_tensor_variable(v)
+                  for v in (xs, h0, c0, hh, ci, cf, co, hs, cs, gates, dhs, dcs)]
+        outputs = [v.type() for v in inputs[:7]]
+        return Apply(self, inputs, outputs)
+
+    def perform(self, node, inputs, output_storage):
+        _store(output_storage, _backward(*inputs))
+
+    def infer_shape(self, fgraph, node, shapes):
+        return shapes[:7]
+
+    def _reference_grads(self, inputs):
+        '''This op's outputs as a graph of the ``scan`` reference (for higher orders).'''
+        forward, (dhs, dcs) = inputs[:7], inputs[10:]
+        hs, cs, _ = reference(*forward)
+        return pytensor.gradient.grad(None, forward, known_grads={hs: dhs, cs: dcs})
+
+    def pullback(self, inputs, outputs, output_grads):
+        grads = self._reference_grads(inputs)
+        known = {g: d for g, d in zip(grads, output_grads)
+                 if not isinstance(d.type, DisconnectedType)}
+        wrt = list(inputs[:7]) + list(inputs[10:])
+        through = pytensor.gradient.grad(None, wrt, known_grads=known,
+                                         disconnected_inputs='ignore', return_disconnected='zero')
+        # hs, cs and gates are functions of the forward inputs, which the
+        # reference recomputes: their own contribution is in ``through``.
+        return (list(through[:7]) + [v.zeros_like() for v in inputs[7:10]]
+                + list(through[7:]))
+
+    def pushforward(self, inputs, outputs, tangents):
+        used = list(range(7)) + [10, 11]
+        return _pushforward(self._reference_grads(inputs), [inputs[i] for i in used],
+                            [tangents[i] for i in used])
+
+
+def _pushforward(outputs, inputs, tangents):
+    '''Jacobian-vector products of ``outputs`` (a graph of ``inputs``).'''
+    pairs = [(i, t) for i, t in zip(inputs, tangents)
+             if t is not None and not isinstance(t.type, DisconnectedType)]
+    if not pairs:
+        return [out.zeros_like() for out in outputs]
+    wrt, points = zip(*pairs)
+    return [jacobian_vector(out, list(wrt), list(points)) for out in outputs]
+
+
+def _check_inputs(inputs):
+    names = ('xs', 'h0', 'c0', 'hh', 'ci', 'cf', 'co')
+    ndims = (3, 2, 2, 2, 1, 1, 1)
+    for name, var, ndim in zip(names, inputs, ndims):
+        if var.ndim != ndim:
+            raise TypeError('LSTMSequence: {} must be {}-D, not {}-D'.format(name, ndim, var.ndim))
+        if var.dtype not in ('float32', 'float64') or var.dtype != inputs[0].dtype:
+            raise TypeError('LSTMSequence: every input must have the dtype of xs ({}); {} is {}'
+                            .format(inputs[0].dtype, name, var.dtype))
+
+
+def lstm_sequence(xs, h0, c0, hh, ci, cf, co):
+    '''The LSTM recurrence with peepholes over a time-major sequence.
+
+    ``z = xs[t] + h[t-1] . hh`` is split into ``[i, f, g, o]``;
+    ``i = sigmoid(z_i + c[t-1] ci)``, ``f = sigmoid(z_f + c[t-1] cf)``,
+    ``c[t] = f c[t-1] + i tanh(z_g)``, ``o = sigmoid(z_o + c[t] co)``,
+    ``h[t] = o tanh(c[t])``.
+
+    Parameters
+    ----------
+    xs : symbolic 3-D tensor (time, batch, 4 size)
+        The inputs' projections plus bias.
+    h0, c0 : symbolic matrices (batch, size)
+        The initial output and cell.
+    hh : symbolic matrix (size, 4 size)
+        The recurrent weights.
+    ci, cf, co : symbolic vectors (size,)
+        The peephole weights.
+
+    Returns
+    -------
+    hs, cs : symbolic 3-D tensors (time, batch, size)
+        The outputs and cells of every step.
+
+    Examples
+    --------
+    >>> import numpy as np, pytensor, pytensor.tensor as TT
+    >>> from theanets.ops.lstm import lstm_sequence
+    >>> xs, h0, c0, hh = TT.tensor3(), TT.matrix(), TT.matrix(), TT.matrix()
+    >>> ci, cf, co = TT.vector(), TT.vector(), TT.vector()
+    >>> hs, cs = lstm_sequence(xs, h0, c0, hh, ci, cf, co)
+    >>> f = pytensor.function([xs, h0, c0, hh, ci, cf, co], hs)
+    >>> n = 3
+    >>> out = f(np.ones((5, 2, 4 * n), 'float32'), np.zeros((2, n), 'float32'),
+    ...         np.zeros((2, n), 'float32'), np.zeros((n, 4 * n), 'float32'),
+    ...         *[np.zeros(n, 'float32')] * 3)
+    >>> out.shape
+    (5, 2, 3)
+    '''
+    inputs = [TT.as_tensor_variable(v) for v in (xs, h0, c0, hh, ci, cf, co)]
+    # the common type, as scan's step would compute in
+    dtype = pytensor.scalar.upcast(*[v.dtype for v in inputs])
+    hs, cs, _ = LSTMSequence()(*[TT.cast(v, dtype) for v in inputs])
+    return hs, cs
+
+
+# ----- backends ---------------------------------------------------------------
+
+def _kernel_args(arrays):
+    '''Arrays as the kernels are compiled for: C-contiguous and read-only.
+
+    One array type per dtype (JAX hands callbacks read-only arrays), so that
+    Numba compiles each kernel once.
+    '''
+    out = []
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        if a.flags.writeable:
+            a = a.view()
+            a.flags.writeable = False
+        out.append(a)
+    return out
+
+
+def _forward(*inputs):
+    return forward_kernel(*_kernel_args(inputs))
+
+
+def _backward(*inputs):
+    '''The gradient op's outputs from its inputs (``xs`` is not needed).'''
+    return backward_kernel(*_kernel_args(inputs[1:]))
+
+
+def _store(output_storage, values):
+    for storage, value in zip(output_storage, values):
+        storage[0] = value
+
+
+def register_jax():
+    '''Register the JAX implementations: the kernels through ``jax.pure_callback``.'''
+    import jax
+    from pytensor.link.jax.dispatch import jax_funcify
+
+    @jax_funcify.register(LSTMSequence)
+    def _jax_forward(op, node=None, **kwargs):
+        def forward(xs, h0, c0, hh, ci, cf, co):
+            steps, batch, _ = xs.shape
+            n = hh.shape[0]
+            shapes = [jax.ShapeDtypeStruct((steps, batch, n), xs.dtype),
+                      jax.ShapeDtypeStruct((steps, batch, n), xs.dtype),
+                      jax.ShapeDtypeStruct(xs.shape, xs.dtype)]
+            return jax.pure_callback(_forward, shapes, xs, h0, c0, hh, ci, cf, co,
+                                     vmap_method='sequential')
+        return forward
+
+    @jax_funcify.register(LSTMSequenceGrad)
+    def _jax_backward(op, node=None, **kwargs):
+        def backward(*inputs):
+            shapes = [jax.ShapeDtypeStruct(v.shape, v.dtype) for v in inputs[:7]]
+            return jax.pure_callback(_backward, shapes, *inputs, vmap_method='sequential')
+        return backward
+
+
+def register_numba():
+    '''Register the Numba implementations: the kernels, called from the graph.'''
+    from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
+
+    @register_funcify_default_op_cache_key(LSTMSequence)
+    def _numba_forward(op, node, **kwargs):
+        @numba.njit
+        def forward(xs, h0, c0, hh, ci, cf, co):
+            return forward_kernel(xs, h0, c0, hh, ci, cf, co)
+        return forward
+
+    @register_funcify_default_op_cache_key(LSTMSequenceGrad)
+    def _numba_backward(op, node, **kwargs):
+        @numba.njit
+        def backward(xs, h0, c0, hh, ci, cf, co, hs, cs, gates, dhs, dcs):
+            return backward_kernel(h0, c0, hh, ci, cf, co, hs, cs, gates, dhs, dcs)
+        return backward
