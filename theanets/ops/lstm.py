@@ -460,28 +460,61 @@ def _store(output_storage, values):
 
 
 def register_jax():
-    '''Register the JAX implementations: the kernels through ``jax.pure_callback``.'''
-    import jax
+    '''Register the JAX implementations: the kernels, called back from XLA.
+
+    ``jax.pure_callback`` hands its callback ``jax.Array`` values, whose
+    conversion to numpy waits for XLA's CPU thread pool, which the calling
+    program occupies: on a single core it never returns. So the kernels get
+    their own primitives, lowered to a host callback that receives XLA's
+    buffers as numpy arrays directly (``jax._src.callback.emit_python_callback``,
+    the lowering ``pure_callback`` itself uses).
+    '''
     from pytensor.link.jax.dispatch import jax_funcify
+
+    forward_p = _jax_primitive('theanets_lstm_forward', _forward, _forward_shapes)
+    backward_p = _jax_primitive('theanets_lstm_backward', _backward, _backward_shapes)
 
     @jax_funcify.register(LSTMSequence)
     def _jax_forward(op, node=None, **kwargs):
-        def forward(xs, h0, c0, hh, ci, cf, co):
-            steps, batch, _ = xs.shape
-            n = hh.shape[0]
-            shapes = [jax.ShapeDtypeStruct((steps, batch, n), xs.dtype),
-                      jax.ShapeDtypeStruct((steps, batch, n), xs.dtype),
-                      jax.ShapeDtypeStruct(xs.shape, xs.dtype)]
-            return jax.pure_callback(_forward, shapes, xs, h0, c0, hh, ci, cf, co,
-                                     vmap_method='sequential')
-        return forward
+        return lambda *inputs: tuple(forward_p.bind(*inputs))
 
     @jax_funcify.register(LSTMSequenceGrad)
     def _jax_backward(op, node=None, **kwargs):
-        def backward(*inputs):
-            shapes = [jax.ShapeDtypeStruct(v.shape, v.dtype) for v in inputs[:7]]
-            return jax.pure_callback(_backward, shapes, *inputs, vmap_method='sequential')
-        return backward
+        return lambda *inputs: tuple(backward_p.bind(*inputs))
+
+
+def _forward_shapes(xs, h0, c0, hh, *_):
+    steps, batch, _ = xs.shape
+    hidden = (steps, batch, hh.shape[0])
+    return [(hidden, xs.dtype), (hidden, xs.dtype), (xs.shape, xs.dtype)]
+
+
+def _backward_shapes(*inputs):
+    return [(v.shape, v.dtype) for v in inputs[:7]]
+
+
+def _jax_primitive(name, kernel, shapes):
+    '''A JAX primitive computing ``kernel`` on the host, with numpy arguments.'''
+    import numpy as np
+    from jax._src.callback import emit_python_callback
+    from jax.extend.core import Primitive
+    from jax.interpreters import mlir
+    from jax.core import ShapedArray
+
+    primitive = Primitive(name)
+    primitive.multiple_results = True
+    primitive.def_impl(lambda *args: kernel(*[np.asarray(a) for a in args]))
+    primitive.def_abstract_eval(
+        lambda *avals: [ShapedArray(shape, dtype) for shape, dtype in shapes(*avals)])
+
+    def lowering(ctx, *operands):
+        results, _, _ = emit_python_callback(
+            ctx, lambda *args: tuple(kernel(*args)), None, list(operands),
+            ctx.avals_in, ctx.avals_out, has_side_effect=False, returns_token=False)
+        return results
+
+    mlir.register_lowering(primitive, lowering, platform='cpu', cacheable=False)
+    return primitive
 
 
 def register_numba():
