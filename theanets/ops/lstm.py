@@ -229,11 +229,12 @@ def backward_kernel(h0, c0, hh, ci, cf, co, hs, cs, gates, dhs, dcs):
 
 # ----- the reference: the same recurrence as a scan -----------------------
 
-def _sigmoid_graph(x):
-    return TT.sigmoid(x)
+_NAMES = ('x', 'h0', 'c0', 'xh', 'b', 'hh', 'ci', 'cf', 'co')
+_NDIMS = (3, 2, 2, 2, 1, 2, 1, 1, 1)
+_FORWARD = len(_NAMES)
 
 
-def reference(xs, h0, c0, hh, ci, cf, co):
+def reference(x, h0, c0, xh, b, hh, ci, cf, co):
     '''The recurrence of :func:`lstm_sequence` as a PyTensor ``scan``.
 
     Used for what the fused operation does not compute itself (R-operators,
@@ -247,15 +248,15 @@ def reference(xs, h0, c0, hh, ci, cf, co):
 
     def step(x_t, h_tm1, c_tm1, hh, ci, cf, co):
         z = x_t + TT.dot(h_tm1, hh)
-        i = _sigmoid_graph(z[:, :n] + c_tm1 * ci)
-        f = _sigmoid_graph(z[:, n:2 * n] + c_tm1 * cf)
+        i = TT.sigmoid(z[:, :n] + c_tm1 * ci)
+        f = TT.sigmoid(z[:, n:2 * n] + c_tm1 * cf)
         g = TT.tanh(z[:, 2 * n:3 * n])
         c = f * c_tm1 + i * g
-        o = _sigmoid_graph(z[:, 3 * n:] + c * co)
+        o = TT.sigmoid(z[:, 3 * n:] + c * co)
         h = o * TT.tanh(c)
         return [h, c, TT.concatenate([i, f, g, o], axis=1)]
 
-    values = pytensor.scan(step, sequences=[xs], outputs_info=[h0, c0, None],
+    values = pytensor.scan(step, sequences=[TT.dot(x, xh) + b], outputs_info=[h0, c0, None],
                            non_sequences=[hh, ci, cf, co], return_updates=False,
                            name='lstm_reference')
     return list(values)
@@ -268,38 +269,36 @@ def _zeros_if_disconnected(grad, like):
 class LSTMSequence(Op):
     '''The LSTM recurrence over a whole sequence, as one operation.
 
-    Inputs ``xs`` (time, batch, 4 size: the input projections plus bias, gate
-    blocks ``[i, f, c, o]``), ``h0``, ``c0`` (batch, size), ``hh`` (size,
-    4 size), ``ci``, ``cf``, ``co`` (size,). Outputs ``hs``, ``cs`` (time,
-    batch, size) and ``gates`` (time, batch, 4 size), which only the gradient
-    uses. See :func:`lstm_sequence`.
+    Inputs ``x`` (time, batch, inputs), ``h0``, ``c0`` (batch, size), ``xh``
+    (inputs, 4 size), ``b`` (4 size), ``hh`` (size, 4 size), ``ci``, ``cf``,
+    ``co`` (size,). Outputs ``hs``, ``cs`` (time, batch, size) and ``gates``
+    (time, batch, 4 size), which only the gradient uses. See
+    :func:`lstm_sequence`.
     '''
 
     __props__ = ()
 
-    def make_node(self, xs, h0, c0, hh, ci, cf, co):
-        inputs = [TT.as_tensor_variable(v) for v in (xs, h0, c0, hh, ci, cf, co)]
-        _check_inputs(inputs)
-        xs, h0 = inputs[0], inputs[1]
-        steps, batch = xs.type.shape[0], xs.type.shape[1]
-        n = inputs[3].type.shape[0]
-        n4 = xs.type.shape[2]
-        if n is None and n4 is not None:
-            n = n4 // 4
+    def make_node(self, *inputs):
+        inputs = _checked_inputs(inputs)
+        x, h0, xh = inputs[0], inputs[1], inputs[3]
+        steps, batch = x.type.shape[0], x.type.shape[1]
         if batch is None:
             batch = h0.type.shape[0]
-        outputs = [TT.tensor(dtype=xs.dtype, shape=(steps, batch, n)),
-                   TT.tensor(dtype=xs.dtype, shape=(steps, batch, n)),
-                   TT.tensor(dtype=xs.dtype, shape=(steps, batch, n4))]
+        n4 = xh.type.shape[1]
+        n = inputs[5].type.shape[0]
+        if n is None and n4 is not None:
+            n = n4 // 4
+        outputs = [TT.tensor(dtype=x.dtype, shape=(steps, batch, n)),
+                   TT.tensor(dtype=x.dtype, shape=(steps, batch, n)),
+                   TT.tensor(dtype=x.dtype, shape=(steps, batch, n4))]
         return Apply(self, inputs, outputs)
 
     def perform(self, node, inputs, output_storage):
         _store(output_storage, _forward(*inputs))
 
     def infer_shape(self, fgraph, node, shapes):
-        xs, h0 = shapes[0], shapes[1]
-        n = shapes[3][0]
-        return [(xs[0], xs[1], n), (xs[0], xs[1], n), xs]
+        x, xh, hh = shapes[0], shapes[3], shapes[5]
+        return [(x[0], x[1], hh[0]), (x[0], x[1], hh[0]), (x[0], x[1], xh[1])]
 
     def pullback(self, inputs, outputs, output_grads):
         if not isinstance(output_grads[2].type, DisconnectedType):
@@ -318,46 +317,53 @@ class LSTMSequenceGrad(Op):
     '''The gradient of :class:`LSTMSequence` (vector-Jacobian product).
 
     Inputs: the forward inputs, its outputs ``hs``, ``cs``, ``gates`` and the
-    gradients of ``hs`` and ``cs``. Outputs: the gradients of ``xs``, ``h0``,
-    ``c0``, ``hh``, ``ci``, ``cf``, ``co``.
+    gradients of ``hs`` and ``cs``. Outputs: the gradients of the forward
+    inputs.
     '''
 
     __props__ = ()
 
-    def make_node(self, xs, h0, c0, hh, ci, cf, co, hs, cs, gates, dhs, dcs):
-        inputs = [TT.as_tensor_variable(v)
-                  for v in (xs, h0, c0, hh, ci, cf, co, hs, cs, gates, dhs, dcs)]
-        outputs = [v.type() for v in inputs[:7]]
+    def make_node(self, *inputs):
+        inputs = [TT.as_tensor_variable(v) for v in inputs]
+        if len(inputs) != _FORWARD + 5:
+            raise TypeError('LSTMSequenceGrad: expected {} inputs, not {}'.format(
+                _FORWARD + 5, len(inputs)))
+        outputs = [v.type() for v in inputs[:_FORWARD]]
         return Apply(self, inputs, outputs)
 
     def perform(self, node, inputs, output_storage):
         _store(output_storage, _backward(*inputs))
 
     def infer_shape(self, fgraph, node, shapes):
-        return shapes[:7]
+        return shapes[:_FORWARD]
+
+    @staticmethod
+    def _differentiable(inputs):
+        '''The inputs of which this op's outputs are a function: the forward
+        inputs and the output gradients (``hs``, ``cs`` and ``gates`` are
+        functions of the forward inputs).'''
+        return list(inputs[:_FORWARD]) + list(inputs[_FORWARD + 3:])
 
     def _reference_grads(self, inputs):
         '''This op's outputs as a graph of the ``scan`` reference (for higher orders).'''
-        forward, (dhs, dcs) = inputs[:7], inputs[10:]
+        forward, (dhs, dcs) = inputs[:_FORWARD], inputs[_FORWARD + 3:]
         hs, cs, _ = reference(*forward)
-        return pytensor.gradient.grad(None, forward, known_grads={hs: dhs, cs: dcs})
+        return pytensor.gradient.grad(None, list(forward), known_grads={hs: dhs, cs: dcs})
 
     def pullback(self, inputs, outputs, output_grads):
         grads = self._reference_grads(inputs)
         known = {g: d for g, d in zip(grads, output_grads)
                  if not isinstance(d.type, DisconnectedType)}
-        wrt = list(inputs[:7]) + list(inputs[10:])
-        through = pytensor.gradient.grad(None, wrt, known_grads=known,
+        through = pytensor.gradient.grad(None, self._differentiable(inputs), known_grads=known,
                                          disconnected_inputs='ignore', return_disconnected='zero')
         # hs, cs and gates are functions of the forward inputs, which the
         # reference recomputes: their own contribution is in ``through``.
-        return (list(through[:7]) + [v.zeros_like() for v in inputs[7:10]]
-                + list(through[7:]))
+        return (list(through[:_FORWARD]) + [v.zeros_like() for v in inputs[_FORWARD:_FORWARD + 3]]
+                + list(through[_FORWARD:]))
 
     def pushforward(self, inputs, outputs, tangents):
-        used = list(range(7)) + [10, 11]
-        return _pushforward(self._reference_grads(inputs), [inputs[i] for i in used],
-                            [tangents[i] for i in used])
+        return _pushforward(self._reference_grads(inputs), self._differentiable(inputs),
+                            self._differentiable(tangents))
 
 
 def _pushforward(outputs, inputs, tangents):
@@ -370,31 +376,38 @@ def _pushforward(outputs, inputs, tangents):
     return [jacobian_vector(out, list(wrt), list(points)) for out in outputs]
 
 
-def _check_inputs(inputs):
-    names = ('xs', 'h0', 'c0', 'hh', 'ci', 'cf', 'co')
-    ndims = (3, 2, 2, 2, 1, 1, 1)
-    for name, var, ndim in zip(names, inputs, ndims):
+def _checked_inputs(inputs):
+    if len(inputs) != _FORWARD:
+        raise TypeError('LSTMSequence: expected the {} inputs {}, got {}'.format(
+            _FORWARD, ', '.join(_NAMES), len(inputs)))
+    inputs = [TT.as_tensor_variable(v) for v in inputs]
+    for name, var, ndim in zip(_NAMES, inputs, _NDIMS):
         if var.ndim != ndim:
             raise TypeError('LSTMSequence: {} must be {}-D, not {}-D'.format(name, ndim, var.ndim))
         if var.dtype not in ('float32', 'float64') or var.dtype != inputs[0].dtype:
-            raise TypeError('LSTMSequence: every input must have the dtype of xs ({}); {} is {}'
+            raise TypeError('LSTMSequence: every input must have the dtype of x ({}); {} is {}'
                             .format(inputs[0].dtype, name, var.dtype))
+    return inputs
 
 
-def lstm_sequence(xs, h0, c0, hh, ci, cf, co):
+def lstm_sequence(x, h0, c0, xh, b, hh, ci, cf, co):
     '''The LSTM recurrence with peepholes over a time-major sequence.
 
-    ``z = xs[t] + h[t-1] . hh`` is split into ``[i, f, g, o]``;
+    ``z = x[t] . xh + b + h[t-1] . hh`` is split into ``[i, f, g, o]``;
     ``i = sigmoid(z_i + c[t-1] ci)``, ``f = sigmoid(z_f + c[t-1] cf)``,
     ``c[t] = f c[t-1] + i tanh(z_g)``, ``o = sigmoid(z_o + c[t] co)``,
     ``h[t] = o tanh(c[t])``.
 
     Parameters
     ----------
-    xs : symbolic 3-D tensor (time, batch, 4 size)
-        The inputs' projections plus bias.
+    x : symbolic 3-D tensor (time, batch, inputs)
+        The input sequence.
     h0, c0 : symbolic matrices (batch, size)
         The initial output and cell.
+    xh : symbolic matrix (inputs, 4 size)
+        The input weights.
+    b : symbolic vector (4 size,)
+        The bias.
     hh : symbolic matrix (size, 4 size)
         The recurrent weights.
     ci, cf, co : symbolic vectors (size,)
@@ -409,18 +422,18 @@ def lstm_sequence(xs, h0, c0, hh, ci, cf, co):
     --------
     >>> import numpy as np, pytensor, pytensor.tensor as TT
     >>> from theanets.ops.lstm import lstm_sequence
-    >>> xs, h0, c0, hh = TT.tensor3(), TT.matrix(), TT.matrix(), TT.matrix()
-    >>> ci, cf, co = TT.vector(), TT.vector(), TT.vector()
-    >>> hs, cs = lstm_sequence(xs, h0, c0, hh, ci, cf, co)
-    >>> f = pytensor.function([xs, h0, c0, hh, ci, cf, co], hs)
-    >>> n = 3
-    >>> out = f(np.ones((5, 2, 4 * n), 'float32'), np.zeros((2, n), 'float32'),
-    ...         np.zeros((2, n), 'float32'), np.zeros((n, 4 * n), 'float32'),
-    ...         *[np.zeros(n, 'float32')] * 3)
+    >>> x, h0, c0, xh, hh = TT.tensor3(), TT.matrix(), TT.matrix(), TT.matrix(), TT.matrix()
+    >>> b, ci, cf, co = TT.vector(), TT.vector(), TT.vector(), TT.vector()
+    >>> hs, cs = lstm_sequence(x, h0, c0, xh, b, hh, ci, cf, co)
+    >>> f = pytensor.function([x, h0, c0, xh, b, hh, ci, cf, co], hs)
+    >>> m, n = 2, 3
+    >>> zeros = lambda *shape: np.zeros(shape, 'float32')
+    >>> out = f(np.ones((5, 4, m), 'float32'), zeros(4, n), zeros(4, n), zeros(m, 4 * n),
+    ...         zeros(4 * n), zeros(n, 4 * n), zeros(n), zeros(n), zeros(n))
     >>> out.shape
-    (5, 2, 3)
+    (5, 4, 3)
     '''
-    inputs = [TT.as_tensor_variable(v) for v in (xs, h0, c0, hh, ci, cf, co)]
+    inputs = [TT.as_tensor_variable(v) for v in (x, h0, c0, xh, b, hh, ci, cf, co)]
     # the common type, as scan's step would compute in
     dtype = pytensor.scalar.upcast(*[v.dtype for v in inputs])
     hs, cs, _ = LSTMSequence()(*[TT.cast(v, dtype) for v in inputs])
@@ -432,7 +445,7 @@ def lstm_sequence(xs, h0, c0, hh, ci, cf, co):
 def _kernel_args(arrays):
     '''Arrays as the kernels are compiled for: C-contiguous and read-only.
 
-    One array type per dtype (JAX hands callbacks read-only arrays), so that
+    One array type per dtype (XLA hands callbacks read-only arrays), so that
     Numba compiles each kernel once.
     '''
     out = []
@@ -445,13 +458,23 @@ def _kernel_args(arrays):
     return out
 
 
-def _forward(*inputs):
-    return forward_kernel(*_kernel_args(inputs))
+def _forward(x, h0, c0, xh, b, hh, ci, cf, co):
+    '''The forward kernel, with the input products of all steps by numpy's BLAS.'''
+    steps, batch, m = x.shape
+    xs = np.dot(x.reshape(steps * batch, m), xh)
+    xs += b
+    return forward_kernel(*_kernel_args([xs.reshape(steps, batch, -1), h0, c0, hh, ci, cf, co]))
 
 
-def _backward(*inputs):
-    '''The gradient op's outputs from its inputs (``xs`` is not needed).'''
-    return backward_kernel(*_kernel_args(inputs[1:]))
+def _backward(x, h0, c0, xh, b, hh, ci, cf, co, hs, cs, gates, dhs, dcs):
+    '''The backward kernel, and the input products' gradients by numpy's BLAS.'''
+    dz, dh0, dc0, dhh, dci, dcf, dco = backward_kernel(
+        *_kernel_args([h0, c0, hh, ci, cf, co, hs, cs, gates, dhs, dcs]))
+    steps, batch, m = x.shape
+    flat = dz.reshape(steps * batch, -1)
+    dx = np.dot(flat, xh.T).reshape(x.shape)
+    dxh = np.dot(x.reshape(steps * batch, m).T, flat)
+    return dx, dh0, dc0, dxh, flat.sum(axis=0), dhh, dci, dcf, dco
 
 
 def _store(output_storage, values):
@@ -483,23 +506,22 @@ def register_jax():
         return lambda *inputs: tuple(backward_p.bind(*inputs))
 
 
-def _forward_shapes(xs, h0, c0, hh, *_):
-    steps, batch, _ = xs.shape
+def _forward_shapes(x, h0, c0, xh, b, hh, *_):
+    steps, batch, _ = x.shape
     hidden = (steps, batch, hh.shape[0])
-    return [(hidden, xs.dtype), (hidden, xs.dtype), (xs.shape, xs.dtype)]
+    return [(hidden, x.dtype), (hidden, x.dtype), ((steps, batch, xh.shape[1]), x.dtype)]
 
 
 def _backward_shapes(*inputs):
-    return [(v.shape, v.dtype) for v in inputs[:7]]
+    return [(v.shape, v.dtype) for v in inputs[:_FORWARD]]
 
 
 def _jax_primitive(name, kernel, shapes):
     '''A JAX primitive computing ``kernel`` on the host, with numpy arguments.'''
-    import numpy as np
     from jax._src.callback import emit_python_callback
+    from jax.core import ShapedArray
     from jax.extend.core import Primitive
     from jax.interpreters import mlir
-    from jax.core import ShapedArray
 
     primitive = Primitive(name)
     primitive.multiple_results = True
@@ -524,13 +546,21 @@ def register_numba():
     @register_funcify_default_op_cache_key(LSTMSequence)
     def _numba_forward(op, node, **kwargs):
         @numba.njit
-        def forward(xs, h0, c0, hh, ci, cf, co):
-            return forward_kernel(xs, h0, c0, hh, ci, cf, co)
+        def forward(x, h0, c0, xh, b, hh, ci, cf, co):
+            steps, batch, m = x.shape
+            xs = np.dot(np.ascontiguousarray(x).reshape(steps * batch, m), xh) + b
+            return forward_kernel(xs.reshape(steps, batch, xs.shape[1]), h0, c0, hh, ci, cf, co)
         return forward
 
     @register_funcify_default_op_cache_key(LSTMSequenceGrad)
     def _numba_backward(op, node, **kwargs):
         @numba.njit
-        def backward(xs, h0, c0, hh, ci, cf, co, hs, cs, gates, dhs, dcs):
-            return backward_kernel(h0, c0, hh, ci, cf, co, hs, cs, gates, dhs, dcs)
+        def backward(x, h0, c0, xh, b, hh, ci, cf, co, hs, cs, gates, dhs, dcs):
+            dz, dh0, dc0, dhh, dci, dcf, dco = backward_kernel(
+                h0, c0, hh, ci, cf, co, hs, cs, gates, dhs, dcs)
+            steps, batch, m = x.shape
+            flat = dz.reshape(steps * batch, dz.shape[2])
+            dx = np.dot(flat, np.ascontiguousarray(xh.T)).reshape(steps, batch, m)
+            x2 = np.ascontiguousarray(np.ascontiguousarray(x).reshape(steps * batch, m).T)
+            return dx, dh0, dc0, np.dot(x2, flat), flat.sum(axis=0), dhh, dci, dcf, dco
         return backward

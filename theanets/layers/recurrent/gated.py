@@ -61,16 +61,18 @@ class LSTM(Recurrent):
 
         x = self._sequence(inputs)
         batch = x.shape[1]
-        sequence = TT.dot(x, self.find('xh')) + self.find('b')
         states = [self._initial(inputs, 'h_0', batch), self._initial(inputs, 'c_0', batch)]
         constants = [self.find('hh'), self.find('ci'), self.find('cf'), self.find('co')]
         if self.kwargs.get('bptt_limit', -1) in (None, -1):
-            # the whole recurrence and its gradient as one fused operation
+            # the whole recurrence (input products too) and its gradient as
+            # one fused operation
             from ...ops.lstm import lstm_sequence
-            values, updates = self._fused(lstm_sequence, sequence, states, constants)
+            values, updates = self._fused(
+                lstm_sequence, x, states, [self.find('xh'), self.find('b')] + constants)
         else:
             # truncated backpropagation is scan's
-            values, updates = self._scan(step, [sequence], states, constants)
+            values, updates = self._scan(
+                step, [TT.dot(x, self.find('xh')) + self.find('b')], states, constants)
         return self._outputs(['out', 'cell'], values), updates
 
 
