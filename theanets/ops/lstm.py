@@ -31,7 +31,7 @@ from pytensor.gradient import DisconnectedType
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
-from .._backend import jacobian_vector
+from .._backend import jacobian_vector, scan
 
 __all__ = ['lstm_sequence', 'reference', 'LSTMSequence', 'LSTMSequenceGrad']
 
@@ -256,10 +256,9 @@ def reference(x, h0, c0, xh, b, hh, ci, cf, co):
         h = o * TT.tanh(c)
         return [h, c, TT.concatenate([i, f, g, o], axis=1)]
 
-    values = pytensor.scan(step, sequences=[TT.dot(x, xh) + b], outputs_info=[h0, c0, None],
-                           non_sequences=[hh, ci, cf, co], return_updates=False,
-                           name='lstm_reference')
-    return list(values)
+    values, _ = scan(step, sequences=[TT.dot(x, xh) + b], outputs_info=[h0, c0, None],
+                     non_sequences=[hh, ci, cf, co], name='lstm_reference')
+    return values
 
 
 def _zeros_if_disconnected(grad, like):
@@ -301,12 +300,17 @@ class LSTMSequence(Op):
         return [(x[0], x[1], hh[0]), (x[0], x[1], hh[0]), (x[0], x[1], xh[1])]
 
     def pullback(self, inputs, outputs, output_grads):
-        if not isinstance(output_grads[2].type, DisconnectedType):
-            raise NotImplementedError(
-                'LSTMSequence: the gates output is for the gradient only; it has no gradient')
         hs, cs, gates = outputs
         dhs = _zeros_if_disconnected(output_grads[0], hs)
         dcs = _zeros_if_disconnected(output_grads[1], cs)
+        if not isinstance(output_grads[2].type, DisconnectedType):
+            # only the gradient reads the gates; a derivative through them
+            # (as a pushforward of the gradient takes) is the reference's
+            reference_outputs = reference(*inputs)
+            known = dict(zip(reference_outputs, [dhs, dcs, output_grads[2]]))
+            return pytensor.gradient.grad(None, list(inputs), known_grads=known,
+                                          disconnected_inputs='ignore',
+                                          return_disconnected='zero')
         return LSTMSequenceGrad()(*inputs, hs, cs, gates, dhs, dcs)
 
     def pushforward(self, inputs, outputs, tangents):
