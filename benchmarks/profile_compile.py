@@ -104,7 +104,10 @@ def run_child(case, mode, compiledir, predict, extra_flags=''):
         flags += ',' + extra_flags
     env = dict(os.environ, PYTENSOR_FLAGS=flags, OMP_NUM_THREADS='1',
                OPENBLAS_NUM_THREADS='1', MKL_NUM_THREADS='1', NUMBA_NUM_THREADS='1',
-               PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+               PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''),
+               # theanets' own Numba kernels (the fused LSTM) cache beside
+               # PyTensor's, so that a fresh compiledir is cold for them too
+               NUMBA_CACHE_DIR=os.path.join(compiledir, 'numba'))
     env.pop('THEANO_FLAGS', None)
     cmd = [sys.executable, os.path.abspath(__file__), '--child', case]
     if predict:
