@@ -19,6 +19,8 @@ from pytensor.sparse.variable import SparseVariable
 from pytensor.tensor.math import sigmoid, softplus  # noqa: F401 (re-exported)
 from pytensor.tensor.random import shared_rng
 
+from .ops.conv import Conv2d, border_pads
+
 try:
     from pytensor.graph.traversal import graph_inputs
 except ImportError:  # PyTensor < 2.32
@@ -137,24 +139,13 @@ def same_padding(filter_size):
     return filter_size // 2, (filter_size - 1) // 2
 
 
-def _pad(x, pads):
-    '''``x`` (examples, width, height, channels) with zeros around its two
-    spatial axes: ``pads`` is ``((before, after), (before, after))``.'''
-    (wb, wa), (hb, ha) = pads
-    if not (wb or wa or hb or ha):
-        return x
-    padded = TT.zeros((x.shape[0], x.shape[1] + wb + wa, x.shape[2] + hb + ha, x.shape[3]),
-                      dtype=x.dtype)
-    return TT.set_subtensor(padded[:, wb:wb + x.shape[1], hb:hb + x.shape[2], :], x)
-
-
 def conv2d(x, w, filter_size, border_mode='valid', stride=(1, 1)):
     '''Theano's ``conv2d`` (a true convolution: kernels flipped) on
     channels-last images.
 
-    PyTensor has no batched multi-channel convolution, so this gathers, for
-    every filter tap, the shifted (and strided) slice of the input, and
-    multiplies all of them with the flipped kernels in one matrix product.
+    PyTensor has no batched multi-channel convolution: this is one node of
+    :class:`theanets.ops.conv.Conv2d`, which has its own gradients and
+    implementations for numpy, JAX and Numba.
 
     Parameters
     ----------
@@ -179,19 +170,7 @@ def conv2d(x, w, filter_size, border_mode='valid', stride=(1, 1)):
     -------
     symbolic 4-D tensor ``(examples, width', height', filters)``.
     '''
-    fw, fh = filter_size
-    sw, sh = stride
-    if border_mode == 'full':
-        x = _pad(x, ((fw - 1, fw - 1), (fh - 1, fh - 1)))
-    elif border_mode == 'same':
-        x = _pad(x, (same_padding(fw), same_padding(fh)))
-    width = x.shape[1] - fw + 1
-    height = x.shape[2] - fh + 1
-    taps = [x[:, u:u + width:sw, v:v + height:sh, :] for u in range(fw) for v in range(fh)]
-    patches = taps[0] if len(taps) == 1 else TT.concatenate(taps, axis=-1)
-    # kernel[(u * fh + v) * channels + c, k] = w[k, c, fw - 1 - u, fh - 1 - v]
-    kernel = w[:, :, ::-1, ::-1].dimshuffle(2, 3, 1, 0).reshape((-1, w.shape[0]))
-    return TT.dot(patches, kernel)
+    return Conv2d(filter_size, border_pads(filter_size, border_mode), stride)(x, w)
 
 
 def pool(x, pool_size, mode='max', stride=None):
