@@ -315,3 +315,22 @@ def test_importing_theanets_imports_neither_jax_nor_numba():
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                          check=True, cwd=root)
     assert out.stdout.strip() == '_jax_conv2d'
+
+
+def test_jax_computes_known_shape_arithmetic_with_numpy(caplog):
+    # theanets' JAX mode computes integer shape arithmetic on known values
+    # with numpy, not with one small compiled XLA program per operation
+    jax = pytest.importorskip('jax')
+    from pytensor.link.jax.dispatch import jax_funcify
+    from theanets import _mode
+    _mode.jax_mode()
+    n = TT.iscalar('n')
+    half = n // 2 + 1
+    node = half.owner
+    fn = jax_funcify(node.op, node=node)
+    inner = node.inputs[0].owner
+    two, one = inner.inputs[1].data, node.inputs[1].data
+    with jax.log_compiles(True):
+        value = fn(jax_funcify(inner.op, node=inner)(np.int32(7), two), one)
+    assert not [r for r in caplog.records if 'Compiling' in r.getMessage()]
+    assert type(value).__module__ == 'numpy' and int(value) == 4
