@@ -20,6 +20,7 @@ from pytensor.tensor.math import sigmoid, softplus  # noqa: F401 (re-exported)
 from pytensor.tensor.random import shared_rng
 
 from .ops.conv import Conv2d, border_pads
+from .ops.pool import Pool2d
 
 try:
     from pytensor.graph.traversal import graph_inputs
@@ -176,10 +177,14 @@ def conv2d(x, w, filter_size, border_mode='valid', stride=(1, 1)):
 def pool(x, pool_size, mode='max', stride=None):
     '''Pooling over the axes after the batch axis.
 
+    One node of :class:`theanets.ops.pool.Pool2d`, which has its own
+    gradients and implementations for numpy, JAX and Numba.
+
     Parameters
     ----------
     x : symbolic tensor
-        ``(examples, d_1, ..., d_k, channels)`` with ``k = len(pool_size)``.
+        ``(examples, d_1, ..., d_k, channels)`` with ``k = len(pool_size)``,
+        1 or 2.
     pool_size : tuple of int
         Window size along ``d_1 ... d_k``.
     mode : 'max' or 'mean'
@@ -196,28 +201,16 @@ def pool(x, pool_size, mode='max', stride=None):
     ``n_i = (d_i - p_i) // s_i + 1`` windows along each axis (``d_i // p_i``
     without a stride).
     '''
-    k = len(pool_size)
-    if stride is None or tuple(stride) == tuple(pool_size):
-        # Non-overlapping windows: one reshape and one reduction.
-        counts = [x.shape[1 + i] // p for i, p in enumerate(pool_size)]
-        x = x[(slice(None),) + tuple(slice(0, n * p) for n, p in zip(counts, pool_size))]
-        split = [x.shape[0]]
-        for n, p in zip(counts, pool_size):
-            split += [n, p]
-        x = x.reshape(split + [x.shape[k + 1]], ndim=2 * k + 2)
-        axes = tuple(2 + 2 * i for i in range(k))
-        return x.max(axis=axes) if mode == 'max' else x.mean(axis=axes)
-    # Any stride: one strided slice per position in the window, reduced
-    # element-wise (windows may overlap, or leave gaps).
-    counts = [(x.shape[1 + i] - p) // s + 1 for i, (p, s) in enumerate(zip(pool_size, stride))]
-    offsets = [()]
-    for p in pool_size:
-        offsets = [o + (u,) for o in offsets for u in range(p)]
-    taps = [x[(slice(None),) + tuple(slice(u, u + (n - 1) * s + 1, s)
-                                     for u, n, s in zip(offset, counts, stride))]
-            for offset in offsets]
-    stacked = TT.stack(taps)
-    return stacked.max(axis=0) if mode == 'max' else stacked.mean(axis=0)
+    pool_size = tuple(pool_size)
+    stride = pool_size if stride is None else tuple(stride)
+    if len(pool_size) == 1:
+        # (N, T, C) as images (N, 1, T, C)
+        op = Pool2d((1,) + pool_size, (1,) + stride, mode)
+        return op(x.dimshuffle(0, 'x', 1, 2))[:, 0]
+    if len(pool_size) != 2:
+        raise ValueError('pool: pooling over 1 or 2 axes, not {} (pool_size {})'.format(
+            len(pool_size), pool_size))
+    return Pool2d(pool_size, stride, mode)(x)
 
 
 def scan(fn, **kwargs):

@@ -40,10 +40,6 @@ array([[10., 18., 24., 18.],
        [42., 66., 72., 50.]])
 '''
 
-import importlib.abc
-import importlib.machinery
-import sys
-
 import numpy as np
 import pytensor
 import pytensor.tensor as TT
@@ -51,6 +47,8 @@ from pytensor.gradient import DisconnectedType, disconnected_type
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.scalar import upcast
+
+from ._dispatch import after_import
 
 __all__ = ['Conv2d', 'Conv2dGradInputs', 'Conv2dGradWeights', 'border_pads', 'BORDER_MODES']
 
@@ -575,42 +573,5 @@ def _register_numba():
         return grad_weights
 
 
-class _AfterImport(importlib.abc.MetaPathFinder):
-    '''Runs a function right after a module has been imported (a post-import
-    hook): PyTensor's dispatch modules import jax or numba, which theanets
-    imports only when a function is compiled for them.'''
-
-    def __init__(self):
-        self.hooks = {}
-
-    def add(self, name, hook):
-        if name in sys.modules:
-            hook()
-            return
-        self.hooks.setdefault(name, []).append(hook)
-        if self not in sys.meta_path:
-            sys.meta_path.insert(0, self)
-
-    def find_spec(self, fullname, path=None, target=None):
-        hooks = self.hooks.pop(fullname, None)
-        if hooks is None:
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
-        if spec is None or spec.loader is None or not hasattr(spec.loader, 'exec_module'):
-            self.hooks[fullname] = hooks
-            return None
-        exec_module = spec.loader.exec_module
-
-        def exec_then_hook(module):
-            exec_module(module)
-            for hook in hooks:
-                hook()
-
-        # the loader is this module's own (one per spec): patch its instance
-        spec.loader.exec_module = exec_then_hook
-        return spec
-
-
-_after_import = _AfterImport()
-_after_import.add('pytensor.link.jax.dispatch', _register_jax)
-_after_import.add('pytensor.link.numba.dispatch', _register_numba)
+after_import('pytensor.link.jax.dispatch', _register_jax)
+after_import('pytensor.link.numba.dispatch', _register_numba)
