@@ -13,7 +13,7 @@ import importlib.abc
 import importlib.machinery
 import sys
 
-__all__ = ['after_import']
+__all__ = ['after_import', 'numba_register']
 
 
 class _AfterImport(importlib.abc.MetaPathFinder):
@@ -72,3 +72,24 @@ def after_import(name, hook):
     math is here
     '''
     _FINDER.add(name, hook)
+
+
+def numba_register(op_class, version):
+    '''A decorator registering a Numba conversion of ``op_class``.
+
+    PyTensor caches the compiled Numba functions on disk under a key made of
+    the operation's class and parameters; ``version`` (an int) is added to
+    it, so that a changed implementation is compiled anew instead of read
+    back. Call this once ``pytensor.link.numba.dispatch`` is imported.
+    '''
+    from pytensor.link.numba.dispatch import basic
+    register = getattr(basic, 'register_funcify_default_op_cache_key', None)
+    if register is None:  # PyTensor < 2.36: no disk cache of these
+        return basic.numba_funcify.register(op_class)
+
+    def decorator(convert):
+        def versioned(*args, **kwargs):
+            return convert(*args, **kwargs), version
+        register(op_class)(versioned)
+        return convert
+    return decorator

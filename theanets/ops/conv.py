@@ -64,6 +64,11 @@ BORDER_MODES = ('valid', 'full', 'same')
 FMA_MAX_TERMS = 32
 FMA_MAX_FILTERS = 32
 
+#: Part of the key of the Numba functions in PyTensor's disk cache (which
+#: otherwise knows an operation only by its parameters): change it with
+#: the Numba implementation.
+NUMBA_VERSION = 4
+
 
 def border_pads(filter_size, border_mode):
     '''Zeros added ``((before, after), (before, after))`` around the two
@@ -441,13 +446,16 @@ def _register_jax():
 
 
 def _numba_kernels(op):
-    '''Numba functions ``(im2col, col2im, kernel_matrix, kernel_from_matrix)``
-    for the settings of ``op``.
+    '''Numba functions ``(forward, grad_inputs, grad_weights)`` for the
+    settings of ``op``: an im2col and one matrix product each.
 
-    Columns are ``(N * W' * H', fw * fh * C)``: one row per output position,
-    the padded window under it (tap ``(u, v)`` major, channel minor); the
-    kernel matrix ``(fw * fh * C, F)`` holds the flipped kernels in the same
-    order, so that the convolution is ``columns @ kernel_matrix``.
+    The columns ``(fw * fh * C, N * W' * H')`` hold one row per filter tap
+    and channel: the padded images shifted by that tap, strided, one output
+    position after the other (copied as runs along the height). With the
+    kernel matrix ``(fw * fh * C, F)`` of the flipped kernels in the same
+    order, the convolution is ``columns.T @ kernels``, its weight gradient
+    ``columns @ g`` and its input gradient the rows of ``kernels @ g.T``
+    added back under their taps.
     '''
     from pytensor.link.numba.dispatch.basic import numba_njit
     fw, fh = op.filter_size
@@ -456,121 +464,101 @@ def _numba_kernels(op):
 
     @numba_njit
     def out_size(width, height):
-        return (width + wb + wa - fw) // sw + 1, (height + hb + ha - fh) // sh + 1
+        ow = (width + wb + wa - fw) // sw + 1
+        oh = (height + hb + ha - fh) // sh + 1
+        if ow < 1 or oh < 1:
+            raise ValueError('convolution: images smaller than the filter')
+        return ow, oh
 
     @numba_njit
     def im2col(x):
         n, width, height, c = x.shape
         ow, oh = out_size(width, height)
-        if ow < 1 or oh < 1:
-            raise ValueError('convolution: images smaller than the filter')
-        cols = np.zeros((n, ow, oh, fw, fh, c), x.dtype)
-        for i in range(n):
-            for p in range(ow):
-                for u in range(fw):
-                    r = p * sw + u - wb
-                    if r < 0 or r >= width:
-                        continue
-                    for q in range(oh):
-                        for v in range(fh):
-                            s = q * sh + v - hb
-                            if s < 0 or s >= height:
-                                continue
-                            for k in range(c):
-                                cols[i, p, q, u, v, k] = x[i, r, s, k]
-        return cols.reshape((n * ow * oh, fw * fh * c)), ow, oh
+        padded = np.zeros((n, width + wb + wa, height + hb + ha, c), x.dtype)
+        padded[:, wb:wb + width, hb:hb + height, :] = x
+        cols = np.empty((fw * fh * c, n * ow * oh), x.dtype)
+        for u in range(fw):
+            for v in range(fh):
+                for k in range(c):
+                    row = cols[(u * fh + v) * c + k]
+                    for i in range(n):
+                        for p in range(ow):
+                            base = (i * ow + p) * oh
+                            source = padded[i, p * sw + u]
+                            for q in range(oh):
+                                row[base + q] = source[q * sh + v, k]
+        return cols, ow, oh
 
     @numba_njit
-    def col2im(cols, x_shape):
-        n, width, height, c = x_shape
-        ow, oh = out_size(width, height)
-        cols = cols.reshape((n, ow, oh, fw, fh, c))
-        x = np.zeros((n, width, height, c), cols.dtype)
-        for i in range(n):
-            for p in range(ow):
-                for u in range(fw):
-                    r = p * sw + u - wb
-                    if r < 0 or r >= width:
-                        continue
-                    for q in range(oh):
-                        for v in range(fh):
-                            s = q * sh + v - hb
-                            if s < 0 or s >= height:
-                                continue
-                            for k in range(c):
-                                x[i, r, s, k] += cols[i, p, q, u, v, k]
-        return x
-
-    @numba_njit
-    def kernel_matrix(w):
-        f, c = w.shape[0], w.shape[1]
-        if w.shape[2] != fw or w.shape[3] != fh:
-            raise ValueError('convolution: kernels do not match the filter size')
-        mat = np.empty((fw, fh, c, f), w.dtype)
+    def kernel_matrix(w, c):
+        f = w.shape[0]
+        if w.shape[1] != c or w.shape[2] != fw or w.shape[3] != fh:
+            raise ValueError('convolution: kernels do not match the filter size or the '
+                             'input channels')
+        mat = np.empty((fw * fh * c, f), w.dtype)
         for u in range(fw):
             for v in range(fh):
                 for k in range(c):
                     for j in range(f):
-                        mat[u, v, k, j] = w[j, k, fw - 1 - u, fh - 1 - v]
-        return mat.reshape((fw * fh * c, f))
+                        mat[(u * fh + v) * c + k, j] = w[j, k, fw - 1 - u, fh - 1 - v]
+        return mat
 
     @numba_njit
-    def kernel_from_matrix(mat, c):
-        f = mat.shape[1]
-        mat = mat.reshape((fw, fh, c, f))
+    def forward(x, w):
+        cols, ow, oh = im2col(x)
+        out = np.dot(cols.T, kernel_matrix(w, x.shape[3]))
+        return out.reshape((x.shape[0], ow, oh, w.shape[0]))
+
+    @numba_njit
+    def grad_weights(x, g):
+        cols, ow, oh = im2col(x)
+        n, c, f = x.shape[0], x.shape[3], g.shape[3]
+        mat = np.dot(cols, np.ascontiguousarray(g).reshape((n * ow * oh, f)))
         w = np.empty((f, c, fw, fh), mat.dtype)
         for u in range(fw):
             for v in range(fh):
                 for k in range(c):
                     for j in range(f):
-                        w[j, k, fw - 1 - u, fh - 1 - v] = mat[u, v, k, j]
+                        w[j, k, fw - 1 - u, fh - 1 - v] = mat[(u * fh + v) * c + k, j]
         return w
 
-    return im2col, col2im, kernel_matrix, kernel_from_matrix
+    @numba_njit
+    def grad_inputs(g, w, x):
+        n, width, height, c = x.shape
+        ow, oh = out_size(width, height)
+        f = g.shape[3]
+        g2 = np.ascontiguousarray(g).reshape((n * ow * oh, f))
+        cols = np.dot(kernel_matrix(w, c), g2.T)
+        padded = np.zeros((n, width + wb + wa, height + hb + ha, c), cols.dtype)
+        for u in range(fw):
+            for v in range(fh):
+                for k in range(c):
+                    row = cols[(u * fh + v) * c + k]
+                    for i in range(n):
+                        for p in range(ow):
+                            base = (i * ow + p) * oh
+                            target = padded[i, p * sw + u]
+                            for q in range(oh):
+                                target[q * sh + v, k] += row[base + q]
+        return np.ascontiguousarray(padded[:, wb:wb + width, hb:hb + height, :])
+
+    return forward, grad_inputs, grad_weights
 
 
 def _register_numba():
-    from pytensor.link.numba.dispatch import basic
-    from pytensor.link.numba.dispatch.basic import numba_njit
-    register = getattr(basic, 'register_funcify_default_op_cache_key', None) or \
-        basic.numba_funcify.register
+    from ._dispatch import numba_register
 
-    @register(Conv2d)
+    @numba_register(Conv2d, NUMBA_VERSION)
     def _numba_conv2d(op, node=None, **kwargs):
-        im2col, _, kernel_matrix, _ = _numba_kernels(op)
+        return _numba_kernels(op)[0]
 
-        @numba_njit
-        def conv(x, w):
-            if w.shape[1] != x.shape[3]:
-                raise ValueError('convolution: kernels do not match the input channels')
-            cols, ow, oh = im2col(x)
-            out = np.dot(cols, kernel_matrix(w))
-            return out.reshape((x.shape[0], ow, oh, w.shape[0]))
-        return conv
-
-    @register(Conv2dGradInputs)
+    @numba_register(Conv2dGradInputs, NUMBA_VERSION)
     def _numba_conv2d_grad_inputs(op, node=None, **kwargs):
-        _, col2im, kernel_matrix, _ = _numba_kernels(op)
+        return _numba_kernels(op)[1]
 
-        @numba_njit
-        def grad_inputs(g, w, x):
-            n, ow, oh, f = g.shape
-            g2 = np.ascontiguousarray(g).reshape((n * ow * oh, f))
-            cols = np.dot(g2, np.ascontiguousarray(kernel_matrix(w).T))
-            return col2im(cols, x.shape)
-        return grad_inputs
-
-    @register(Conv2dGradWeights)
+    @numba_register(Conv2dGradWeights, NUMBA_VERSION)
     def _numba_conv2d_grad_weights(op, node=None, **kwargs):
-        im2col, _, _, kernel_from_matrix = _numba_kernels(op)
-
-        @numba_njit
-        def grad_weights(x, g):
-            cols, ow, oh = im2col(x)
-            n, _, _, f = g.shape
-            g2 = np.ascontiguousarray(g).reshape((n * ow * oh, f))
-            return kernel_from_matrix(np.dot(np.ascontiguousarray(cols.T), g2), x.shape[3])
-        return grad_weights
+        return _numba_kernels(op)[2]
 
 
 after_import('pytensor.link.jax.dispatch', _register_jax)

@@ -40,6 +40,10 @@ __all__ = ['Pool2d', 'Pool2dGrad', 'Pool2dMaskedSum', 'POOL_MODES']
 
 POOL_MODES = ('max', 'mean')
 
+#: Part of the key of the Numba functions in PyTensor's disk cache: change it
+#: with the Numba implementation (see :func:`theanets.ops._dispatch.numba_register`).
+NUMBA_VERSION = 1
+
 
 def _tensor4(value, what):
     var = TT.as_tensor_variable(value)
@@ -346,10 +350,11 @@ def _register_jax():
 
 
 def _register_numba():
-    from pytensor.link.numba.dispatch import basic
     from pytensor.link.numba.dispatch.basic import numba_njit
-    register = getattr(basic, 'register_funcify_default_op_cache_key', None) or \
-        basic.numba_funcify.register
+    from ._dispatch import numba_register
+
+    def register(op_class):
+        return numba_register(op_class, NUMBA_VERSION)
 
     def settings(op):
         (pw, ph), (sw, sh) = op.pool_size, op.stride
