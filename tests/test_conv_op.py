@@ -334,3 +334,18 @@ def test_jax_computes_known_shape_arithmetic_with_numpy(caplog):
         value = fn(jax_funcify(inner.op, node=inner)(np.int32(7), two), one)
     assert not [r for r in caplog.records if 'Compiling' in r.getMessage()]
     assert type(value).__module__ == 'numpy' and int(value) == 4
+
+
+@pytest.mark.parametrize('cores,flags,expect', [
+    (2, '', '--xla_cpu_multi_thread_eigen=false'),
+    (1, '--xla_dump_to=x', '--xla_dump_to=x --xla_cpu_multi_thread_eigen=false'),
+    (2, '--xla_cpu_multi_thread_eigen=true', '--xla_cpu_multi_thread_eigen=true'),
+    (8, '', ''),
+])
+def test_few_cores_run_xla_eigen_kernels_on_one_thread(monkeypatch, cores, flags, expect):
+    from theanets import _mode
+    monkeypatch.setenv('XLA_FLAGS', flags)
+    monkeypatch.setattr(os, 'sched_getaffinity', lambda pid: set(range(cores)),
+                        raising=False)
+    _mode._few_cores_xla_flags()
+    assert os.environ['XLA_FLAGS'] == expect
