@@ -254,6 +254,15 @@ def test_images_smaller_than_the_filter():
         f(_x((1, 2, 5, 1)), _x((1, 1, 3, 3)))
 
 
+def test_kernels_that_do_not_match_statically():
+    x = TT.tensor4('x', shape=(None, 5, 5, 2))
+    with pytest.raises(ValueError, match=r'kernels of shape \(4, 3, 3, 3\) do not match the '
+                                         r'filter size \(3, 3\) and 2 input channels'):
+        Conv2d((3, 3))(x, TT.tensor4('w', shape=(4, 3, 3, 3)))
+    with pytest.raises(ValueError, match=r'kernels of shape \(4, None, 2, 3\) do not match'):
+        Conv2d((3, 3))(x, TT.tensor4('w', shape=(4, None, 2, 3)))
+
+
 def test_kernels_that_do_not_match():
     xs, ws = _symbols()
     f = pytensor.function([xs, ws], Conv2d((3, 3))(xs, ws))

@@ -288,7 +288,10 @@ class Conv2d(_ConvOp):
         x, w = TT.as_tensor_variable(x), TT.as_tensor_variable(w)
         dtype = _float_dtype(x, w)
         x, w = _tensor4(x, dtype, 'the images'), _tensor4(w, dtype, 'the kernels')
-        n, width, height, _ = x.type.shape
+        n, width, height, channels = x.type.shape
+        if None not in (channels, w.type.shape[1]) and channels != w.type.shape[1] or \
+                any(k is not None and k != f for k, f in zip(w.type.shape[2:], self.filter_size)):
+            self._check_kernels(w.type.shape, channels)
         out = TT.tensor(dtype=dtype, shape=(n,) + self._out_spatial(width, height)
                         + (w.type.shape[0],))
         if any(s is not None and s < 1 for s in out.type.shape[1:3]):
