@@ -358,3 +358,19 @@ def test_few_cores_run_xla_eigen_kernels_on_one_thread(monkeypatch, cores, flags
                         raising=False)
     _mode._few_cores_xla_flags()
     assert os.environ['XLA_FLAGS'] == expect
+
+
+def test_glibc_keeps_large_buffers(monkeypatch):
+    from theanets import _mode
+    for name in ('MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_', 'GLIBC_TUNABLES'):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(_mode, '_MALLOC_SET', [])
+    try:
+        glibc = (os.confstr('CS_GNU_LIBC_VERSION') or '').startswith('glibc')
+    except (AttributeError, ValueError, OSError):  # not a glibc system
+        glibc = False
+    assert _mode._keep_large_buffers() is glibc
+    # a user's own malloc settings are left alone
+    monkeypatch.setattr(_mode, '_MALLOC_SET', [])
+    monkeypatch.setenv('MALLOC_MMAP_THRESHOLD_', '1000000')
+    assert _mode._keep_large_buffers() is False
