@@ -19,6 +19,9 @@ from pytensor.sparse.variable import SparseVariable
 from pytensor.tensor.math import sigmoid, softplus  # noqa: F401 (re-exported)
 from pytensor.tensor.random import shared_rng
 
+from .ops.conv import Conv2d, border_pads
+from .ops.pool import Pool2d
+
 try:
     from pytensor.graph.traversal import graph_inputs
 except ImportError:  # PyTensor < 2.32
@@ -137,24 +140,13 @@ def same_padding(filter_size):
     return filter_size // 2, (filter_size - 1) // 2
 
 
-def _pad(x, pads):
-    '''``x`` (examples, width, height, channels) with zeros around its two
-    spatial axes: ``pads`` is ``((before, after), (before, after))``.'''
-    (wb, wa), (hb, ha) = pads
-    if not (wb or wa or hb or ha):
-        return x
-    padded = TT.zeros((x.shape[0], x.shape[1] + wb + wa, x.shape[2] + hb + ha, x.shape[3]),
-                      dtype=x.dtype)
-    return TT.set_subtensor(padded[:, wb:wb + x.shape[1], hb:hb + x.shape[2], :], x)
-
-
 def conv2d(x, w, filter_size, border_mode='valid', stride=(1, 1)):
     '''Theano's ``conv2d`` (a true convolution: kernels flipped) on
     channels-last images.
 
-    PyTensor has no batched multi-channel convolution, so this gathers, for
-    every filter tap, the shifted (and strided) slice of the input, and
-    multiplies all of them with the flipped kernels in one matrix product.
+    PyTensor has no batched multi-channel convolution: this is one node of
+    :class:`theanets.ops.conv.Conv2d`, which has its own gradients and
+    implementations for numpy, JAX and Numba.
 
     Parameters
     ----------
@@ -179,28 +171,20 @@ def conv2d(x, w, filter_size, border_mode='valid', stride=(1, 1)):
     -------
     symbolic 4-D tensor ``(examples, width', height', filters)``.
     '''
-    fw, fh = filter_size
-    sw, sh = stride
-    if border_mode == 'full':
-        x = _pad(x, ((fw - 1, fw - 1), (fh - 1, fh - 1)))
-    elif border_mode == 'same':
-        x = _pad(x, (same_padding(fw), same_padding(fh)))
-    width = x.shape[1] - fw + 1
-    height = x.shape[2] - fh + 1
-    taps = [x[:, u:u + width:sw, v:v + height:sh, :] for u in range(fw) for v in range(fh)]
-    patches = taps[0] if len(taps) == 1 else TT.concatenate(taps, axis=-1)
-    # kernel[(u * fh + v) * channels + c, k] = w[k, c, fw - 1 - u, fh - 1 - v]
-    kernel = w[:, :, ::-1, ::-1].dimshuffle(2, 3, 1, 0).reshape((-1, w.shape[0]))
-    return TT.dot(patches, kernel)
+    return Conv2d(filter_size, border_pads(filter_size, border_mode), stride)(x, w)
 
 
 def pool(x, pool_size, mode='max', stride=None):
     '''Pooling over the axes after the batch axis.
 
+    One node of :class:`theanets.ops.pool.Pool2d`, which has its own
+    gradients and implementations for numpy, JAX and Numba.
+
     Parameters
     ----------
     x : symbolic tensor
-        ``(examples, d_1, ..., d_k, channels)`` with ``k = len(pool_size)``.
+        ``(examples, d_1, ..., d_k, channels)`` with ``k = len(pool_size)``,
+        1 or 2.
     pool_size : tuple of int
         Window size along ``d_1 ... d_k``.
     mode : 'max' or 'mean'
@@ -217,28 +201,16 @@ def pool(x, pool_size, mode='max', stride=None):
     ``n_i = (d_i - p_i) // s_i + 1`` windows along each axis (``d_i // p_i``
     without a stride).
     '''
-    k = len(pool_size)
-    if stride is None or tuple(stride) == tuple(pool_size):
-        # Non-overlapping windows: one reshape and one reduction.
-        counts = [x.shape[1 + i] // p for i, p in enumerate(pool_size)]
-        x = x[(slice(None),) + tuple(slice(0, n * p) for n, p in zip(counts, pool_size))]
-        split = [x.shape[0]]
-        for n, p in zip(counts, pool_size):
-            split += [n, p]
-        x = x.reshape(split + [x.shape[k + 1]], ndim=2 * k + 2)
-        axes = tuple(2 + 2 * i for i in range(k))
-        return x.max(axis=axes) if mode == 'max' else x.mean(axis=axes)
-    # Any stride: one strided slice per position in the window, reduced
-    # element-wise (windows may overlap, or leave gaps).
-    counts = [(x.shape[1 + i] - p) // s + 1 for i, (p, s) in enumerate(zip(pool_size, stride))]
-    offsets = [()]
-    for p in pool_size:
-        offsets = [o + (u,) for o in offsets for u in range(p)]
-    taps = [x[(slice(None),) + tuple(slice(u, u + (n - 1) * s + 1, s)
-                                     for u, n, s in zip(offset, counts, stride))]
-            for offset in offsets]
-    stacked = TT.stack(taps)
-    return stacked.max(axis=0) if mode == 'max' else stacked.mean(axis=0)
+    pool_size = tuple(pool_size)
+    stride = pool_size if stride is None else tuple(stride)
+    if len(pool_size) == 1:
+        # (N, T, C) as images (N, 1, T, C)
+        op = Pool2d((1,) + pool_size, (1,) + stride, mode)
+        return op(x.dimshuffle(0, 'x', 1, 2))[:, 0]
+    if len(pool_size) != 2:
+        raise ValueError('pool: pooling over 1 or 2 axes, not {} (pool_size {})'.format(
+            len(pool_size), pool_size))
+    return Pool2d(pool_size, stride, mode)(x)
 
 
 def scan(fn, **kwargs):

@@ -28,6 +28,9 @@ usual. It also keeps JAX's compiled programs in a persistent cache beside
 PyTensor's (``<base_compiledir>/jax``) unless the user configured one.
 '''
 
+import contextlib
+import ctypes
+import gc
 import importlib.util
 import os
 import warnings
@@ -37,7 +40,6 @@ import pytensor
 from pytensor.compile.mode import Mode, get_mode
 from pytensor.graph.traversal import ancestors
 
-from . import ops
 
 __all__ = ['default_mode', 'jax_mode', 'user_mode', 'jax_available']
 
@@ -106,7 +108,10 @@ def _concrete_shape_arithmetic():
     are concrete (an input's shape, a constant), and JAX refuses a traced
     value as an array shape. Converted here under
     ``jax.ensure_compile_time_eval()``, they stay concrete whenever their
-    inputs are; operations on traced data are traced as before. This applies
+    inputs are; operations on traced data are traced as before. When all
+    their inputs are known they are computed with numpy (their ``perform``):
+    JAX would compile a small program for each of them, which took 0.45 s of
+    a convolution model's first training call. This applies
     to the graphs inside ``scan`` too.
 
     ``arange`` is converted anew: PyTensor's version fails on a narrow
@@ -139,13 +144,24 @@ def _concrete_shape_arithmetic():
             return np.asarray(value)
         return value
 
+    def _perform(node, args):
+        args = [np.asarray(a, dtype=getattr(inp.type, 'dtype', None))
+                for a, inp in zip(args, node.inputs)]
+        storage = [[None] for _ in node.outputs]
+        node.op.perform(node, args, storage)
+        return storage[0][0] if len(storage) == 1 else [s[0] for s in storage]
+
     def wrap(original):
         def convert(op, node=None, **kwargs):
             fn = original(op, node=node, **kwargs)
             if not is_shape_arithmetic(node):
                 return fn
+            node.op.prepare_node(node, None, None, 'py')
 
             def concrete(*args):
+                if not any(isinstance(a, jax.core.Tracer) for a in args):
+                    # all known: numpy, not a small XLA program per operation
+                    return _perform(node, args)
                 with jax.ensure_compile_time_eval():
                     out = fn(*args)
                 # a concrete JAX array used later outside this context (in
@@ -192,7 +208,8 @@ def _make_jax_linker():
             def traced(*args):
                 catcher = _quiet_jax_warnings()
                 try:
-                    return fn(*args)
+                    with gc_paused():
+                        return fn(*args)
                 finally:
                     catcher.__exit__(None, None, None)
 
@@ -222,6 +239,70 @@ def _make_jax_linker():
 
 
 _JAX_MODES = {}
+
+
+def _few_cores_xla_flags():
+    '''On at most two cores, run XLA's Eigen kernels on one thread.
+
+    XLA runs its convolutions (and some products) with Eigen's own threads,
+    besides splitting its loops over its threads; on two cores they compete.
+    Measured on two cores, the small convolution classifier of the
+    benchmarks takes 1.3 ms a step instead of 1.8 ms with
+    ``--xla_cpu_multi_thread_eigen=false`` (the autoencoder 1.18 instead of
+    1.25 ms; the classifier, the LSTM and all of them on one core are
+    unchanged). Machines with more cores keep XLA's default, as does a user
+    whose ``XLA_FLAGS`` names the flag. It only takes effect if JAX's CPU
+    backend has not been started yet in this process.
+    '''
+    flags = os.environ.get('XLA_FLAGS', '')
+    if 'xla_cpu_multi_thread_eigen' in flags:
+        return
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    if cores <= 2:
+        os.environ['XLA_FLAGS'] = (flags + ' --xla_cpu_multi_thread_eigen=false').strip()
+
+
+# glibc's mallopt parameters, and the values set (see _keep_large_buffers)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MMAP_THRESHOLD = 32 * 2 ** 20
+_TRIM_THRESHOLD = 64 * 2 ** 20
+_MALLOC_SET = []
+
+
+def _keep_large_buffers():
+    '''Have glibc's malloc keep freed large blocks for reuse.
+
+    glibc gives a block above its mmap threshold fresh pages from the kernel
+    and hands them back when it is freed; the threshold starts at 128 KiB
+    and rises only when such a block is freed, so it depends on what the
+    process allocated before. XLA's temporary buffers (megabytes for a
+    convolution) were then page-faulted anew on every call in some
+    processes: a step of the convolution classifier of the benchmarks took
+    7 ms instead of 1.9 ms, in about half of the processes that read it from
+    the compile cache. A fixed threshold of 32 MiB (the most glibc would
+    rise to) and a trim threshold of 64 MiB keep such buffers in the heap.
+    Left alone if the user set ``MALLOC_MMAP_THRESHOLD_``,
+    ``MALLOC_TRIM_THRESHOLD_`` or ``GLIBC_TUNABLES``, and on other C
+    libraries. Returns True if the thresholds were set.
+    '''
+    if _MALLOC_SET:
+        return _MALLOC_SET[0]
+    done = False
+    named = ('MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_', 'GLIBC_TUNABLES')
+    if not any(name in os.environ for name in named):
+        try:
+            libc = ctypes.CDLL(None)
+            mallopt = libc.mallopt
+        except (OSError, AttributeError, TypeError):  # not glibc (or no C library)
+            mallopt = None
+        if mallopt is not None and hasattr(libc, 'gnu_get_libc_version'):
+            done = bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)) and \
+                bool(mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
+    _MALLOC_SET.append(done)
+    return done
 
 
 def _use_persistent_cache():
@@ -272,6 +353,8 @@ def jax_mode(optimizer=None):
     key = id(optimizer) if optimizer is not None else None
     if key not in _JAX_MODES:
         from pytensor.compile.mode import JAX
+        _few_cores_xla_flags()
+        _keep_large_buffers()
         _use_persistent_cache()
         _concrete_shape_arithmetic()
         linker = _make_jax_linker()()
@@ -369,9 +452,36 @@ def function(inputs, outputs, updates=(), **kwargs):
     [2.0, 3.0]
     '''
     updates = list(updates)
-    mode = default_mode(inputs, outputs, updates)
-    ops.register_dispatch(mode)
-    return pytensor.function(inputs, outputs, updates=updates, mode=mode, **kwargs)
+    with gc_paused():
+        return pytensor.function(inputs, outputs, updates=updates,
+                                 mode=default_mode(inputs, outputs, updates), **kwargs)
+
+
+@contextlib.contextmanager
+def gc_paused():
+    '''Pause Python's cyclic garbage collector (if it runs) in this block.
+
+    Building, rewriting and tracing a graph allocate many objects that stay
+    alive: the collector would scan them again and again (0.2 s of the 1.1 s
+    first train call of a small convolution model, measured). Garbage made
+    meanwhile is collected at the next collection after the block.
+
+    Examples
+    --------
+    >>> import gc
+    >>> with gc_paused():
+    ...     gc.isenabled()
+    False
+    >>> gc.isenabled()
+    True
+    '''
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def keep_numpy_values(variables):

@@ -32,6 +32,7 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
 from .._backend import jacobian_vector, scan
+from ._dispatch import after_import
 
 __all__ = ['lstm_sequence', 'reference', 'LSTMSequence', 'LSTMSequenceGrad']
 
@@ -486,7 +487,7 @@ def _store(output_storage, values):
         storage[0] = value
 
 
-def register_jax():
+def _register_jax():
     '''Register the JAX implementations: the kernels, called back from XLA.
 
     ``jax.pure_callback`` hands its callback ``jax.Array`` values, whose
@@ -543,11 +544,16 @@ def _jax_primitive(name, kernel, shapes):
     return primitive
 
 
-def register_numba():
-    '''Register the Numba implementations: the kernels, called from the graph.'''
-    from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
+# Added to PyTensor's disk-cache key of the compiled Numba graphs: change it
+# when the kernels change.
+NUMBA_VERSION = 1
 
-    @register_funcify_default_op_cache_key(LSTMSequence)
+
+def _register_numba():
+    '''Register the Numba implementations: the kernels, called from the graph.'''
+    from ._dispatch import numba_register
+
+    @numba_register(LSTMSequence, NUMBA_VERSION)
     def _numba_forward(op, node, **kwargs):
         @numba.njit
         def forward(x, h0, c0, xh, b, hh, ci, cf, co):
@@ -556,7 +562,7 @@ def register_numba():
             return forward_kernel(xs.reshape(steps, batch, xs.shape[1]), h0, c0, hh, ci, cf, co)
         return forward
 
-    @register_funcify_default_op_cache_key(LSTMSequenceGrad)
+    @numba_register(LSTMSequenceGrad, NUMBA_VERSION)
     def _numba_backward(op, node, **kwargs):
         @numba.njit
         def backward(x, h0, c0, xh, b, hh, ci, cf, co, hs, cs, gates, dhs, dcs):
@@ -568,3 +574,7 @@ def register_numba():
             x2 = np.ascontiguousarray(np.ascontiguousarray(x).reshape(steps * batch, m).T)
             return dx, dh0, dc0, np.dot(x2, flat), flat.sum(axis=0), dhh, dci, dcf, dco
         return backward
+
+
+after_import('pytensor.link.jax.dispatch', _register_jax)
+after_import('pytensor.link.numba.dispatch', _register_numba)
