@@ -43,12 +43,13 @@ array([[10., 18., 24., 18.],
 import numpy as np
 import pytensor
 import pytensor.tensor as TT
-from pytensor.gradient import DisconnectedType, disconnected_type
+from pytensor.gradient import disconnected_type
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.scalar import upcast
 
 from ._dispatch import after_import
+from ._gradient import add_legacy_gradient_methods, bilinear_pushforward
 
 __all__ = ['Conv2d', 'Conv2dGradInputs', 'Conv2dGradWeights', 'border_pads', 'BORDER_MODES']
 
@@ -116,10 +117,6 @@ def _tensor4(value, dtype, what):
         raise TypeError('convolution: {} must be a 4-D tensor, not {}-D ({})'.format(
             what, var.type.ndim, var.type))
     return TT.cast(var, dtype) if var.dtype != dtype else var
-
-
-def _disconnected(t):
-    return isinstance(t.type, DisconnectedType)
 
 
 class _ConvOp(Op):
@@ -317,14 +314,7 @@ class Conv2d(_ConvOp):
         return [grad_inputs(g, w, x), grad_weights(x, g)]
 
     def pushforward(self, inputs, outputs, tangents):
-        x, w = inputs
-        tx, tw = tangents
-        terms = []
-        if not _disconnected(tx):
-            terms.append(self(tx, w))
-        if not _disconnected(tw):
-            terms.append(self(x, tw))
-        return [sum(terms[1:], terms[0]) if terms else disconnected_type()]
+        return bilinear_pushforward(self, *inputs, *tangents)
 
 
 class Conv2dGradInputs(_ConvOp):
@@ -365,12 +355,7 @@ class Conv2dGradInputs(_ConvOp):
     def pushforward(self, inputs, outputs, tangents):
         g, w, x = inputs
         tg, tw, _ = tangents
-        terms = []
-        if not _disconnected(tg):
-            terms.append(self(tg, w, x))
-        if not _disconnected(tw):
-            terms.append(self(g, tw, x))
-        return [sum(terms[1:], terms[0]) if terms else disconnected_type()]
+        return bilinear_pushforward(self, g, w, tg, tw, rest=(x,))
 
 
 class Conv2dGradWeights(_ConvOp):
@@ -404,28 +389,10 @@ class Conv2dGradWeights(_ConvOp):
         return [grad_inputs(g, h, x), forward(x, h)]
 
     def pushforward(self, inputs, outputs, tangents):
-        x, g = inputs
-        tx, tg = tangents
-        terms = []
-        if not _disconnected(tx):
-            terms.append(self(tx, g))
-        if not _disconnected(tg):
-            terms.append(self(x, tg))
-        return [sum(terms[1:], terms[0]) if terms else disconnected_type()]
+        return bilinear_pushforward(self, *inputs, *tangents)
 
 
-if not hasattr(Op, 'pullback'):  # PyTensor < 3 calls L_op and R_op
-    def _l_op(self, inputs, outputs, cotangents):
-        return self.pullback(inputs, outputs, cotangents)
-
-    def _r_op(self, inputs, eval_points):
-        from pytensor.gradient import DisconnectedType as _D
-        tangents = [disconnected_type() if e is None else e for e in eval_points]
-        result = self.pushforward(inputs, self.make_node(*inputs).outputs, tangents)
-        return [None if isinstance(r.type, _D) else r for r in result]
-
-    _ConvOp.L_op = _l_op
-    _ConvOp.R_op = _r_op
+add_legacy_gradient_methods(Conv2d, Conv2dGradInputs, Conv2dGradWeights)
 
 
 # -- conversions for PyTensor's JAX and Numba linkers ---------------------------

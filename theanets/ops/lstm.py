@@ -27,12 +27,12 @@ import numpy as np
 import pytensor
 import pytensor.tensor as TT
 from numba.extending import overload
-from pytensor.gradient import DisconnectedType
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
 from .._backend import jacobian_vector, scan
 from ._dispatch import after_import
+from ._gradient import add_legacy_gradient_methods, disconnected
 
 __all__ = ['lstm_sequence', 'reference', 'LSTMSequence', 'LSTMSequenceGrad']
 
@@ -271,7 +271,7 @@ def reference(x, h0, c0, xh, b, hh, ci, cf, co):
 
 
 def _zeros_if_disconnected(grad, like):
-    return like.zeros_like() if isinstance(grad.type, DisconnectedType) else grad
+    return like.zeros_like() if disconnected(grad) else grad
 
 
 class LSTMSequence(Op):
@@ -312,7 +312,7 @@ class LSTMSequence(Op):
         hs, cs, gates = outputs
         dhs = _zeros_if_disconnected(output_grads[0], hs)
         dcs = _zeros_if_disconnected(output_grads[1], cs)
-        if not isinstance(output_grads[2].type, DisconnectedType):
+        if not disconnected(output_grads[2]):
             # only the gradient reads the gates; a derivative through them
             # (as a pushforward of the gradient takes) is the reference's
             reference_outputs = reference(*inputs)
@@ -366,7 +366,7 @@ class LSTMSequenceGrad(Op):
     def pullback(self, inputs, outputs, output_grads):
         grads = self._reference_grads(inputs)
         known = {g: d for g, d in zip(grads, output_grads)
-                 if not isinstance(d.type, DisconnectedType)}
+                 if not disconnected(d)}
         through = pytensor.gradient.grad(None, self._differentiable(inputs), known_grads=known,
                                          disconnected_inputs='ignore', return_disconnected='zero')
         # hs, cs and gates are functions of the forward inputs, which the
@@ -381,12 +381,14 @@ class LSTMSequenceGrad(Op):
 
 def _pushforward(outputs, inputs, tangents):
     '''Jacobian-vector products of ``outputs`` (a graph of ``inputs``).'''
-    pairs = [(i, t) for i, t in zip(inputs, tangents)
-             if t is not None and not isinstance(t.type, DisconnectedType)]
+    pairs = [(i, t) for i, t in zip(inputs, tangents) if not disconnected(t)]
     if not pairs:
         return [out.zeros_like() for out in outputs]
     wrt, points = zip(*pairs)
     return [jacobian_vector(out, list(wrt), list(points)) for out in outputs]
+
+
+add_legacy_gradient_methods(LSTMSequence, LSTMSequenceGrad)
 
 
 def _checked_inputs(inputs):

@@ -30,11 +30,12 @@ array([[ 5.,  6.],
 
 import numpy as np
 import pytensor.tensor as TT
-from pytensor.gradient import DisconnectedType, disconnected_type
+from pytensor.gradient import disconnected_type
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
 from ._dispatch import after_import
+from ._gradient import add_legacy_gradient_methods, disconnected
 
 __all__ = ['Pool2d', 'Pool2dGrad', 'Pool2dMaskedSum', 'POOL_MODES']
 
@@ -210,10 +211,6 @@ class _PoolOp(Op):
         return total
 
 
-def _disconnected(t):
-    return isinstance(t.type, DisconnectedType)
-
-
 class Pool2d(_PoolOp):
     '''Pooling ``(N, W, H, C) -> (N, (W - pw) // sw + 1, (H - ph) // sh + 1, C)``.
 
@@ -247,7 +244,7 @@ class Pool2d(_PoolOp):
 
     def pushforward(self, inputs, outputs, tangents):
         (t,) = tangents
-        if _disconnected(t):
+        if disconnected(t):
             return [disconnected_type()]
         if self.mode == 'mean':
             return [self(t)]
@@ -287,7 +284,7 @@ class Pool2dGrad(_PoolOp):
     def pushforward(self, inputs, outputs, tangents):
         x, out, _ = inputs
         tg = tangents[2]
-        return [disconnected_type() if _disconnected(tg) else self(x, out, tg)]
+        return [disconnected_type() if disconnected(tg) else self(x, out, tg)]
 
 
 class Pool2dMaskedSum(_PoolOp):
@@ -315,20 +312,10 @@ class Pool2dMaskedSum(_PoolOp):
     def pushforward(self, inputs, outputs, tangents):
         x, out, _ = inputs
         th = tangents[2]
-        return [disconnected_type() if _disconnected(th) else self(x, out, th)]
+        return [disconnected_type() if disconnected(th) else self(x, out, th)]
 
 
-if not hasattr(Op, 'pullback'):  # PyTensor < 3 calls L_op and R_op
-    def _l_op(self, inputs, outputs, cotangents):
-        return self.pullback(inputs, outputs, cotangents)
-
-    def _r_op(self, inputs, eval_points):
-        tangents = [disconnected_type() if e is None else e for e in eval_points]
-        result = self.pushforward(inputs, self.make_node(*inputs).outputs, tangents)
-        return [None if _disconnected(r) else r for r in result]
-
-    _PoolOp.L_op = _l_op
-    _PoolOp.R_op = _r_op
+add_legacy_gradient_methods(Pool2d, Pool2dGrad, Pool2dMaskedSum)
 
 
 # -- conversions for PyTensor's JAX and Numba linkers ---------------------------
