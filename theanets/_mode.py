@@ -40,7 +40,6 @@ import pytensor
 from pytensor.compile.mode import Mode, get_mode
 from pytensor.graph.traversal import ancestors
 
-
 __all__ = ['default_mode', 'jax_mode', 'user_mode', 'jax_available']
 
 # PyTensor's JAX linker warns about these while converting and tracing a

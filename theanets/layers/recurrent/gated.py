@@ -65,7 +65,8 @@ class LSTM(Recurrent):
         constants = [self.find('hh'), self.find('ci'), self.find('cf'), self.find('co')]
         if self.kwargs.get('bptt_limit', -1) in (None, -1):
             # the whole recurrence (input products too) and its gradient as
-            # one fused operation
+            # one fused operation (imported here: it imports numba, which a
+            # model without an LSTM need not load)
             from ...ops.lstm import lstm_sequence
             values, updates = self._fused(
                 lstm_sequence, x, states, [self.find('xh'), self.find('b')] + constants)
