@@ -68,7 +68,9 @@ html_theme_options = {
     'navigation_with_keys': False,
     'show_toc_level': 2,
 }
-html_static_path = []
+html_static_path = ['_static']
+# Long dotted names as page titles: smaller, and wrapped rather than clipped.
+html_css_files = ['theanets.css']
 html_show_sourcelink = False
 
 
