@@ -11,7 +11,8 @@ C++ compiler), while running its steps at least as fast. So:
   ``THEANO_FLAGS=...``, ``pytensor.config.mode = ...`` or
   ``pytensor.config.change_flags(mode=...)``), that mode is used; a JAX
   mode is then given the static-shape fix below;
-- otherwise, if ``jax`` is installed (``pip install theanets[jax]``) and the
+- otherwise, if ``jax`` is installed (a dependency of theanets, so it
+  normally is; ``pip install jax`` where it was left out) and the
   function has no sparse variable (JAX has no sparse matrices) and draws no
   random numbers (JAX has its own generator: the same seed would give other
   noise and dropout masks than the other modes), JAX;
@@ -348,7 +349,8 @@ def jax_mode(optimizer=None):
         If jax is not installed.
     '''
     if not jax_available():
-        raise ImportError('the JAX mode needs jax: pip install jax (or theanets[jax])')
+        raise ImportError('the JAX mode needs jax, a dependency of theanets that is not '
+                          'installed here: pip install jax')
     key = id(optimizer) if optimizer is not None else None
     if key not in _JAX_MODES:
         from pytensor.compile.mode import JAX
