@@ -179,7 +179,8 @@ def test_the_install_page_lists_every_dependency_and_extra():
             # an extra that only repeats plain dependencies (jax): named, not offered
             assert '``[{}]``'.format(extra) in page, extra
             continue
-        line = re.search(r"pip install '\.\[{}\]'(.*(?:\n +#.*)*)".format(extra), page)
+        # its row of the table: what it adds, on that line and the indented ones below
+        line = re.search(r'^``\[{}\]``(.*(?:\n {{2,}}\S.*)*)'.format(extra), page, re.M)
         assert line, extra
         for requirement in requirements:
             name = re.match(r'[\w-]+', requirement).group(0)
