@@ -184,11 +184,69 @@ def test_compose_exposes_f_and_g():
     assert act.f is act.inner and act.g is act.outer
 
 
-@pytest.mark.parametrize('model', [theanets.Regressor, theanets.Classifier,
+@pytest.mark.parametrize('model', [theanets.Network, theanets.Regressor, theanets.Classifier,
                                    theanets.Autoencoder])
-def test_a_network_needs_an_output_layer(model):
-    _raises([6], r"{}: a network needs an input layer and an output layer, but the spec "
-                 r"\[6\] has only one layer".format(model.__name__), model=model)
+def test_a_one_layer_network_builds_but_cannot_compute(model):
+    # The original built it (its own tests bind layers to Network([3])); it
+    # is refused where it would compute: its output would be its input.
+    net = model([6])
+    assert [l.name for l in net.layers] == ['in'] and len(net.losses) == 1
+    message = (r"{}\.{}: a network needs an input layer and an output layer, but this one "
+               r"has only one layer \('in'\)")
+    for method, call in (('feed_forward', lambda: net.predict(_x(d=6))),
+                         ('feed_forward', lambda: net.feed_forward(_x(d=6))),
+                         ('build_graph', lambda: net.build_graph()),
+                         ('build_graph', lambda: net.loss()),
+                         ('train', lambda: net.train([_x(d=6)] * len(net.variables)))):
+        with pytest.raises(util.ConfigurationError, match=message.format(model.__name__, method)):
+            call()
+
+
+def test_layers_bind_to_a_one_layer_network():
+    net = theanets.Network([3])
+    layer = layers.Feedforward(inputs='in', size=4, name='l')
+    layer.bind(net)
+    assert [p.name for p in layer.params] == ['l.w', 'l.b']
+    out, _ = layer.connect({'in:out': net.inputs[0]})
+    assert sorted(out) == ['l:out', 'l:pre']
+
+
+def test_empty_network_is_built_layer_by_layer():
+    net = theanets.Regressor([])
+    assert net.layers == [] and net.losses == []
+    with pytest.raises(util.ConfigurationError, match=r"Regressor\.feed_forward: a network "
+                       r"needs an input layer and an output layer, but this one has no layers"):
+        net.predict(_x())
+    with pytest.raises(util.ConfigurationError, match=r"Regressor\.add_loss: the network has "
+                       r"no layers yet"):
+        net.add_loss('mse')
+    net.add_layer(3)
+    net.add_layer(dict(size=2, activation='linear'))
+    with pytest.raises(util.ConfigurationError, match=r"Regressor\.feed_forward: layer "
+                       r"'in' \(Input\) is not bound: a layer added with "
+                       r"add_layer after the network was built must be bound"):
+        net.predict(_x())
+    for layer in net.layers:
+        layer.bind(net)
+    net.set_loss('mse', target=2)
+    assert net.predict(_x()).shape == (6, 2)
+    assert theanets.Network().layers == []
+
+
+@pytest.mark.parametrize('args, meant', [((10, 20, 1), r'\[10, 20, 1\]'),
+                                         ((10,), r'\[10, \.\.\.\]'),
+                                         ((10, 'mse'), r'\[10, \.\.\.\]')])
+def test_sizes_as_separate_arguments(args, meant):
+    with pytest.raises(util.ConfigurationError, match=r"Regressor: layers must be a list of "
+                       r"layer specs, not the int 10; perhaps you meant Regressor\(" + meant):
+        theanets.Regressor(*args)
+
+
+@pytest.mark.parametrize('layers_', ['abc', {'a': 3}, 3.5])
+def test_layers_must_be_a_sequence(layers_):
+    with pytest.raises(util.ConfigurationError, match=r"Regressor: layers must be a list of "
+                       r"layer specs \(e\.g\. \[3, 4, 2\]\), not"):
+        theanets.Regressor(layers_)
 
 
 def test_duplicate_size():
@@ -332,10 +390,13 @@ def test_score_uses_global_mean():
 
 # ----- monitors and loss --------------------------------------------------
 
-def test_monitors_levels_lists_callables_and_globs():
+def test_monitors_levels_lists_callables_and_globs(caplog):
     net = theanets.Regressor([7, 8, 12, 5])
-    mons = net.monitors(monitors={'hid1:out': (0.1, 0.5), '*.w': {'m': lambda e: e.mean()},
-                                  'nomatch*': 0.3})
+    with caplog.at_level('WARNING', logger='theanets'):
+        mons = net.monitors(monitors={'hid1:out': (0.1, 0.5), '*.w': {'m': lambda e: e.mean()},
+                                      'nomatch*': 0.3})
+    assert "Regressor: monitor pattern 'nomatch*' matches no output or parameter, so it " \
+        "reports nothing" in caplog.text
     assert [n for n, _ in mons] == ['err', 'hid1:out<0.1', 'hid1:out<0.5', 'hid1.w:m',
                                     'hid2.w:m', 'out.w:m']
     x = _x(d=7)

@@ -24,7 +24,8 @@ import scipy.sparse
 from . import util
 
 __all__ = ['shape_text', 'is_number', 'is_count', 'check_real', 'check_int', 'check_count',
-           'check_shape', 'find_layer', 'Expected', 'prepare', 'prepare_one', 'prepare_scored']
+           'check_shape', 'check_rng', 'check_layer_name', 'find_layer', 'Expected', 'prepare',
+           'prepare_one', 'prepare_scored']
 
 
 # ----- arguments ----------------------------------------------------------
@@ -222,6 +223,79 @@ def check_shape(what, shape, context, unknown_ok=True):
     return tuple(None if d is None else int(d) for d in shape)
 
 
+#: The seeds numpy's RandomState takes.
+SEED_RANGE = (0, 2 ** 32 - 1)
+
+
+def check_rng(what, value, context=''):
+    '''Check a random seed: None, an int in numpy's seed range, or a RandomState.
+
+    Anything with a ``randn`` method counts as a RandomState (the original
+    used whatever it was given). Returns ``value`` unchanged.
+
+    Parameters
+    ----------
+    what : str
+        The argument's name (``'rng'``).
+    value
+        Its value.
+    context : str
+        Who takes it, for the message (``'Regressor'``).
+
+    Raises
+    ------
+    theanets.util.ConfigurationError
+        Naming the argument, the value and what is allowed.
+
+    Examples
+    --------
+    >>> check_rng('rng', 13)
+    13
+    >>> check_rng('rng', -1, 'Regressor')  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    theanets.util.ConfigurationError: Regressor: rng must be None, an int seed or a numpy ...
+    '''
+    if value is None or hasattr(value, 'randn') or (
+            is_count(value) and SEED_RANGE[0] <= value <= SEED_RANGE[1]):
+        return value
+    hint = ''
+    if isinstance(value, np.random.Generator):
+        hint = ' (a numpy Generator draws other numbers: pass np.random.RandomState(seed))'
+    elif is_count(value):
+        hint = ' (int seeds are {} to 2**32 - 1)'.format(SEED_RANGE[0])
+    raise util.ConfigurationError(
+        '{}{} must be None, an int seed or a numpy RandomState, not {!r}{}'.format(
+            context + ': ' if context else '', what, value, hint))
+
+
+def check_layer_name(name, context='layer'):
+    '''Check a layer name: a string without ``':'`` or NUL; return it.
+
+    Output names are ``'<layer>:<output>'`` and are split at the first
+    ``':'``, so a layer called ``'a:b'`` could not be found by the layers
+    after it; a NUL cannot be written to most file formats.
+
+    Examples
+    --------
+    >>> check_layer_name('hid1')
+    'hid1'
+    >>> check_layer_name('hid:1')  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    theanets.util.ConfigurationError: layer 'hid:1': a layer name may not contain ':' ...
+    '''
+    if not isinstance(name, str):
+        raise util.ConfigurationError('layer names must be strings, not {!r}'.format(name))
+    for bad, why in ((':', "output names are '<layer>:<output>'"),
+                     ('\0', 'it cannot be saved')):
+        if bad in name:
+            raise util.ConfigurationError(
+                '{} {!r}: a layer name may not contain {!r} ({}); got {!r}'.format(
+                    context, name, bad, why, name))
+    return name
+
+
 def find_layer(layers, which, what='layer', context=''):
     '''The layer of ``layers`` that ``which`` names: an index or a layer name.
 
@@ -287,9 +361,16 @@ class Expected:
     classes : int, optional
         For labels: the number of classes (labels must lie in
         ``[-classes, classes)``; negative labels count from the end).
+    weights : bool
+        For the weights of a weighted loss or score: no value may be
+        negative, and not all may be zero (the weighted mean would be
+        meaningless: the original minimised a negative loss without bound,
+        or reported all-zero weights as divergence).
     '''
 
-    def __init__(self, name, ndim, shape=None, dtype='float', sparse=False, classes=None):
+    def __init__(self, name, ndim, shape=None, dtype='float', sparse=False, classes=None,
+                 weights=False):
+        self.weights = weights
         self.name = name
         self.ndim = ndim
         self.shape = tuple(shape) if shape is not None else None
@@ -353,6 +434,11 @@ def prepare_one(caller, expected, value):
             if want is not None and want != have:
                 raise util.DataError('{} must be {}, but has shape {}'.format(
                     where, expected.describe(), shape_text(value.shape)))
+    if 0 in value.shape[1:]:  # an axis of free size, e.g. time, with nothing along it
+        axis = value.shape.index(0, 1)
+        raise util.DataError('{} has no {} (shape {}); at least one is needed in {}'.format(
+            where, 'time steps' if axis == 1 and value.ndim == 3 else
+            'values along axis {}'.format(axis), shape_text(value.shape), expected.describe()))
     if expected.dtype == 'int':
         if np.issubdtype(data.dtype, np.floating):
             if not np.all(np.isfinite(data)) or np.any(data != np.round(data)):
@@ -382,7 +468,23 @@ def prepare_one(caller, expected, value):
                 where, np.size(data) - np.count_nonzero(finite)))
         raise util.DataError('{} holds values too large for {} (largest magnitude {:g})'.format(
             where, pytensor.config.floatX, float(np.max(np.abs(data)))))
+    if expected.weights:
+        _check_weights(where, cast.data if scipy.sparse.issparse(cast) else cast)
     return cast
+
+
+def _check_weights(where, values):
+    '''Weights must be >= 0, and not all 0.'''
+    negative = np.count_nonzero(values < 0)
+    if negative:
+        raise util.DataError(
+            '{} holds {} negative weight(s) (smallest {:g}); weights must be >= 0 (a '
+            'negative weight rewards the error it weighs, and the loss has no minimum)'.format(
+                where, negative, float(values.min())))
+    if not np.any(values):
+        raise util.DataError(
+            '{} is all zeros: at least one weight must be positive (the weighted mean of '
+            'nothing is undefined)'.format(where))
 
 
 def prepare(caller, expected, arrays):
@@ -427,7 +529,7 @@ def prepare_scored(caller, predicted, y, w=None, dtype='float', classes=None):
         raise util.DataError('{}: x has {} examples but y has {}'.format(
             caller, predicted.shape[0], y.shape[0]))
     if w is not None:
-        w = prepare_one(caller, Expected('w', y.ndim, y.shape[1:]), w)
+        w = prepare_one(caller, Expected('w', y.ndim, y.shape[1:], weights=True), w)
         if w.shape != y.shape:
             raise util.DataError('{}: w must have the shape of y {}, not {}'.format(
                 caller, y.shape, w.shape))

@@ -7,6 +7,8 @@ checking options and data, checkpoints); saving and loading to
 
 import functools
 import hashlib
+import logging
+import warnings
 
 import numpy as np
 import pytensor
@@ -73,17 +75,13 @@ class Network:
     OUTPUT_NDIM = 2
 
     def __init__(self, layers=(), loss='mse', weighted=False, rng=13):
-        self._rng = rng
+        name = type(self).__name__
+        self._rng = checks.check_rng('rng', rng, name)
         self.layers = []
         self.losses = []
         self._graphs = {}
         self._functions = {}
-        layers = list(layers)
-        if len(layers) == 1:
-            raise util.ConfigurationError(
-                '{}: a network needs an input layer and an output layer, but the spec '
-                '{!r} has only one layer; add the output, e.g. [{!r}, 2]'.format(
-                    type(self).__name__, layers, layers[0]))
+        layers = self._layer_specs(layers, loss, weighted)
         for i, spec in enumerate(layers):
             last = i == len(layers) - 1
             self.add_layer(
@@ -95,6 +93,51 @@ class Network:
         if loss and self.layers:
             self.set_loss(loss, weighted=weighted, target=self.OUTPUT_NDIM,
                           output_name=self.layers[-1].output_name)
+
+    def _layer_specs(self, layers, loss, weighted):
+        '''The constructor's ``layers`` as a list; a clear error for a bare int.
+
+        ``Regressor(10, 20, 1)`` (sizes as separate arguments) would make 20
+        the loss and 1 the weighted flag; the original failed with "'int'
+        object is not iterable".
+        '''
+        name = type(self).__name__
+        if checks.is_count(layers):
+            sizes = [layers] + [v for v in (loss, weighted) if checks.is_count(v)]
+            meant = ', '.join(str(v) for v in sizes) if len(sizes) > 1 else \
+                '{}, ...'.format(layers)
+            raise util.ConfigurationError(
+                '{}: layers must be a list of layer specs, not the int {!r}; perhaps you '
+                'meant {}([{}])'.format(name, layers, name, meant))
+        if isinstance(layers, (str, bytes, dict)) or not hasattr(layers, '__iter__'):
+            raise util.ConfigurationError(
+                '{}: layers must be a list of layer specs (e.g. [3, 4, 2]), not {!r}'.format(
+                    name, layers))
+        return list(layers)
+
+    def _check_complete(self, caller):
+        '''Refuse to compute with a network that has no output layer, or
+        layers that are not bound.
+
+        A network of only an input layer (``Network([3])``) or of none
+        (``Network()``) is built, as in the original, so that layers can be
+        bound to it or added to it one by one; it cannot predict or train
+        (its "output" would be its input).
+        '''
+        name = type(self).__name__
+        if len(self.layers) < 2:
+            have = 'only one layer ({!r})'.format(self.layers[0].name) if self.layers \
+                else 'no layers'
+            raise util.ConfigurationError(
+                '{}.{}: a network needs an input layer and an output layer, but this one has '
+                '{}; build it with both, e.g. {}([3, 2]), or add the output with '
+                'add_layer(...) and bind it'.format(name, caller, have, name))
+        for layer in self.layers:
+            if not layer._output_shapes:
+                raise util.ConfigurationError(
+                    '{}.{}: {} is not bound: a layer added with add_layer after the network '
+                    'was built must be bound with layer.bind(network)'.format(
+                        name, caller, layer._context()))
 
     # ----- building -------------------------------------------------------
 
@@ -137,7 +180,13 @@ class Network:
             kwargs['shape'] = tuple(int(x) for x in layer)
         elif isinstance(layer, (tuple, list)):
             sized = False
+            seen = {}
             for item in layer:
+                if isinstance(item, str):
+                    what = 'form' if layers.Layer.is_registered(item) else 'activation'
+                    if what in seen:
+                        self._warn_duplicate(context, layer, what, seen[what], item)
+                    seen[what] = item
                 if isinstance(item, str) and layers.Layer.is_registered(item):
                     form = item
                 elif isinstance(item, str):
@@ -185,6 +234,17 @@ class Network:
         self.layers.append(new)
         return new
 
+    @staticmethod
+    def _warn_duplicate(context, spec, what, first, second):
+        '''A tuple spec naming two layer forms or two activations: the original
+        used the last one silently; so does this, with a SpecWarning.'''
+        hint = " (to apply both, write {!r})".format('{}+{}'.format(first, second)) \
+            if what == 'activation' else ''
+        warnings.warn(
+            '{}spec {!r} names two {}s, {!r} and {!r}; only the last, {!r}, is used{}'.format(
+                context, spec, what, first, second, second, hint),
+            util.SpecWarning, stacklevel=util.outside_stacklevel())
+
     def _check_new_name(self, new):
         '''A new layer's name must differ from every existing layer's name.'''
         context = 'layer {!r}: '.format(new.name)
@@ -223,8 +283,14 @@ class Network:
         if isinstance(loss, losses.Loss):
             self.losses.append(loss)
             return loss
+        if not self.layers and 'output_name' not in kwargs:
+            raise util.ConfigurationError(
+                '{}.add_loss: the network has no layers yet, so a loss has no output to '
+                'compare; add the layers first'.format(type(self).__name__))
         form = kwargs.pop('form', None) or loss or 'mse'
-        options = dict(target=self.INPUT_NDIM, output_name=self.layers[-1].output_name)
+        options = dict(target=self.INPUT_NDIM)
+        if self.layers:
+            options['output_name'] = self.layers[-1].output_name
         options.update(kwargs)
         if isinstance(loss, dict):
             options.update({k: v for k, v in loss.items() if k != 'form'})
@@ -319,6 +385,7 @@ class Network:
             Update pairs required by the layers and regularizers (scan
             states, random generator states); usually empty.
         '''
+        self._check_complete('build_graph')
         key = self._hash(regularizers)
         if key not in self._graphs:
             util.log('building computation graph')
@@ -387,7 +454,9 @@ class Network:
                         var.name, var.ndim, shape, dtype='int',
                         classes=out_shape[-1] if out_shape else None))
                 else:
-                    result.append(checks.Expected(var.name, var.ndim, shape))
+                    result.append(checks.Expected(
+                        var.name, var.ndim, shape,
+                        weights=var is getattr(loss, '_weights', None)))
         return result
 
     def _check_input(self, caller, x):
@@ -415,6 +484,7 @@ class Network:
         -------
         dict mapping each output name (``'hid1:out'``) to an ndarray.
         '''
+        self._check_complete('feed_forward')
         x = self._check_input('{}.feed_forward'.format(type(self).__name__), x)
         regs = regularizers.from_kwargs(self, **kwargs)
         key = self._hash(regs)
@@ -485,15 +555,42 @@ class Network:
         regs = regularizers.from_kwargs(self, **kwargs)
         outputs, _ = self.build_graph(regs)
         result = [('err', self.losses[0](outputs))]
-        spec = kwargs.get('monitors') or {}
-        if isinstance(spec, dict):
-            spec = list(spec.items())
-        for pattern, levels in spec:
+        for pattern, levels in self._monitor_spec(kwargs.get('monitors')):
             matches = list(util.outputs_matching(outputs, pattern)) + \
                 list(util.params_matching(self.layers, pattern))
+            if not matches:
+                # Logged, not warned: the original reported nothing silently,
+                # and its own tests pass a pattern that matches nothing.
+                names = sorted(outputs) + [p.name for p in self.params]
+                util.say('theanets.graph', '{}: monitor pattern {!r} matches no output or '
+                         'parameter, so it reports nothing{}; outputs and parameters are: '
+                         '{}'.format(type(self).__name__, pattern,
+                                     util.suggest(pattern, names)
+                                     if isinstance(pattern, str) else '',
+                                     ', '.join(names)),
+                         level=logging.WARNING)
             for name, expr in matches:
                 result.extend(self._level_monitors(name, expr, levels))
         return result
+
+    @staticmethod
+    def _monitor_spec(spec):
+        '''The ``monitors=`` option as a list of (pattern, levels) pairs.'''
+        example = "e.g. monitors={'hid1:out': [0.1, 0.5]} or {'*.w': {'mean': f}}"
+        if spec is None:
+            return []
+        if isinstance(spec, dict):
+            return list(spec.items())
+        if not isinstance(spec, (list, tuple)):
+            raise util.ConfigurationError(
+                'monitors must be a dict of output or parameter glob patterns -> levels, or a '
+                'list of (pattern, levels) pairs ({}), not {!r}'.format(example, spec))
+        for item in spec:
+            if not (isinstance(item, (list, tuple)) and len(item) == 2):
+                raise util.ConfigurationError(
+                    'monitors given as a list must hold (pattern, levels) pairs ({}), not '
+                    '{!r}'.format(example, item))
+        return list(spec)
 
     @staticmethod
     def _level_monitors(name, expr, levels):
@@ -501,6 +598,12 @@ class Network:
             levels = list(levels.items())
         if checks.is_number(levels):
             levels = [levels]
+        if not isinstance(levels, (list, tuple)):
+            raise util.ConfigurationError(
+                'monitor levels for {!r} must be a number, a list of numbers or a dict of '
+                '{{label: callable}}, not {!r}{}'.format(
+                    name, levels, " (to report f(value), give {'label': f})"
+                    if callable(levels) else ''))
         for level in levels:
             if isinstance(level, tuple) and len(level) == 2 and callable(level[1]):
                 yield '{}:{}'.format(name, level[0]), level[1](expr)
@@ -543,6 +646,8 @@ class Network:
 
     def itertrain(self, train, valid=None, algo='rmsprop', subalgo='rmsprop',
                   save_every=0, save_progress=None, **kwargs):
+        self._check_complete('train')
+        options.check_values(self, kwargs, save_every=save_every)
         return trainer.itertrain(self, train, valid=valid, algo=algo, subalgo=subalgo,
                                  save_every=save_every, save_progress=save_progress, **kwargs)
 

@@ -12,12 +12,13 @@ import inspect
 import re
 import warnings
 
+from . import checks
 from . import downhill
 from . import regularizers
 from . import util
 
-__all__ = ['LOOP_OPTIONS', 'UnknownOptionWarning', 'check_options', 'train_doc',
-           'train_options']
+__all__ = ['LOOP_OPTIONS', 'UnknownOptionWarning', 'check_options', 'check_values',
+           'train_doc', 'train_options']
 
 
 class UnknownOptionWarning(UserWarning):
@@ -89,6 +90,42 @@ def check_options(network, kwargs, extra=None):
             '{}.train: unknown option {!r} is ignored{} (see help({}.train) for the '
             'options)'.format(type(network).__name__, name, hint, type(network).__name__),
             UnknownOptionWarning, stacklevel=util.outside_stacklevel())
+
+
+def check_values(network, kwargs, save_every=0):
+    '''Check the values of the training options that are used before training
+    starts (and would otherwise fail with a message from deep inside).
+
+    ``rng`` (None, an int seed in numpy's range or a RandomState; it seeds
+    the mini-batch shuffling), ``regularizers`` (see
+    :func:`theanets.regularizers.check_regularizers`) and ``save_every`` (a
+    number >= 0: an int counts iterations, a float minutes; the original
+    saved after every iteration for a negative value).
+
+    Raises
+    ------
+    theanets.util.ConfigurationError
+        Naming the option, the value and what is allowed.
+
+    Examples
+    --------
+    >>> import theanets
+    >>> check_values(theanets.Regressor([3, 2]), dict(rng=2 ** 40))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    theanets.util.ConfigurationError: Regressor.train: rng must be None, an int seed or a ...
+    '''
+    caller = '{}.train'.format(type(network).__name__)
+    if 'rng' in kwargs:
+        checks.check_rng('rng', kwargs['rng'], caller)
+    if 'regularizers' in kwargs:
+        regularizers.check_regularizers(kwargs['regularizers'], caller)
+    if not checks.is_number(save_every) or not save_every >= 0 or \
+            save_every == float('inf'):
+        raise util.ConfigurationError(
+            '{}: save_every={!r} is not allowed: expected an int >= 0 (save every that many '
+            'iterations) or a float >= 0 (every that many minutes); 0 saves when training '
+            'ends'.format(caller, save_every))
 
 
 #: The docstring of ``Network.train`` and ``Network.itertrain`` (see

@@ -19,7 +19,7 @@ from . import util
 from ._backend import random_source
 from .layers.base import Input
 
-__all__ = ['from_kwargs', 'Regularizer', 'WeightL2', 'WeightL1', 'HiddenL1',
+__all__ = ['from_kwargs', 'check_regularizers', 'Regularizer', 'WeightL2', 'WeightL1', 'HiddenL1',
            'RecurrentNorm', 'RecurrentState', 'Contractive', 'GaussianNoise',
            'BernoulliDropout']
 
@@ -33,6 +33,36 @@ def _seed(rng):
     if isinstance(rng, np.random.RandomState):
         return int(rng.randint(2 ** 30))
     return rng
+
+
+def check_regularizers(value, context='regularizers'):
+    '''Check the ``regularizers=`` option: None, a dict of options, or a list
+    of Regularizer instances. Returns it unchanged.
+
+    The original ignored anything else (``regularizers=5`` trained with no
+    regularizer at all).
+
+    Examples
+    --------
+    >>> check_regularizers(5, 'Regressor.train')  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    theanets.util.ConfigurationError: Regressor.train: regularizers=5 is not allowed: ...
+    '''
+    if value is None or isinstance(value, dict):
+        return value
+    expected = ('expected None, a dict of regularizer options (e.g. {\'weight_l2\': 1e-4}) '
+                'or a list of Regularizer instances')
+    if not isinstance(value, (list, tuple)):
+        raise util.ConfigurationError('{}: regularizers={!r} is not allowed: {}'.format(
+            context, value, expected))
+    for item in value:
+        if not isinstance(item, Regularizer):
+            raise util.ConfigurationError(
+                '{}: regularizers holds {!r}, which is not a Regularizer: {}{}'.format(
+                    context, item, expected, ' (build one with theanets.Regularizer.build('
+                    '{!r}, ...))'.format(item) if isinstance(item, str) else ''))
+    return value
 
 
 def from_kwargs(graph, **kwargs):
@@ -73,12 +103,15 @@ def from_kwargs(graph, **kwargs):
     ['BernoulliDropout', 'WeightL2']
     '''
     if 'regularizers' in kwargs:
-        regs = kwargs['regularizers']
+        regs = check_regularizers(kwargs['regularizers'])
         if isinstance(regs, (tuple, list)):
             return list(regs)
         if isinstance(regs, dict):
             kwargs = dict(kwargs, **regs)
-    rng = _seed(kwargs.get('rng', 13))
+    rng = kwargs.get('rng', 13)
+    if checks.is_number(rng) or isinstance(rng, (str, bool, np.bool_)):
+        checks.check_rng('rng', rng)  # a stream object is used as it is, as in the original
+    rng = _seed(rng)
 
     def names(layers):
         return tuple(layer.output_name for layer in layers)

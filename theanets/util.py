@@ -8,6 +8,7 @@ that clearer errors stay catchable by the ``except`` clauses old scripts use.
 import difflib
 import fnmatch
 import logging
+import os
 import pickle
 import sys
 
@@ -20,8 +21,9 @@ from tqdm import tqdm
 __all__ = [
     'basestring', 'FLOAT', 'FLOAT_CONTAINERS', 'INT_CONTAINERS',
     'Error', 'ConfigurationError', 'UnknownNameError', 'DataError',
-    'Registrar', 'random_matrix', 'random_vector', 'outputs_matching',
-    'params_matching', 'log', 'enable_detailed_callsite_logging',
+    'AllocationError', 'SpecWarning', 'Registrar', 'random_matrix', 'random_vector',
+    'memory_limit', 'check_allocation', 'suggest', 'outputs_matching', 'params_matching',
+    'log', 'enable_detailed_callsite_logging',
 ]
 
 #: Kept for scripts written for Python 2 that import it from here.
@@ -67,12 +69,43 @@ class DataError(Error, ValueError, TypeError):
     '''
 
 
+class AllocationError(ConfigurationError, MemoryError):
+    '''A parameter would need more memory than the machine has.
+
+    Raised before anything is allocated (see :func:`memory_limit`). It is a
+    :class:`MemoryError` too, which is what the original library ran into
+    (after allocating), so ``except MemoryError`` clauses keep working.
+    '''
+
+
+class SpecWarning(UserWarning):
+    '''A model or layer spec that the original library accepted but misread.
+
+    For instance an unknown keyword in a layer dict (``actvation='tanh'``),
+    which the original stored and ignored, or a tuple spec naming two
+    activations, of which the original silently used the last. The spec
+    still builds as it did in the original (old scripts keep running); the
+    warning says what was ignored and, where it can, "perhaps you meant ...".
+    '''
+
+
 def _suggest(key, choices):
     '''A "perhaps you meant" phrase for an unknown ``key``, or ''.'''
     close = difflib.get_close_matches(str(key), list(choices), n=3)
     if not close:
         return ''
     return '; perhaps you meant {}'.format(' or '.join(repr(c) for c in close))
+
+
+def suggest(key, choices):
+    '''The "; perhaps you meant 'a' or 'b'" phrase for an unknown ``key``, or ''.
+
+    Examples
+    --------
+    >>> suggest('actvation', ['activation', 'size'])
+    "; perhaps you meant 'activation'"
+    '''
+    return _suggest(key, choices)
 
 
 def unknown_name(kind, key, choices, context=''):
@@ -174,6 +207,89 @@ def _as_rng(rng):
     return rng
 
 
+#: The most bytes one parameter may take; None (the default) means the
+#: machine's physical memory (see :func:`memory_limit`).
+MEMORY_LIMIT = None
+
+#: Values drawn (as float64) at a time while filling a parameter.
+_CHUNK = 1 << 20
+
+
+def memory_limit():
+    '''The most bytes one parameter array may take.
+
+    :data:`MEMORY_LIMIT` if set, else the machine's physical memory
+    (``os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')``), or None
+    where that is unknown (then nothing is checked).
+    '''
+    if MEMORY_LIMIT is not None:
+        return int(MEMORY_LIMIT)
+    try:
+        return int(os.sysconf('SC_PHYS_PAGES')) * int(os.sysconf('SC_PAGE_SIZE'))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _bytes_text(n):
+    for unit in ('bytes', 'KiB', 'MiB', 'GiB'):
+        if n < 1024 or unit == 'GiB':
+            return '{:.0f} {}'.format(n, unit) if unit == 'bytes' else \
+                '{:.1f} {}'.format(n, unit)
+        n /= 1024.
+    return '{:.1f} TiB'.format(n)  # pragma: no cover
+
+
+def check_allocation(shape, what='a parameter', dtype=None):
+    '''Raise :class:`AllocationError` if an array of ``shape`` cannot fit in memory.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The array's shape.
+    what : str
+        What the array is, for the message (``"layer 'hid1' (Feedforward):
+        parameter 'hid1.w'"``).
+    dtype : dtype, optional
+        Default floatX.
+
+    Examples
+    --------
+    >>> check_allocation((10 ** 7, 10 ** 7), "parameter 'w'")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    theanets.util.AllocationError: parameter 'w' of shape (10000000, 10000000) needs ...
+    '''
+    limit = memory_limit()
+    if limit is None:
+        return
+    itemsize = np.dtype(dtype or pytensor.config.floatX).itemsize
+    need = itemsize
+    for dim in shape:
+        need *= int(dim)
+    if need > limit:
+        raise AllocationError(
+            '{} of shape ({}) needs {} of {}, more than {} ({}); use smaller layers'.format(
+                what, ', '.join(str(int(d)) for d in shape) + (',' if len(shape) == 1 else ''),
+                _bytes_text(need), np.dtype(dtype or pytensor.config.floatX).name,
+                'this machine has' if MEMORY_LIMIT is None else 'theanets.util.MEMORY_LIMIT',
+                _bytes_text(limit)))
+
+
+def _normal(rng, shape, mean, std):
+    '''``mean + std * rng.randn(*shape)`` in floatX, drawn a chunk of rows at a time.
+
+    The values are those of one ``randn`` call computed in float64 and cast
+    (numpy's RandomState gives the same stream in chunks), but the float64
+    temporaries are one chunk, not the whole array.
+    '''
+    out = np.empty(shape, dtype=pytensor.config.floatX)
+    flat = out.reshape(-1)
+    for start in range(0, flat.size, _CHUNK):
+        stop = min(flat.size, start + _CHUNK)
+        flat[start:stop] = mean + std * rng.randn(stop - start)
+    return out
+
+
 def random_matrix(rows, cols, mean=0, std=1, sparsity=0, radius=0, diagonal=0,
                   rng=None):
     '''Create a matrix of randomly-initialised weights.
@@ -182,7 +298,14 @@ def random_matrix(rows, cols, mean=0, std=1, sparsity=0, radius=0, diagonal=0,
     a ``binomial(1, 1 - sparsity, (rows, cols))`` keep-mask whose leading
     diagonal is forced on. Then, if ``radius > 0``, the matrix is rescaled so
     that its largest singular value equals ``radius``; if ``diagonal`` is
-    non-zero the result is ``diagonal * eye(rows, cols)`` instead.
+    non-zero the result is ``diagonal * eye(rows, cols)`` instead (the draws
+    are still made, so the rng moves on as in the original).
+
+    The values are the original library's (float64 draws cast to floatX),
+    but without a float64 copy of the whole matrix: the draws are made and
+    cast a chunk at a time, so the peak memory is about that of the result.
+    A matrix that would need more than :func:`memory_limit` raises
+    :class:`AllocationError` before anything is drawn.
 
     Parameters
     ----------
@@ -207,32 +330,44 @@ def random_matrix(rows, cols, mean=0, std=1, sparsity=0, radius=0, diagonal=0,
     --------
     >>> random_matrix(2, 3, diagonal=2).tolist()
     [[2.0, 0.0, 0.0], [0.0, 2.0, 0.0]]
+    >>> random_matrix(2, 3, rng=4).dtype == FLOAT
+    True
     '''
+    check_allocation((rows, cols), 'a weight matrix')
     rng = _as_rng(rng)
-    arr = mean + std * rng.randn(rows, cols)
+    if radius > 0:  # the SVD works on the float64 values, as the original's did
+        arr = mean + std * rng.randn(rows, cols)
+    else:
+        arr = _normal(rng, (rows, cols), mean, std)
     if 1 > sparsity > 0:
         k = min(rows, cols)
-        mask = rng.binomial(n=1, p=1 - sparsity, size=(rows, cols)).astype(bool)
-        mask[:k, :k] |= np.eye(k, dtype=bool)
-        arr *= mask
+        step = max(1, _CHUNK // max(1, cols))
+        for start in range(0, rows, step):
+            stop = min(rows, start + step)
+            mask = rng.binomial(n=1, p=1 - sparsity, size=(stop - start, cols)).astype(bool)
+            for i in range(start, min(stop, k)):
+                mask[i - start, i] = True
+            arr[start:stop] *= mask
     if radius > 0:
         u, s, vT = np.linalg.svd(arr, full_matrices=False)
         arr = np.dot(np.dot(u, np.diag(radius * s / abs(s[0]))), vT)
     if diagonal != 0:
-        arr = diagonal * np.eye(max(rows, cols))[:rows, :cols]
-    return arr.astype(pytensor.config.floatX)
+        arr = (diagonal * np.eye(rows, cols)).astype(pytensor.config.floatX)
+    return arr.astype(pytensor.config.floatX, copy=False)
 
 
 def random_vector(size, mean=0, std=1, rng=None):
     '''Create a vector of ``size`` normally-distributed values (floatX).
+
+    Drawn as :func:`random_matrix` draws (float64, cast a chunk at a time).
 
     Examples
     --------
     >>> random_vector(3, mean=1, std=0).tolist()
     [1.0, 1.0, 1.0]
     '''
-    rng = _as_rng(rng)
-    return (mean + std * rng.randn(size)).astype(pytensor.config.floatX)
+    check_allocation((size,), 'a vector')
+    return _normal(_as_rng(rng), (size,), mean, std)
 
 
 def _patterns(patterns):

@@ -7,6 +7,8 @@ adds its symbolic outputs to the graph.
 '''
 
 import collections
+import inspect
+import warnings
 
 import numpy as np
 import pytensor
@@ -45,34 +47,140 @@ class Layer(metaclass=util.Registrar):
         ``sparsity_<p>``, ``diagonal_<p>`` apply to parameter ``<p>`` only
         (biases honour only the per-parameter forms).
 
+    Raises
+    ------
+    ConfigurationError
+        For a name that is not a string or holds ``':'`` or a NUL (output
+        names are ``'<layer>:<output>'``), or an ``rng`` that is not None,
+        an int seed in numpy's range (0 to 2**32 - 1) or a RandomState.
+
+    Warns
+    -----
+    theanets.util.SpecWarning
+        When first bound, for a keyword argument that the layer does not read (see
+        :meth:`option_names`), with "perhaps you meant ..." when one is
+        close: ``Feedforward(size=3, actvation='tanh')``. A warning, not an
+        error, because the original stored any keyword and ignored those it
+        did not know, so such specs built (with the default activation).
+
     Notes
     -----
     To write a layer, subclass and implement ``setup()`` (create parameters
     with :meth:`add_weights` and :meth:`add_bias`) and ``transform(inputs)``
     (return the output expression, or a dict of named outputs, and a list of
     updates). The subclass is usable in specs by its lower-cased class name.
+    Its constructor's named arguments are its options; a layer that reads
+    other keywords from ``self.kwargs`` lists them in a class attribute
+    ``OPTIONS`` (a tuple of names), so that they are not warned about.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import theanets
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter('always')
+    ...     net = theanets.Regressor([3, dict(size=4, actvation='tanh'), 2])
+    >>> print(caught[0].message)  # doctest: +ELLIPSIS
+    layer 'hid1' (Feedforward): unknown option 'actvation' is ignored; perhaps you meant ...
+    >>> net.layers[1].activate.name  # as in the original: the default
+    'relu'
     '''
+
+    #: Keyword arguments layers read from ``self.kwargs``, besides their
+    #: constructors' named arguments: the original's common options
+    #: (``nrng`` is the old name of ``rng``; ``direction`` and ``bptt_limit``
+    #: are the recurrent layers', ``rates`` their stored fixed rates).
+    OPTIONS = ('size', 'shape', 'inputs', 'activation', 'rng', 'nrng', 'mean', 'std',
+               'sparsity', 'diagonal', 'radius', 'direction', 'bptt_limit', 'rates')
+
+    #: Initialisation options that also exist per parameter: ``std_w``,
+    #: ``mean_b``, ``sparsity_xh``, ``radius_hh``, ``diagonal_hh``, ...
+    PARAM_OPTIONS = ('mean', 'std', 'sparsity', 'diagonal', 'radius')
 
     _count = 0
 
     def __init__(self, name=None, **kwargs):
         Layer._count += 1
-        self.name = name or '{}{}'.format(type(self).__name__.lower(), Layer._count)
-        if not isinstance(self.name, str):
-            raise util.ConfigurationError(
-                'layer names must be strings, not {!r}'.format(self.name))
+        self.name = checks.check_layer_name(
+            name or '{}{}'.format(type(self).__name__.lower(), Layer._count))
         self.kwargs = kwargs
-        rng = kwargs.get('rng', kwargs.get('nrng'))
+        rng = checks.check_rng('rng', kwargs.get('rng', kwargs.get('nrng')), self._context())
         if rng is None or checks.is_count(rng):
             rng = np.random.RandomState(rng)
-        if not hasattr(rng, 'randn'):
-            raise util.ConfigurationError(
-                '{}: rng must be None, an int seed or a numpy RandomState, not {!r}'.format(
-                    self._context(), rng))
         self.rng = rng
         self._input_shapes = collections.OrderedDict()
         self._output_shapes = {}
         self._params = []
+
+    # ----- options --------------------------------------------------------
+
+    @classmethod
+    def option_names(cls, kwargs=None):
+        '''The keyword arguments this layer class reads, sorted.
+
+        The named arguments of the constructors of the class and its bases,
+        and the ``OPTIONS`` of each; the per-parameter forms of
+        :data:`PARAM_OPTIONS` (``std_w``) are accepted besides. A layer that
+        builds a worker layer from its keywords (one whose constructor takes
+        ``worker``, as :class:`~theanets.layers.recurrent.Bidirectional`)
+        also reads the worker's options, alone or prefixed ``fw_``/``bw_``;
+        ``kwargs`` (the layer's keywords) names the worker.
+
+        Examples
+        --------
+        >>> import theanets
+        >>> names = theanets.layers.Tied.option_names()
+        >>> 'partner' in names and 'activation' in names
+        True
+        '''
+        names = {'name'}
+        worker = None
+        for klass in cls.__mro__:
+            names.update(klass.__dict__.get('OPTIONS', ()))
+            init = klass.__dict__.get('__init__')
+            if init is None:
+                continue
+            for param in inspect.signature(init).parameters.values():
+                if param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY) and \
+                        param.name != 'self':
+                    names.add(param.name)
+                    if param.name == 'worker' and worker is None:
+                        worker = param.default
+        if 'worker' in names:
+            worker = (kwargs or {}).get('worker', worker)
+            inner = cls._registry.get(worker.lower()) if isinstance(worker, str) else None
+            if inner is not None and inner is not cls:
+                inner = inner.option_names()
+                names.update(inner)
+                names.update('{}_{}'.format(side, n) for n in inner for side in ('fw', 'bw'))
+        return sorted(names)
+
+    def _is_option(self, key, names):
+        if key in names:
+            return True
+        prefix, sep, rest = str(key).partition('_')
+        return bool(sep and rest) and prefix in self.PARAM_OPTIONS
+
+    def _warn_unknown_options(self):
+        '''Warn (SpecWarning, once per layer, at its first bind) about each keyword
+        argument that no part of the layer reads.'''
+        if self.__dict__.get('_options_checked'):
+            return
+        self._options_checked = True
+        given = dict(self.kwargs)
+        if isinstance(getattr(self, 'worker', None), str):
+            given['worker'] = self.worker
+        names = type(self).option_names(given)
+        shown = [n for n in names if not n.startswith(('fw_', 'bw_')) or n in self.kwargs]
+        for key in self.kwargs:
+            if self._is_option(key, names):
+                continue
+            warnings.warn(
+                '{}: unknown option {!r} is ignored{}; the options of {} are: {} (and '
+                '<{}>_<parameter>)'.format(
+                    self._context(), key, util.suggest(key, names), type(self).__name__,
+                    ', '.join(shown), '|'.join(self.PARAM_OPTIONS)),
+                util.SpecWarning, stacklevel=util.outside_stacklevel())
 
     # ----- naming ---------------------------------------------------------
 
@@ -153,6 +261,7 @@ class Layer(metaclass=util.Registrar):
             Create (and draw initial values for) parameters. Pass False to
             re-bind a layer whose parameters already exist.
         '''
+        self._warn_unknown_options()
         if reset:
             self._input_shapes.clear()
             self._output_shapes.clear()
@@ -165,7 +274,12 @@ class Layer(metaclass=util.Registrar):
                 self.kwargs.get('activation', 'relu'), self)
         if initialize:
             self._params = []
-            self.setup()
+            try:
+                self.setup()
+            except util.AllocationError as err:
+                if str(err).startswith(self._context()):
+                    raise
+                raise util.AllocationError('{}: {}'.format(self._context(), err)) from err
         self.log()
 
     def _find_source(self, layers, ref):
@@ -261,6 +375,8 @@ class Layer(metaclass=util.Registrar):
         ``mean``/``std``/``sparsity``/``diagonal`` keyword arguments (and their
         ``_<name>`` forms) override the given defaults.
         '''
+        util.check_allocation((nin, nout), '{}: parameter {!r}'.format(
+            self._context(), self._param_name(name)))
         glorot = 1 / np.sqrt(nin + nout)
         value = util.random_matrix(
             nin, nout,
@@ -274,6 +390,8 @@ class Layer(metaclass=util.Registrar):
     def add_bias(self, name, size, mean=0, std=1):
         '''Create a vector parameter ``'<layer>.<name>'``; only ``mean_<name>``
         and ``std_<name>`` override the defaults.'''
+        util.check_allocation((size,), '{}: parameter {!r}'.format(
+            self._context(), self._param_name(name)))
         value = util.random_vector(
             size,
             mean=self._number('mean', name, self.kwargs.get('mean_{}'.format(name), mean)),
@@ -282,7 +400,8 @@ class Layer(metaclass=util.Registrar):
         return self._add_param(name, value)
 
     def _add_param(self, name, value):
-        param = pytensor.shared(value, name=self._param_name(name))
+        # borrow: the fresh array becomes the parameter's storage, not a copy.
+        param = pytensor.shared(value, name=self._param_name(name), borrow=True)
         self._params.append(param)
         return param
 

@@ -1,5 +1,7 @@
 '''Fully-connected layers: Feedforward, Classifier (softmax) and Tied.'''
 
+import warnings
+
 from .. import checks
 from .. import util
 from .._backend import dot
@@ -84,10 +86,26 @@ class Tied(Layer):
     ----------
     partner : str or Layer
         The layer (or its name) whose ``w`` this layer uses.
+
+    Warns
+    -----
+    theanets.util.SpecWarning
+        When bound, if a ``size`` or ``shape`` was given that differs from
+        the partner's input, which is the output shape whatever is given
+        (the original ignored both silently: ``(12, 'tied')`` after a
+        10-feature partner input makes 10 outputs).
+
+    Examples
+    --------
+    >>> import theanets
+    >>> net = theanets.Autoencoder([10, 20, (10, 'tied')])
+    >>> net.layers[-1].output_shape, [p.name for p in net.layers[-1].params]
+    ((10,), ['out.b'])
     '''
 
     def __init__(self, partner, **kwargs):
         self.partner = partner
+        self._given = {k: kwargs[k] for k in ('size', 'shape') if kwargs.get(k) is not None}
         kwargs['size'] = kwargs['shape'] = None
         super().__init__(**kwargs)
         if not isinstance(partner, (str, Layer)):
@@ -125,6 +143,25 @@ class Tied(Layer):
                 'need {}'.format(self._context(), self.input_name, self.input_shape[-1],
                                  partner.find('w').name, w_shape, w_shape[1]))
         self._output_shapes['out'] = partner.input_shape
+        self._warn_given_shape(partner)
+
+    def _warn_given_shape(self, partner):
+        '''Warn once if the given size or shape is not the partner's input shape.'''
+        given = getattr(self, '_given', {})
+        shape = partner.input_shape
+        wrong = [(k, v) for k, v in sorted(given.items())
+                 if (k == 'size' and v != shape[-1]) or
+                 (k == 'shape' and tuple(v) != tuple(shape))]
+        if wrong:
+            warnings.warn(
+                '{}: {} is ignored: a tied layer outputs the shape {} of input {!r} of its '
+                'partner {!r} (give {} or leave it out)'.format(
+                    self._context(), ' and '.join('{}={!r}'.format(k, v) for k, v in wrong),
+                    checks.shape_text(shape), partner.input_name, partner.name,
+                    'size={}'.format(shape[-1]) if wrong[0][0] == 'size' else
+                    'shape={}'.format(checks.shape_text(shape))),
+                util.SpecWarning, stacklevel=util.outside_stacklevel())
+            self._given = {}
 
     def setup(self):
         self.add_bias('b', self.output_size)
