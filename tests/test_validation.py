@@ -30,12 +30,21 @@ def _no_warnings(build):
 def test_unknown_layer_option_warns_and_is_ignored():
     with pytest.warns(util.SpecWarning,
                       match=r"layer 'hid1' \(Feedforward\): unknown option 'actvation' is "
-                            r"ignored; perhaps you meant 'activation'; the options of "
-                            r"Feedforward are: activation, .*size.*std \(and "
+                            r"ignored; perhaps you meant 'activation' \(the options of "
+                            r"Feedforward are: activation, .*size.*std, and "
                             r"<mean\|std\|sparsity\|diagonal\|radius>_<parameter>\)"):
         net = theanets.Regressor([3, dict(size=20, actvation='tanh'), 2])
     assert net.layers[1].activate.name == 'relu'  # the original's default
     assert net.layers[1].to_spec()['actvation'] == 'tanh'  # kept, as the original kept it
+
+
+def test_unknown_option_close_to_no_option_is_kept_as_a_note():
+    # The original kept every keyword; to_spec returns them (charrnn keeps
+    # its alphabet so).
+    net = _no_warnings(lambda: theanets.Regressor([dict(size=3, alphabet='abc'),
+                                                   dict(size=2, note=[1, 2])]))
+    assert net.layers[0].to_spec()['alphabet'] == 'abc'
+    assert net.layers[1].to_spec()['note'] == [1, 2]
 
 
 def test_unknown_option_of_a_directly_built_layer_warns_when_bound():
@@ -93,7 +102,8 @@ def test_a_user_layer_declares_what_it_reads():
     _no_warnings(lambda: theanets.Regressor([3, dict(form='scaled', size=4, scale=2,
                                                      offset=1), 2]))
     with pytest.warns(util.SpecWarning, match=r"unknown option 'scal' is ignored; perhaps you "
-                                              r"meant 'scale'"):
+                                              r"meant 'scale' \(the options of Scaled are: "
+                                              r".*offset"):
         theanets.Regressor([3, dict(form='scaled', size=4, scal=2), 2])
 
 
@@ -281,10 +291,18 @@ def test_all_zero_weights():
         autoencoder.train([X, np.zeros_like(X)], max_updates=1)
 
 
-def test_some_zero_weights_train():
+def test_a_mini_batch_with_all_zero_weights_adds_nothing():
+    # The original divided 0 by 0 for such a batch and stopped as if diverged
+    # (a RuntimeWarning, an error in this suite).
     w = W.copy()
     w[:6] = 0
-    _weighted().train([X, Y, w], max_updates=1)
+    net = _weighted()
+    loss = net.loss()
+    fn = pytensor.function(net.variables, loss)
+    assert fn(X[:6], Y[:6], w[:6]) == 0
+    assert fn(X, Y, w) > 0
+    train, valid = net.train([X, Y, w], batch_size=6, max_updates=3, validate_every=1)
+    assert np.isfinite(train['loss']) and np.isfinite(valid['loss'])
 
 
 def test_zero_time_steps():

@@ -54,12 +54,43 @@ class Network:
     rng : int or numpy.random.RandomState
         Seed of the initial parameters. With an int every layer starts its
         own ``RandomState(rng)``, exactly as the original library did, so the
-        same seed gives the same initial parameters.
+        same seed gives the same initial parameters. An int must be a numpy
+        seed (0 to 2**32 - 1).
 
     Attributes
     ----------
     layers : list of Layer
     losses : list of Loss
+
+    Raises
+    ------
+    ConfigurationError
+        For a bad spec (see :meth:`add_layer`), an ``rng`` that is not None,
+        a numpy seed or a RandomState, or sizes given as separate arguments
+        (``Regressor(10, 20, 1)``: "perhaps you meant Regressor([10, 20,
+        1])").
+
+    Notes
+    -----
+    As in the original, a network of only an input layer (``Network([3])``)
+    or of no layers (``Network()``) is built: layers can be bound to it, or
+    added one by one with :meth:`add_layer` (and bound with
+    ``layer.bind(network)``). Such a network cannot compute: predicting,
+    scoring, building the graph and training raise a ConfigurationError
+    until it has an output layer.
+
+    Examples
+    --------
+    >>> import theanets
+    >>> net = theanets.Network([3])
+    >>> layer = theanets.layers.Feedforward(inputs='in', size=4, name='l')
+    >>> layer.bind(net)
+    >>> [p.name for p in layer.params]
+    ['l.w', 'l.b']
+    >>> net.build_graph()  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    theanets.util.ConfigurationError: Network.build_graph: a network needs an input layer ...
     '''
 
     DEFAULT_OUTPUT_ACTIVATION = 'linear'
@@ -162,9 +193,30 @@ class Network:
         ------
         ConfigurationError
             For an unknown form (an UnknownNameError, also a KeyError; the
-            abstract ``'layer'`` is not a form), a duplicate size, a tied layer without a partner, a
-            duplicate input name, or a duplicate layer name (the original
-            accepted duplicate names and then mixed up the layers' outputs).
+            abstract ``'layer'`` is not a form), a duplicate size, a tied
+            layer without a partner, a duplicate input name, a duplicate
+            layer name (the original accepted duplicate names and then mixed
+            up the layers' outputs), or a name holding ``':'`` or a NUL.
+
+        Warns
+        -----
+        theanets.util.SpecWarning
+            For a tuple naming two layer forms or two activations (the last
+            is used, as in the original, which said nothing), and, when the
+            layer is bound, for a dict key that the layer does not read
+            (ignored, as in the original; "perhaps you meant ..."; see
+            :meth:`theanets.layers.Layer.option_names`).
+
+        Examples
+        --------
+        >>> import warnings
+        >>> import theanets
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter('always')
+        ...     net = theanets.Regressor([3, (4, 'tanh', 'relu'), 2])
+        >>> print(caught[0].message)  # doctest: +NORMALIZE_WHITESPACE
+        layer 'hid1': spec (4, 'tanh', 'relu') names two activations, 'tanh' and 'relu';
+        only the last, 'relu', is used (to apply both, write 'tanh+relu')
         '''
         if isinstance(layer, layers.Layer):
             self._check_new_name(layer)
@@ -551,6 +603,15 @@ class Network:
         levels: a number ``v`` gives ``'<name><v'``, the fraction of values
         below ``v``; a list of numbers gives one such monitor each; a dict of
         ``{label: callable}`` gives ``'<name>:<label>'`` = ``callable(expr)``.
+        A pattern that matches nothing adds nothing, as in the original, and
+        is logged (a WARNING of the ``theanets`` logger, with "perhaps you
+        meant ...").
+
+        Raises
+        ------
+        ConfigurationError
+            If ``monitors`` is not a dict or a list of pairs (a function, for
+            instance), or levels are not numbers or ``{label: callable}``.
         '''
         regs = regularizers.from_kwargs(self, **kwargs)
         outputs, _ = self.build_graph(regs)

@@ -22,6 +22,15 @@ def _full_output_name(name):
     return name if ':' in name else name + ':out'
 
 
+def _weight_total(weights):
+    '''The sum of ``weights``, or 1 where it is 0: a mini-batch whose weights
+    are all zero (a batch of fully masked sequences) adds 0 to the loss
+    instead of NaN (0 / 0), which the original reported as divergence. Where
+    the sum is positive, values and gradients are the original's.'''
+    total = weights.sum()
+    return TT.switch(TT.gt(total, 0), total, TT.ones_like(total))
+
+
 class Loss(metaclass=util.Registrar):
     '''Base class of losses.
 
@@ -35,7 +44,10 @@ class Loss(metaclass=util.Registrar):
         Factor applied to this loss in the model's total loss.
     weighted : bool
         If True the loss takes an extra array ``weights`` shaped like the
-        target, and computes a weighted mean.
+        target, and computes a weighted mean. A mini-batch whose weights
+        are all zero gives 0 (the original gave NaN, 0 / 0, and training
+        stopped as if it diverged); weights are checked at ``train`` to be
+        >= 0 and not all zero.
     output_name : str
         The graph output compared against the target; ``':out'`` is
         appended when there is no colon.
@@ -121,7 +133,7 @@ class Loss(metaclass=util.Registrar):
         '''Mean of ``err``, or its ``weights``-weighted mean.'''
         if self._weights is None:
             return err.mean()
-        return (self._weights * err).sum() / self._weights.sum()
+        return (self._weights * err).sum() / _weight_total(self._weights)
 
     def __call__(self, outputs):
         '''The symbolic value of this loss given the graph's ``outputs`` dict.'''
@@ -147,7 +159,7 @@ class MeanAbsoluteError(Loss):
         err = self._output(outputs) - self._target
         if self._weights is None:
             return abs(err).mean()
-        return abs(self._weights * err).sum() / self._weights.sum()
+        return abs(self._weights * err).sum() / _weight_total(self._weights)
 
 
 class GaussianLogLikelihood(Loss):
@@ -240,7 +252,7 @@ class KullbackLeiblerDivergence(Loss):
         kl = t * TT.log(t / x)
         if self._weights is None:
             return abs(kl).mean()
-        return abs(self._weights * kl).sum() / self._weights.sum()
+        return abs(self._weights * kl).sum() / _weight_total(self._weights)
 
 
 class CrossEntropy(Loss):
@@ -264,7 +276,7 @@ class CrossEntropy(Loss):
         if self._weights is None:
             return values.mean()
         w = self._weights.flatten()
-        return (w * values).sum() / w.sum()
+        return (w * values).sum() / _weight_total(w)
 
     def __call__(self, outputs):
         probs, labels = self._rows(outputs)

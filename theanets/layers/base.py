@@ -7,6 +7,7 @@ adds its symbolic outputs to the graph.
 '''
 
 import collections
+import difflib
 import inspect
 import warnings
 
@@ -57,11 +58,13 @@ class Layer(metaclass=util.Registrar):
     Warns
     -----
     theanets.util.SpecWarning
-        When first bound, for a keyword argument that the layer does not read (see
-        :meth:`option_names`), with "perhaps you meant ..." when one is
-        close: ``Feedforward(size=3, actvation='tanh')``. A warning, not an
-        error, because the original stored any keyword and ignored those it
-        did not know, so such specs built (with the default activation).
+        When first bound, for a keyword argument that the layer does not read
+        (see :meth:`option_names`) and that is close to one it reads ("perhaps
+        you meant ..."): ``Feedforward(size=3, actvation='tanh')``. A warning,
+        not an error, because the original stored any keyword and ignored
+        those it did not know, so such specs built (with the default
+        activation). Keywords close to no option are kept silently, as notes
+        that :meth:`to_spec` returns (the original kept them too).
 
     Notes
     -----
@@ -161,9 +164,19 @@ class Layer(metaclass=util.Registrar):
         prefix, sep, rest = str(key).partition('_')
         return bool(sep and rest) and prefix in self.PARAM_OPTIONS
 
+    #: How close (difflib's ratio) an unknown keyword must be to an option
+    #: to be taken for a misspelling of it.
+    MISSPELLING_CUTOFF = 0.7
+
     def _warn_unknown_options(self):
         '''Warn (SpecWarning, once per layer, at its first bind) about each keyword
-        argument that no part of the layer reads.'''
+        argument that no part of the layer reads and that looks like a
+        misspelt option.
+
+        Other unknown keywords are kept, as the original kept every keyword:
+        :meth:`to_spec` returns them, so they carry a model's own notes
+        (the character model's ``alphabet``).
+        '''
         if self.__dict__.get('_options_checked'):
             return
         self._options_checked = True
@@ -175,11 +188,15 @@ class Layer(metaclass=util.Registrar):
         for key in self.kwargs:
             if self._is_option(key, names):
                 continue
+            close = difflib.get_close_matches(str(key), names, n=3,
+                                              cutoff=self.MISSPELLING_CUTOFF)
+            if not close:
+                continue
             warnings.warn(
-                '{}: unknown option {!r} is ignored{}; the options of {} are: {} (and '
-                '<{}>_<parameter>)'.format(
-                    self._context(), key, util.suggest(key, names), type(self).__name__,
-                    ', '.join(shown), '|'.join(self.PARAM_OPTIONS)),
+                '{}: unknown option {!r} is ignored; perhaps you meant {} (the options of '
+                '{} are: {}, and <{}>_<parameter>)'.format(
+                    self._context(), key, ' or '.join(repr(c) for c in close),
+                    type(self).__name__, ', '.join(shown), '|'.join(self.PARAM_OPTIONS)),
                 util.SpecWarning, stacklevel=util.outside_stacklevel())
 
     # ----- naming ---------------------------------------------------------
