@@ -7,13 +7,13 @@ weight penalty is scored by 3-fold cross-validation on the training digits,
 the best one is refitted on all of them, and its accuracy on held-out test
 digits is printed. The grid search prints one line per fit as it ends (its
 parameters, score and time: 27 fits of at most 30 updates each, then the
-refit). A heat map of the cross-validated accuracies is
-saved to ``DIR/grid_scores.png``.
+refit). A heat map of the cross-validated accuracies is saved to
+``DIR/grid_scores.png``.
 
 Result (full mode, measured twice, the same both times; 43 s on two idle
-cores, compiling included, 100 s beside another busy process): the
-best is 32 hidden units with ``weight_l2=1.0``, mean cross-validated accuracy
-0.973; accuracy 0.976 on the 450 held-out test digits. The nine
+cores, compiling included, 100 s beside another busy process): the best is
+32 hidden units with ``weight_l2=1.0``, mean cross-validated accuracy 0.973;
+accuracy 0.976 on the 450 held-out test digits. The nine
 combinations' mean cross-validated accuracies lie between 0.961 (16 units, no
 penalty) and 0.973: the larger penalty helps every size a little.
 
