@@ -128,6 +128,7 @@ def _concrete_shape_arithmetic():
     from pytensor.link.jax.dispatch import jax_funcify
     import jax.numpy as jnp
     from pytensor.graph.basic import Constant
+    from pytensor.ifelse import IfElse
     from pytensor.tensor.basic import ARange, MakeVector, ScalarFromTensor, TensorFromScalar
     from pytensor.tensor.elemwise import DimShuffle, Elemwise
     from pytensor.tensor.shape import Shape, Shape_i
@@ -176,6 +177,25 @@ def _concrete_shape_arithmetic():
     for cls in (Elemwise, ScalarFromTensor, TensorFromScalar, Subtensor, Shape, Shape_i,
                 MakeVector, DimShuffle):
         jax_funcify.register(cls)(wrap(jax_funcify.dispatch(cls)))
+
+    traced_ifelse = jax_funcify.dispatch(IfElse)
+
+    @jax_funcify.register(IfElse)
+    def convert_ifelse(op, node=None, **kwargs):
+        # A condition known while tracing (one computed from shapes, as
+        # carried-state training's "does the carried state fit this batch")
+        # picks its branch then: lax.cond would need both branches to have
+        # the same shapes, which such a choice exists to avoid.
+        traced = traced_ifelse(op, node=node, **kwargs)
+        n_outs = op.n_outs
+
+        def ifelse(cond, *args):
+            if isinstance(cond, jax.core.Tracer):
+                return traced(cond, *args)
+            chosen = args[:n_outs] if bool(np.asarray(cond)) else args[n_outs:]
+            return chosen if n_outs > 1 else chosen[0]
+
+        return ifelse
 
     @jax_funcify.register(ARange)
     def convert_arange(op, node=None, **kwargs):

@@ -239,8 +239,23 @@ class Recurrent(Layer):
         return 'back' in self.kwargs.get('direction', 'forward').lower()
 
     def _sequence(self, inputs):
-        '''The single input, time-major: (time, batch, features).'''
-        return _batch_major(inputs[self.input_name])
+        '''The single input, time-major: (time, batch, features), in reading order.
+
+        A backward layer reads its input from the last step to the first,
+        so it gets the input reversed in time: every sequence computed from
+        it (input products, gates) is then in the order ``scan`` steps
+        through it, and the scan itself runs forwards. The values and
+        gradients are those of ``scan(..., go_backwards=True)``, but
+        reversing the raw input keeps the gradient of the reversal on the
+        input alone: reversing an input product instead gave a gradient
+        program that XLA aborts on (``Invalid binary instruction opcode
+        map``), killing the process in the default JAX mode.
+        '''
+        return self._in_reading_order(_batch_major(inputs[self.input_name]))
+
+    def _in_reading_order(self, sequence):
+        '''A time-major ``sequence`` in the order this layer steps through it.'''
+        return sequence[::-1] if self._backwards else sequence
 
     def _initial(self, inputs, key, batch, size=None):
         '''The initial state named by ``key`` (``'h_0'``), or zeros (batch, size).
@@ -341,8 +356,9 @@ class Recurrent(Layer):
 
         ``states`` holds one entry per output of ``step``: the initial value
         of an output that is fed back, or None for one that is not.
-        ``constants`` are passed last. Returns ``(outputs, updates)`` with
-        time-major outputs in scan order (reversed for backward layers).
+        ``constants`` are passed last. The sequences are in reading order
+        (see :meth:`_sequence`; reversed for backward layers), and so are
+        the time-major outputs of the returned ``(outputs, updates)``.
         '''
         states = list(states)
 
@@ -354,7 +370,7 @@ class Recurrent(Layer):
 
         values, updates = scan(
             typed_step, sequences=list(sequences), outputs_info=states,
-            non_sequences=list(constants), go_backwards=self._backwards,
+            non_sequences=list(constants),
             truncate_gradient=self.kwargs.get('bptt_limit', -1),
             name='{}_scan'.format(self.name))
         self._record_finals(states, values)
@@ -364,12 +380,10 @@ class Recurrent(Layer):
         '''Like :meth:`_scan`, for a recurrence computed by one operation.
 
         ``recurrence(sequence, *states, *constants)`` returns the time-major
-        sequence of each state (as :mod:`theanets.ops.lstm` does); it runs
-        over the reversed sequence for backward layers, as ``scan`` does.
-        Returns ``(outputs, updates)`` as :meth:`_scan`.
+        sequence of each state (as :mod:`theanets.ops.lstm` does) from a
+        ``sequence`` in reading order (see :meth:`_sequence`). Returns
+        ``(outputs, updates)`` as :meth:`_scan`.
         '''
-        if self._backwards:
-            sequence = sequence[::-1]
         values = list(recurrence(sequence, *states, *constants))
         self._record_finals(states, values)
         return values, []

@@ -289,7 +289,7 @@ class Clockwork(RNN):
             return [pre, self.activate(pre)]
 
         x = self._sequence(inputs)
-        time = TT.arange(x.shape[0])
+        time = self._in_reading_order(TT.arange(x.shape[0]))
         # a carried counter (batch,) continues the count of an earlier call
         start = self._counter('t_0', x.shape[1])
         if start is not None:
