@@ -786,7 +786,7 @@ class Network:
         serialize.save(self, filename_or_handle, format)
 
     @classmethod
-    def load(cls, filename_or_handle, allow_pickle=True):
+    def load(cls, filename_or_handle, allow_pickle=True, **options):
         '''Load a network saved with :meth:`save`, in either format.
 
         The format is told from the file's first bytes: a zip archive is the
@@ -805,6 +805,8 @@ class Network:
             The file to read.
         allow_pickle : bool
             If False, only the safe format is read; a pickle is refused.
+        **options
+            ``trusted`` and ``allow_nonfinite``: see :func:`theanets.serialize.load`.
 
         Returns
         -------
@@ -818,4 +820,4 @@ class Network:
             original Theano-based theanets (those pickles name Theano classes
             and cannot be read without Theano).
         '''
-        return serialize.load(Network, filename_or_handle, allow_pickle)
+        return serialize.load(Network, filename_or_handle, allow_pickle, **options)

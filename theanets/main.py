@@ -27,7 +27,7 @@ class Experiment:
 
     def __init__(self, network, *args, **kwargs):
         if isinstance(network, (str, os.PathLike)) and os.path.isfile(network):
-            self.load(network)
+            self.load(network, **kwargs)
         elif isinstance(network, graph.Network):
             self.network = network
         elif isinstance(network, type) and issubclass(network, graph.Network) \
@@ -50,7 +50,10 @@ class Experiment:
         '''Save the network to ``path``.'''
         self.network.save(path)
 
-    def load(self, path):
-        '''Load a network from ``path``; it becomes (and is returned as) ``network``.'''
-        self.network = graph.Network.load(path)
+    def load(self, path, **options):
+        '''Load a network from ``path``; it becomes (and is returned as) ``network``.
+
+        ``options`` (``allow_pickle``, ``trusted``, ``allow_nonfinite``) go to
+        :meth:`theanets.graph.Network.load`.'''
+        self.network = graph.Network.load(path, **options)
         return self.network

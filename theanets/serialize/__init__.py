@@ -3,26 +3,34 @@
 :meth:`theanets.graph.Network.save` and :meth:`~theanets.graph.Network.load`
 hand their work to :func:`save` and :func:`load` here.
 
+Loading never runs code from the file, never touches another file, and
+never takes memory or time out of proportion to the file: see
+``docs/guide/security.rst`` for the guarantees of each format.
+
+Every format
+    A path must name a regular file (after following symlinks); a FIFO, a
+    device, a socket or a directory is refused before anything is read
+    (:mod:`~theanets.serialize.reading`). Sizes are checked before memory
+    is taken, against the file's length and the ceilings of
+    :mod:`~theanets.serialize.limits`.
+
 Pickle
     The whole model, pickled (``pickle`` protocol -1); a path ending in
-    ``.gz`` is gzip-compressed. Loading a pickle can run code named in the
-    file, so load only pickles from a source you trust. The loader narrows
-    this down, but it is no security boundary: it checks the pickle's
-    structure before unpickling (every declared length against what the file
-    holds, so a corrupt file cannot make it allocate more memory than the
-    file's size), and it only uses classes from theanets, numpy, pytensor,
-    scipy and ``collections``, a short list of numpy's and the standard
-    library's reconstruction functions, and subclasses of theanets classes
-    (user layers and models) from modules that are already imported. It
-    imports nothing else: add a module's name to
-    :data:`TRUSTED_PICKLE_MODULES` to let pickles name anything in it.
+    ``.gz`` is gzip-compressed (and gzip data is recognised by its first
+    bytes when loading). The loader checks the whole opcode stream before
+    unpickling anything (:mod:`~theanets.serialize.scan`): only the globals
+    a theanets model pickle holds (:mod:`~theanets.serialize.allowlist`),
+    each used only as such a pickle uses it; anything else is a
+    :class:`~theanets.util.LoadError` naming the refused global, raised
+    before anything from the file is called. ``trusted=True`` (on every
+    loader) unpickles with :mod:`pickle` itself instead, for files from a
+    source you trust that hold other objects: such a file can run any code.
 
 Safe (npz)
     Parameters and a JSON description in one ``.npz`` file. A file in this
     format is read without executing or importing anything it names:
 
-    * it is a numpy zip archive (written with :func:`numpy.savez`, read with
-      ``numpy.load(..., allow_pickle=False)``) holding every parameter array
+    * it is a numpy zip archive (written with :func:`numpy.savez`) holding every parameter array
       under its name (``'hid1.w'``), plus one entry ``'__theanets__'``: a
       JSON string (a 0-d unicode array) describing the model;
     * the JSON names the model class (``"theanets.feedforward.Autoencoder"``),
@@ -40,8 +48,12 @@ Safe (npz)
     :meth:`~theanets.losses.Loss.to_spec`, the target written as a number of
     dimensions, ``{"input": "<input layer>"}`` or ``{"loss": <index of an
     earlier loss whose target it shares>}``) and ``params`` (name, shape and
-    dtype of each parameter, in ``model.params`` order). Sizes declared in the
-    archive are checked against the file before anything is read.
+    dtype of each parameter, in ``model.params`` order). The archive is read
+    strictly (:mod:`~theanets.serialize.npz`: duplicate, encrypted or unknown
+    entries, malformed headers, sizes that do not fit are refused), layer
+    sizes are checked against the arrays before any layer is built
+    (:mod:`~theanets.serialize.rebuild`), and parameters that are NaN or
+    infinite are refused unless ``allow_nonfinite=True``.
 
 Every file that cannot be read raises :class:`theanets.util.LoadError`
 naming the file (a subclass of the errors the original library let through,
@@ -49,25 +61,26 @@ so old ``except`` clauses still work); a missing file raises the usual
 :class:`FileNotFoundError`.
 
 Paths are written atomically (:func:`atomic_write`): to a hidden temporary
-file in the same folder, then renamed over the target. A temporary left by a
-process that was killed is removed by the next save of the same path.
+file in the same folder, then renamed over the target, which must be a
+regular file or not exist; a symlink is followed (its target gets the new
+model) and the file keeps its owner and mode. A temporary left by a process
+that was killed is removed by the next save of the same path.
 
 This module does not import :mod:`theanets.graph`: it works on any object
 with the Network interface, and :func:`load` is given the model base class.
 '''
 
-import gzip
 import os
 
-from . import files, pickles, safe
 from .. import util
-from .files import atomic_write, clear_stale_temporaries, file_label, is_handle, is_safe_file
-from .pickles import TRUSTED_PICKLE_MODULES, load_pickle, save_pickle
-from .safe import FORMAT, describe, load_safe, save_safe
+from . import allowlist, files, limits, npz, pickles, reading, rebuild, safe, scan
+from .files import ZIP_MAGIC, atomic_write, clear_stale_temporaries, file_label, is_handle
+from .pickles import load_pickle, save_pickle
+from .safe import FORMAT, describe, load_safe, read_safe, save_safe
 
 __all__ = ['FORMAT', 'save', 'load', 'save_safe', 'load_safe', 'save_pickle', 'load_pickle',
-           'describe', 'atomic_write', 'clear_stale_temporaries', 'is_safe_file', 'file_label',
-           'TRUSTED_PICKLE_MODULES', 'files', 'pickles', 'safe']
+           'describe', 'atomic_write', 'clear_stale_temporaries', 'file_label', 'allowlist',
+           'files', 'limits', 'npz', 'pickles', 'reading', 'rebuild', 'safe', 'scan']
 
 
 def save(model, filename_or_handle, format=None):
@@ -113,23 +126,33 @@ def save(model, filename_or_handle, format=None):
         save_pickle(model, filename_or_handle)
 
 
-def load(base, filename_or_handle, allow_pickle=True):
+def load(base, filename_or_handle, allow_pickle=True, trusted=False, allow_nonfinite=False):
     '''Load a model saved with :func:`save`, in either format.
 
     The format is told from the file's first bytes: a zip archive is the
-    safe format (read by :func:`load_safe`); anything else is a pickle
-    (gzip-compressed if the path ends in ``.gz``), read by
-    :func:`load_pickle` unless ``allow_pickle`` is False.
+    safe format (read by :func:`load_safe`); gzip data is decompressed (within
+    :data:`limits.MAX_COMPRESSION_RATIO`) and read as a pickle; anything else
+    is a pickle, read by :func:`load_pickle` unless ``allow_pickle`` is False.
+    See the module docstring for what each format guarantees.
 
     Parameters
     ----------
     base : type
-        The model base class (:class:`theanets.graph.Network`): a safe file
-        may name any imported subclass of it.
+        The model base class (:class:`theanets.graph.Network`): a file may
+        hold any imported subclass of it.
     filename_or_handle : str, path-like or binary file handle
-        The file to read.
+        The file to read: a path must name a regular file (or a symlink to
+        one).
     allow_pickle : bool
         If False, only the safe format is read; a pickle is refused.
+    trusted : bool
+        If True, a pickle is unpickled with :mod:`pickle` itself, without
+        the allowlist: it may then name any global and so **run any code**.
+        Only for files from a source you trust that hold objects the
+        allowlist refuses. Off by default; has no effect on safe files.
+    allow_nonfinite : bool
+        If True, a safe file whose parameters are NaN or infinite (a model
+        that diverged) is accepted; by default it is refused.
 
     Returns
     -------
@@ -138,9 +161,13 @@ def load(base, filename_or_handle, allow_pickle=True):
     Raises
     ------
     theanets.util.LoadError
-        If the file is truncated or corrupt, is a pickle while
-        ``allow_pickle`` is False, or was written by the original
-        Theano-based theanets.
+        If the file is not a regular file, is larger than its format or the
+        ceilings of :mod:`theanets.serialize.limits` allow, is truncated or
+        corrupt, names a global the pickle allowlist does not hold, is a
+        pickle while ``allow_pickle`` is False, or was written by the
+        original Theano-based theanets.
+    FileNotFoundError
+        If there is no such file.
 
     Examples
     --------
@@ -152,32 +179,20 @@ def load(base, filename_or_handle, allow_pickle=True):
     'Regressor'
     '''
     label = file_label(filename_or_handle)
-    safe, source = is_safe_file(filename_or_handle)
-    if safe:
-        return load_safe(source, base, label=label)
-    if not allow_pickle:
-        raise util.LoadError(
-            '{} is not in the safe format: it is a pickle (or not a theanets model), and '
-            'loading a pickle runs code from the file, so it is refused with '
-            'allow_pickle=False. Load it with allow_pickle=True only if it comes from a '
-            "source you trust, then re-save it with format='safe'.".format(label))
-    if hasattr(source, 'read'):
-        model = load_pickle(source, label)
-    elif label.lower().endswith('.gz'):
-        with open(source, 'rb') as raw:
-            model = load_pickle(gzip.GzipFile(fileobj=raw, mode='rb'), label,
-                                compressed_size=os.fstat(raw.fileno()).st_size)
-    else:
-        with open(source, 'rb') as handle:
-            model = load_pickle(handle, label)
-    if not isinstance(model, base):
-        raise util.LoadError('{} does not hold a theanets model: it unpickles to {} (a {}), not '
-                             'a {}'.format(label, _short_repr(model), type(model).__name__,
-                                           base.__name__))
+    with reading.opened(filename_or_handle, label) as (handle, size):
+        head = handle.read(len(ZIP_MAGIC))
+        handle.seek(-len(head), 1)
+        if head == ZIP_MAGIC:
+            return read_safe(handle, size, base, label, allow_nonfinite)
+        if not allow_pickle:
+            raise util.LoadError(
+                '{} is not in the safe format: it is a pickle (or not a theanets model), and '
+                'loading a pickle runs code from the file, so it is refused with '
+                'allow_pickle=False. Load it with allow_pickle=True only if it comes from a '
+                "source you trust, then re-save it with format='safe'.".format(label))
+        data = reading.read_limited(handle, size, label)
+    if data[:len(reading.GZIP_MAGIC)] == reading.GZIP_MAGIC:
+        data = reading.gunzip(data, label)
+    model = load_pickle(data, label, base, trusted=trusted)
     util.log('loaded model from {}', label)
     return model
-
-
-def _short_repr(value, limit=60):
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + '...'

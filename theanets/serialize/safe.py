@@ -5,16 +5,13 @@ imported or called when it is loaded.
 '''
 
 import json
-import zipfile
-import zlib
 
 import numpy as np
 
-from .. import checks
 from .. import layers
-from .. import losses
 from .. import util
-from .files import MAX_DEFLATE_RATIO, atomic_write, file_label, file_size, is_safe_file
+from . import limits, npz, reading, rebuild
+from .files import ZIP_MAGIC, atomic_write, file_label
 
 __all__ = ['FORMAT', 'META_KEY', 'describe', 'save_safe', 'load_safe']
 
@@ -23,16 +20,6 @@ FORMAT = 'theanets-safe/1'
 
 #: Name of the archive entry holding the JSON description.
 META_KEY = '__theanets__'
-
-# Errors numpy, zipfile and json raise for a truncated or corrupt file.
-_READ_ERRORS = (OSError, EOFError, ValueError, KeyError, IndexError, zipfile.BadZipFile,
-                zlib.error, NotImplementedError, RecursionError, OverflowError,
-                MemoryError, TypeError)
-
-# Errors a layer or loss constructor raises for arguments it cannot use.
-_BUILD_ERRORS = (util.Error, TypeError, ValueError, KeyError, AttributeError, IndexError,
-                 RecursionError, OverflowError)
-
 
 # ----- saving -------------------------------------------------------------
 
@@ -186,214 +173,68 @@ def save_safe(network, filename_or_handle):
 
 # ----- loading ------------------------------------------------------------
 
-def _network_classes(base):
-    '''Every imported subclass of ``base`` (and ``base``), by full dotted name.
-
-    Walked breadth first in order of definition, so a class defined again
-    under the same name (in an interactive session) replaces the old one.
-    '''
-    found = {}
-    todo = [base]
-    while todo:
-        cls = todo.pop(0)
-        found['{}.{}'.format(cls.__module__, cls.__qualname__)] = cls
-        todo.extend(cls.__subclasses__())
-    return found
-
-
-def _check_sizes(handle, label):
-    '''Raise LoadError if a size the archive declares exceeds what the file holds.
-
-    numpy allocates an array of the declared shape before reading it; this
-    check makes a corrupt header an error instead of a huge allocation.
-    '''
-    size = file_size(handle)
-    pos = handle.tell()
+def _description(archive, label):
+    '''The JSON description of a checked archive.'''
+    if META_KEY not in archive.entries:
+        raise util.LoadError(
+            '{} is not a theanets safe model file: it has no {!r} entry (its entries '
+            'are {})'.format(label, META_KEY, sorted(archive.entries)))
+    shape, _, dtype = archive.header(META_KEY)
+    if shape != () or dtype.kind != 'U':
+        raise util.LoadError('{}: the {!r} entry must be a JSON string, not an array of {} '
+                             'with shape {}'.format(label, META_KEY, dtype, shape))
+    if dtype.itemsize > limits.MAX_DESCRIPTION_BYTES:
+        raise util.LoadError('{}: the {!r} entry holds {} bytes, more than {} '
+                             '(theanets.serialize.limits.MAX_DESCRIPTION_BYTES)'.format(
+                                 label, META_KEY, dtype.itemsize, limits.MAX_DESCRIPTION_BYTES))
+    text = str(archive.array(META_KEY)[()])
     try:
-        with zipfile.ZipFile(handle) as archive:
-            for info in archive.infolist():
-                limit = info.compress_size if info.compress_type == zipfile.ZIP_STORED \
-                    else info.compress_size * MAX_DEFLATE_RATIO + 1024
-                if info.compress_size > size or info.file_size > limit:
-                    raise util.LoadError(
-                        '{} is not a readable theanets safe model file (truncated or corrupt?): '
-                        'entry {!r} declares {} bytes ({} stored), but the file has {}'.format(
-                            label, info.filename, info.file_size, info.compress_size, size))
-                if not info.filename.endswith('.npy'):
-                    continue
-                with archive.open(info) as member:
-                    version = np.lib.format.read_magic(member)
-                    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) \
-                        else np.lib.format.read_array_header_2_0
-                    shape, _, dtype = read_header(member)
-                count = 1
-                for dim in shape:
-                    count *= int(dim)
-                if count * dtype.itemsize > info.file_size:
-                    raise util.LoadError(
-                        '{} is not a readable theanets safe model file (truncated or corrupt?): '
-                        'entry {!r} declares an array of shape {} and dtype {} ({} bytes), '
-                        'but holds {} bytes'.format(label, info.filename, tuple(shape), dtype,
-                                                    count * dtype.itemsize, info.file_size))
-    finally:
-        handle.seek(pos)
-
-
-def _read(source, label):
-    '''The JSON description and the arrays of a safe file (an open, seekable handle).'''
-    try:
-        _check_sizes(source, label)
-        with np.load(source, allow_pickle=False) as archive:
-            if META_KEY not in archive.files:
-                raise util.LoadError(
-                    '{} is not a theanets safe model file: it has no {!r} entry (its entries '
-                    'are {})'.format(label, META_KEY, sorted(archive.files)))
-            meta = archive[META_KEY]
-            if meta.shape != () or meta.dtype.kind != 'U':
-                raise util.LoadError(
-                    '{}: the {!r} entry must be a JSON string, not an array of {} with '
-                    'shape {}'.format(label, META_KEY, meta.dtype, meta.shape))
-            meta = json.loads(str(meta))
-            arrays = {key: archive[key] for key in archive.files if key != META_KEY}
-    except util.LoadError:
-        raise
-    except _READ_ERRORS as err:
+        return json.loads(text)
+    except (ValueError, RecursionError) as err:
         raise util.LoadError('{} is not a readable theanets safe model file (truncated or '
                              'corrupt?): {}: {}'.format(label, type(err).__name__, err)) from err
-    return meta, arrays
 
 
-def _check_description(meta, label):
-    '''Raise util.Error unless ``meta`` has the structure a model needs.'''
-    def fail(what):
-        raise util.LoadError('{}: the model description is not valid: {}'.format(label, what))
-
-    if not isinstance(meta, dict):
-        fail('expected a JSON object, not {}'.format(type(meta).__name__))
-    if meta.get('format') != FORMAT:
-        raise util.LoadError('{}: unknown format version {!r}; this version of theanets reads '
-                             '{!r}'.format(label, meta.get('format'), FORMAT))
-    for key in ('model', 'layers', 'losses', 'params'):
-        if key not in meta:
-            fail('the key {!r} is missing'.format(key))
-    if not isinstance(meta['model'], str):
-        fail('"model" must be a class name, not {!r}'.format(meta['model']))
-    if not isinstance(meta.get('rng'), (int, type(None))) or isinstance(meta.get('rng'), bool):
-        fail('"rng" must be an int or null, not {!r}'.format(meta.get('rng')))
-    for key in ('layers', 'losses', 'params'):
-        if not isinstance(meta[key], list):
-            fail('{!r} must be a list, not {}'.format(key, type(meta[key]).__name__))
-        for i, item in enumerate(meta[key]):
-            if not isinstance(item, dict):
-                fail('{} entry {} must be an object, not {!r}'.format(key, i, item))
-    for i, spec in enumerate(meta['layers'] + meta['losses']):
-        if not isinstance(spec.get('form'), str):
-            fail('{} {} has no "form" string: {!r}'.format(
-                'layer' if i < len(meta['layers']) else 'loss',
-                i if i < len(meta['layers']) else i - len(meta['layers']), spec))
-    for i, entry in enumerate(meta['params']):
-        shape = entry.get('shape')
-        if not isinstance(entry.get('name'), str) or not isinstance(shape, list) or not all(
-                isinstance(d, int) and not isinstance(d, bool) for d in shape):
-            fail('params entry {} must have a "name" string and a "shape" list of ints, '
-                 'not {!r}'.format(i, entry))
-
-
-def _find_class(base, name, label):
-    classes = _network_classes(base)
-    if name not in classes:
-        raise util.LoadError(
-            '{}: unknown model class {!r}; the safe loader only uses model classes that are '
-            'already imported (import the module defining it first). Known classes: '
-            '{}'.format(label, name, ', '.join(sorted(classes))))
-    return classes[name]
-
-
-def _loss_target(model, index, target, label):
-    if checks.is_count(target):
-        return target
-    if isinstance(target, dict) and set(target) == {'input'}:
-        inputs = [layer for layer in model.layers if isinstance(layer, layers.Input)]
-        try:
-            return checks.find_layer(inputs, target['input'], 'input layer').input
-        except util.Error as err:
-            raise util.LoadError('{}: loss {} targets input {!r}: {}'.format(
-                label, index, target['input'], err)) from err
-    if isinstance(target, dict) and set(target) == {'loss'} and \
-            isinstance(target['loss'], int) and 0 <= target['loss'] < index:
-        return model.losses[target['loss']].variables[0]
-    raise util.LoadError('{}: loss {} has target {!r}; expected a number of dimensions, '
-                     '{{"input": <input layer name>}} or {{"loss": <index of an earlier '
-                     'loss>}}'.format(label, index, target))
-
-
-def _rebuild(cls, base, meta, label):
-    '''A model of class ``cls`` with the layers and losses of ``meta``.'''
-    model = cls.__new__(cls)
-    rng = meta.get('rng')
-    base.__init__(model, layers=(), loss=None, rng=13 if rng is None else rng)
-    for i, spec in enumerate(meta['layers']):
-        try:
-            model.add_layer(dict(spec))
-        except _BUILD_ERRORS as err:
-            raise util.LoadError('{}: cannot rebuild layer {} ({!r}): {}'.format(
-                label, i, spec.get('name', '?'), err)) from err
-    for layer in model.layers:
-        try:
-            layer.bind(model)
-        except _BUILD_ERRORS as err:
-            raise util.LoadError('{}: cannot connect layer {!r}: {}'.format(
-                label, layer.name, err)) from err
-    for i, spec in enumerate(meta['losses']):
-        spec = dict(spec)
-        form = spec.pop('form')
-        spec['target'] = _loss_target(model, i, spec.get('target'), label)
-        if not losses.Loss.is_registered(form):
-            raise util.LoadError('{}: cannot rebuild loss {}: {}'.format(
-                label, i, util.unknown_name('loss', form, losses.Loss._registry)))
-        try:
-            model.add_loss(losses.Loss.build(form, **spec))
-        except _BUILD_ERRORS as err:
-            raise util.LoadError('{}: cannot rebuild loss {} ({}): {}'.format(
-                label, i, form, err)) from err
-    return model
-
-
-def _set_params(model, meta, arrays, label):
-    '''Copy the saved arrays into the model's parameters, checking names and shapes.'''
-    names = [p.name for p in model.params]
+def _stored(archive, meta, label):
+    '''Check the arrays' entries against the description; the number of stored values.'''
     listed = [entry['name'] for entry in meta['params']]
-    if listed != names:
-        raise util.LoadError(
-            '{}: the file lists parameters {} but the rebuilt model has {}'.format(
-                label, listed, names))
-    extra = sorted(set(arrays) - set(names))
+    extra = sorted(set(archive.entries) - set(listed) - {META_KEY})
     if extra:
         raise util.LoadError('{}: the file holds arrays {} that are not parameters of the '
-                             'model (parameters: {})'.format(label, extra, names))
-    for param, entry in zip(model.params, meta['params']):
-        if param.name not in arrays:
+                             'model (parameters: {})'.format(label, extra, listed))
+    if len(set(listed)) != len(listed):
+        raise util.LoadError('{}: the description lists parameters {}, some more than '
+                             'once'.format(label, listed))
+    stored = 0
+    for entry in meta['params']:
+        name = entry['name']
+        if name not in archive.entries:
             raise util.LoadError('{}: parameter {!r} is listed but its array is missing'.format(
-                label, param.name))
-        value = arrays[param.name]
-        expected = param.get_value(borrow=True).shape
-        for what, shape in (('array', value.shape), ('description', tuple(entry['shape']))):
-            if tuple(shape) != tuple(expected):
-                raise util.LoadError(
-                    '{}: parameter {!r} has shape {} in the file ({}), but the model '
-                    'expects {}'.format(label, param.name, tuple(shape), what, expected))
-        if value.dtype.kind not in 'fiu':
+                label, name))
+        shape, _, dtype = archive.header(name)
+        if dtype.kind not in 'fiu':
             raise util.LoadError('{}: parameter {!r} holds {} values, not numbers'.format(
-                label, param.name, value.dtype))
-        param.set_value(np.asarray(value, dtype=param.dtype))
+                label, name, dtype))
+        if shape != tuple(entry['shape']):
+            raise util.LoadError(
+                '{}: parameter {!r} has shape {} in the file (array), but the description '
+                'says {}'.format(label, name, shape, tuple(entry['shape'])))
+        count = 1
+        for d in shape:
+            count *= d
+        stored += count
+    return stored
 
 
-def load_safe(filename_or_handle, base, label=None):
+def load_safe(filename_or_handle, base, label=None, allow_nonfinite=False):
     '''Load a model saved with :func:`save_safe` without running its code.
 
     Nothing named in the file is imported or called: the model class must be
     ``base`` or an already-imported subclass of it, and layer, activation and
-    loss forms must be registered.
+    loss forms must be registered. The archive is read strictly and within
+    bounds (:mod:`theanets.serialize.npz`), and layer sizes are checked
+    against the stored arrays before any layer is built
+    (:mod:`theanets.serialize.rebuild`).
 
     Parameters
     ----------
@@ -402,6 +243,9 @@ def load_safe(filename_or_handle, base, label=None):
         The model base class, :class:`theanets.graph.Network`.
     label : str, optional
         How error messages name the file (default: :func:`file_label`).
+    allow_nonfinite : bool
+        Accept parameters that are NaN or infinite (a model that diverged);
+        by default such a file is refused.
 
     Returns
     -------
@@ -414,22 +258,32 @@ def load_safe(filename_or_handle, base, label=None):
     theanets.util.LoadError
         If the file is not in this format, is truncated or corrupt, has an
         unknown format version, names an unknown model class, layer form or
-        loss, or its parameters do not match the model it describes; the
-        message names the file.
+        loss, asks for layers far larger than its arrays, holds non-finite
+        parameters (unless ``allow_nonfinite``), or its parameters do not
+        match the model it describes; the message names the file.
     '''
     label = file_label(filename_or_handle) if label is None else label
-    safe, source = is_safe_file(filename_or_handle)
-    if not safe:
-        raise util.LoadError('{} is not a theanets safe model file (it does not start like a '
-                             'zip archive)'.format(label))
-    if hasattr(source, 'read'):
-        meta, arrays = _read(source, label)
-    else:
-        with open(source, 'rb') as handle:  # np.load leaks its own handle on a bad zip
-            meta, arrays = _read(handle, label)
-    _check_description(meta, label)
-    cls = _find_class(base, meta['model'], label)
-    model = _rebuild(cls, base, meta, label)
-    _set_params(model, meta, arrays, label)
+    with reading.opened(filename_or_handle, label) as (handle, size):
+        head = handle.read(len(ZIP_MAGIC))
+        handle.seek(-len(head), 1)
+        if head != ZIP_MAGIC:
+            raise util.LoadError('{} is not a theanets safe model file (it does not start like '
+                                 'a zip archive)'.format(label))
+        return read_safe(handle, size, base, label, allow_nonfinite)
+
+
+def read_safe(handle, size, base, label, allow_nonfinite=False):
+    '''Load a safe file from a seekable handle holding ``size`` bytes from its position.'''
+    archive = npz.Archive(handle, size, label)
+    with archive.zip:
+        meta = _description(archive, label)
+        rebuild.check_description(meta, label, FORMAT)
+        stored = _stored(archive, meta, label)
+        cls = rebuild.find_class(base, meta['model'], label)
+        model = rebuild.rebuild(cls, base, meta, stored, label)
+        rebuild.check_params(model, meta, label)
+        values = {entry['name']: (lambda name=entry['name']: archive.array(name))
+                  for entry in meta['params']}
+        rebuild.set_params(model, values, label, allow_nonfinite)
     util.log('loaded model (safe format) from {}', label)
     return model
