@@ -74,12 +74,14 @@ import os
 
 from .. import util
 from . import allowlist, files, limits, npz, pickles, reading, rebuild, safe, scan
-from .files import ZIP_MAGIC, atomic_write, clear_stale_temporaries, file_label, is_handle
+from .files import (ZIP_MAGIC, atomic_write, check_names, clear_stale_temporaries, file_label,
+                    is_handle, resolve_target)
 from .pickles import load_pickle, save_pickle
 from .safe import FORMAT, describe, load_safe, read_safe, save_safe
 
 __all__ = ['FORMAT', 'save', 'load', 'save_safe', 'load_safe', 'save_pickle', 'load_pickle',
-           'describe', 'atomic_write', 'clear_stale_temporaries', 'file_label', 'allowlist',
+           'describe', 'atomic_write', 'resolve_target', 'check_names',
+           'clear_stale_temporaries', 'file_label', 'allowlist',
            'files', 'limits', 'npz', 'pickles', 'reading', 'rebuild', 'safe', 'scan']
 
 
@@ -100,8 +102,13 @@ def save(model, filename_or_handle, format=None):
     Raises
     ------
     ConfigurationError
-        For another ``format``, or, with ``'safe'``, for a model part that
+        For another ``format``, a layer or parameter name with a NUL or other
+        control character, or, with ``'safe'``, for a model part that
         cannot be described in JSON (nothing is written then).
+    OSError
+        If a path is not a regular file (or a symlink to one, whose target
+        is written), or its folder is missing or not writable: the message
+        names the path (see :func:`atomic_write`).
 
     Examples
     --------
@@ -120,6 +127,7 @@ def save(model, filename_or_handle, format=None):
         raise util.ConfigurationError(
             "save: format must be 'pickle' or 'safe' (or None to choose by the "
             "file's suffix), not {!r}".format(format))
+    check_names(model)
     if format == 'safe':
         save_safe(model, filename_or_handle)
     else:

@@ -22,9 +22,10 @@ that names the opcode's offset and what is wrong) unless:
   this stream, once, and never to a class (so no pickle can set an
   attribute of a class of the library); its state holds no global;
 * ``INST``, ``OBJ``, ``EXT*``, ``PERSID``, ``BINPERSID``, Python 2 strings
-  (``STRING``, ``BINSTRING``) and out-of-band buffers do not occur; ``APPEND(S)`` target lists, ``SETITEM(S)`` dicts (or
-  an ``OrderedDict``), ``ADDITEMS`` sets; a list, dict or set is not changed
-  after it became part of another value;
+  (``STRING``, ``BINSTRING``) and out-of-band buffers do not occur;
+  ``APPEND(S)`` target lists, ``SETITEM(S)`` dicts (or an ``OrderedDict``),
+  ``ADDITEMS`` sets; a list, dict or set is not changed after it became
+  part of another value;
 * sizes are bounded: declared lengths fit in the data (pickletools reads
   them from the data, never allocating a declared size), ``FRAME`` lengths
   fit, memo indices are at most the number of opcodes read (the unpickler
