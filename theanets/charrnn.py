@@ -31,6 +31,7 @@ import numpy as np
 
 from . import data
 from . import recurrent
+from . import serialize
 from . import util
 from .graph import Network
 
@@ -231,6 +232,10 @@ def train(text_file, model_path, form, size, layers, steps, streams, updates, le
           algo, carry, holdout, validate_every, rng, quiet):
     '''Train a character model on TEXT_FILE (default: the shipped text).'''
     text, label = _read_text(text_file)
+    try:  # before training: a path that cannot be saved to fails now, not at the end
+        serialize.resolve_target(model_path)
+    except OSError as error:
+        _fail(error)
     try:
         train_text, held_out = split_text(text, holdout)
         if len(train_text) < 2 * streams + 1:
