@@ -129,7 +129,8 @@ def _concrete_shape_arithmetic():
     import jax.numpy as jnp
     from pytensor.graph.basic import Constant
     from pytensor.ifelse import IfElse
-    from pytensor.tensor.basic import ARange, MakeVector, ScalarFromTensor, TensorFromScalar
+    from pytensor.tensor.basic import (ARange, MakeVector, ScalarFromTensor, Split,
+                                       TensorFromScalar)
     from pytensor.tensor.elemwise import DimShuffle, Elemwise
     from pytensor.tensor.shape import Shape, Shape_i
     from pytensor.tensor.subtensor import Subtensor
@@ -177,6 +178,26 @@ def _concrete_shape_arithmetic():
     for cls in (Elemwise, ScalarFromTensor, TensorFromScalar, Subtensor, Shape, Shape_i,
                 MakeVector, DimShuffle):
         jax_funcify.register(cls)(wrap(jax_funcify.dispatch(cls)))
+
+    @jax_funcify.register(Split)
+    def convert_split(op, node=None, **kwargs):
+        # PyTensor's version sums split sizes it cannot read from constants
+        # with jnp.cumsum, which is traced: the gradient of a join (the
+        # concatenate layer, a bidirectional layer) then failed with
+        # "Abstract tracer value ... in jax.numpy.split". The sizes come
+        # from shapes, concrete here, so they are summed with numpy.
+        def split(x, axis, splits):
+            if isinstance(axis, jax.core.Tracer) or isinstance(splits, jax.core.Tracer):
+                raise NotImplementedError(
+                    'theanets: a join or split along a position known only at run time '
+                    'cannot be compiled by JAX; use mode=NUMBA')
+            splits = np.asarray(splits)
+            if len(splits) != op.len_splits or (splits < 0).any():
+                raise ValueError('split sizes {} do not fit {} parts'.format(
+                    splits.tolist(), op.len_splits))
+            return jnp.split(x, np.cumsum(splits[:-1]), axis=int(axis))
+
+        return split
 
     traced_ifelse = jax_funcify.dispatch(IfElse)
 

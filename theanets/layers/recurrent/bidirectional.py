@@ -106,12 +106,7 @@ class Bidirectional(Layer):
         outputs = {}
         for key in ('out', 'pre', 'cell'):
             if key in fw:
-                # the halves' sizes stated, so that the gradient of the join
-                # splits at constant positions (JAX cannot split at positions
-                # it only knows when running, as after the fused LSTM)
-                halves = [TT.specify_shape(side[key], (None, None, worker.output_size))
-                          for side, worker in ((fw, self.forward), (bw, self.backward))]
-                outputs[key] = TT.concatenate(halves, axis=-1)
+                outputs[key] = TT.concatenate([fw[key], bw[key]], axis=-1)
         for key in fw:
             outputs['fw_' + key] = fw[key]
             outputs['bw_' + key] = bw[key]
