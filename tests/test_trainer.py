@@ -6,6 +6,7 @@ for what they set, in which order they train, and what they leave behind.
 '''
 
 import logging
+import re
 
 import numpy as np
 import pytensor
@@ -553,3 +554,35 @@ def test_pretrain_subalgo(monkeypatch):
     net = theanets.Regressor([4, 5, 6, 3])
     net.train([X], algo='pretrain', subalgo='adagrad', max_updates=1)
     assert built == ['adagrad', 'adagrad']
+
+
+# ----- issue 15: each call's rng, and updates dropped without a word ------------
+
+def _noisy_twice(first, second):
+    x = np.random.RandomState(3).randn(20, 4).astype('float32')
+    net = theanets.Autoencoder([4, (3, 'relu'), 4], rng=5)
+    for seed in (first, second):
+        net.train([x], algo='sgd', max_updates=3, validate_every=1, input_noise=0.5,
+                  learning_rate=0.1, rng=seed, batch_size=20, patience=100)
+    return [p.get_value() for p in net.params]
+
+
+def test_each_train_call_draws_noise_from_its_own_rng():
+    again = _noisy_twice(1, 1)
+    np.testing.assert_allclose(_noisy_twice(1, 1)[0], again[0])  # the same seeds: the same
+    other = _noisy_twice(1, 7)
+    assert not np.allclose(other[0], again[0]), 'the second rng did not change the noise'
+
+
+def test_updates_after_the_last_validation_are_dropped_with_a_warning(caplog):
+    x = np.random.RandomState(3).randn(20, 4).astype('float32')
+    net = theanets.Autoencoder([4, 3, 4])
+    before = [p.get_value().copy() for p in net.params]
+    with caplog.at_level(logging.WARNING, logger='theanets'):
+        net.train([x], max_updates=5, batch_size=20)  # validate_every=10
+    # the original's numbers: the best validated parameters are the initial ones
+    for value, old in zip([p.get_value() for p in net.params], before):
+        np.testing.assert_allclose(value, old)
+    assert re.search(r'the last 5 of 5 updates came after the last validation \(at update 0\) '
+                     r'and are dropped.*no update was validated: validate_every=10',
+                     caplog.text), caplog.text

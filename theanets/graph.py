@@ -417,7 +417,7 @@ class Network:
         # old one's name and shape (a layerwise stage's output) is a new graph.
         parts = [(type(l).__name__, l.name, l.output_shape, id(l)) for l in self.layers]
         parts += [(type(l).__name__, l.weight, l.output_name, id(l)) for l in self.losses]
-        parts += [(type(r).__name__, r.weight, r.pattern) for r in regs]
+        parts += [r.graph_key() for r in regs]
         return hashlib.md5(repr(parts).encode('utf8')).hexdigest()
 
     def build_graph(self, regularizers=()):

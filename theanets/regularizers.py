@@ -223,6 +223,11 @@ class Regularizer(metaclass=util.Registrar):
         '''Update pairs the modified graph needs (random generator states).'''
         return []
 
+    def graph_key(self):
+        '''What of this regularizer shapes the graph it builds: part of the
+        key under which a model caches graphs and compiled functions.'''
+        return (type(self).__name__, self.weight, repr(self.pattern))
+
     def __repr__(self):
         return '{}({!r}, {!r})'.format(type(self).__name__, self.pattern, self.weight)
 
@@ -357,7 +362,13 @@ class _Stochastic(Regularizer):
         if not low <= weight < high:
             raise util.ConfigurationError('{} on {!r}: the level must be {}, not {!r}'.format(
                 type(self).__name__, pattern, text, weight))
-        self.rng = random_source(_seed(rng))
+        self.seed = _seed(rng)
+        self.rng = random_source(self.seed)
+
+    def graph_key(self):
+        '''As for Regularizer, with the seed: another seed draws other noise.'''
+        seed = self.seed if checks.is_count(self.seed) else ('stream', id(self.seed))
+        return super().graph_key() + (seed,)
 
     def modify_graph(self, outputs):
         for name, expr in list(util.outputs_matching(outputs, self.pattern)):

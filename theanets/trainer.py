@@ -33,6 +33,7 @@ from . import downhill
 from . import feedback
 from . import layers
 from . import options
+from . import regularizers
 from . import util
 
 __all__ = ['Checkpointer', 'DownhillTrainer', 'SampleTrainer', 'SupervisedPretrainer',
@@ -215,7 +216,12 @@ def optimizer_for(network, algo, kwargs):
     shared = downhill.Optimizer.get_class(algo).SHARED_HYPERS
     options = tuple(sorted((k, _freeze(v, refs)) for k, v in kwargs.items()
                            if k not in _RUNTIME_OPTIONS and k not in shared))
-    key = ('optimizer', algo, network._hash(), network._training_variant(), options)
+    # The regularizers are built once, here, and handed to the graph: with
+    # their seeds in the key, each call's rng draws its own noise and
+    # dropout masks (rng only steers the loop otherwise).
+    kwargs = dict(kwargs, regularizers=regularizers.from_kwargs(network, **kwargs))
+    key = ('optimizer', algo, network._hash(kwargs['regularizers']),
+           network._training_variant(), options)
     cache = network._functions
     entry = cache.pop(key, None)
     if entry is None:

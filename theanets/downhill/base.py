@@ -430,10 +430,12 @@ class Optimizer(metaclass=util.Registrar):
         if valid is None:
             valid = train
         self._update_count = 0
+        validated = None  # the update count at the last validation
         training = validation = None
         while max_updates is None or self._update_count < max_updates:
             try:
                 if self._update_count % self.validate_every == 0:
+                    validated = self._update_count
                     validation = self.evaluate(valid)
                     if self._diverged(validation, 'validation'):
                         break
@@ -449,7 +451,30 @@ class Optimizer(metaclass=util.Registrar):
             self._update_count += 1
             self._log(training, self._update_count, type(self).__name__)
             yield training, validation
+        self._warn_unvalidated(validated)
         self.set_params('best')
+
+    def _warn_unvalidated(self, validated):
+        '''Warn (in the log) if restoring the best parameters drops updates
+        that were never validated.
+
+        As in the original, the loop ends by restoring the parameters with
+        the best validation loss, so the updates after the last validation
+        are dropped; with ``max_updates`` below ``validate_every`` that is
+        every update, and the model is left untrained. The numbers stay the
+        original's; the log says so.
+        '''
+        if validated is None or self._update_count <= validated:
+            return
+        _logger.warning(
+            '%s: the last %d of %d updates came after the last validation (at update %d) '
+            'and are dropped: the parameters from update %d, the best validated, are '
+            'restored%s', type(self).__name__, self._update_count - validated,
+            self._update_count, validated, self._best_update,
+            ' (no update was validated: validate_every={} is more than the {} updates made; '
+            'lower validate_every to keep them)'.format(self.validate_every,
+                                                        self._update_count)
+            if self._best_update == 0 and validated == 0 else '')
 
     def _diverged(self, monitors, phase):
         '''Restore the best parameters, warn and return True if

@@ -53,10 +53,7 @@ def stateful_layers(model):
 
 def graph_key(model, regs):
     '''A key for a graph of ``model`` built with regularizers ``regs``.'''
-    parts = [(type(l).__name__, l.name, l.output_shape, id(l)) for l in model.layers]
-    parts += [(type(l).__name__, l.weight, l.output_name, id(l)) for l in model.losses]
-    parts += [(type(r).__name__, r.weight, r.pattern) for r in regs]
-    return repr(parts)
+    return model._hash(regs)
 
 
 def connect_all(model, regs, initial_for):
