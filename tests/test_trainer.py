@@ -586,3 +586,26 @@ def test_updates_after_the_last_validation_are_dropped_with_a_warning(caplog):
     assert re.search(r'the last 5 of 5 updates came after the last validation \(at update 0\) '
                      r'and are dropped.*no update was validated: validate_every=10',
                      caplog.text), caplog.text
+
+
+def test_batches_from_a_callable_are_checked():
+    net = theanets.Regressor([3, 4, 2])
+    batch = [np.zeros((5, 4), 'float32'), np.zeros((5, 2), 'float32')]
+
+    def wrong_width():
+        return batch
+
+    with pytest.raises(util.DataError, match=r"Regressor.train \(valid data\), a batch from "
+                                             r"wrong_width: .*in.*\(5, 4\)"):
+        net.train(wrong_width, max_updates=1)
+
+
+def test_sequences_of_different_lengths_are_refused():
+    net = theanets.recurrent.Regressor([3, (4, 'rnn'), 2])
+    x, y = np.zeros((2, 5, 3), 'float32'), np.zeros((2, 4, 2), 'float32')
+    with pytest.raises(util.DataError, match=r'sequences must have the same number of time '
+                                             r'steps \(axis 1\), but in has 5, target has 4'):
+        net.train([x, y], max_updates=1)
+    # from a callable too
+    with pytest.raises(util.DataError, match=r'a batch from <lambda>: sequences must have'):
+        net.train(lambda: [x, y], max_updates=1)

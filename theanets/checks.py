@@ -514,6 +514,13 @@ def prepare(caller, expected, arrays):
     if len(set(lengths)) > 1:
         raise util.DataError('{}: arrays must have the same number of examples, but {}'.format(
             caller, ', '.join('{} has {}'.format(e.name, n) for e, n in zip(expected, lengths))))
+    # sequences (a free first axis per example: time) are compared step by step
+    sequences = [(e.name, a.shape[1]) for e, a in zip(expected, result)
+                 if e.shape and e.shape[0] is None and a.ndim >= 2]
+    if len({steps for _, steps in sequences}) > 1:
+        raise util.DataError(
+            '{}: sequences must have the same number of time steps (axis 1), but {}'.format(
+                caller, ', '.join('{} has {}'.format(name, n) for name, n in sequences)))
     return result
 
 

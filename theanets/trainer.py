@@ -142,10 +142,14 @@ def itertrain(network, train, valid=None, algo='rmsprop', subalgo='rmsprop',
     def wrap(data, label):
         if data is None or isinstance(data, downhill.Dataset):
             return data
-        if not callable(data):
-            caller = '{}.train ({} data{})'.format(
-                type(network).__name__, label,
-                ", algo='pretrain' trains on the inputs alone" if pretrain else '')
+        caller = '{}.train ({} data{})'.format(
+            type(network).__name__, label,
+            ", algo='pretrain' trains on the inputs alone" if pretrain else '')
+        if callable(data):
+            data = CheckedBatches(data, lambda batch: checks.prepare(
+                caller + ', a batch from {}'.format(CheckedBatches.describe(data)),
+                expected, batch))
+        else:
             data = checks.prepare(caller, expected,
                                   data if isinstance(data, (list, tuple)) else [data])
         size = kwargs.get('iteration_size', kwargs.get('{}_batches'.format(label)))
@@ -168,6 +172,38 @@ def itertrain(network, train, valid=None, algo='rmsprop', subalgo='rmsprop',
         saver.at_end()
     finally:
         _mode.keep_numpy_values(network.params)
+
+
+class CheckedBatches:
+    '''A callable dataset whose every batch is checked as arrays given to
+    ``train`` are (shapes, dtypes, lengths), before it reaches a compiled
+    function: a batch of the wrong width is a :class:`~theanets.util.DataError`
+    naming the array, not an error from inside the compiler's program.
+
+    Parameters
+    ----------
+    source : callable
+        Returns one mini-batch: a list of arrays (or one array).
+    check : callable
+        Checks and casts a list of arrays (:func:`theanets.checks.prepare`).
+    '''
+
+    def __init__(self, source, check):
+        self.source = source
+        self.check = check
+        self.__name__ = self.describe(source)
+
+    @staticmethod
+    def describe(source):
+        '''How ``source`` is named in messages.'''
+        return getattr(source, '__name__', type(source).__name__)
+
+    def __call__(self):
+        batch = self.source()
+        return self.check(list(batch) if isinstance(batch, (list, tuple)) else [batch])
+
+    def __len__(self):
+        return len(self.source)  # a TypeError if it has none: Dataset then takes 100
 
 
 # ----- caching compiled optimizers ---------------------------------------------
