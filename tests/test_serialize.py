@@ -945,3 +945,114 @@ def test_user_model_and_layer_classes_load_when_imported(tmp_path):
     assert type(loaded.layers[1]) is Doubling
     x = np.ones((2, 3), 'float32')
     np.testing.assert_allclose(loaded.predict(x), model.predict(x), **TOL)
+
+
+# ----- every registered form, in every format (issue 16) -----------------
+
+def _rec(form, **kwargs):
+    return recurrent.Regressor, [3, dict(form=form, size=4, activation='tanh', **kwargs), 2]
+
+
+#: A small model holding each registered layer form: (model class, layers).
+FORM_MODELS = {
+    'input': (theanets.Regressor, [dict(form='input', size=3), 2]),
+    'feedforward': (theanets.Regressor, [3, dict(form='feedforward', size=4), 2]),
+    'classifier': (theanets.Classifier, [3, dict(form='classifier', size=3)]),
+    'tied': (theanets.Autoencoder, [3, 4, 'tied']),
+    'flatten': (convolution.Regressor, [(4, 3, 2), 'flatten', 2]),
+    'concatenate': (theanets.Regressor, [dict(size=3, name='a'), dict(size=2, name='h1'),
+                                         dict(size=2, inputs='a', name='h2'),
+                                         dict(form='concatenate', inputs=['h1', 'h2']), 2]),
+    'product': (theanets.Regressor, [dict(size=3, name='a'), dict(size=2, name='h1'),
+                                     dict(size=2, inputs='a', name='h2'),
+                                     dict(form='product', inputs=['h1', 'h2']), 2]),
+    'reshape': (theanets.Regressor, [6, dict(form='reshape', shape=(2, 3)), 'flat', 2]),
+    'conv1': (theanets.Regressor, [(6, 3), dict(form='conv1', size=4, filter_size=2), 'flat', 2]),
+    'conv2': (convolution.Regressor, [(6, 5, 3), dict(form='conv2', size=4, filter_size=(3, 2)),
+                                      'flat', 2]),
+    'pool1': (theanets.Regressor, [(7, 3), dict(form='pool1', pool_size=3), 'flat', 2]),
+    'pool2': (convolution.Regressor, [(6, 5, 3), dict(form='pool2', pool_size=(2, 2)), 'flat',
+                                      2]),
+    'rnn': _rec('rnn'), 'bcrnn': _rec('bcrnn', num_modules=2), 'rrnn': _rec('rrnn'),
+    'mrnn': _rec('mrnn'), 'lstm': _rec('lstm'), 'gru': _rec('gru'),
+    'clockwork': _rec('clockwork', periods=(1, 2)), 'mut1': _rec('mut1'), 'scrn': _rec('scrn'),
+    'bidirectional': (recurrent.Regressor, [3, dict(form='bidirectional', size=4), 2]),
+}
+
+#: Registered layer keys that are not forms of their own: aliases and abstract bases.
+NOT_FORMS = {'ff', 'softmax', 'flat', 'concat', 'prod', 'layer', 'convolution', 'pooling',
+             'recurrent'}
+
+#: A model for each activation and loss form, and each model class.
+PART_MODELS = {
+    'activation ' + name: (theanets.Regressor, [3, (4, name), 2])
+    for name in ('prelu', 'lgrelu', 'elu', 'maxout:2', 'relu+tanh', 'leaky-relu', 'sigmoid')}
+PART_MODELS.update({
+    'loss ' + name: (theanets.Regressor, [3, 4, 2], dict(loss=name))
+    for name in ('mse', 'mae', 'kl')})
+PART_MODELS.update({
+    'loss xe': (theanets.Classifier, [3, 4, 3], dict(loss='xe')),
+    'loss hinge': (theanets.Classifier, [3, 4, 3], dict(loss='hinge')),
+    'loss gll+mmd': _gll_mmd,
+    'model recurrent.Autoencoder': (recurrent.Autoencoder, [3, 4, 3]),
+    'model recurrent.Classifier': (recurrent.Classifier, [3, 4, 3]),
+    'model convolution.Classifier': (convolution.Classifier, [(4, 3, 2), 'flat', 3]),
+    'model feedforward.Autoencoder (weighted)': (theanets.Autoencoder, [3, 4, 3],
+                                                 dict(weighted=True)),
+})
+
+
+def _build(entry, rng):
+    if callable(entry):
+        return entry(rng)[0]
+    cls, spec = entry[:2]
+    return cls(spec, **(entry[2] if len(entry) > 2 else {}))
+
+
+def _inputs(model, rng):
+    return [_data(rng, *((4,) + tuple(5 if d is None else d for d in layer.output_shape)))
+            for layer in model.layers if isinstance(layer, theanets.layers.Input)]
+
+
+def test_form_models_cover_the_registry():
+    assert set(FORM_MODELS) | NOT_FORMS == set(theanets.layers.Layer._registry)
+    built = {type(_build(entry, np.random.RandomState(0))) for entry in PART_MODELS.values()}
+    built |= {entry[0] for entry in FORM_MODELS.values()}
+    from theanets.serialize.allowlist import _subclasses
+    assert set(_subclasses(theanets.Network).values()) - {theanets.Network} <= built
+
+
+@pytest.mark.parametrize('fmt', ['pickle', 'gzip', 'safe'])
+@pytest.mark.parametrize('key', sorted(FORM_MODELS) + sorted(PART_MODELS))
+def test_every_form_loads_with_the_same_predictions(key, fmt, tmp_path, rng):
+    model = _build(FORM_MODELS.get(key) or PART_MODELS[key], rng)
+    path = str(tmp_path / {'pickle': 'm.pkl', 'gzip': 'm.pkl.gz', 'safe': 'm.npz'}[fmt])
+    model.save(path)
+    if fmt != 'safe':  # the allowlist holds every global the pickle names
+        with open(path, 'rb') as handle:
+            data = handle.read()
+        data = gzip.decompress(data) if fmt == 'gzip' else data
+        serialize.scan.check(data, serialize.allowlist.Allowlist(theanets.Network))
+    loaded = theanets.Network.load(path, allow_pickle=fmt != 'safe')
+    assert type(loaded) is type(model)
+    for a, b in zip(model.params, loaded.params, strict=True):
+        assert a.name == b.name
+        np.testing.assert_array_equal(a.get_value(), b.get_value())
+    xs = _inputs(model, rng)
+    np.testing.assert_allclose(_forward(loaded, xs), _forward(model, xs), **TOL)
+
+
+#: A train() keyword for each regularizer form (regularizers are not saved).
+REGULARIZER_KEYWORDS = ['weight_l1', 'weight_l2', 'hidden_l1', 'contractive', 'input_noise',
+                        'input_dropout', 'hidden_noise', 'hidden_dropout']
+
+
+@pytest.mark.parametrize('key', REGULARIZER_KEYWORDS)
+def test_models_trained_with_each_regularizer_still_load(key, tmp_path, rng):
+    model = theanets.Autoencoder([3, 4, 3])
+    x = _data(rng, N, 3)
+    model.train([x], algo='sgd', max_updates=1, batch_size=4, **{key: 0.1})
+    path = str(tmp_path / 'reg.pkl')
+    model.save(path)
+    loaded = theanets.Network.load(path)
+    np.testing.assert_allclose(loaded.predict(x), model.predict(x), **TOL)
