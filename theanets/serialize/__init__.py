@@ -75,13 +75,13 @@ import os
 from .. import util
 from . import allowlist, files, limits, npz, pickles, reading, rebuild, safe, scan
 from .files import (ZIP_MAGIC, atomic_write, check_names, clear_stale_temporaries, file_label,
-                    is_handle, resolve_target)
+                    is_handle, is_safe_file, resolve_target)
 from .pickles import load_pickle, save_pickle
 from .safe import FORMAT, describe, load_safe, read_safe, save_safe
 
 __all__ = ['FORMAT', 'save', 'load', 'save_safe', 'load_safe', 'save_pickle', 'load_pickle',
            'describe', 'atomic_write', 'resolve_target', 'check_names',
-           'clear_stale_temporaries', 'file_label', 'allowlist',
+           'clear_stale_temporaries', 'file_label', 'is_safe_file', 'allowlist',
            'files', 'limits', 'npz', 'pickles', 'reading', 'rebuild', 'safe', 'scan']
 
 

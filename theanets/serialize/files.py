@@ -2,6 +2,7 @@
 
 import errno
 import hashlib
+import io
 import os
 import re
 import socket
@@ -9,9 +10,10 @@ import stat
 import tempfile
 
 from .. import util
+from . import limits, reading
 
 __all__ = ['atomic_write', 'resolve_target', 'clear_stale_temporaries', 'file_label',
-           'check_names']
+           'check_names', 'is_safe_file']
 
 #: The first bytes of a zip archive (and so of every file in the safe format).
 ZIP_MAGIC = b'PK\x03\x04'
@@ -322,3 +324,38 @@ def check_names(model):
                 raise util.ConfigurationError(
                     'cannot save a {} named {!r}: names must be non-empty strings without '
                     'NUL or other control characters; rename it first'.format(what, name))
+
+
+def is_safe_file(filename_or_handle):
+    '''Whether a file starts like the safe format (a zip archive).
+
+    Parameters
+    ----------
+    filename_or_handle : str, path-like or binary file handle
+        A path must name a regular file; a seekable handle is left at the
+        position it had.
+
+    Returns
+    -------
+    (bool, source)
+        The answer, and what to read the file from: the path, the handle, or
+        (for an unseekable handle) an in-memory copy of its content, read
+        within :data:`~theanets.serialize.limits.MAX_FILE_BYTES`.
+
+    Examples
+    --------
+    >>> import io
+    >>> is_safe_file(io.BytesIO(b'PK\x03\x04...'))[0]
+    True
+    '''
+    label = file_label(filename_or_handle)
+    if not hasattr(filename_or_handle, 'read'):
+        handle, _ = reading.open_regular(filename_or_handle, label)
+        with handle:
+            return handle.read(len(ZIP_MAGIC)) == ZIP_MAGIC, os.fspath(filename_or_handle)
+    handle = filename_or_handle
+    if reading.stream_size(handle) is None:
+        handle = io.BytesIO(reading.read_limited(handle, limits.MAX_FILE_BYTES, label))
+    head = handle.read(len(ZIP_MAGIC))
+    handle.seek(-len(head), 1)
+    return head == ZIP_MAGIC, handle
