@@ -1056,3 +1056,184 @@ def test_models_trained_with_each_regularizer_still_load(key, tmp_path, rng):
     model.save(path)
     loaded = theanets.Network.load(path)
     np.testing.assert_allclose(loaded.predict(x), model.predict(x), **TOL)
+
+
+# ----- saving writes only over regular files (issue 16) -------------------
+
+def _saved_bytes(path):
+    with open(path, 'rb') as handle:
+        return handle.read()
+
+
+def test_save_follows_a_symlink_to_its_target(tmp_path):
+    target = tmp_path / 'real.pkl'
+    link = tmp_path / 'link.pkl'
+    theanets.Regressor([3, 4, 2]).save(str(target))
+    os.symlink(str(target), str(link))
+    model = theanets.Regressor([3, 5, 2])
+    model.save(str(link))
+    assert os.path.islink(str(link))
+    assert [p.get_value().shape for p in theanets.Network.load(str(target)).params][0] == (3, 5)
+
+
+def test_save_refuses_what_is_not_a_regular_file(tmp_path):
+    fifo = str(tmp_path / 'fifo.pkl')
+    os.mkfifo(fifo)
+    model = theanets.Regressor([3, 4, 2])
+    with pytest.raises(OSError, match=re.escape(repr(fifo)) + r': it is a FIFO \(named pipe\), '
+                       r'not a regular file'):
+        model.save(fifo)
+    assert os.path.exists(fifo) and not os.path.isfile(fifo)
+    with pytest.raises(OSError, match=r"cannot save to '/dev/null': it is a character device"):
+        model.save('/dev/null')
+    with pytest.raises(IsADirectoryError, match=re.escape(repr(str(tmp_path))) +
+                       ': it is a directory'):
+        model.save(str(tmp_path))
+    assert sorted(os.listdir(str(tmp_path))) == ['fifo.pkl']
+
+
+@pytest.mark.parametrize('path, error, message', [
+    ('', FileNotFoundError, r"cannot save to '': the path is empty"),
+    ('no/such/m.npz', FileNotFoundError, r"cannot save to 'no/such/m.npz': the folder '.*no/such' "
+     r"does not exist"),
+    ('x' * 300 + '.npz', OSError, r'the file name is longer than the file system allows'),
+])
+def test_save_errors_name_the_path(path, error, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(error, match=message):
+        theanets.Regressor([3, 4, 2]).save(path)
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_save_into_an_unwritable_folder_names_the_path(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, 'access', lambda path, mode: False)
+    path = str(tmp_path / 'm.pkl')
+    with pytest.raises(PermissionError, match=re.escape(repr(path)) +
+                       ': cannot create files in the folder'):
+        theanets.Regressor([3, 4, 2]).save(path)
+
+
+def test_a_temporary_that_cannot_be_made_names_the_path(tmp_path, monkeypatch):
+    def refuse(**kwargs):
+        raise PermissionError(13, 'Permission denied')
+    monkeypatch.setattr(serialize.files.tempfile, 'mkstemp', refuse)
+    path = str(tmp_path / 'm.pkl')
+    with pytest.raises(PermissionError, match=re.escape(repr(path)) +
+                       ': cannot create a temporary file beside it: Permission denied'):
+        theanets.Regressor([3, 4, 2]).save(path)
+
+
+def test_longest_legal_name_can_be_saved(tmp_path):
+    name = 'm' * (os.pathconf(str(tmp_path), 'PC_NAME_MAX') - 4) + '.npz'
+    path = str(tmp_path / name)
+    theanets.Regressor([3, 4, 2]).save(path)
+    assert os.listdir(str(tmp_path)) == [name]
+    assert type(theanets.Network.load(path)) is theanets.Regressor
+    assert len(serialize.files._temp_prefix(path)) + 8 <= os.pathconf(str(tmp_path),
+                                                                       'PC_NAME_MAX')
+
+
+def test_save_keeps_mode_and_hard_links(tmp_path):
+    path = str(tmp_path / 'm.pkl')
+    other = str(tmp_path / 'other.pkl')
+    theanets.Regressor([3, 4, 2]).save(path)
+    os.chmod(path, 0o640)
+    os.link(path, other)
+    theanets.Regressor([3, 5, 2]).save(path)
+    assert os.stat(path).st_mode & 0o777 == 0o640
+    assert os.stat(path).st_ino == os.stat(other).st_ino and os.stat(path).st_nlink == 2
+    assert _saved_bytes(path) == _saved_bytes(other)
+    assert theanets.Network.load(other).params[0].get_value().shape == (3, 5)
+
+
+def test_save_keeps_the_owner_or_refuses(tmp_path, monkeypatch):
+    path = str(tmp_path / 'm.pkl')
+    theanets.Regressor([3, 4, 2]).save(path)
+    before = _saved_bytes(path)
+    info = os.stat(path)
+    calls = []
+    monkeypatch.setattr(os, 'getuid', lambda: info.st_uid + 1)  # as if someone else saves
+
+    def chown(target, uid, gid):
+        calls.append((uid, gid))
+        raise PermissionError(1, 'Operation not permitted')
+    monkeypatch.setattr(os, 'chown', chown)
+    with pytest.raises(PermissionError, match=re.escape(repr(path)) + ': it belongs to user '
+                       r'\d+ \(group \d+\), and saving would make it yours'):
+        theanets.Regressor([3, 5, 2]).save(path)
+    assert calls == [(info.st_uid, info.st_gid)]
+    assert _saved_bytes(path) == before
+    assert os.listdir(str(tmp_path)) == ['m.pkl']
+
+
+@pytest.mark.parametrize('name', ['hid\x001', 'hid\n1', ''])
+def test_names_that_cannot_be_saved_are_refused_before_writing(name, tmp_path):
+    model = theanets.Regressor([3, 4, 2])
+    model.layers[1].name = name
+    for suffix in ('.npz', '.pkl'):
+        with pytest.raises(util.ConfigurationError, match='cannot save a layer named ' +
+                           re.escape(repr(name))):
+            model.save(str(tmp_path / ('m' + suffix)))
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_char_rnn_checks_the_model_path_before_training(tmp_path):
+    from click.testing import CliRunner
+    from theanets import charrnn
+    result = CliRunner().invoke(charrnn.main, ['train', '--model', str(tmp_path / 'no' / 'm.npz'),
+                                               '--updates', '1'])
+    assert result.exit_code != 0
+    assert "cannot save to '{}'".format(tmp_path / 'no' / 'm.npz') in result.output
+    assert 'training' not in result.output
+
+
+# ----- loader corners (issue 16) ------------------------------------------
+
+def test_unseekable_handle_is_read_within_the_ceiling(monkeypatch):
+    monkeypatch.setattr(serialize.limits, 'MAX_FILE_BYTES', 100)
+    stream = _Unseekable(b'\x80\x04' + b'N0' * 100 + b'N.')
+    stream.name = 'the-pipe'
+    with pytest.raises(util.LoadError, match='^the-pipe holds more than 100 bytes'):
+        theanets.Network.load(stream)
+
+
+def test_file_larger_than_the_ceiling(tmp_path, monkeypatch):
+    path = str(tmp_path / 'm.pkl')
+    theanets.Regressor([3, 4, 2]).save(path)
+    monkeypatch.setattr(serialize.limits, 'MAX_FILE_BYTES', 100)
+    with pytest.raises(util.LoadError, match=re.escape(path) + r' holds \d+ bytes, more than '
+                       r'theanets.serialize.limits.MAX_FILE_BYTES \(100\)'):
+        theanets.Network.load(path)
+
+
+@pytest.mark.parametrize('limit, value, message', [
+    ('MAX_PICKLE_OPCODES', 10, 'more than 10 opcodes'),
+    ('MAX_NPZ_ENTRIES', 2, 'it declares 5 entries, more than 2'),
+    ('MAX_DESCRIPTION_BYTES', 10, r"the '__theanets__' entry holds \d+ bytes, more than 10"),
+])
+def test_ceilings(limit, value, message, monkeypatch):
+    buffer = io.BytesIO()
+    theanets.Regressor([3, 4, 2]).save(buffer, format='pickle' if 'PICKLE' in limit else 'safe')
+    monkeypatch.setattr(serialize.limits, limit, value)
+    buffer.seek(0)
+    with pytest.raises(util.LoadError, match=message):
+        theanets.Network.load(buffer)
+
+
+def test_gzip_that_ends_early(tmp_path):
+    path = str(tmp_path / 'cut.pkl.gz')
+    with open(path, 'wb') as handle:
+        handle.write(gzip.compress(pickle.dumps(theanets.Regressor([3, 4, 2]), -1))[:-20])
+    with pytest.raises(util.LoadError, match=re.escape(path) + '.*the gzip stream ends early'):
+        theanets.Network.load(path)
+    with open(path, 'wb') as handle:
+        handle.write(b'\x1f\x8b' + b'\0' * 30)
+    with pytest.raises(util.LoadError, match=re.escape(path) + '.*gzip: Error'):
+        theanets.Network.load(path)
+
+
+def test_gzip_is_told_by_its_bytes_not_its_name(tmp_path):
+    path = str(tmp_path / 'model.bin')
+    with open(path, 'wb') as handle:
+        handle.write(gzip.compress(pickle.dumps(theanets.Regressor([3, 4, 2]), -1)))
+    assert type(theanets.Network.load(path)) is theanets.Regressor
