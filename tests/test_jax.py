@@ -117,3 +117,36 @@ def test_outputs_are_numpy_arrays(compile_in_default_mode):
         prediction = model.predict(x)
     assert isinstance(prediction, np.ndarray)
     assert prediction.shape == (5, 2)
+
+
+FORKED_CHILD = '''
+import multiprocessing, numpy as np, theanets
+x = np.random.RandomState(0).randn(20, 4).astype('float32')
+model = theanets.Autoencoder([4, 3, 4])
+model.train([x], max_updates=2)
+
+def work(i):
+    try:
+        return float(model.predict(x).sum())
+    except Exception as error:
+        return '{}: {}'.format(type(error).__name__, error)
+
+if __name__ == '__main__':
+    with multiprocessing.get_context('fork').Pool(1) as pool:
+        print(pool.map(work, [0])[0])
+'''
+
+
+def test_a_forked_child_gets_an_error_instead_of_hanging(tmp_path):
+    import os
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {k: v for k, v in os.environ.items() if k not in ('PYTENSOR_FLAGS', 'THEANO_FLAGS')}
+    env['PYTHONPATH'] = root
+    script = tmp_path / 'forked.py'
+    script.write_text(FORKED_CHILD)
+    done = subprocess.run([sys.executable, '-W', 'ignore', str(script)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=240)
+    assert 'ForkedJAXError: this process was forked' in done.stdout, done.stdout + done.stderr
+    assert 'get_context("spawn")' in done.stdout

@@ -262,10 +262,18 @@ def _make_jax_linker():
             # stay on the device between steps.
             updated = set((getattr(self.fgraph, 'update_mapping', None) or {}).keys())
             plain = [i for i in range(len(self.fgraph.outputs)) if i not in updated]
-            if not plain:
-                return jitted
 
             def call(*args):
+                if _FORKED:
+                    raise ForkedJAXError(
+                        'this process was forked (multiprocessing\'s "fork" start method, '
+                        'os.fork) after JAX had started in its parent, and JAX cannot run in '
+                        'such a child: it would hang. Start the workers with '
+                        'multiprocessing.get_context("spawn") or "forkserver" (or '
+                        'concurrent.futures.ProcessPoolExecutor(mp_context=...)), or compile '
+                        'with PYTENSOR_FLAGS=mode=NUMBA')
+                if not _JAX_STARTED:
+                    _JAX_STARTED.append(True)
                 outputs = list(jitted(*args))
                 for i in plain:
                     outputs[i] = np.asarray(outputs[i])
@@ -280,6 +288,25 @@ def _make_jax_linker():
 
 
 _JAX_MODES = {}
+
+# Set once a JAX function has run in this process, and in a child forked
+# after that: JAX's runtime threads do not survive a fork, and a child that
+# called into it hung for ever.
+_JAX_STARTED = []
+_FORKED = []
+
+
+class ForkedJAXError(RuntimeError):
+    '''A JAX-compiled function was called in a process forked after JAX started.'''
+
+
+def _note_fork_in_child():
+    if _JAX_STARTED:
+        _FORKED.append(True)
+
+
+if hasattr(os, 'register_at_fork'):
+    os.register_at_fork(after_in_child=_note_fork_in_child)
 
 
 def _few_cores_xla_flags():
