@@ -649,3 +649,49 @@ def test_gadget_names_are_real():
                                                         'runstring'),
                          ('scipy.io', 'savemat'), ('numpy', 'memmap')]:
         assert hasattr(importlib.import_module(module), name.split('.')[0])
+
+
+_F8 = call(g('numpy', 'dtype'), s('f8'), b'\x89', b'\x88')
+_REG = g('theanets.feedforward', 'Regressor')
+
+
+@pytest.mark.parametrize('data, message', [
+    (p(s('os') + i(3) + b'\x93'), r'STACK_GLOBAL of a string and a number'),
+    (p(call(g('numpy', 'ndarray'), i(3))), r'REDUCE calls the global numpy\.ndarray'),
+    (p(g('numpy', 'dtype') + i(3) + REDUCE), r'REDUCE of numpy\.dtype with a number as arg'),
+    (p(g('numpy', 'dtype') + EMPTY_TUPLE + NEWOBJ), r'NEWOBJ of the global numpy\.dtype, not of'),
+    (p(_F8 + MARK + i(3) + EMPTY_DICT + TUPLE + BUILD), r'the state of a dtype must be a tuple'),
+    (p(_REG + EMPTY_TUPLE + NEWOBJ + EMPTY_DICT + BUILD + EMPTY_DICT + BUILD),
+     r'BUILD on an object made by theanets\.feedforward\.Regressor a second time'),
+    (p(call(g('numpy._core.multiarray', 'scalar'), _F8, _bytes(b'\0' * 4))),
+     r'scalar of a bytes object for a 8-byte value'),
+    (p(call(g('numpy._core.numeric', '_frombuffer'), _bytes(b'\0' * 8), _F8,
+            MARK + i(1) + TUPLE, s('C')) + EMPTY_DICT + BUILD),
+     r'BUILD on an object made by numpy\._core\.numeric\._frombuffer, whose state is complete'),
+    (p(call(g('numpy.random.bit_generator', '__pyx_unpickle_SeedSequence'), i(1), i(2), b'N')),
+     r'__pyx_unpickle_SeedSequence with arguments other than'),
+    (p(call(g('collections', 'OrderedDict'), i(1))), r'OrderedDict with arguments'),
+    (p(call(g('numpy.random._pickle', '__randomstate_ctor'), s('MT19937'),
+            g('numpy.random._mt19937', 'MT19937'))),
+     r'__randomstate_ctor with arguments other than a bit generator'),
+    (p(EMPTY_DICT + EMPTY_LIST + b'N' + b's'), r'a dict has a list as a key or member'),
+    (p(EMPTY_LIST + MARK + g('numpy', 'ndarray') + b'e'),
+     r'the global numpy\.ndarray would become data \(in a list\)'),
+    (p(EMPTY_DICT + b'N' + b'a'), r'APPEND adds to a dict, not to a list'),
+    (p(b'N' + b'N'), r'the stack holds 2 values at the end, not one'),
+    (p(b'0'), r'the stack is empty'),
+    (p(b'h\x05'), r'memo index 5 was never stored'),
+    (p(MARK + b'N' + b'd'), r'DICT with an odd number of items'),
+    (p(EMPTY_DICT + MARK + b'N' + b'u'), r'SETITEMS with an odd number of items'),
+    (p(call(g('numpy', 'dtype'), s('f8'), b'\x89', b'\x88', b'N')),
+     r'numpy\.dtype called with 4 arguments'),
+    (p(g('numpy.random._pickle', '__bit_generator_ctor') + MARK + s('x') + TUPLE + REDUCE),
+     r'__bit_generator_ctor of a string; it takes the name or class'),
+    (PROTO + b'N', r'pickle exhausted before seeing STOP'),
+    (p(b'\x97'), r'the opcode NEXT_BUFFER, which a model pickle does not use'),
+    (p(g('theano.tensor', 'shared')), r"original Theano-based theanets \(it refers to module "
+                                      r"'theano'\)"),
+])
+def test_scan_messages(data, message):
+    with pytest.raises(theanets.util.LoadError, match=message):
+        theanets.serialize.load(theanets.Network, io.BytesIO(data))
