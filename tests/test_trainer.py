@@ -609,3 +609,17 @@ def test_sequences_of_different_lengths_are_refused():
     # from a callable too
     with pytest.raises(util.DataError, match=r'a batch from <lambda>: sequences must have'):
         net.train(lambda: [x, y], max_updates=1)
+
+
+def test_ctrl_c_stops_after_the_current_step_and_is_never_lost():
+    import os
+    import signal
+    x = np.random.RandomState(0).randn(16, 3).astype('float32')
+    net = theanets.Regressor([3, 2])
+    steps = []
+    for _ in net.itertrain([x, x[:, :2]], max_updates=50, validate_every=1, batch_size=16):
+        steps.append(1)
+        if len(steps) == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # arrives while the loop runs
+    assert len(steps) == 3  # stopped before the next step, no KeyboardInterrupt escaped
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored

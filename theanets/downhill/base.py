@@ -7,8 +7,11 @@ stopping when the validation loss stops improving.
 '''
 
 import collections
+import contextlib
 import copy
 import logging
+import signal
+import threading
 import warnings
 
 import numpy as np
@@ -24,6 +27,37 @@ from .util import find_inputs_and_params, log_param, shared_like
 __all__ = ['build', 'Optimizer']
 
 _logger = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _interrupt_after_step():
+    """While training: the first Ctrl-C ends the loop after the current step.
+
+    Yields a function telling whether Ctrl-C was pressed. A KeyboardInterrupt
+    raised at an arbitrary point could be lost: JAX's garbage-collector
+    callback swallowed it in about one run of fifteen, and training went
+    on. So the first SIGINT only sets a flag that the loop reads between
+    steps (then stops, with the best parameters restored, as before); a
+    second one interrupts at once, as Python's default handler does. Left
+    alone outside the main thread, or where the program has its own SIGINT
+    handler.
+    """
+    pressed = []
+
+    def handler(signum, frame):
+        pressed.append(True)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        _logger.warning('Ctrl-C: stopping after this update (press again to interrupt now)')
+
+    own = (threading.current_thread() is threading.main_thread()
+           and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    if own:
+        signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(pressed)
+    finally:
+        if own and signal.getsignal(signal.SIGINT) is handler:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def build(algo, loss, params=None, inputs=None, updates=(), monitors=(),
@@ -430,9 +464,17 @@ class Optimizer(metaclass=util.Registrar):
         if valid is None:
             valid = train
         self._update_count = 0
+        with _interrupt_after_step() as interrupted:
+            yield from self._loop(train, valid, max_updates, interrupted)
+
+    def _loop(self, train, valid, max_updates, interrupted):
+        '''The body of :meth:`iterate`; ``interrupted()`` is true after a Ctrl-C.'''
         validated = None  # the update count at the last validation
         training = validation = None
         while max_updates is None or self._update_count < max_updates:
+            if interrupted():
+                _logger.info('interrupted!')
+                break
             try:
                 if self._update_count % self.validate_every == 0:
                     validated = self._update_count
