@@ -145,9 +145,6 @@ def test_no_docstring_of_a_public_name_does():
     assert not found, found
 
 
-@pytest.mark.xfail(strict=True, reason='theanets/plot.py (docstring and ImportError) names the '
-                   'theanets[examples] extra and theanets/downhill/util.py\'s docstring '
-                   'theanets._backend; remove this mark when they are fixed')
 def test_no_public_module_docstring_or_message_does():
     found = {}
     for module in apinames.public_modules():

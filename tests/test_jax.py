@@ -1,6 +1,6 @@
 '''The same models run unchanged in JAX mode (on the CPU), with the same numbers.
 
-Skipped only when jax is not installed (``pip install theanets[jax]``).
+Skipped only when jax is not installed (``pip install jax``).
 '''
 
 import numpy as np

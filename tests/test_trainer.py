@@ -623,3 +623,16 @@ def test_ctrl_c_stops_after_the_current_step_and_is_never_lost():
             os.kill(os.getpid(), signal.SIGINT)  # arrives while the loop runs
     assert len(steps) == 3  # stopped before the next step, no KeyboardInterrupt escaped
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+def test_pretrain_copies_the_parameters_of_layers_with_dots_in_their_names(caplog):
+    net = theanets.Regressor([4, dict(size=5, name='enc.1'), dict(size=6, name='enc'), 3])
+    before = _values(net)
+    with caplog.at_level(logging.INFO, logger='theanets'):
+        net.train([X], algo='pretrain', max_updates=2, learning_rate=0.01, validate_every=1)
+    copied = sorted(r.getMessage().split()[-1] for r in caplog.records
+                    if 'copying pretrained' in r.getMessage())
+    assert copied == ['enc.1.b', 'enc.1.w', 'enc.b', 'enc.w']
+    after = _values(net)
+    for name in ('enc.1.w', 'enc.w'):
+        assert not np.array_equal(after[name], before[name]), name

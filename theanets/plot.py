@@ -1,9 +1,9 @@
 '''Learning curves: plots of a model's training history.
 
 This module needs matplotlib (``pip install matplotlib``, or the
-``theanets[examples]`` extra), which theanets itself does not: it is only
-imported when asked for (``import theanets.plot``), never by ``import
-theanets``.
+``examples`` extra from a clone: ``pip install '.[examples]'``), which
+theanets itself does not: it is only imported when asked for (``import
+theanets.plot``), never by ``import theanets``.
 
 Examples
 --------
@@ -27,7 +27,7 @@ try:
 except ImportError as error:
     raise ImportError(
         'theanets.plot draws with matplotlib, which is not installed; install it with '
-        '"pip install matplotlib" (or "pip install theanets[examples]")') from error
+        '"pip install matplotlib"') from error
 
 from . import util
 

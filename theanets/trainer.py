@@ -539,11 +539,13 @@ class UnsupervisedPretrainer:
         names = set(layer.name for layer in net.layers[:-1])
         shadow = self._shadow()
         yield from SupervisedPretrainer(self.algo, shadow).itertrain(train, valid, **kwargs)
+        # longest names first: a layer named 'enc.1' is not layer 'enc'
+        by_length = sorted(names, key=len, reverse=True)
         for param in shadow.params:
-            layer, _, suffix = param.name.partition('.')
-            if layer in names:
+            layer = next((n for n in by_length if param.name.startswith(n + '.')), None)
+            if layer is not None:
                 util.log('copying pretrained parameter {}', param.name)
-                net.find(layer, suffix).set_value(param.get_value())
+                net.find(layer, param.name[len(layer) + 1:]).set_value(param.get_value())
 
 
 #: The trainers of this module, whose options :mod:`theanets.options` knows.

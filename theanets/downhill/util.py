@@ -2,7 +2,7 @@
 and logging (hyper-parameters are checked with :mod:`theanets.checks`).
 
 Where PyTensor versions differ (graph traversal, R- and L-operators, random
-streams) is settled in :mod:`theanets._backend`, not here.
+streams) is settled in one private backend module of theanets, not here.
 '''
 
 import logging
