@@ -8,3 +8,13 @@ This must run before PyTensor is imported, hence a root conftest.
 import os
 
 os.environ.setdefault('PYTENSOR_FLAGS', 'floatX=float32,mode=FAST_COMPILE')
+
+
+def pytest_addoption(parser):
+    parser.addoption('--reverse', action='store_true',
+                     help='run the tests in reverse order (the suite must pass in any order)')
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption('--reverse'):
+        items.reverse()
