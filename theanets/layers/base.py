@@ -91,10 +91,9 @@ class Layer(metaclass=util.Registrar):
 
     #: Keyword arguments layers read from ``self.kwargs``, besides their
     #: constructors' named arguments: the original's common options
-    #: (``nrng`` is the old name of ``rng``; ``direction`` and ``bptt_limit``
-    #: are the recurrent layers', ``rates`` their stored fixed rates).
+    #: (``nrng`` is the old name of ``rng``).
     OPTIONS = ('size', 'shape', 'inputs', 'activation', 'rng', 'nrng', 'mean', 'std',
-               'sparsity', 'diagonal', 'radius', 'direction', 'bptt_limit', 'rates')
+               'sparsity', 'diagonal', 'radius')
 
     #: Initialisation options that also exist per parameter: ``std_w``,
     #: ``mean_b``, ``sparsity_xh``, ``radius_hh``, ``diagonal_hh``, ...

@@ -91,6 +91,10 @@ class Recurrent(Layer):
     #: Listed among the sequence layers in messages (see _recurrent_forms).
     READS_SEQUENCES = True
 
+    #: Keyword options every recurrent layer reads (``rates``: stored fixed
+    #: rates, see :meth:`_create_rates`); see :meth:`Layer.option_names`.
+    OPTIONS = ('direction', 'bptt_limit', 'rates')
+
     #: Constructor arguments that name graph outputs holding initial states.
     STATES = ('h_0',)
 
