@@ -338,8 +338,10 @@ def test_build_graph_outputs_and_cache():
     assert not updates
     assert net.build_graph() is net.build_graph()
     drop1 = regularizers.from_kwargs(net, hidden_dropout=0.5)
+    again = regularizers.from_kwargs(net, hidden_dropout=0.5)
     drop2 = regularizers.from_kwargs(net, hidden_dropout=0.5, rng=99)
-    assert net.build_graph(drop1) is net.build_graph(drop2)  # rng is not in the key
+    assert net.build_graph(drop1) is net.build_graph(again)  # the same seed: the same masks
+    assert net.build_graph(drop1) is not net.build_graph(drop2)  # another seed, other masks
     other = net.build_graph(regularizers.from_kwargs(net, hidden_dropout=0.3))
     assert other is not net.build_graph(drop1)
     assert 'hid1:out-predrop' in other[0] and other[1]

@@ -497,8 +497,8 @@ class Optimizer(metaclass=util.Registrar):
         self.set_params('best')
 
     def _warn_unvalidated(self, validated):
-        '''Warn (in the log) if restoring the best parameters drops updates
-        that were never validated.
+        '''Say in the log if restoring the best parameters drops updates that
+        were never validated: a warning if that is every update, else a note.
 
         As in the original, the loop ends by restoring the parameters with
         the best validation loss, so the updates after the last validation
@@ -508,7 +508,10 @@ class Optimizer(metaclass=util.Registrar):
         '''
         if validated is None or self._update_count <= validated:
             return
-        _logger.warning(
+        # a warning where every update is lost, a note where only the last few are
+        untrained = validated == 0
+        _logger.log(
+            logging.WARNING if untrained else logging.INFO,
             '%s: the last %d of %d updates came after the last validation (at update %d) '
             'and are dropped: the parameters from update %d, the best validated, are '
             'restored%s', type(self).__name__, self._update_count - validated,
@@ -516,7 +519,7 @@ class Optimizer(metaclass=util.Registrar):
             ' (no update was validated: validate_every={} is more than the {} updates made; '
             'lower validate_every to keep them)'.format(self.validate_every,
                                                         self._update_count)
-            if self._best_update == 0 and validated == 0 else '')
+            if untrained else '')
 
     def _diverged(self, monitors, phase):
         '''Restore the best parameters, warn and return True if
