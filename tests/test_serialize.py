@@ -1244,3 +1244,16 @@ def test_gzip_is_told_by_its_bytes_not_its_name(tmp_path):
     with open(path, 'wb') as handle:
         handle.write(gzip.compress(pickle.dumps(theanets.Regressor([3, 4, 2]), -1)))
     assert type(theanets.Network.load(path)) is theanets.Regressor
+
+
+@pytest.mark.parametrize('name', ['c.npz', 'c.pkl'])
+def test_loading_another_model_class_says_which_class_the_file_holds(tmp_path, name):
+    path = str(tmp_path / name)
+    theanets.Classifier([4, 3, 3]).save(path)
+    with pytest.warns(UserWarning, match=r"Regressor.load: '.*c\.(npz|pkl)' holds a "
+                                         r"theanets.feedforward.Classifier, not a Regressor; "
+                                         r"it is returned as it was saved"):
+        model = theanets.Regressor.load(path)
+    assert type(model) is theanets.Classifier
+    assert type(theanets.Classifier.load(path)) is theanets.Classifier  # no warning
+    assert type(theanets.Network.load(path)) is theanets.Classifier

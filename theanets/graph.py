@@ -8,6 +8,7 @@ checking options and data, checkpoints); saving and loading to
 import functools
 import hashlib
 import logging
+import os
 import warnings
 
 import numpy as np
@@ -35,6 +36,13 @@ def _documented(method, model_options):
     functools.update_wrapper(documented, method)
     documented.__doc__ = options.train_doc(method.__name__, model_options)
     return documented
+
+
+def _describe_source(filename_or_handle):
+    '''How a file given to ``load`` is named in messages.'''
+    if isinstance(filename_or_handle, (str, bytes, os.PathLike)):
+        return repr(os.fsdecode(filename_or_handle))
+    return 'the file {!r}'.format(getattr(filename_or_handle, 'name', filename_or_handle))
 
 
 class Network:
@@ -794,10 +802,16 @@ class Network:
         nothing from the file); anything else is a pickle (gzip-compressed
         if the path ends in ``.gz``).
 
-        Warning: a pickle can run arbitrary code when loaded. Load pickles
-        only from a source you trust; for files from elsewhere use the safe
-        format (save with ``format='safe'`` or to a ``.npz`` path) and load
-        with ``allow_pickle=False``.
+        A pickle is checked against an allowlist of what theanets writes
+        before anything in it is unpickled (see the Security page of the
+        guide); ``trusted=True`` skips that check, for trusted files only.
+        For files from elsewhere prefer the safe format (save with
+        ``format='safe'`` or to a ``.npz`` path) and load with
+        ``allow_pickle=False``.
+
+        Called on a model class (``Regressor.load``), a file holding a model
+        of another class is returned as it was saved, as in the original,
+        with a warning naming both classes.
 
         Parameters
         ----------
@@ -820,4 +834,12 @@ class Network:
             original Theano-based theanets (those pickles name Theano classes
             and cannot be read without Theano).
         '''
-        return serialize.load(Network, filename_or_handle, allow_pickle, **options)
+        model = serialize.load(Network, filename_or_handle, allow_pickle, **options)
+        if not isinstance(model, cls):
+            warnings.warn(
+                '{}.load: {} holds a {}.{}, not a {}; it is returned as it was saved (load it '
+                'with {}.load to say so)'.format(
+                    cls.__name__, _describe_source(filename_or_handle), type(model).__module__,
+                    type(model).__name__, cls.__name__, type(model).__name__),
+                UserWarning, stacklevel=2)
+        return model
