@@ -42,7 +42,7 @@ class _Sequences:
     def _stateful_function(self, given, regs):
         '''(compiled function, output labels, state names), cached per configuration.'''
         cache = self._state_cache()
-        key = ('given' if given else 'initial', _state.graph_key(self, regs))
+        key = ('given' if given else 'initial', self._hash(regs))
         if key not in cache:
             specs = self._state_specs()
             variables = {}

@@ -51,11 +51,6 @@ def stateful_layers(model):
     return result
 
 
-def graph_key(model, regs):
-    '''A key for a graph of ``model`` built with regularizers ``regs``.'''
-    return model._hash(regs)
-
-
 def connect_all(model, regs, initial_for):
     '''Connect the layers like ``build_graph``, recurrent ones from given states.
 
@@ -127,7 +122,7 @@ class Carrier:
         self.active = label
 
     def graph(self, regs):
-        key = graph_key(self.model, regs)
+        key = self.model._hash(regs)
         if key not in self.graphs:
             def initial_for(layer):
                 result = {}
