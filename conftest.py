@@ -1,20 +1,23 @@
-'''Test set-up shared by the unit tests and the doctests of theanets/.
+"""Test set-up shared by the unit tests and the doctests of theanets/.
 
 Semantics tests compile in PyTensor's FAST_COMPILE mode (seconds instead of
 minutes) with float32, the dtype the original library was tested with.
 This must run before PyTensor is imported, hence a root conftest.
-'''
+"""
 
 import os
 
-os.environ.setdefault('PYTENSOR_FLAGS', 'floatX=float32,mode=FAST_COMPILE')
+os.environ.setdefault("PYTENSOR_FLAGS", "floatX=float32,mode=FAST_COMPILE")
 
 
 def pytest_addoption(parser):
-    parser.addoption('--reverse', action='store_true',
-                     help='run the tests in reverse order (the suite must pass in any order)')
+    parser.addoption(
+        "--reverse",
+        action="store_true",
+        help="run the tests in reverse order (the suite must pass in any order)",
+    )
 
 
 def pytest_collection_modifyitems(config, items):
-    if config.getoption('--reverse'):
+    if config.getoption("--reverse"):
         items.reverse()

@@ -1,30 +1,53 @@
-'''The benchmark cases, built the same way in theanets and in PyTorch.
+"""The benchmark cases, built the same way in theanets and in PyTorch.
 
 Each case is a dict of its shapes and hyper-parameters; ``make_data`` draws
 its data (float32), ``theanets_model`` and ``torch_model`` build it in each
 library, with the same sizes, activations, loss and optimizer.
-'''
+"""
 
 import numpy as np
 
 CASES = {
-    'autoencoder': dict(
-        title='autoencoder 784-256-64-256-784 tanh, mse, batch 128, adam',
-        kind='autoencoder', sizes=[784, 256, 64, 256, 784], activation='tanh',
-        batch=128, algo='adam', learning_rate=1e-3),
-    'classifier': dict(
-        title='classifier 784-512-512-10 relu, cross-entropy, batch 128, rmsprop',
-        kind='classifier', sizes=[784, 512, 512, 10], activation='relu',
-        batch=128, algo='rmsprop', learning_rate=1e-3),
-    'lstm': dict(
-        title='lstm regressor 32-(128 lstm)-4, 50 steps, mse, batch 64, adam',
-        kind='lstm', sizes=[32, 128, 4], steps=50, batch=64, algo='adam',
-        learning_rate=1e-3),
-    'conv': dict(
-        title='conv classifier 28x28x1 -> conv2 16x5x5 relu -> pool2 -> 10, batch 64, adam',
-        kind='conv', image=(28, 28, 1), filters=16, filter_size=(5, 5), classes=10,
-        batch=64, algo='adam', learning_rate=1e-3),
+    "autoencoder": dict(
+        title="autoencoder 784-256-64-256-784 tanh, mse, batch 128, adam",
+        kind="autoencoder",
+        sizes=[784, 256, 64, 256, 784],
+        activation="tanh",
+        batch=128,
+        algo="adam",
+        learning_rate=1e-3,
+    ),
+    "classifier": dict(
+        title="classifier 784-512-512-10 relu, cross-entropy, batch 128, rmsprop",
+        kind="classifier",
+        sizes=[784, 512, 512, 10],
+        activation="relu",
+        batch=128,
+        algo="rmsprop",
+        learning_rate=1e-3,
+    ),
+    "lstm": dict(
+        title="lstm regressor 32-(128 lstm)-4, 50 steps, mse, batch 64, adam",
+        kind="lstm",
+        sizes=[32, 128, 4],
+        steps=50,
+        batch=64,
+        algo="adam",
+        learning_rate=1e-3,
+    ),
+    "conv": dict(
+        title="conv classifier 28x28x1 -> conv2 16x5x5 relu -> pool2 -> 10, batch 64, adam",
+        kind="conv",
+        image=(28, 28, 1),
+        filters=16,
+        filter_size=(5, 5),
+        classes=10,
+        batch=64,
+        algo="adam",
+        learning_rate=1e-3,
+    ),
 }
+
 
 # theanets gives its moving averages as half-lives (the defaults: 7 and 69
 # for Adam, 14 for RMSProp); PyTorch takes the decay factors.
@@ -36,95 +59,119 @@ BETA1, BETA2, RMS_EWMA, EPSILON = _decay(7), _decay(69), _decay(14), 1e-8
 
 
 def make_data(case, batches, seed=0):
-    '''Training data for ``batches`` mini-batches of ``case``: a list of arrays.'''
+    """Training data for ``batches`` mini-batches of ``case``: a list of arrays."""
     c = CASES[case]
     rng = np.random.RandomState(seed)
-    n = c['batch'] * batches
-    if c['kind'] == 'autoencoder':
-        return [rng.rand(n, c['sizes'][0]).astype('float32')]
-    if c['kind'] == 'classifier':
-        return [rng.rand(n, c['sizes'][0]).astype('float32'),
-                rng.randint(0, c['sizes'][-1], size=n).astype('int32')]
-    if c['kind'] == 'lstm':
-        return [rng.randn(n, c['steps'], c['sizes'][0]).astype('float32'),
-                rng.randn(n, c['steps'], c['sizes'][-1]).astype('float32')]
-    if c['kind'] == 'conv':
-        return [rng.rand(n, *c['image']).astype('float32'),
-                rng.randint(0, c['classes'], size=n).astype('int32')]
-    raise ValueError('unknown case {!r}'.format(case))
+    n = c["batch"] * batches
+    if c["kind"] == "autoencoder":
+        return [rng.rand(n, c["sizes"][0]).astype("float32")]
+    if c["kind"] == "classifier":
+        return [
+            rng.rand(n, c["sizes"][0]).astype("float32"),
+            rng.randint(0, c["sizes"][-1], size=n).astype("int32"),
+        ]
+    if c["kind"] == "lstm":
+        return [
+            rng.randn(n, c["steps"], c["sizes"][0]).astype("float32"),
+            rng.randn(n, c["steps"], c["sizes"][-1]).astype("float32"),
+        ]
+    if c["kind"] == "conv":
+        return [
+            rng.rand(n, *c["image"]).astype("float32"),
+            rng.randint(0, c["classes"], size=n).astype("int32"),
+        ]
+    raise ValueError("unknown case {!r}".format(case))
 
 
 def theanets_model(case):
-    '''The theanets model of ``case``.'''
+    """The theanets model of ``case``."""
     import theanets
+
     c = CASES[case]
-    if c['kind'] == 'autoencoder':
-        s = c['sizes']
+    if c["kind"] == "autoencoder":
+        s = c["sizes"]
         return theanets.Autoencoder(
-            [s[0]] + [(n, c['activation']) for n in s[1:-1]] + [(s[-1], 'linear')])
-    if c['kind'] == 'classifier':
-        s = c['sizes']
-        return theanets.Classifier([s[0]] + [(n, c['activation']) for n in s[1:-1]] + [s[-1]])
-    if c['kind'] == 'lstm':
-        s = c['sizes']
-        return theanets.recurrent.Regressor([s[0], (s[1], 'lstm'), s[2]])
-    if c['kind'] == 'conv':
-        return theanets.convolution.Classifier([
-            c['image'],
-            dict(form='conv2', size=c['filters'], filter_size=c['filter_size'],
-                 activation='relu'),
-            'pool2', 'flat', c['classes']])
-    raise ValueError('unknown case {!r}'.format(case))
+            [s[0]] + [(n, c["activation"]) for n in s[1:-1]] + [(s[-1], "linear")]
+        )
+    if c["kind"] == "classifier":
+        s = c["sizes"]
+        return theanets.Classifier([s[0]] + [(n, c["activation"]) for n in s[1:-1]] + [s[-1]])
+    if c["kind"] == "lstm":
+        s = c["sizes"]
+        return theanets.recurrent.Regressor([s[0], (s[1], "lstm"), s[2]])
+    if c["kind"] == "conv":
+        return theanets.convolution.Classifier(
+            [
+                c["image"],
+                dict(
+                    form="conv2", size=c["filters"], filter_size=c["filter_size"], activation="relu"
+                ),
+                "pool2",
+                "flat",
+                c["classes"],
+            ]
+        )
+    raise ValueError("unknown case {!r}".format(case))
 
 
 def theanets_train_kwargs(case):
-    '''Keywords of ``train``/``itertrain`` for one optimizer step per iteration.'''
+    """Keywords of ``train``/``itertrain`` for one optimizer step per iteration."""
     c = CASES[case]
-    kw = dict(algo=c['algo'], learning_rate=c['learning_rate'], batch_size=c['batch'],
-              iteration_size=1, validate_every=10 ** 9, patience=10 ** 9, rng=0,
-              rms_regularizer=EPSILON)
-    if c['algo'] == 'adam':
+    kw = dict(
+        algo=c["algo"],
+        learning_rate=c["learning_rate"],
+        batch_size=c["batch"],
+        iteration_size=1,
+        validate_every=10**9,
+        patience=10**9,
+        rng=0,
+        rms_regularizer=EPSILON,
+    )
+    if c["algo"] == "adam":
         kw.update(beta1_halflife=7, beta2_halflife=69)
-    if c['algo'] == 'rmsprop':
+    if c["algo"] == "rmsprop":
         kw.update(rms_halflife=14)
     return kw
 
 
 def torch_data(case, arrays):
-    '''The arrays of ``make_data`` as PyTorch tensors, in PyTorch's layout.
+    """The arrays of ``make_data`` as PyTorch tensors, in PyTorch's layout.
 
     Images become channels-first and labels int64, as PyTorch wants them;
     this is done once, outside any timing.
-    '''
+    """
     import torch
-    kind = CASES[case]['kind']
+
+    kind = CASES[case]["kind"]
     out = []
     for a in arrays:
-        if a.dtype.kind == 'i':
-            a = a.astype('int64')
-        elif kind == 'conv' and a.ndim == 4:
+        if a.dtype.kind == "i":
+            a = a.astype("int64")
+        elif kind == "conv" and a.ndim == 4:
             a = np.ascontiguousarray(a.transpose(0, 3, 1, 2))
         out.append(torch.from_numpy(a))
     return out
 
 
 def use_default_mode():
-    '''Compile theanets' functions in ``theanets._mode.default_mode``.
+    """Compile theanets' functions in ``theanets._mode.default_mode``.
 
     theanets' own compile calls pass ``mode=default_mode(...)``; this makes
     any call to ``pytensor.function`` without a ``mode`` do the same, so
     that the benchmarks measure the default mode whichever way a function
     is compiled. (Calls that pass a mode are left alone.)
-    '''
+    """
     import pytensor
+
     from theanets import _mode
+
     original = pytensor.function
-    if getattr(original, '_theanets_default_mode', False):
+    if getattr(original, "_theanets_default_mode", False):
         return
 
     def function(inputs, outputs=None, *args, **kwargs):
-        if kwargs.get('mode') is None:
-            kwargs['mode'] = _mode.default_mode(inputs, outputs, kwargs.get('updates'))
+        if kwargs.get("mode") is None:
+            kwargs["mode"] = _mode.default_mode(inputs, outputs, kwargs.get("updates"))
         return original(inputs, outputs, *args, **kwargs)
 
     function._theanets_default_mode = True
@@ -132,26 +179,28 @@ def use_default_mode():
 
 
 def torch_model(case):
-    '''``(module, loss function, optimizer)`` of ``case`` in PyTorch.'''
+    """``(module, loss function, optimizer)`` of ``case`` in PyTorch."""
     import torch
+
     c = CASES[case]
     nn = torch.nn
-    if c['kind'] in ('autoencoder', 'classifier'):
-        s = c['sizes']
-        act = {'tanh': nn.Tanh, 'relu': nn.ReLU}[c['activation']]
+    if c["kind"] in ("autoencoder", "classifier"):
+        s = c["sizes"]
+        act = {"tanh": nn.Tanh, "relu": nn.ReLU}[c["activation"]]
         mods = []
-        for i, (a, b) in enumerate(zip(s[:-1], s[1:])):
+        for i, (a, b) in enumerate(zip(s[:-1], s[1:], strict=True)):
             mods.append(nn.Linear(a, b))
             if i < len(s) - 2:
                 mods.append(act())
         module = nn.Sequential(*mods)
-        if c['kind'] == 'autoencoder':
+        if c["kind"] == "autoencoder":
+
             def loss(out, x):
                 return ((out - x) ** 2).mean()
         else:
             loss = nn.CrossEntropyLoss()
-    elif c['kind'] == 'lstm':
-        s = c['sizes']
+    elif c["kind"] == "lstm":
+        s = c["sizes"]
 
         class LSTMRegressor(nn.Module):
             def __init__(self):
@@ -166,18 +215,18 @@ def torch_model(case):
 
         def loss(out, y):
             return ((out - y) ** 2).mean()
-    elif c['kind'] == 'conv':
-        w, h, ch = c['image']
-        fw, fh = c['filter_size']
-        flat = c['filters'] * ((w - fw + 1) // 2) * ((h - fh + 1) // 2)
+    elif c["kind"] == "conv":
+        w, h, ch = c["image"]
+        fw, fh = c["filter_size"]
+        flat = c["filters"] * ((w - fw + 1) // 2) * ((h - fh + 1) // 2)
 
         class ConvClassifier(nn.Module):
             # input (examples, channels, width, height): see torch_data
             def __init__(self):
                 super().__init__()
-                self.conv = nn.Conv2d(ch, c['filters'], c['filter_size'])
+                self.conv = nn.Conv2d(ch, c["filters"], c["filter_size"])
                 self.pool = nn.MaxPool2d(2)
-                self.out = nn.Linear(flat, c['classes'])
+                self.out = nn.Linear(flat, c["classes"])
 
             def forward(self, x):
                 x = self.pool(torch.relu(self.conv(x)))
@@ -186,12 +235,14 @@ def torch_model(case):
         module = ConvClassifier()
         loss = nn.CrossEntropyLoss()
     else:
-        raise ValueError('unknown case {!r}'.format(case))
-    if c['algo'] == 'adam':
-        opt = torch.optim.Adam(module.parameters(), lr=c['learning_rate'],
-                               betas=(BETA1, BETA2), eps=EPSILON)
+        raise ValueError("unknown case {!r}".format(case))
+    if c["algo"] == "adam":
+        opt = torch.optim.Adam(
+            module.parameters(), lr=c["learning_rate"], betas=(BETA1, BETA2), eps=EPSILON
+        )
     else:
         # theanets' RMSProp is Graves' centred variant
-        opt = torch.optim.RMSprop(module.parameters(), lr=c['learning_rate'],
-                                  alpha=RMS_EWMA, eps=EPSILON, centered=True)
+        opt = torch.optim.RMSprop(
+            module.parameters(), lr=c["learning_rate"], alpha=RMS_EWMA, eps=EPSILON, centered=True
+        )
     return module, loss, opt

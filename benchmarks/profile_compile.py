@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-'''Where the time to the first training step goes, per model and compile mode.
+"""Where the time to the first training step goes, per model and compile mode.
 
 For each case and mode, a fresh process builds the model and trains it for
 one update (``max_updates=1``), then predicts once and trains once more. The
@@ -22,7 +22,7 @@ left. Usage::
 
 Cases and modes are interleaved, so that a noisy machine slows all of them
 alike; compare the numbers of one run.
-'''
+"""
 
 import argparse
 import json
@@ -38,15 +38,18 @@ ROOT = os.path.dirname(HERE)
 
 
 def child(case, predict):
-    '''Runs in the measured process: prints one JSON line of timings.'''
+    """Runs in the measured process: prints one JSON line of timings."""
     t_start = time.perf_counter()
     import pytensor
-    from pytensor.compile.debug import profiling
     from pytensor.compile import executor
+    from pytensor.compile.debug import profiling
+
     import theanets
     import theanets._mode
+
     sys.path.insert(0, HERE)
     import cases
+
     cases.use_default_mode()
     t_import = time.perf_counter()
 
@@ -70,16 +73,25 @@ def child(case, predict):
     kwargs = cases.theanets_train_kwargs(case)
 
     def phases(fn):
-        r0, l0, n0 = profiling.total_graph_rewrite_time, profiling.total_time_linker, \
-            len(first_calls)
+        r0, l0, n0 = (
+            profiling.total_graph_rewrite_time,
+            profiling.total_time_linker,
+            len(first_calls),
+        )
         start = time.perf_counter()
         fn()
         total = time.perf_counter() - start
         rewrite = profiling.total_graph_rewrite_time - r0
         link = profiling.total_time_linker - l0
         call = sum(first_calls[n0:])
-        return dict(total=total, rewrite=rewrite, link=link, first_call=call,
-                    graph=total - rewrite - link - call, functions=len(first_calls) - n0)
+        return dict(
+            total=total,
+            rewrite=rewrite,
+            link=link,
+            first_call=call,
+            graph=total - rewrite - link - call,
+            functions=len(first_calls) - n0,
+        )
 
     model = [None]
 
@@ -88,81 +100,98 @@ def child(case, predict):
         model[0].train(data, max_updates=1, **kwargs)
 
     out = dict(case=case, mode=str(pytensor.config.mode), import_s=t_import - t_start)
-    out['compiled_in'] = type(theanets._mode.default_mode().linker).__name__
-    out['train1'] = phases(build_and_train)
+    out["compiled_in"] = type(theanets._mode.default_mode().linker).__name__
+    out["train1"] = phases(build_and_train)
     if predict:
-        out['predict1'] = phases(lambda: model[0].predict(data[0][:64]))
-    out['train2'] = phases(lambda: model[0].train(data, max_updates=1, **kwargs))
-    print('RESULT ' + json.dumps(out))
+        out["predict1"] = phases(lambda: model[0].predict(data[0][:64]))
+    out["train2"] = phases(lambda: model[0].train(data, max_updates=1, **kwargs))
+    print("RESULT " + json.dumps(out))
 
 
-def run_child(case, mode, compiledir, predict, extra_flags=''):
-    flags = 'floatX=float32,base_compiledir={}'.format(compiledir)
-    if mode != 'default':
-        flags += ',mode=' + mode
+def run_child(case, mode, compiledir, predict, extra_flags=""):
+    flags = "floatX=float32,base_compiledir={}".format(compiledir)
+    if mode != "default":
+        flags += ",mode=" + mode
     if extra_flags:
-        flags += ',' + extra_flags
-    env = dict(os.environ, PYTENSOR_FLAGS=flags, OMP_NUM_THREADS='1',
-               OPENBLAS_NUM_THREADS='1', MKL_NUM_THREADS='1', NUMBA_NUM_THREADS='1',
-               PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''),
-               # theanets' own Numba kernels (the fused LSTM) cache beside
-               # PyTensor's, so that a fresh compiledir is cold for them too
-               NUMBA_CACHE_DIR=os.path.join(compiledir, 'numba'))
-    env.pop('THEANO_FLAGS', None)
-    cmd = [sys.executable, os.path.abspath(__file__), '--child', case]
+        flags += "," + extra_flags
+    env = dict(
+        os.environ,
+        PYTENSOR_FLAGS=flags,
+        OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        NUMBA_NUM_THREADS="1",
+        PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        # theanets' own Numba kernels (the fused LSTM) cache beside
+        # PyTensor's, so that a fresh compiledir is cold for them too
+        NUMBA_CACHE_DIR=os.path.join(compiledir, "numba"),
+    )
+    env.pop("THEANO_FLAGS", None)
+    cmd = [sys.executable, os.path.abspath(__file__), "--child", case]
     if predict:
-        cmd.append('--predict')
+        cmd.append("--predict")
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
     for line in proc.stdout.splitlines():
-        if line.startswith('RESULT '):
+        if line.startswith("RESULT "):
             return json.loads(line[7:])
     return dict(case=case, mode=mode, error=(proc.stderr or proc.stdout).strip()[-600:])
 
 
 def show(label, result):
-    if 'error' in result:
-        print('{:<34} FAILED: {}'.format(label, result['error'].splitlines()[-1]))
+    if "error" in result:
+        print("{:<34} FAILED: {}".format(label, result["error"].splitlines()[-1]))
         return
     parts = []
-    for key in ('train1', 'predict1', 'train2'):
+    for key in ("train1", "predict1", "train2"):
         if key in result:
             p = result[key]
-            parts.append('{} {:6.2f}s (graph {:.2f} rewrite {:.2f} link {:.2f} call {:.2f}, '
-                         '{} fn)'.format(key, p['total'], p['graph'], p['rewrite'], p['link'],
-                                         p['first_call'], p['functions']))
-    label += ' ({})'.format(result.get('compiled_in', '?').replace('Linker', ''))
-    print('{:<44} {}'.format(label, '\n{:<44} '.format('').join(parts)), flush=True)
+            parts.append(
+                "{} {:6.2f}s (graph {:.2f} rewrite {:.2f} link {:.2f} call {:.2f}, {} fn)".format(
+                    key,
+                    p["total"],
+                    p["graph"],
+                    p["rewrite"],
+                    p["link"],
+                    p["first_call"],
+                    p["functions"],
+                )
+            )
+    label += " ({})".format(result.get("compiled_in", "?").replace("Linker", ""))
+    print("{:<44} {}".format(label, "\n{:<44} ".format("").join(parts)), flush=True)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--cases', default='autoencoder,classifier,conv,lstm')
-    parser.add_argument('--modes', default='default,NUMBA,CVM',
-                        help="'default' is theanets' choice (theanets._mode.default_mode)")
-    parser.add_argument('--repeat', type=int, default=1)
-    parser.add_argument('--no-predict', action='store_true')
-    parser.add_argument('--flags', default='', help='more PYTENSOR_FLAGS for every run')
-    parser.add_argument('--child', help=argparse.SUPPRESS)
-    parser.add_argument('--predict', action='store_true', help=argparse.SUPPRESS)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", default="autoencoder,classifier,conv,lstm")
+    parser.add_argument(
+        "--modes",
+        default="default,NUMBA,CVM",
+        help="'default' is theanets' choice (theanets._mode.default_mode)",
+    )
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--no-predict", action="store_true")
+    parser.add_argument("--flags", default="", help="more PYTENSOR_FLAGS for every run")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--predict", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         child(args.child, args.predict)
         return None
     results = []
     for rep in range(args.repeat):
-        for case in args.cases.split(','):
-            for mode in args.modes.split(','):
-                tmp = tempfile.mkdtemp(prefix='theanets-profile-')
+        for case in args.cases.split(","):
+            for mode in args.modes.split(","):
+                tmp = tempfile.mkdtemp(prefix="theanets-profile-")
                 try:
-                    for state in ('cold', 'warm'):
+                    for state in ("cold", "warm"):
                         r = run_child(case, mode, tmp, not args.no_predict, args.flags)
-                        r['state'] = state
+                        r["state"] = state
                         results.append(r)
-                        show('{} {} {}'.format(case, mode, state), r)
+                        show("{} {} {}".format(case, mode, state), r)
                 finally:
                     shutil.rmtree(tmp, ignore_errors=True)
     return results
 
 
-if __name__ == '__main__':
+if __name__ == "__main__":
     main()

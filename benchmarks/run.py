@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-'''theanets against PyTorch on the CPU: training and prediction speed, start-up.
+"""theanets against PyTorch on the CPU: training and prediction speed, start-up.
 
 One command runs every case in theanets and in PyTorch, on the same data,
 float32, with the same batch size and thread count, in the same run::
@@ -38,7 +38,7 @@ that runs. ``--keep-coretype`` keeps it.
 theanets is measured in its default mode (``theanets._mode.default_mode``:
 JAX when jax is installed, else Numba); ``--modes`` adds others (PyTensor
 mode names). On a shared machine, compare ratios from one run.
-'''
+"""
 
 import argparse
 import json
@@ -53,27 +53,37 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 # Steps per repetition (full run); --quick divides them.
-STEPS = {'autoencoder': 40, 'classifier': 30, 'lstm': 4, 'conv': 15}
-TRAIN_CASES = ('autoencoder', 'classifier', 'lstm', 'conv')
+STEPS = {"autoencoder": 40, "classifier": 30, "lstm": 4, "conv": 15}
+TRAIN_CASES = ("autoencoder", "classifier", "lstm", "conv")
 PREDICT_ROWS = 10000
-THREAD_VARS = ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS',
-               'NUMBA_NUM_THREADS', 'VECLIB_MAXIMUM_THREADS')
+THREAD_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
 
 
 # -- in the measured process ---------------------------------------------------
 
+
 def blas_info():
-    '''The BLAS/OpenMP libraries loaded in this process, as short strings.'''
+    """The BLAS/OpenMP libraries loaded in this process, as short strings."""
     try:
         import threadpoolctl
     except ImportError:
-        return ['(threadpoolctl not installed)']
+        return ["(threadpoolctl not installed)"]
     out = []
     for info in threadpoolctl.threadpool_info():
-        out.append('{} {} {} {} threads'.format(
-            os.path.basename(info.get('filepath', '?')).split('-')[0],
-            info.get('internal_api', '?'), info.get('architecture', '') or '',
-            info.get('num_threads', '?')))
+        out.append(
+            "{} {} {} {} threads".format(
+                os.path.basename(info.get("filepath", "?")).split("-")[0],
+                info.get("internal_api", "?"),
+                info.get("architecture", "") or "",
+                info.get("num_threads", "?"),
+            )
+        )
     return sorted(set(out))
 
 
@@ -92,16 +102,18 @@ def _rates(step, steps, reps, warmup, unit=1):
 
 
 def measure_theanets(case, steps, reps, warmup):
-    '''Steps per second of theanets on ``case``, one per repetition.'''
+    """Steps per second of theanets on ``case``, one per repetition."""
     import cases
     import numpy as np
     import pytensor
+
     import theanets._mode
+
     cases.use_default_mode()
     start = time.perf_counter()
-    if case == 'predict':
-        model = cases.theanets_model('autoencoder')
-        x = cases.make_data('autoencoder', 1 + PREDICT_ROWS // 128)[0][:PREDICT_ROWS]
+    if case == "predict":
+        model = cases.theanets_model("autoencoder")
+        x = cases.make_data("autoencoder", 1 + PREDICT_ROWS // 128)[0][:PREDICT_ROWS]
         first = [None]
 
         def step(i):
@@ -114,8 +126,9 @@ def measure_theanets(case, steps, reps, warmup):
     else:
         data = cases.make_data(case, 8)
         model = cases.theanets_model(case)
-        it = model.itertrain(data, max_updates=warmup + steps * reps + 2,
-                             **cases.theanets_train_kwargs(case))
+        it = model.itertrain(
+            data, max_updates=warmup + steps * reps + 2, **cases.theanets_train_kwargs(case)
+        )
         first = [None]
 
         def step(i):
@@ -124,21 +137,28 @@ def measure_theanets(case, steps, reps, warmup):
                 first[0] = time.perf_counter() - start
 
         rates = _rates(step, steps, reps, warmup)
-    linker = type(theanets._mode.default_mode().linker).__name__.replace('Linker', '')
-    return dict(rates=rates, first=first[0], blas=blas_info(),
-                engine='theanets {} ({})'.format(linker, pytensor.config.floatX))
+    linker = type(theanets._mode.default_mode().linker).__name__.replace("Linker", "")
+    return dict(
+        rates=rates,
+        first=first[0],
+        blas=blas_info(),
+        engine="theanets {} ({})".format(linker, pytensor.config.floatX),
+    )
 
 
 def measure_torch(case, steps, reps, warmup, threads):
-    '''Steps per second of PyTorch on ``case``, one per repetition.'''
+    """Steps per second of PyTorch on ``case``, one per repetition."""
     import cases
     import torch
+
     torch.set_num_threads(threads)
     start = time.perf_counter()
-    if case == 'predict':
-        module, _, _ = cases.torch_model('autoencoder')
-        x = cases.torch_data('autoencoder', [
-            cases.make_data('autoencoder', 1 + PREDICT_ROWS // 128)[0][:PREDICT_ROWS]])[0]
+    if case == "predict":
+        module, _, _ = cases.torch_model("autoencoder")
+        x = cases.torch_data(
+            "autoencoder",
+            [cases.make_data("autoencoder", 1 + PREDICT_ROWS // 128)[0][:PREDICT_ROWS]],
+        )[0]
         first = [None]
 
         def step(i):
@@ -149,15 +169,15 @@ def measure_torch(case, steps, reps, warmup, threads):
 
         rates = _rates(step, steps, reps, warmup, unit=len(x))
     else:
-        batch = cases.CASES[case]['batch']
+        batch = cases.CASES[case]["batch"]
         data = cases.torch_data(case, cases.make_data(case, 8))
         module, loss_fn, opt = cases.torch_model(case)
         first = [None]
 
         def step(i):
             j = (i % 8) * batch
-            x = data[0][j:j + batch]
-            target = x if len(data) == 1 else data[1][j:j + batch]
+            x = data[0][j : j + batch]
+            target = x if len(data) == 1 else data[1][j : j + batch]
             opt.zero_grad()
             loss = loss_fn(module(x), target)
             loss.backward()
@@ -167,175 +187,208 @@ def measure_torch(case, steps, reps, warmup, threads):
                 first[0] = time.perf_counter() - start
 
         rates = _rates(step, steps, reps, warmup)
-    return dict(rates=rates, first=first[0], blas=blas_info(),
-                engine='pytorch {} ({} threads)'.format(torch.__version__,
-                                                        torch.get_num_threads()))
+    return dict(
+        rates=rates,
+        first=first[0],
+        blas=blas_info(),
+        engine="pytorch {} ({} threads)".format(torch.__version__, torch.get_num_threads()),
+    )
 
 
 def worker(spec):
-    '''Entry point of a measuring process: prints one JSON line.'''
+    """Entry point of a measuring process: prints one JSON line."""
     sys.path.insert(0, HERE)
-    if spec['lib'] == 'theanets':
-        result = measure_theanets(spec['case'], spec['steps'], spec['reps'], spec['warmup'])
+    if spec["lib"] == "theanets":
+        result = measure_theanets(spec["case"], spec["steps"], spec["reps"], spec["warmup"])
     else:
-        result = measure_torch(spec['case'], spec['steps'], spec['reps'], spec['warmup'],
-                               spec['threads'])
-    print('RESULT ' + json.dumps(result), flush=True)
+        result = measure_torch(
+            spec["case"], spec["steps"], spec["reps"], spec["warmup"], spec["threads"]
+        )
+    print("RESULT " + json.dumps(result), flush=True)
 
 
 # -- in the parent -------------------------------------------------------------
+
 
 def child_env(threads, mode, keep_coretype, compiledir=None):
     env = dict(os.environ)
     for var in THREAD_VARS:
         env[var] = str(threads)
     if not keep_coretype:
-        env.pop('OPENBLAS_CORETYPE', None)
-    flags = ['floatX=float32']
-    if mode != 'default':
-        flags.append('mode=' + mode)
+        env.pop("OPENBLAS_CORETYPE", None)
+    flags = ["floatX=float32"]
+    if mode != "default":
+        flags.append("mode=" + mode)
     if compiledir:
-        flags.append('base_compiledir=' + compiledir)
-    env['PYTENSOR_FLAGS'] = ','.join(flags)
-    env.pop('THEANO_FLAGS', None)
-    env['PYTHONPATH'] = os.pathsep.join([ROOT, HERE, env.get('PYTHONPATH', '')])
+        flags.append("base_compiledir=" + compiledir)
+    env["PYTENSOR_FLAGS"] = ",".join(flags)
+    env.pop("THEANO_FLAGS", None)
+    env["PYTHONPATH"] = os.pathsep.join([ROOT, HERE, env.get("PYTHONPATH", "")])
     return env
 
 
 def pinned(threads):
-    '''A preexec function pinning the child to ``threads`` cores.'''
+    """A preexec function pinning the child to ``threads`` cores."""
     allowed = sorted(os.sched_getaffinity(0))
     cores = set(allowed[:threads])
 
     def pin():
         os.sched_setaffinity(0, cores)
+
     return pin
 
 
 def run_worker(spec, env, timeout):
-    cmd = [sys.executable, os.path.abspath(__file__), '--worker', json.dumps(spec)]
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(spec)]
     try:
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT,
-                              preexec_fn=pinned(spec['threads']), timeout=timeout)
+        proc = subprocess.run(
+            cmd,
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            preexec_fn=pinned(spec["threads"]),
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
-        return dict(error='timed out after {} s'.format(timeout))
+        return dict(error="timed out after {} s".format(timeout))
     for line in proc.stdout.splitlines():
-        if line.startswith('RESULT '):
+        if line.startswith("RESULT "):
             return json.loads(line[7:])
-    lines = (proc.stderr or proc.stdout or 'no output').strip().splitlines()
-    return dict(error=lines[-1] if lines else 'exit status {}'.format(proc.returncode))
+    lines = (proc.stderr or proc.stdout or "no output").strip().splitlines()
+    return dict(error=lines[-1] if lines else "exit status {}".format(proc.returncode))
 
 
 def fmt_rate(result, unit):
-    if 'error' in result:
-        return 'FAILED ({})'.format(result['error'][:70])
-    return '{:9.1f} {}/s'.format(statistics.median(result['rates']), unit)
+    if "error" in result:
+        return "FAILED ({})".format(result["error"][:70])
+    return "{:9.1f} {}/s".format(statistics.median(result["rates"]), unit)
 
 
 def speed_table(args, threads_list, modes):
-    '''Cases 1-5: steps (rows) per second of each library, and their ratio.'''
+    """Cases 1-5: steps (rows) per second of each library, and their ratio."""
     divisor = 4 if args.quick else 1
     reps = 3 if args.quick else args.reps
     warmup = 2 if args.quick else 5
-    cases_ = [c for c in args.cases.split(',') if c in TRAIN_CASES + ('predict',)]
+    cases_ = [c for c in args.cases.split(",") if c in TRAIN_CASES + ("predict",)]
     rows, blas_seen = [], {}
     for threads in threads_list:
         for case in cases_:
-            if case == 'predict':
-                steps, unit = (1 if args.quick else 3), 'rows'
+            if case == "predict":
+                steps, unit = (1 if args.quick else 3), "rows"
             else:
-                steps, unit = max(1, STEPS[case] // divisor), 'steps'
+                steps, unit = max(1, STEPS[case] // divisor), "steps"
             spec = dict(case=case, threads=threads, steps=steps, reps=reps, warmup=warmup)
-            torch_result = run_worker(dict(spec, lib='torch'),
-                                      child_env(threads, 'default', args.keep_coretype),
-                                      args.timeout)
+            torch_result = run_worker(
+                dict(spec, lib="torch"),
+                child_env(threads, "default", args.keep_coretype),
+                args.timeout,
+            )
             for mode in modes:
-                result = run_worker(dict(spec, lib='theanets'),
-                                    child_env(threads, mode, args.keep_coretype), args.timeout)
-                ratio = ''
-                if 'error' not in result and 'error' not in torch_result:
-                    ratio = '{:5.2f}x'.format(statistics.median(result['rates'])
-                                              / statistics.median(torch_result['rates']))
-                name = result.get('engine', 'theanets {}'.format(mode))
-                line = '{:<12} {:>2} thr  {:<28} {:<18} pytorch {:<18} ratio {}'.format(
-                    case, threads, name, fmt_rate(result, unit),
-                    fmt_rate(torch_result, unit), ratio)
+                result = run_worker(
+                    dict(spec, lib="theanets"),
+                    child_env(threads, mode, args.keep_coretype),
+                    args.timeout,
+                )
+                ratio = ""
+                if "error" not in result and "error" not in torch_result:
+                    ratio = "{:5.2f}x".format(
+                        statistics.median(result["rates"])
+                        / statistics.median(torch_result["rates"])
+                    )
+                name = result.get("engine", "theanets {}".format(mode))
+                line = "{:<12} {:>2} thr  {:<28} {:<18} pytorch {:<18} ratio {}".format(
+                    case, threads, name, fmt_rate(result, unit), fmt_rate(torch_result, unit), ratio
+                )
                 print(line, flush=True)
-                rows.append(dict(case=case, threads=threads, mode=mode, theanets=result,
-                                 torch=torch_result))
+                rows.append(
+                    dict(case=case, threads=threads, mode=mode, theanets=result, torch=torch_result)
+                )
                 for r in (result, torch_result):
-                    if 'engine' in r:
-                        blas_seen.setdefault((r['engine'].split(' (')[0], threads),
-                                             r.get('blas'))
-    print('\nBLAS and threads seen in the measuring processes:')
+                    if "engine" in r:
+                        blas_seen.setdefault((r["engine"].split(" (")[0], threads), r.get("blas"))
+    print("\nBLAS and threads seen in the measuring processes:")
     for (engine, threads), blas in sorted(blas_seen.items()):
-        print('  {} thread(s), {}: {}'.format(threads, engine, '; '.join(blas or [])))
+        print("  {} thread(s), {}: {}".format(threads, engine, "; ".join(blas or [])))
     return rows
 
 
 def startup_table(args, modes):
-    '''Case 6: building a model to the end of its first train call, cold and warm.'''
+    """Case 6: building a model to the end of its first train call, cold and warm."""
     import shutil
+
     import profile_compile
-    cases_ = [c for c in args.cases.split(',') if c in TRAIN_CASES]
+
+    cases_ = [c for c in args.cases.split(",") if c in TRAIN_CASES]
     rows = []
     for case in cases_:
         for mode in modes:
-            tmp = tempfile.mkdtemp(prefix='theanets-bench-')
+            tmp = tempfile.mkdtemp(prefix="theanets-bench-")
             try:
                 times = {}
-                for state in ('cold', 'warm'):
+                for state in ("cold", "warm"):
                     r = profile_compile.run_child(case, mode, tmp, predict=False)
-                    times[state] = r.get('train1', {}).get('total') if 'error' not in r \
-                        else None
-                    times[state + '_detail'] = r
+                    times[state] = r.get("train1", {}).get("total") if "error" not in r else None
+                    times[state + "_detail"] = r
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
-            name = times['cold_detail'].get('compiled_in', mode).replace('Linker', '')
-            print('{:<12} theanets {:<10} first train: cold {}  warm {}'.format(
-                case, name, _secs(times['cold']), _secs(times['warm'])), flush=True)
-            rows.append(dict(case=case, mode=mode, cold=times['cold'], warm=times['warm']))
+            name = times["cold_detail"].get("compiled_in", mode).replace("Linker", "")
+            print(
+                "{:<12} theanets {:<10} first train: cold {}  warm {}".format(
+                    case, name, _secs(times["cold"]), _secs(times["warm"])
+                ),
+                flush=True,
+            )
+            rows.append(dict(case=case, mode=mode, cold=times["cold"], warm=times["warm"]))
     return rows
 
 
 def _secs(value):
-    return '{:6.2f} s'.format(value) if value is not None else 'FAILED'
+    return "{:6.2f} s".format(value) if value is not None else "FAILED"
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--quick', action='store_true', help='a short smoke run')
-    parser.add_argument('--cases', default='autoencoder,classifier,lstm,conv,predict,startup')
-    parser.add_argument('--threads', default=None, help='thread counts (default 1,2; quick 1)')
-    parser.add_argument('--modes', default='default',
-                        help="theanets modes: 'default' and/or PyTensor mode names")
-    parser.add_argument('--reps', type=int, default=7, help='timed repetitions (median taken)')
-    parser.add_argument('--timeout', type=int, default=900, help='seconds per process')
-    parser.add_argument('--keep-coretype', action='store_true',
-                        help='keep OPENBLAS_CORETYPE from the environment')
-    parser.add_argument('--worker', help=argparse.SUPPRESS)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument("--cases", default="autoencoder,classifier,lstm,conv,predict,startup")
+    parser.add_argument("--threads", default=None, help="thread counts (default 1,2; quick 1)")
+    parser.add_argument(
+        "--modes", default="default", help="theanets modes: 'default' and/or PyTensor mode names"
+    )
+    parser.add_argument("--reps", type=int, default=7, help="timed repetitions (median taken)")
+    parser.add_argument("--timeout", type=int, default=900, help="seconds per process")
+    parser.add_argument(
+        "--keep-coretype", action="store_true", help="keep OPENBLAS_CORETYPE from the environment"
+    )
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         worker(json.loads(args.worker))
         return None
-    threads_list = [int(t) for t in (args.threads or ('1' if args.quick else '1,2')).split(',')]
-    modes = args.modes.split(',')
+    threads_list = [int(t) for t in (args.threads or ("1" if args.quick else "1,2")).split(",")]
+    modes = args.modes.split(",")
     available = len(os.sched_getaffinity(0))
-    print('theanets vs PyTorch, float32, CPU; {} core(s) available to this process'.format(
-        available))
+    print(
+        "theanets vs PyTorch, float32, CPU; {} core(s) available to this process".format(available)
+    )
     if any(t > available for t in threads_list):
-        print('warning: fewer cores than threads; such runs share cores')
-    if 'OPENBLAS_CORETYPE' in os.environ:
-        print('OPENBLAS_CORETYPE={} is {} in the measuring processes'.format(
-            os.environ['OPENBLAS_CORETYPE'], 'kept' if args.keep_coretype else 'unset'))
+        print("warning: fewer cores than threads; such runs share cores")
+    if "OPENBLAS_CORETYPE" in os.environ:
+        print(
+            "OPENBLAS_CORETYPE={} is {} in the measuring processes".format(
+                os.environ["OPENBLAS_CORETYPE"], "kept" if args.keep_coretype else "unset"
+            )
+        )
     sys.path.insert(0, HERE)
     result = dict(speed=speed_table(args, threads_list, modes))
-    if 'startup' in args.cases.split(',') and not args.quick:
-        print('\nTime from building a model to the end of its first train call '
-              '(max_updates=1), 1 thread:')
-        result['startup'] = startup_table(args, modes)
+    if "startup" in args.cases.split(",") and not args.quick:
+        print(
+            "\nTime from building a model to the end of its first train call "
+            "(max_updates=1), 1 thread:"
+        )
+        result["startup"] = startup_table(args, modes)
     return result
 
 
-if __name__ == '__main__':
+if __name__ == "__main__":
     main()

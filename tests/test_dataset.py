@@ -1,4 +1,4 @@
-'''Tests for theanets.downhill.Dataset: batching, shuffling, inputs, errors.'''
+"""Tests for theanets.downhill.Dataset: batching, shuffling, inputs, errors."""
 
 import logging
 
@@ -13,19 +13,19 @@ from theanets.downhill import Dataset
 
 
 def ranges(batches, k=0):
-    '''The sample ids of the k-th array of each batch (arrays hold ids).'''
+    """The sample ids of the k-th array of each batch (arrays hold ids)."""
     return [list(np.asarray(b[k]).ravel()) for b in batches]
 
 
 def ids(n, width=None):
-    '''An array whose first column / values are 0..n-1.'''
-    x = np.arange(n, dtype='float32')
+    """An array whose first column / values are 0..n-1."""
+    x = np.arange(n, dtype="float32")
     return x if width is None else np.repeat(x[:, None], width, axis=1)
 
 
 def expected_order(n, batch_size, seed, count):
-    '''Batch slices in the documented order: shuffle the list of slices with
-    rng.shuffle at construction and every time the cursor wraps.'''
+    """Batch slices in the documented order: shuffle the list of slices with
+    rng.shuffle at construction and every time the cursor wraps."""
     rng = np.random.RandomState(seed)
     slices = [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
     rng.shuffle(slices)
@@ -61,8 +61,7 @@ def test_shuffle_is_deterministic_with_a_seed():
     a = [ranges(Dataset(ids(50), batch_size=5, rng=3)) for _ in range(2)]
     assert a[0] == a[1]
     assert a[0] == expected_order(50, 5, 3, 10)
-    orders = {tuple(map(tuple, ranges(Dataset(ids(50), batch_size=5, rng=s))))
-              for s in range(5)}
+    orders = {tuple(map(tuple, ranges(Dataset(ids(50), batch_size=5, rng=s)))) for s in range(5)}
     assert len(orders) > 1
 
 
@@ -115,7 +114,7 @@ def test_negative_axis():
     assert sorted(b[0].shape for b in ds) == [(3, 5), (3, 5)]
 
 
-@pytest.mark.parametrize('batch_size', [0, -1])
+@pytest.mark.parametrize("batch_size", [0, -1])
 def test_batch_size_zero_is_one_batch(batch_size):
     x = ids(7, 2)
     ds = Dataset(x, batch_size=batch_size)
@@ -157,12 +156,12 @@ def test_callable_with_len_and_given_iteration_size():
     assert len(out) == 2 and isinstance(out[0], list) and len(out[0]) == 1
 
 
-@pytest.mark.parametrize('fmt, axis', [('csr', 0), ('csc', 1)])
+@pytest.mark.parametrize("fmt, axis", [("csr", 0), ("csc", 1)])
 def test_sparse_inputs(fmt, axis):
-    dense = np.arange(30, dtype='float32').reshape((10, 3))
+    dense = np.arange(30, dtype="float32").reshape((10, 3))
     if axis == 1:
         dense = dense.T
-    x = scipy.sparse.csr_matrix(dense) if fmt == 'csr' else scipy.sparse.csc_matrix(dense)
+    x = scipy.sparse.csr_matrix(dense) if fmt == "csr" else scipy.sparse.csc_matrix(dense)
     ds = Dataset(x, batch_size=4, axis=axis, rng=0)
     batches = list(ds)
     assert all(scipy.sparse.issparse(b[0]) and b[0].format == fmt for b in batches)
@@ -172,14 +171,14 @@ def test_sparse_inputs(fmt, axis):
 
 
 def test_pandas_inputs():
-    frame = pd.DataFrame({'a': ids(9), 'b': ids(9) * 2}, index=np.arange(9) * 10)
+    frame = pd.DataFrame({"a": ids(9), "b": ids(9) * 2}, index=np.arange(9) * 10)
     series = pd.Series(ids(9), index=np.arange(9)[::-1])
     ds = Dataset([frame, series], batch_size=4, rng=0)
     batches = list(ds)
     assert sorted(len(b[0]) for b in batches) == [1, 4, 4]
     for f, s in batches:
         assert isinstance(f, pd.DataFrame) and isinstance(s, pd.Series)
-        np.testing.assert_array_equal(f['a'].values, s.values)  # positional
+        np.testing.assert_array_equal(f["a"].values, s.values)  # positional
 
 
 def test_pandas_frame_axis_1():
@@ -197,57 +196,73 @@ def test_shared_variable_input():
 
 def test_default_names_count_up():
     a, b = Dataset(ids(3)), Dataset(ids(3))
-    assert a.name.startswith('dataset') and b.name.startswith('dataset')
+    assert a.name.startswith("dataset") and b.name.startswith("dataset")
     assert int(b.name[7:]) == int(a.name[7:]) + 1
-    assert Dataset(ids(3), name='train').name == 'train'
+    assert Dataset(ids(3), name="train").name == "train"
 
 
 def test_log_message(caplog):
-    with caplog.at_level(logging.INFO, logger='theanets.downhill'):
-        Dataset([ids(10, 2), ids(10)], name='d', batch_size=3, iteration_size=2)
-    assert 'd: 2 of 4 mini-batches from (10, 2), (10,)' in [
-        r.getMessage() for r in caplog.records]
+    with caplog.at_level(logging.INFO, logger="theanets.downhill"):
+        Dataset([ids(10, 2), ids(10)], name="d", batch_size=3, iteration_size=2)
+    assert "d: 2 of 4 mini-batches from (10, 2), (10,)" in [r.getMessage() for r in caplog.records]
 
 
 # -- errors ---------------------------------------------------------------------
 
-@pytest.mark.parametrize('inputs, message', [
-    ([ids(5), ids(4)],
-     r'dataset "d": array 1 has 4 samples along axis 0 \(shape \(4,\)\), but '
-     r'array 0 has 5; expected 5'),
-    ([ids(5), [1, 2, 3, 4, 5]],
-     r'dataset "d": array 1 is a list; expected a numpy array, a scipy.sparse '
-     r'csr/csc matrix, a pandas Series/DataFrame or a pytensor shared variable'),
-    ([scipy.sparse.coo_matrix(np.eye(3))], r'dataset "d": array 0 is a coo_matrix; expected'),
-    (42, r'dataset "d": inputs is a int; expected a numpy array, .* a list or tuple '
-         r'of those, or a callable'),
-    ([np.zeros((0, 3))], r'dataset "d": array 0 \(shape \(0, 3\)\) is empty along axis 0'),
-    ([], r'dataset "d": no arrays given'),
-    ([np.float32(3)], r'dataset "d": array 0 is a float32'),
-    ([np.array(3.0)], r'dataset "d": array 0 has shape \(\), which has no axis 0'),
-])
+
+@pytest.mark.parametrize(
+    "inputs, message",
+    [
+        (
+            [ids(5), ids(4)],
+            r'dataset "d": array 1 has 4 samples along axis 0 \(shape \(4,\)\), but '
+            r"array 0 has 5; expected 5",
+        ),
+        (
+            [ids(5), [1, 2, 3, 4, 5]],
+            r'dataset "d": array 1 is a list; expected a numpy array, a scipy.sparse '
+            r"csr/csc matrix, a pandas Series/DataFrame or a pytensor shared variable",
+        ),
+        ([scipy.sparse.coo_matrix(np.eye(3))], r'dataset "d": array 0 is a coo_matrix; expected'),
+        (
+            42,
+            r'dataset "d": inputs is a int; expected a numpy array, .* a list or tuple '
+            r"of those, or a callable",
+        ),
+        ([np.zeros((0, 3))], r'dataset "d": array 0 \(shape \(0, 3\)\) is empty along axis 0'),
+        ([], r'dataset "d": no arrays given'),
+        ([np.float32(3)], r'dataset "d": array 0 is a float32'),
+        ([np.array(3.0)], r'dataset "d": array 0 has shape \(\), which has no axis 0'),
+    ],
+)
 def test_data_errors(inputs, message):
     with pytest.raises(util.DataError, match=message) as info:
-        Dataset(inputs, name='d')
+        Dataset(inputs, name="d")
     assert isinstance(info.value, ValueError)
 
 
 def test_axis_out_of_range():
-    with pytest.raises(util.DataError, match=r'array 0 has shape \(4, 2\), which has no axis 2'):
-        Dataset(ids(4, 2), name='d', axis=2)
+    with pytest.raises(util.DataError, match=r"array 0 has shape \(4, 2\), which has no axis 2"):
+        Dataset(ids(4, 2), name="d", axis=2)
 
 
 def test_length_mismatch_along_axis_1():
-    with pytest.raises(util.DataError, match='array 1 has 3 samples along axis 1'):
-        Dataset([np.ones((2, 4)), np.ones((2, 3))], name='d', axis=1)
+    with pytest.raises(util.DataError, match="array 1 has 3 samples along axis 1"):
+        Dataset([np.ones((2, 4)), np.ones((2, 3))], name="d", axis=1)
 
 
-@pytest.mark.parametrize('kwargs, message', [
-    (dict(batch_size=2.5), r'batch_size=2.5 is not allowed: expected an integer'),
-    (dict(batch_size='32'), r"batch_size='32' is not allowed"),
-    (dict(iteration_size=0), r'iteration_size=0 is not allowed: expected an integer >= 1 or None'),
-    (dict(axis=0.0), r'axis=0.0 is not allowed: expected an integer'),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(batch_size=2.5), r"batch_size=2.5 is not allowed: expected an integer"),
+        (dict(batch_size="32"), r"batch_size='32' is not allowed"),
+        (
+            dict(iteration_size=0),
+            r"iteration_size=0 is not allowed: expected an integer >= 1 or None",
+        ),
+        (dict(axis=0.0), r"axis=0.0 is not allowed: expected an integer"),
+    ],
+)
 def test_configuration_errors(kwargs, message):
     with pytest.raises(util.ConfigurationError, match=message):
         Dataset(ids(4), **kwargs)

@@ -1,4 +1,4 @@
-'''Memory stays bounded: repeating train, itertrain, predict, score, encode
+"""Memory stays bounded: repeating train, itertrain, predict, score, encode
 and decode on one network allocates nothing that lasts after the first round.
 
 Measured with tracemalloc (Python allocations: graphs, compiled functions,
@@ -6,7 +6,7 @@ cached optimizers, and the Numba linker's dispatchers); the threshold is
 loose. The original grew by about 3 MiB a round in PyTensor's default (Numba)
 mode and not at all in FAST_COMPILE, where the fast tests run; the Numba
 test compiles for seconds, so it is marked slow.
-'''
+"""
 
 import gc
 import tracemalloc
@@ -27,7 +27,7 @@ SLACK = 512 * 1024
 
 
 def _growth(round_, rounds=5):
-    '''Traced bytes gained over ``rounds`` rounds after two warm-up rounds.'''
+    """Traced bytes gained over ``rounds`` rounds after two warm-up rounds."""
     round_()
     round_()
     gc.collect()
@@ -63,14 +63,14 @@ def test_autoencoder_rounds_do_not_grow():
 
 @pytest.mark.slow
 def test_autoencoder_rounds_do_not_grow_with_numba():
-    with pytensor.config.change_flags(mode='NUMBA'):
+    with pytensor.config.change_flags(mode="NUMBA"):
         assert _growth(_autoencoder_round(), rounds=4) < SLACK
 
 
-@pytest.mark.parametrize('algo', ['layerwise', 'pretrain'])
+@pytest.mark.parametrize("algo", ["layerwise", "pretrain"])
 def test_pretrainer_rounds_do_not_grow(algo):
     net = theanets.Regressor([20, 8, 6, 3])
-    data = [X] if algo == 'pretrain' else [X, Y]
+    data = [X] if algo == "pretrain" else [X, Y]
 
     def round_():
         net.train(data, algo=algo, max_updates=2, batch_size=20)

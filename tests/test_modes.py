@@ -1,4 +1,4 @@
-'''Choosing the compile mode: the user's choice wins, else JAX where installed, else Numba.'''
+"""Choosing the compile mode: the user's choice wins, else JAX where installed, else Numba."""
 
 import os
 
@@ -14,22 +14,22 @@ from theanets import _mode
 
 @pytest.fixture
 def no_user_mode(monkeypatch):
-    '''A process where the user named no mode: PyTensor's defaults.'''
-    monkeypatch.setenv('PYTENSOR_FLAGS', 'floatX={}'.format(pytensor.config.floatX))
-    with pytensor.config.change_flags(mode='Mode', linker='auto'):
+    """A process where the user named no mode: PyTensor's defaults."""
+    monkeypatch.setenv("PYTENSOR_FLAGS", "floatX={}".format(pytensor.config.floatX))
+    with pytensor.config.change_flags(mode="Mode", linker="auto"):
         yield
 
 
 def test_user_mode_from_the_flags():
     # the test set-up (conftest.py) names FAST_COMPILE unless the user set
     # PYTENSOR_FLAGS; either way a mode named there is the user's choice
-    if 'mode=' not in os.environ.get('PYTENSOR_FLAGS', '').lower():
-        pytest.skip('PYTENSOR_FLAGS names no mode in this run')
+    if "mode=" not in os.environ.get("PYTENSOR_FLAGS", "").lower():
+        pytest.skip("PYTENSOR_FLAGS names no mode in this run")
     assert _mode.user_mode() is not None
     assert _mode.default_mode() is _mode.user_mode()
 
 
-@pytest.mark.parametrize('mode', ['FAST_COMPILE', 'NUMBA', 'CVM'])
+@pytest.mark.parametrize("mode", ["FAST_COMPILE", "NUMBA", "CVM"])
 def test_an_explicit_mode_always_wins(no_user_mode, mode):
     with pytensor.config.change_flags(mode=mode):
         assert _mode.user_mode() is pytensor.compile.mode.get_mode(mode)
@@ -38,37 +38,39 @@ def test_an_explicit_mode_always_wins(no_user_mode, mode):
 
 def test_mode_named_in_the_environment_wins(no_user_mode, monkeypatch):
     # PYTENSOR_FLAGS=mode=Mode (or linker=...) is a choice, even of the default
-    monkeypatch.setenv('PYTENSOR_FLAGS', 'mode=Mode')
+    monkeypatch.setenv("PYTENSOR_FLAGS", "mode=Mode")
     assert _mode.user_mode() is not None
 
 
 def test_an_explicit_linker_wins(no_user_mode):
-    with pytensor.config.change_flags(linker='cvm'):
+    with pytensor.config.change_flags(linker="cvm"):
         assert _mode.user_mode() is not None
         assert not isinstance(_mode.default_mode().linker, NumbaLinker)
 
 
 def test_without_jax_the_default_is_numba(no_user_mode, monkeypatch):
-    monkeypatch.setattr(_mode, 'jax_available', lambda: False)
+    monkeypatch.setattr(_mode, "jax_available", lambda: False)
     assert _mode.user_mode() is None
     assert isinstance(_mode.default_mode().linker, NumbaLinker)
 
 
 def test_with_jax_the_default_is_jax(no_user_mode):
-    pytest.importorskip('jax')
-    x = TT.matrix('x')
+    pytest.importorskip("jax")
+    x = TT.matrix("x")
     mode = _mode.default_mode([x], [2 * x])
-    assert type(mode.linker).__name__ == 'StaticShapeJAXLinker'
+    assert type(mode.linker).__name__ == "StaticShapeJAXLinker"
     f = pytensor.function([x], 2 * x, mode=mode)
     np.testing.assert_allclose(np.asarray(f(np.ones((2, 3), pytensor.config.floatX))), 2)
 
 
 def test_scan_graphs_get_fewer_rewrites_in_jax(no_user_mode):
-    pytest.importorskip('jax')
+    pytest.importorskip("jax")
     from theanets import _backend
-    x = TT.tensor3('x')
-    (h,), _ = _backend.scan(lambda x_t, h: TT.tanh(x_t + h), sequences=[x],
-                            outputs_info=[TT.zeros_like(x[0])])
+
+    x = TT.tensor3("x")
+    (h,), _ = _backend.scan(
+        lambda x_t, h: TT.tanh(x_t + h), sequences=[x], outputs_info=[TT.zeros_like(x[0])]
+    )
     scan_mode = _mode.default_mode([x], [h])
     assert list(scan_mode.provided_optimizer.include) == list(_mode.SCAN_REWRITES)
     plain_mode = _mode.default_mode([x], [2 * x])
@@ -77,9 +79,9 @@ def test_scan_graphs_get_fewer_rewrites_in_jax(no_user_mode):
 
 
 def test_sparse_graphs_are_not_compiled_in_jax(no_user_mode, monkeypatch):
-    monkeypatch.setattr(_mode, 'jax_available', lambda: True)
-    x = pytensor.sparse.csr_matrix('x', dtype=pytensor.config.floatX)
-    w = TT.matrix('w')
+    monkeypatch.setattr(_mode, "jax_available", lambda: True)
+    x = pytensor.sparse.csr_matrix("x", dtype=pytensor.config.floatX)
+    w = TT.matrix("w")
     y = pytensor.sparse.structured_dot(x, w)
     assert isinstance(_mode.default_mode([x, w], [y]).linker, NumbaLinker)
     # and the updates are looked at as well
@@ -90,16 +92,17 @@ def test_sparse_graphs_are_not_compiled_in_jax(no_user_mode, monkeypatch):
 def test_random_draws_are_not_compiled_in_jax(no_user_mode, monkeypatch):
     # JAX's generator would give other draws for the same seed
     from theanets import _backend
-    monkeypatch.setattr(_mode, 'jax_available', lambda: True)
-    x = TT.matrix('x')
+
+    monkeypatch.setattr(_mode, "jax_available", lambda: True)
+    x = TT.matrix("x")
     source = _backend.RandomSource(13)
     y = x * source.normal(0, 1, x.shape)
     assert isinstance(_mode.default_mode([x], [y], source.updates()).linker, NumbaLinker)
 
 
 def test_jax_mode_without_jax_says_how_to_install(monkeypatch):
-    monkeypatch.setattr(_mode, 'jax_available', lambda: False)
-    with pytest.raises(ImportError, match='pip install jax'):
+    monkeypatch.setattr(_mode, "jax_available", lambda: False)
+    with pytest.raises(ImportError, match="pip install jax"):
         _mode.jax_mode()
 
 
@@ -108,13 +111,25 @@ def test_benchmark_harness_smoke():
     # the benchmark command runs end to end and prints a ratio per case
     import subprocess
     import sys
-    pytest.importorskip('torch')
+
+    pytest.importorskip("torch")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     proc = subprocess.run(
-        [sys.executable, os.path.join(root, 'benchmarks', 'run.py'), '--quick',
-         '--cases', 'autoencoder,predict', '--reps', '1'],
-        capture_output=True, text=True, cwd=root, timeout=1800)
+        [
+            sys.executable,
+            os.path.join(root, "benchmarks", "run.py"),
+            "--quick",
+            "--cases",
+            "autoencoder,predict",
+            "--reps",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=1800,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.count('ratio') == 2, proc.stdout
-    assert 'FAILED' not in proc.stdout, proc.stdout
-    assert 'BLAS and threads' in proc.stdout
+    assert proc.stdout.count("ratio") == 2, proc.stdout
+    assert "FAILED" not in proc.stdout, proc.stdout
+    assert "BLAS and threads" in proc.stdout

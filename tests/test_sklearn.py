@@ -1,5 +1,5 @@
-'''Tests of theanets.sklearn: scikit-learn's estimator checks, and the
-estimators in pipelines, grid searches and cross-validation.'''
+"""Tests of theanets.sklearn: scikit-learn's estimator checks, and the
+estimators in pipelines, grid searches and cross-validation."""
 
 import logging
 import pickle
@@ -8,19 +8,23 @@ import numpy as np
 import pytest
 import scipy.sparse
 
-pytest.importorskip('sklearn')
+pytest.importorskip("sklearn")
 
-from sklearn.base import clone  # noqa: E402
-from sklearn.compose import TransformedTargetRegressor  # noqa: E402
-from sklearn.datasets import load_diabetes, load_iris  # noqa: E402
-from sklearn.dummy import DummyRegressor  # noqa: E402
-from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
-from sklearn.pipeline import Pipeline, make_pipeline  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+from sklearn.base import clone
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.datasets import load_diabetes, load_iris
+from sklearn.dummy import DummyRegressor
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from theanets.sklearn import (AutoencoderTransformer, NetworkClassifier,  # noqa: E402
-                              NetworkRegressor, expected_failed_checks)
+from theanets.sklearn import (
+    AutoencoderTransformer,
+    NetworkClassifier,
+    NetworkRegressor,
+    expected_failed_checks,
+)
 
 # The estimator checks train some 60 small models per estimator. In the
 # FAST_COMPILE mode of the tests every model costs a compilation plus slow
@@ -28,20 +32,28 @@ from theanets.sklearn import (AutoencoderTransformer, NetworkClassifier,  # noqa
 # compile and run) and few updates, as scikit-learn's own suite shortens
 # max_iter. Gradient clipping keeps SGD stable on the checks' unscaled data.
 # The default-parameter instances go through the same checks in a slow test.
-_FAST = dict(layers=(8,), algo='sgd', batch_size=1024, max_updates=20, validate_every=20,
-             train_options=dict(max_gradient_norm=1))
-FAST_ESTIMATORS = [NetworkClassifier(learning_rate=0.5, **_FAST),
-                   NetworkRegressor(learning_rate=0.1, **_FAST),
-                   AutoencoderTransformer(learning_rate=0.1, **_FAST)]
+_FAST = dict(
+    layers=(8,),
+    algo="sgd",
+    batch_size=1024,
+    max_updates=20,
+    validate_every=20,
+    train_options=dict(max_gradient_norm=1),
+)
+FAST_ESTIMATORS = [
+    NetworkClassifier(learning_rate=0.5, **_FAST),
+    NetworkRegressor(learning_rate=0.1, **_FAST),
+    AutoencoderTransformer(learning_rate=0.1, **_FAST),
+]
 
 
 def _run_check(estimator, check, monkeypatch):
-    if 'check_array_api_input' in str(check):
+    if "check_array_api_input" in str(check):
         # With array_api_dispatch and numpy inputs (all this check uses for
         # an estimator without array API support), scikit-learn only needs
         # the variable to be set; scipy read it at import, which does not
         # matter for numpy arrays.
-        monkeypatch.setenv('SCIPY_ARRAY_API', '1')
+        monkeypatch.setenv("SCIPY_ARRAY_API", "1")
     check(estimator)
 
 
@@ -51,33 +63,53 @@ def test_estimator_checks(estimator, check, monkeypatch):
 
 
 @pytest.mark.slow
-@parametrize_with_checks([NetworkClassifier(), NetworkRegressor(), AutoencoderTransformer()],
-                         expected_failed_checks=expected_failed_checks)
+@parametrize_with_checks(
+    [NetworkClassifier(), NetworkRegressor(), AutoencoderTransformer()],
+    expected_failed_checks=expected_failed_checks,
+)
 def test_estimator_checks_defaults(estimator, check, monkeypatch):
     _run_check(estimator, check, monkeypatch)
 
 
 # ----- in scikit-learn's tools ----------------------------------------------
 
+
 def test_grid_search_pipeline_on_iris():
     X, y = load_iris(return_X_y=True)
-    pipe = Pipeline([('scale', StandardScaler()),
-                     ('net', NetworkClassifier(learning_rate=0.02, max_updates=30,
-                                               validate_every=10, random_state=0))])
-    search = GridSearchCV(pipe, {'net__layers': [(8,), (16,)]}, cv=3)
+    pipe = Pipeline(
+        [
+            ("scale", StandardScaler()),
+            (
+                "net",
+                NetworkClassifier(
+                    learning_rate=0.02, max_updates=30, validate_every=10, random_state=0
+                ),
+            ),
+        ]
+    )
+    search = GridSearchCV(pipe, {"net__layers": [(8,), (16,)]}, cv=3)
     search.fit(X, y)
     assert search.best_score_ >= 0.9
-    assert search.best_params_['net__layers'] in [(8,), (16,)]
+    assert search.best_params_["net__layers"] in [(8,), (16,)]
     assert search.score(X, y) >= 0.9
 
 
 def test_cross_val_score_on_diabetes_beats_dummy():
     X, y = load_diabetes(return_X_y=True)
     net = TransformedTargetRegressor(
-        make_pipeline(StandardScaler(), NetworkRegressor(
-            layers=(16,), learning_rate=0.01, max_updates=40, validate_every=10,
-            weight_l2=1e-3, random_state=0)),
-        transformer=StandardScaler())
+        make_pipeline(
+            StandardScaler(),
+            NetworkRegressor(
+                layers=(16,),
+                learning_rate=0.01,
+                max_updates=40,
+                validate_every=10,
+                weight_l2=1e-3,
+                random_state=0,
+            ),
+        ),
+        transformer=StandardScaler(),
+    )
     scores = cross_val_score(net, X, y, cv=3)
     dummy = cross_val_score(DummyRegressor(), X, y, cv=3)
     assert scores.mean() > dummy.mean() + 0.2
@@ -85,9 +117,16 @@ def test_cross_val_score_on_diabetes_beats_dummy():
 
 # ----- behaviour ------------------------------------------------------------
 
+
 def _fast(cls, **kwargs):
-    options = dict(layers=(8,), learning_rate=0.05, batch_size=64, max_updates=10,
-                   validate_every=5, random_state=0)
+    options = dict(
+        layers=(8,),
+        learning_rate=0.05,
+        batch_size=64,
+        max_updates=10,
+        validate_every=5,
+        random_state=0,
+    )
     options.update(kwargs)
     return cls(**options)
 
@@ -102,9 +141,9 @@ def blobs(rng):
 
 def test_classifier_string_labels_and_proba(blobs):
     X, y = blobs
-    labels = np.array(['ant', 'bee', 'cat'])[y]
+    labels = np.array(["ant", "bee", "cat"])[y]
     clf = _fast(NetworkClassifier).fit(X, labels)
-    assert clf.classes_.tolist() == ['ant', 'bee', 'cat']
+    assert clf.classes_.tolist() == ["ant", "bee", "cat"]
     assert set(clf.predict(X)) <= set(labels)
     proba = clf.predict_proba(X)
     assert proba.shape == (90, 3) and proba.dtype == np.float64
@@ -142,25 +181,25 @@ def test_pickle_and_clone(blobs):
     np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
     fresh = clone(clf)
     assert fresh.get_params() == clf.get_params()
-    assert not hasattr(fresh, 'model_')
+    assert not hasattr(fresh, "model_")
 
 
 def test_pandas_feature_names_and_lists(blobs):
-    pd = pytest.importorskip('pandas')
+    pd = pytest.importorskip("pandas")
     X, y = blobs
-    frame = pd.DataFrame(X, columns=['left', 'right'])
+    frame = pd.DataFrame(X, columns=["left", "right"])
     reg = _fast(NetworkRegressor).fit(frame, pd.Series(y.astype(float)))
-    assert reg.feature_names_in_.tolist() == ['left', 'right']
+    assert reg.feature_names_in_.tolist() == ["left", "right"]
     assert reg.n_features_in_ == 2
     from_list = _fast(NetworkRegressor).fit(X.tolist(), y.tolist())
     np.testing.assert_allclose(from_list.predict(X), reg.predict(frame), rtol=1e-6)
 
 
 def test_sparse_input_builds_sparse_model(rng):
-    X = scipy.sparse.random(60, 12, density=0.3, format='csc', random_state=rng)
+    X = scipy.sparse.random(60, 12, density=0.3, format="csc", random_state=rng)
     y = np.asarray(X.sum(axis=1)).ravel()
     reg = _fast(NetworkRegressor).fit(X, y)
-    assert reg.model_.layers[0].sparse == 'csr'
+    assert reg.model_.layers[0].sparse == "csr"
     dense = reg.predict(X.toarray())
     np.testing.assert_allclose(reg.predict(X), dense, rtol=1e-6)
 
@@ -197,8 +236,9 @@ def test_training_records_curves_and_keeps_the_last_update(rng):
     assert reg.best_validation_loss_ == min(reg.validation_loss_curve_)
     # One update is kept, although theanets validates before updating.
     one = _fast(NetworkRegressor, max_updates=1, validate_every=1, random_state=1).fit(X, y)
-    untrained = _fast(NetworkRegressor, max_updates=1, validate_every=1, learning_rate=1e-12,
-                      random_state=1).fit(X, y)
+    untrained = _fast(
+        NetworkRegressor, max_updates=1, validate_every=1, learning_rate=1e-12, random_state=1
+    ).fit(X, y)
     assert one.validation_loss_curve_[1] < one.validation_loss_curve_[0]
     assert not np.allclose(one.predict(X), untrained.predict(X))
 
@@ -208,7 +248,7 @@ def test_regularizers_reach_training(rng):
     y = X[:, 0]
     plain = _fast(NetworkRegressor).fit(X, y)
     shrunk = _fast(NetworkRegressor, weight_l2=1.0).fit(X, y)
-    size = [abs(r.model_.find('hid1', 'w').get_value()).sum() for r in (plain, shrunk)]
+    size = [abs(r.model_.find("hid1", "w").get_value()).sum() for r in (plain, shrunk)]
     assert size[1] < size[0]
 
 
@@ -216,8 +256,11 @@ def test_validation_fraction(blobs):
     X, y = blobs
     clf = _fast(NetworkClassifier, validation_fraction=0.2).fit(X, y)
     assert len(clf.validation_loss_curve_) >= 2
-    with pytest.raises(ValueError, match=r'validation_fraction=0.5 of 1 samples leaves 0 for '
-                                         r'training and 1 for validation'):
+    with pytest.raises(
+        ValueError,
+        match=r"validation_fraction=0.5 of 1 samples leaves 0 for "
+        r"training and 1 for validation",
+    ):
         _fast(NetworkRegressor, validation_fraction=0.5).fit(X[:1], y[:1])
 
 
@@ -230,13 +273,13 @@ def test_partial_fit_continues_training(blobs):
         clf.partial_fit(X, y)
     assert clf.n_updates_ == 4 and len(clf.loss_curve_) == 4
     assert not np.allclose(first, clf.predict_proba(X))
-    with pytest.raises(ValueError, match=r'classes=\[0, 1\] differs from classes_ \[0, 1, 2\]'):
+    with pytest.raises(ValueError, match=r"classes=\[0, 1\] differs from classes_ \[0, 1, 2\]"):
         clf.partial_fit(X, y, classes=[0, 1])
-    with pytest.raises(ValueError, match=r'y holds labels \[7\] that are not among classes_'):
+    with pytest.raises(ValueError, match=r"y holds labels \[7\] that are not among classes_"):
         clf.partial_fit(X[:2], [0, 7])
     reg = _fast(NetworkRegressor).partial_fit(X, y.astype(float)).partial_fit(X, y)
     assert reg.n_updates_ == 2
-    with pytest.raises(ValueError, match=r'y has 2 column\(s\), but the model was fitted with 1'):
+    with pytest.raises(ValueError, match=r"y has 2 column\(s\), but the model was fitted with 1"):
         reg.partial_fit(X, np.c_[y, y])
     ae = _fast(AutoencoderTransformer).partial_fit(X).partial_fit(X)
     assert ae.n_updates_ == 2
@@ -250,104 +293,130 @@ def test_autoencoder_codes_and_reconstruction(rng):
     assert ae.transform(X.astype(np.float32)).dtype == np.float32
     assert ae.inverse_transform(codes).shape == (60, 6)
     assert ae.get_feature_names_out().tolist() == [
-        'autoencodertransformer0', 'autoencodertransformer1', 'autoencodertransformer2']
+        "autoencodertransformer0",
+        "autoencodertransformer1",
+        "autoencodertransformer2",
+    ]
     assert -1 < ae.score(X) <= 1
-    first = _fast(AutoencoderTransformer, layers=(12, 3, 12), code_layer='hid1').fit(X)
+    first = _fast(AutoencoderTransformer, layers=(12, 3, 12), code_layer="hid1").fit(X)
     assert first.transform(X).shape == (60, 12)
     tied = _fast(AutoencoderTransformer, layers=(4, 2), tied=True).fit(X)
-    assert [layer.name for layer in tied.model_.layers] == ['in', 'hid1', 'hid2', 'hid3', 'out']
+    assert [layer.name for layer in tied.model_.layers] == ["in", "hid1", "hid2", "hid3", "out"]
     assert tied.transform(X).shape == (60, 2)
-    with pytest.raises(ValueError, match=r'inverse_transform: X has 2 features, but the codes '
-                                         r"of layer 'hid2:out' have 3"):
+    with pytest.raises(
+        ValueError,
+        match=r"inverse_transform: X has 2 features, but the codes "
+        r"of layer 'hid2:out' have 3",
+    ):
         ae.inverse_transform(codes[:, :2])
 
 
 def test_autoencoder_pandas_output(rng):
-    pytest.importorskip('pandas')
-    ae = _fast(AutoencoderTransformer, layers=(2,)).set_output(transform='pandas')
+    pytest.importorskip("pandas")
+    ae = _fast(AutoencoderTransformer, layers=(2,)).set_output(transform="pandas")
     frame = ae.fit_transform(rng.randn(20, 4))
-    assert list(frame.columns) == ['autoencodertransformer0', 'autoencodertransformer1']
+    assert list(frame.columns) == ["autoencodertransformer0", "autoencodertransformer1"]
 
 
 def test_quiet_unless_verbose(rng, caplog):
     X = rng.randn(20, 2)
     y = X[:, 0]
-    caplog.set_level(logging.INFO, logger='theanets')
+    caplog.set_level(logging.INFO, logger="theanets")
     _fast(NetworkRegressor, max_updates=2, validate_every=1).fit(X, y)
     assert not caplog.records
-    assert logging.getLogger('theanets').level == logging.INFO  # restored
+    assert logging.getLogger("theanets").level == logging.INFO  # restored
     _fast(NetworkRegressor, max_updates=2, validate_every=1, verbose=1).fit(X, y)
-    assert any(r.name.startswith('theanets') for r in caplog.records)
+    assert any(r.name.startswith("theanets") for r in caplog.records)
 
 
 # ----- bad parameters -------------------------------------------------------
 
-@pytest.mark.parametrize('params, message', [
-    (dict(algo='adamm'), r"algo must be one of .*adam.*, not 'adamm'"),
-    (dict(loss='mse'), r"loss must be one of crossentropy, hinge, xe, not 'mse'"),
-    (dict(activation=3), r'activation must be the name of an activation'),
-    (dict(learning_rate=0), r'learning_rate must be a positive number, not 0'),
-    (dict(batch_size=2.5), r'batch_size must be a positive int, not 2.5'),
-    (dict(max_updates=0), r'max_updates must be a positive int, not 0'),
-    (dict(validate_every=True), r'validate_every must be a positive int, not True'),
-    (dict(validate_every=20, max_updates=10), r'validate_every=20 exceeds max_updates=10: no '
-                                               r'update would be validated'),
-    (dict(patience=-1), r'patience must be a number >= 0'),
-    (dict(min_improvement=2), r'min_improvement must be a number in \[0, 1\)'),
-    (dict(validation_fraction=1), r'validation_fraction must be a number in \[0, 1\)'),
-    (dict(weight_l2=-1), r'weight_l2 must be a number >= 0, not -1'),
-    (dict(hidden_dropout=1), r'hidden_dropout must be a number in \[0, 1\), not 1'),
-    (dict(train_options=[1]), r'train_options must be None or a dict'),
-    (dict(train_options=dict(learning_rate=1)), r'train_options must not set learning_rate'),
-    (dict(layers='wide'), r'layers must be a sequence of hidden-layer specs'),
-    (dict(layers=(0,)), r'layers must be a sequence of positive sizes'),
-    (dict(layers=(None,)), r'layers must be a sequence of ints, tuples or dicts'),
-])
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (dict(algo="adamm"), r"algo must be one of .*adam.*, not 'adamm'"),
+        (dict(loss="mse"), r"loss must be one of crossentropy, hinge, xe, not 'mse'"),
+        (dict(activation=3), r"activation must be the name of an activation"),
+        (dict(learning_rate=0), r"learning_rate must be a positive number, not 0"),
+        (dict(batch_size=2.5), r"batch_size must be a positive int, not 2.5"),
+        (dict(max_updates=0), r"max_updates must be a positive int, not 0"),
+        (dict(validate_every=True), r"validate_every must be a positive int, not True"),
+        (
+            dict(validate_every=20, max_updates=10),
+            r"validate_every=20 exceeds max_updates=10: no "
+            r"update would be validated",
+        ),
+        (dict(patience=-1), r"patience must be a number >= 0"),
+        (dict(min_improvement=2), r"min_improvement must be a number in \[0, 1\)"),
+        (dict(validation_fraction=1), r"validation_fraction must be a number in \[0, 1\)"),
+        (dict(weight_l2=-1), r"weight_l2 must be a number >= 0, not -1"),
+        (dict(hidden_dropout=1), r"hidden_dropout must be a number in \[0, 1\), not 1"),
+        (dict(train_options=[1]), r"train_options must be None or a dict"),
+        (dict(train_options=dict(learning_rate=1)), r"train_options must not set learning_rate"),
+        (dict(layers="wide"), r"layers must be a sequence of hidden-layer specs"),
+        (dict(layers=(0,)), r"layers must be a sequence of positive sizes"),
+        (dict(layers=(None,)), r"layers must be a sequence of ints, tuples or dicts"),
+    ],
+)
 def test_bad_parameters_are_reported_in_fit(blobs, params, message):
     X, y = blobs
     clf = NetworkClassifier(**params)  # the constructor only stores them
-    with pytest.raises(ValueError, match='NetworkClassifier: ' + message):
+    with pytest.raises(ValueError, match="NetworkClassifier: " + message):
         clf.fit(X, y)
 
 
 def test_bad_autoencoder_parameters(rng):
     X = rng.randn(10, 3)
-    with pytest.raises(ValueError, match=r'code_layer must be None, a layer index or a layer '
-                                         r'name, not 1.5'):
+    with pytest.raises(
+        ValueError,
+        match=r"code_layer must be None, a layer index or a layer "
+        r"name, not 1.5",
+    ):
         AutoencoderTransformer(code_layer=1.5).fit(X)
-    with pytest.raises(ValueError, match=r"code_layer='deep' is not a layer of the model "
-                                         r"\(layers: \['in', 'hid1', 'out'\]\)"):
-        AutoencoderTransformer(code_layer='deep').fit(X)
-    with pytest.raises(ValueError, match=r'code_layer=7 is not a layer of the model'):
+    with pytest.raises(
+        ValueError,
+        match=r"code_layer='deep' is not a layer of the model "
+        r"\(layers: \['in', 'hid1', 'out'\]\)",
+    ):
+        AutoencoderTransformer(code_layer="deep").fit(X)
+    with pytest.raises(ValueError, match=r"code_layer=7 is not a layer of the model"):
         AutoencoderTransformer(code_layer=7).fit(X)
     with pytest.raises(ValueError, match=r"tied must be True or False, not 'yes'"):
-        AutoencoderTransformer(tied='yes').fit(X)
-    with pytest.raises(ValueError, match=r'layers must be at least one hidden layer when '
-                                         r'tied=True'):
+        AutoencoderTransformer(tied="yes").fit(X)
+    with pytest.raises(
+        ValueError,
+        match=r"layers must be at least one hidden layer when "
+        r"tied=True",
+    ):
         AutoencoderTransformer(layers=(), tied=True).fit(X)
     with pytest.raises(ValueError, match=r"loss must be one of .*mse.*, not 'xe'"):
-        AutoencoderTransformer(loss='xe').fit(X)
+        AutoencoderTransformer(loss="xe").fit(X)
 
 
 def test_one_class_is_refused(blobs):
     X, _ = blobs
-    with pytest.raises(ValueError, match=r"needs samples of at least 2 classes to learn, but y "
-                                         r"has 1 class \('a'\)"):
-        NetworkClassifier().fit(X, ['a'] * len(X))
+    with pytest.raises(
+        ValueError,
+        match=r"needs samples of at least 2 classes to learn, but y "
+        r"has 1 class \('a'\)",
+    ):
+        NetworkClassifier().fit(X, ["a"] * len(X))
 
 
 def test_grid_search_example_fast(tmp_path, capsys):
     import importlib.util
     import pathlib
-    path = pathlib.Path(__file__).resolve().parent.parent / 'examples' / 'sklearn_grid_search.py'
-    spec = importlib.util.spec_from_file_location('sklearn_grid_search', path)
+
+    path = pathlib.Path(__file__).resolve().parent.parent / "examples" / "sklearn_grid_search.py"
+    spec = importlib.util.spec_from_file_location("sklearn_grid_search", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    best, score = module.main(['--fast', '--out', str(tmp_path)])
+    best, score = module.main(["--fast", "--out", str(tmp_path)])
     out = capsys.readouterr().out
-    assert 'best parameters' in out and 'held-out test digits' in out
-    assert set(best) == {'net__layers', 'net__weight_l2'}
-    assert (tmp_path / 'grid_scores.png').stat().st_size > 0
+    assert "best parameters" in out and "held-out test digits" in out
+    assert set(best) == {"net__layers", "net__weight_l2"}
+    assert (tmp_path / "grid_scores.png").stat().st_size > 0
     # Ten updates on 450 digits are far from converged, but it must have learned.
     assert 0.7 < score <= 1
 
@@ -356,9 +425,11 @@ def test_missing_scikit_learn_is_explained(monkeypatch):
     import importlib.util
     import pathlib
     import sys
+
     import theanets.sklearn
-    path = pathlib.Path(theanets.sklearn.__file__).parent / 'base.py'
-    spec = importlib.util.spec_from_file_location('theanets.sklearn._probe', path)
-    monkeypatch.setitem(sys.modules, 'sklearn.base', None)  # as if it were not installed
-    with pytest.raises(ImportError, match=r'theanets.sklearn needs scikit-learn 1.6 or later'):
+
+    path = pathlib.Path(theanets.sklearn.__file__).parent / "base.py"
+    spec = importlib.util.spec_from_file_location("theanets.sklearn._probe", path)
+    monkeypatch.setitem(sys.modules, "sklearn.base", None)  # as if it were not installed
+    with pytest.raises(ImportError, match=r"theanets.sklearn needs scikit-learn 1.6 or later"):
         spec.loader.exec_module(importlib.util.module_from_spec(spec))

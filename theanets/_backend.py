@@ -1,4 +1,4 @@
-'''The few places where PyTensor differs from Theano, behind small helpers.
+"""The few places where PyTensor differs from Theano, behind small helpers.
 
 No other module of theanets (the optimizers in :mod:`theanets.downhill`
 included) needs to know where PyTensor keeps sigmoid, softplus, sparse
@@ -6,7 +6,7 @@ products, random streams, graph traversal and the R- and L-operators, how
 its ``scan`` returns updates, nor that it has no batched convolution or
 pooling (``conv2d`` and ``pool`` stand in for Theano's). Where PyTensor
 versions differ, the difference is settled here, once, at import.
-'''
+"""
 
 import inspect
 
@@ -16,7 +16,7 @@ import pytensor.gradient
 import pytensor.sparse
 import pytensor.tensor as TT
 from pytensor.sparse.variable import SparseVariable
-from pytensor.tensor.math import sigmoid, softplus  # noqa: F401 (re-exported)
+from pytensor.tensor.math import sigmoid, softplus
 from pytensor.tensor.random import shared_rng
 
 from .ops.conv import Conv2d, border_pads
@@ -27,21 +27,34 @@ try:
 except ImportError:  # PyTensor < 2.32
     from pytensor.graph.basic import graph_inputs
 
-__all__ = ['sigmoid', 'softplus', 'RandomSource', 'random_source', 'is_sparse', 'dot',
-           'sparse_input', 'SparseVariable', 'conv2d', 'pool', 'scan', 'graph_inputs',
-           'jacobian_vector', 'vector_jacobian']
+__all__ = [
+    "sigmoid",
+    "softplus",
+    "RandomSource",
+    "random_source",
+    "is_sparse",
+    "dot",
+    "sparse_input",
+    "SparseVariable",
+    "conv2d",
+    "pool",
+    "scan",
+    "graph_inputs",
+    "jacobian_vector",
+    "vector_jacobian",
+]
 
 # PyTensor 3 deprecates scan's (outputs, updates) return value; 2.38 has no
 # return_updates argument and always returns both.
-_SCAN_HAS_RETURN_UPDATES = 'return_updates' in inspect.signature(pytensor.scan).parameters
+_SCAN_HAS_RETURN_UPDATES = "return_updates" in inspect.signature(pytensor.scan).parameters
 
 # PyTensor 3 renames Rop/Lop to pushforward/pullback (the old names warn).
-_PUSHFORWARD = getattr(pytensor.gradient, 'pushforward', None) or pytensor.gradient.Rop
-_PULLBACK = getattr(pytensor.gradient, 'pullback', None) or pytensor.gradient.Lop
+_PUSHFORWARD = getattr(pytensor.gradient, "pushforward", None) or pytensor.gradient.Rop
+_PULLBACK = getattr(pytensor.gradient, "pullback", None) or pytensor.gradient.Lop
 
 
 class RandomSource:
-    '''A seeded source of symbolic random draws (Theano's random streams).
+    """A seeded source of symbolic random draws (Theano's random streams).
 
     Each draw gets its own generator, held in a shared variable and seeded
     with the next child of ``numpy.random.SeedSequence(seed)``: the draws
@@ -63,7 +76,7 @@ class RandomSource:
     >>> f = pytensor.function([], sample, updates=source.updates())
     >>> bool((f() != f()).all())
     True
-    '''
+    """
 
     def __init__(self, seed=None):
         self.seeds = np.random.SeedSequence(seed)
@@ -74,61 +87,61 @@ class RandomSource:
         return shared_rng(generator, borrow=True)
 
     def normal(self, loc, scale, size, dtype=None):
-        '''A symbolic array of normal draws (float64 unless ``dtype`` is given).'''
+        """A symbolic array of normal draws (float64 unless ``dtype`` is given)."""
         rng = self._generator()
         next_rng, value = rng.normal(loc, scale, size=size, dtype=dtype)
         self._updates.append((rng, next_rng))
         return value
 
     def binomial(self, n, p, size):
-        '''A symbolic array of binomial draws (int64).'''
+        """A symbolic array of binomial draws (int64)."""
         rng = self._generator()
         next_rng, value = rng.binomial(n, p, size=size)
         self._updates.append((rng, next_rng))
         return value
 
     def updates(self):
-        '''The ``(generator, next generator)`` pair of every draw made so far.'''
+        """The ``(generator, next generator)`` pair of every draw made so far."""
         return list(self._updates)
 
 
 def random_source(seed):
-    '''A :class:`RandomSource` for an int (or None) seed; a source is returned as is.'''
+    """A :class:`RandomSource` for an int (or None) seed; a source is returned as is."""
     if seed is None or isinstance(seed, (int, np.integer)):
         return RandomSource(seed)
     return seed
 
 
 def jacobian_vector(f, wrt, v):
-    '''The R-operator ``J(f, wrt) v`` (``pushforward``, formerly ``Rop``).'''
+    """The R-operator ``J(f, wrt) v`` (``pushforward``, formerly ``Rop``)."""
     return _PUSHFORWARD(f, wrt, v)
 
 
 def vector_jacobian(f, wrt, v):
-    '''The L-operator ``v J(f, wrt)`` (``pullback``, formerly ``Lop``).'''
+    """The L-operator ``v J(f, wrt)`` (``pullback``, formerly ``Lop``)."""
     return _PULLBACK(f, wrt, v)
 
 
 def is_sparse(var):
-    '''True if the symbolic variable ``var`` holds a sparse matrix.'''
+    """True if the symbolic variable ``var`` holds a sparse matrix."""
     return isinstance(var, SparseVariable)
 
 
 def dot(x, w):
-    '''``x . w`` for dense or sparse ``x`` (a structured product for sparse).'''
+    """``x . w`` for dense or sparse ``x`` (a structured product for sparse)."""
     if is_sparse(x):
         return pytensor.sparse.structured_dot(x, w)
     return TT.dot(x, w)
 
 
 def sparse_input(fmt, name):
-    '''A symbolic sparse matrix input of format ``'csr'`` or ``'csc'``.'''
-    maker = {'csr': pytensor.sparse.csr_matrix, 'csc': pytensor.sparse.csc_matrix}[fmt]
+    """A symbolic sparse matrix input of format ``'csr'`` or ``'csc'``."""
+    maker = {"csr": pytensor.sparse.csr_matrix, "csc": pytensor.sparse.csc_matrix}[fmt]
     return maker(name, dtype=pytensor.config.floatX)
 
 
 def same_padding(filter_size):
-    '''Zeros added ``(before, after)`` along an axis for ``border_mode='same'``.
+    """Zeros added ``(before, after)`` along an axis for ``border_mode='same'``.
 
     ``before = filter_size // 2`` and ``after = (filter_size - 1) // 2``: for
     an even filter the extra zero goes *before* the data (top/left). The
@@ -136,12 +149,12 @@ def same_padding(filter_size):
     ``(filter_size - 1) // 2``, exactly what ``scipy.signal.convolve``,
     ``scipy.signal.convolve2d`` and ``numpy.convolve`` return with
     ``mode='same'``.
-    '''
+    """
     return filter_size // 2, (filter_size - 1) // 2
 
 
-def conv2d(x, w, filter_size, border_mode='valid', stride=(1, 1)):
-    '''Theano's ``conv2d`` (a true convolution: kernels flipped) on
+def conv2d(x, w, filter_size, border_mode="valid", stride=(1, 1)):
+    """Theano's ``conv2d`` (a true convolution: kernels flipped) on
     channels-last images.
 
     PyTensor has no batched multi-channel convolution: this is one node of
@@ -170,12 +183,12 @@ def conv2d(x, w, filter_size, border_mode='valid', stride=(1, 1)):
     Returns
     -------
     symbolic 4-D tensor ``(examples, width', height', filters)``.
-    '''
+    """
     return Conv2d(filter_size, border_pads(filter_size, border_mode), stride)(x, w)
 
 
-def pool(x, pool_size, mode='max', stride=None):
-    '''Pooling over the axes after the batch axis.
+def pool(x, pool_size, mode="max", stride=None):
+    """Pooling over the axes after the batch axis.
 
     One node of :class:`theanets.ops.pool.Pool2d`, which has its own
     gradients and implementations for numpy, JAX and Numba.
@@ -200,16 +213,19 @@ def pool(x, pool_size, mode='max', stride=None):
     symbolic tensor ``(examples, n_1, ..., n_k, channels)`` with
     ``n_i = (d_i - p_i) // s_i + 1`` windows along each axis (``d_i // p_i``
     without a stride).
-    '''
+    """
     pool_size = tuple(pool_size)
     stride = pool_size if stride is None else tuple(stride)
     if len(pool_size) == 1:
         # (N, T, C) as images (N, 1, T, C)
         op = Pool2d((1,) + pool_size, (1,) + stride, mode)
-        return op(x.dimshuffle(0, 'x', 1, 2))[:, 0]
+        return op(x.dimshuffle(0, "x", 1, 2))[:, 0]
     if len(pool_size) != 2:
-        raise ValueError('pool: pooling over 1 or 2 axes, not {} (pool_size {})'.format(
-            len(pool_size), pool_size))
+        raise ValueError(
+            "pool: pooling over 1 or 2 axes, not {} (pool_size {})".format(
+                len(pool_size), pool_size
+            )
+        )
     return Pool2d(pool_size, stride, mode)(x)
 
 
@@ -224,9 +240,9 @@ def scan(fn, **kwargs):
     too (PyTensor otherwise compiles it to C with full optimisation, which
     is slow to build, whatever the mode of the function holding the scan).
     """
-    kwargs['return_list'] = True
-    if kwargs.get('mode') is None and pytensor.config.mode == 'FAST_COMPILE':
-        kwargs['mode'] = 'FAST_COMPILE'
+    kwargs["return_list"] = True
+    if kwargs.get("mode") is None and pytensor.config.mode == "FAST_COMPILE":
+        kwargs["mode"] = "FAST_COMPILE"
     if _SCAN_HAS_RETURN_UPDATES:
         return pytensor.scan(fn, return_updates=False, **kwargs), []
     outputs, updates = pytensor.scan(fn, **kwargs)

@@ -1,4 +1,4 @@
-'''The PyTensor compile mode of the functions that theanets compiles.
+"""The PyTensor compile mode of the functions that theanets compiles.
 
 Measured on CPU (see ``benchmarks/profile_compile.py`` and the speed page of
 the guide): almost all of the time to a model's first training step goes to
@@ -27,7 +27,7 @@ that arithmetic on concrete values (shapes and constants) is computed while
 tracing and shapes stay concrete; operations on the data are traced as
 usual. It also keeps JAX's compiled programs in a persistent cache beside
 PyTensor's (``<base_compiledir>/jax``) unless the user configured one.
-'''
+"""
 
 import contextlib
 import ctypes
@@ -41,7 +41,7 @@ import pytensor
 from pytensor.compile.mode import Mode, get_mode
 from pytensor.graph.traversal import ancestors
 
-__all__ = ['default_mode', 'jax_mode', 'user_mode', 'jax_available']
+__all__ = ["default_mode", "jax_mode", "user_mode", "jax_available"]
 
 # PyTensor's JAX linker warns about these while converting and tracing a
 # graph; each is expected and harmless here:
@@ -51,9 +51,9 @@ __all__ = ['default_mode', 'jax_mode', 'user_mode', 'jax_available']
 # - without jax_enable_x64 (float32 work) JAX computes int64/float64 scalars
 #   in 32 bits.
 _JAX_WARNINGS = (
-    r'The RandomType SharedVariables .* will not be used',
-    r'Skipping .* Op \(.*\) as JAX tracing would remove it',
-    r'Explicitly requested dtype .* is not available',
+    r"The RandomType SharedVariables .* will not be used",
+    r"Skipping .* Op \(.*\) as JAX tracing would remove it",
+    r"Explicitly requested dtype .* is not available",
 )
 
 
@@ -61,24 +61,24 @@ def _quiet_jax_warnings():
     catcher = warnings.catch_warnings()
     catcher.__enter__()
     for message in _JAX_WARNINGS:
-        warnings.filterwarnings('ignore', message=message, category=UserWarning)
+        warnings.filterwarnings("ignore", message=message, category=UserWarning)
     return catcher
 
 
 def jax_available():
-    '''True if ``jax`` can be imported (without importing it).
+    """True if ``jax`` can be imported (without importing it).
 
     Examples
     --------
     >>> import theanets._mode
     >>> theanets._mode.jax_available() in (True, False)
     True
-    '''
-    return importlib.util.find_spec('jax') is not None
+    """
+    return importlib.util.find_spec("jax") is not None
 
 
 def user_mode():
-    '''The mode the user asked for, or None if they asked for none.
+    """The mode the user asked for, or None if they asked for none.
 
     A user asks for a mode with ``mode=`` or ``linker=`` in
     ``PYTENSOR_FLAGS`` (or ``THEANO_FLAGS``, copied over when theanets is
@@ -88,12 +88,17 @@ def user_mode():
     Returns
     -------
     pytensor.compile.mode.Mode or None
-    '''
+    """
     config = pytensor.config
-    flags = os.environ.get('PYTENSOR_FLAGS', '')
-    named = {item.split('=', 1)[0].strip().lower() for item in flags.split(',')}
-    chosen = (not isinstance(config.mode, str) or config.mode != 'Mode'
-              or config.linker != 'auto' or 'mode' in named or 'linker' in named)
+    flags = os.environ.get("PYTENSOR_FLAGS", "")
+    named = {item.split("=", 1)[0].strip().lower() for item in flags.split(",")}
+    chosen = (
+        not isinstance(config.mode, str)
+        or config.mode != "Mode"
+        or config.linker != "auto"
+        or "mode" in named
+        or "linker" in named
+    )
     return get_mode(config.mode) if chosen else None
 
 
@@ -125,21 +130,21 @@ def _concrete_shape_arithmetic():
     if _SHAPE_OPS_PATCHED:
         return
     import jax
-    from pytensor.link.jax.dispatch import jax_funcify
     import jax.numpy as jnp
     from pytensor.graph.basic import Constant
     from pytensor.ifelse import IfElse
-    from pytensor.tensor.basic import (ARange, MakeVector, ScalarFromTensor, Split,
-                                       TensorFromScalar)
+    from pytensor.link.jax.dispatch import jax_funcify
+    from pytensor.tensor.basic import ARange, MakeVector, ScalarFromTensor, Split, TensorFromScalar
     from pytensor.tensor.elemwise import DimShuffle, Elemwise
     from pytensor.tensor.shape import Shape, Shape_i
     from pytensor.tensor.subtensor import Subtensor
 
     def is_shape_arithmetic(node):
         return node is not None and all(
-            getattr(out.type, 'ndim', 2) <= 1
-            and str(getattr(out.type, 'dtype', '')).startswith(('int', 'uint', 'bool'))
-            for out in node.outputs)
+            getattr(out.type, "ndim", 2) <= 1
+            and str(getattr(out.type, "dtype", "")).startswith(("int", "uint", "bool"))
+            for out in node.outputs
+        )
 
     def _to_numpy(value):
         if isinstance(value, jax.Array) and not isinstance(value, jax.core.Tracer):
@@ -147,8 +152,10 @@ def _concrete_shape_arithmetic():
         return value
 
     def _perform(node, args):
-        args = [np.asarray(a, dtype=getattr(inp.type, 'dtype', None))
-                for a, inp in zip(args, node.inputs)]
+        args = [
+            np.asarray(a, dtype=getattr(inp.type, "dtype", None))
+            for a, inp in zip(args, node.inputs, strict=True)
+        ]
         storage = [[None] for _ in node.outputs]
         node.op.perform(node, args, storage)
         return storage[0][0] if len(storage) == 1 else [s[0] for s in storage]
@@ -158,7 +165,7 @@ def _concrete_shape_arithmetic():
             fn = original(op, node=node, **kwargs)
             if not is_shape_arithmetic(node):
                 return fn
-            node.op.prepare_node(node, None, None, 'py')
+            node.op.prepare_node(node, None, None, "py")
 
             def concrete(*args):
                 if not any(isinstance(a, jax.core.Tracer) for a in args):
@@ -173,10 +180,19 @@ def _concrete_shape_arithmetic():
                 return _to_numpy(out)
 
             return concrete
+
         return convert
 
-    for cls in (Elemwise, ScalarFromTensor, TensorFromScalar, Subtensor, Shape, Shape_i,
-                MakeVector, DimShuffle):
+    for cls in (
+        Elemwise,
+        ScalarFromTensor,
+        TensorFromScalar,
+        Subtensor,
+        Shape,
+        Shape_i,
+        MakeVector,
+        DimShuffle,
+    ):
         jax_funcify.register(cls)(wrap(jax_funcify.dispatch(cls)))
 
     @jax_funcify.register(Split)
@@ -189,12 +205,14 @@ def _concrete_shape_arithmetic():
         def split(x, axis, splits):
             if isinstance(axis, jax.core.Tracer) or isinstance(splits, jax.core.Tracer):
                 raise NotImplementedError(
-                    'theanets: a join or split along a position known only at run time '
-                    'cannot be compiled by JAX; use mode=NUMBA')
+                    "theanets: a join or split along a position known only at run time "
+                    "cannot be compiled by JAX; use mode=NUMBA"
+                )
             splits = np.asarray(splits)
             if len(splits) != op.len_splits or (splits < 0).any():
-                raise ValueError('split sizes {} do not fit {} parts'.format(
-                    splits.tolist(), op.len_splits))
+                raise ValueError(
+                    "split sizes {} do not fit {} parts".format(splits.tolist(), op.len_splits)
+                )
             return jnp.split(x, np.cumsum(splits[:-1]), axis=int(axis))
 
         return split
@@ -220,15 +238,15 @@ def _concrete_shape_arithmetic():
 
     @jax_funcify.register(ARange)
     def convert_arange(op, node=None, **kwargs):
-        constants = [inp.data.item() if isinstance(inp, Constant) else None
-                     for inp in node.inputs]
+        constants = [inp.data.item() if isinstance(inp, Constant) else None for inp in node.inputs]
 
         def arange(*args):
-            args = [a if c is None else c for a, c in zip(args, constants)]
+            args = [a if c is None else c for a, c in zip(args, constants, strict=True)]
             with jax.ensure_compile_time_eval():
                 return jnp.arange(*args, dtype=op.dtype)
 
         return arange
+
     _SHAPE_OPS_PATCHED.append(True)
 
 
@@ -236,7 +254,7 @@ def _make_jax_linker():
     from pytensor.link.jax.linker import JAXLinker
 
     class StaticShapeJAXLinker(JAXLinker):
-        '''PyTensor's JAX linker: quiet about the expected warnings, numpy outputs.'''
+        """PyTensor's JAX linker: quiet about the expected warnings, numpy outputs."""
 
         def fgraph_convert(self, *args, **kwargs):
             catcher = _quiet_jax_warnings()
@@ -254,24 +272,25 @@ def _make_jax_linker():
                 finally:
                     catcher.__exit__(None, None, None)
 
-            traced.__name__ = getattr(fn, '__name__', 'jax_funcified_fgraph')
+            traced.__name__ = getattr(fn, "__name__", "jax_funcified_fgraph")
             jitted = super().jit_compile(traced)
             # Outputs are handed to numpy (no copy on the CPU): predictions
             # and monitor values are numpy arrays, as in the other modes.
             # Updated shared variables keep JAX's arrays, so that parameters
             # stay on the device between steps.
-            updated = set((getattr(self.fgraph, 'update_mapping', None) or {}).keys())
+            updated = set((getattr(self.fgraph, "update_mapping", None) or {}).keys())
             plain = [i for i in range(len(self.fgraph.outputs)) if i not in updated]
 
             def call(*args):
                 if _FORKED:
                     raise ForkedJAXError(
                         'this process was forked (multiprocessing\'s "fork" start method, '
-                        'os.fork) after JAX had started in its parent, and JAX cannot run in '
-                        'such a child: it would hang. Start the workers with '
+                        "os.fork) after JAX had started in its parent, and JAX cannot run in "
+                        "such a child: it would hang. Start the workers with "
                         'multiprocessing.get_context("spawn") or "forkserver" (or '
-                        'concurrent.futures.ProcessPoolExecutor(mp_context=...)), or compile '
-                        'with PYTENSOR_FLAGS=mode=NUMBA')
+                        "concurrent.futures.ProcessPoolExecutor(mp_context=...)), or compile "
+                        "with PYTENSOR_FLAGS=mode=NUMBA"
+                    )
                 if not _JAX_STARTED:
                     _JAX_STARTED.append(True)
                 outputs = list(jitted(*args))
@@ -297,7 +316,7 @@ _FORKED = []
 
 
 class ForkedJAXError(RuntimeError):
-    '''A JAX-compiled function was called in a process forked after JAX started.'''
+    """A JAX-compiled function was called in a process forked after JAX started."""
 
 
 def _note_fork_in_child():
@@ -305,12 +324,12 @@ def _note_fork_in_child():
         _FORKED.append(True)
 
 
-if hasattr(os, 'register_at_fork'):
+if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_note_fork_in_child)
 
 
 def _few_cores_xla_flags():
-    '''On at most two cores, run XLA's Eigen kernels on one thread.
+    """On at most two cores, run XLA's Eigen kernels on one thread.
 
     XLA runs its convolutions (and some products) with Eigen's own threads,
     besides splitting its loops over its threads; on two cores they compete.
@@ -321,27 +340,27 @@ def _few_cores_xla_flags():
     unchanged). Machines with more cores keep XLA's default, as does a user
     whose ``XLA_FLAGS`` names the flag. It only takes effect if JAX's CPU
     backend has not been started yet in this process.
-    '''
-    flags = os.environ.get('XLA_FLAGS', '')
-    if 'xla_cpu_multi_thread_eigen' in flags:
+    """
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_cpu_multi_thread_eigen" in flags:
         return
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
     if cores <= 2:
-        os.environ['XLA_FLAGS'] = (flags + ' --xla_cpu_multi_thread_eigen=false').strip()
+        os.environ["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false").strip()
 
 
 # glibc's mallopt parameters, and the values set (see _keep_large_buffers)
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_MMAP_THRESHOLD = 32 * 2 ** 20
-_TRIM_THRESHOLD = 64 * 2 ** 20
+_MMAP_THRESHOLD = 32 * 2**20
+_TRIM_THRESHOLD = 64 * 2**20
 _MALLOC_SET = []
 
 
 def _keep_large_buffers():
-    '''Have glibc's malloc keep freed large blocks for reuse.
+    """Have glibc's malloc keep freed large blocks for reuse.
 
     glibc gives a block above its mmap threshold fresh pages from the kernel
     and hands them back when it is freed; the threshold starts at 128 KiB
@@ -355,31 +374,35 @@ def _keep_large_buffers():
     Left alone if the user set ``MALLOC_MMAP_THRESHOLD_``,
     ``MALLOC_TRIM_THRESHOLD_`` or ``GLIBC_TUNABLES``, and on other C
     libraries. Returns True if the thresholds were set.
-    '''
+    """
     if _MALLOC_SET:
         return _MALLOC_SET[0]
     done = False
-    named = ('MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_', 'GLIBC_TUNABLES')
+    named = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES")
     if not any(name in os.environ for name in named):
         try:
             libc = ctypes.CDLL(None)
             mallopt = libc.mallopt
         except (OSError, AttributeError, TypeError):  # not glibc (or no C library)
             mallopt = None
-        if mallopt is not None and hasattr(libc, 'gnu_get_libc_version'):
-            done = bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)) and \
-                bool(mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
+        if mallopt is not None and hasattr(libc, "gnu_get_libc_version"):
+            done = bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)) and bool(
+                mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
+            )
     _MALLOC_SET.append(done)
     return done
 
 
 def _use_persistent_cache():
     import jax
-    if jax.config.jax_compilation_cache_dir is None and \
-            'JAX_COMPILATION_CACHE_DIR' not in os.environ:
-        path = os.path.join(os.fspath(pytensor.config.base_compiledir), 'jax')
-        jax.config.update('jax_compilation_cache_dir', path)
-        jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.1)
+
+    if (
+        jax.config.jax_compilation_cache_dir is None
+        and "JAX_COMPILATION_CACHE_DIR" not in os.environ
+    ):
+        path = os.path.join(os.fspath(pytensor.config.base_compiledir), "jax")
+        jax.config.update("jax_compilation_cache_dir", path)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
 
 
 # Rewrites for graphs holding a ``scan`` (recurrent models) under JAX: the
@@ -389,18 +412,19 @@ def _use_persistent_cache():
 # time (75 against 73 ms): XLA optimizes the traced program itself. For
 # feedforward graphs the full set gives faster steps (a 784-512-512-10
 # classifier: 4.0 against 4.7 ms) for a few tenths of a second, so they keep it.
-SCAN_REWRITES = ('fast_compile', 'stabilize', 'jax')
+SCAN_REWRITES = ("fast_compile", "stabilize", "jax")
 
 
 def _scan_optimizer():
     from pytensor.graph.rewriting.db import RewriteDatabaseQuery
-    if 'scan' not in _JAX_MODES:
-        _JAX_MODES['scan'] = RewriteDatabaseQuery(include=list(SCAN_REWRITES))
-    return _JAX_MODES['scan']
+
+    if "scan" not in _JAX_MODES:
+        _JAX_MODES["scan"] = RewriteDatabaseQuery(include=list(SCAN_REWRITES))
+    return _JAX_MODES["scan"]
 
 
 def jax_mode(optimizer=None):
-    '''PyTensor's JAX mode, with the static-shape fix (see the module notes).
+    """PyTensor's JAX mode, with the static-shape fix (see the module notes).
 
     Parameters
     ----------
@@ -415,27 +439,30 @@ def jax_mode(optimizer=None):
     ------
     ImportError
         If jax is not installed.
-    '''
+    """
     if not jax_available():
-        raise ImportError('the JAX mode needs jax, a dependency of theanets that is not '
-                          'installed here: pip install jax')
+        raise ImportError(
+            "the JAX mode needs jax, a dependency of theanets that is not "
+            "installed here: pip install jax"
+        )
     key = id(optimizer) if optimizer is not None else None
     if key not in _JAX_MODES:
         from pytensor.compile.mode import JAX
+
         _few_cores_xla_flags()
         _keep_large_buffers()
         _use_persistent_cache()
         _concrete_shape_arithmetic()
         linker = _make_jax_linker()()
-        _JAX_MODES[key] = Mode(linker, JAX.provided_optimizer if optimizer is None
-                               else optimizer)
+        _JAX_MODES[key] = Mode(linker, JAX.provided_optimizer if optimizer is None else optimizer)
     return _JAX_MODES[key]
 
 
 def _is_plain_jax(mode):
     from pytensor.link.jax.linker import JAXLinker
-    linker = getattr(mode, 'linker', None)
-    return isinstance(linker, JAXLinker) and not type(linker).__name__.startswith('Static')
+
+    linker = getattr(mode, "linker", None)
+    return isinstance(linker, JAXLinker) and not type(linker).__name__.startswith("Static")
 
 
 def _flatten(variables):
@@ -449,7 +476,7 @@ def _flatten(variables):
     for var in variables:
         if isinstance(var, (list, tuple)):
             flat.extend(_flatten(var))
-        elif var is not None and hasattr(var, 'type'):
+        elif var is not None and hasattr(var, "type"):
             flat.append(var)
     return flat
 
@@ -463,18 +490,20 @@ def _needs_numpy_draws_or_sparse(variables):
     """
     from pytensor.sparse.type import SparseTensorType
     from pytensor.tensor.random.type import RandomType
-    return any(isinstance(var.type, (SparseTensorType, RandomType))
-               for var in ancestors(variables))
+
+    return any(isinstance(var.type, (SparseTensorType, RandomType)) for var in ancestors(variables))
 
 
 def _has_scan(variables):
     from pytensor.scan.op import Scan
-    return any(var.owner is not None and isinstance(var.owner.op, Scan)
-               for var in ancestors(variables))
+
+    return any(
+        var.owner is not None and isinstance(var.owner.op, Scan) for var in ancestors(variables)
+    )
 
 
 def default_mode(inputs=(), outputs=(), updates=()):
-    '''The compile mode for a function of ``inputs``, ``outputs``, ``updates``.
+    """The compile mode for a function of ``inputs``, ``outputs``, ``updates``.
 
     Pass the same arguments as to ``pytensor.function`` (any of them may be
     left out: they are only looked at for sparse variables and random
@@ -497,7 +526,7 @@ def default_mode(inputs=(), outputs=(), updates=()):
     >>> f = pytensor.function([x], 2 * x, mode=theanets._mode.default_mode([x], [2 * x]))
     >>> f([[1, 2]]).tolist()
     [[2.0, 4.0]]
-    '''
+    """
     chosen = user_mode()
     if chosen is not None:
         if _is_plain_jax(chosen):
@@ -510,7 +539,7 @@ def default_mode(inputs=(), outputs=(), updates=()):
 
 
 def function(inputs, outputs, updates=(), **kwargs):
-    '''``pytensor.function`` in the mode of :func:`default_mode`: the one
+    """``pytensor.function`` in the mode of :func:`default_mode`: the one
     place where theanets compiles.
 
     Examples
@@ -519,16 +548,17 @@ def function(inputs, outputs, updates=(), **kwargs):
     >>> x = TT.vector('x')
     >>> function([x], x + 1)([1, 2]).tolist()
     [2.0, 3.0]
-    '''
+    """
     updates = list(updates)
     with gc_paused():
-        return pytensor.function(inputs, outputs, updates=updates,
-                                 mode=default_mode(inputs, outputs, updates), **kwargs)
+        return pytensor.function(
+            inputs, outputs, updates=updates, mode=default_mode(inputs, outputs, updates), **kwargs
+        )
 
 
 @contextlib.contextmanager
 def gc_paused():
-    '''Pause Python's cyclic garbage collector (if it runs) in this block.
+    """Pause Python's cyclic garbage collector (if it runs) in this block.
 
     Building, rewriting and tracing a graph allocate many objects that stay
     alive: the collector would scan them again and again (0.2 s of the 1.1 s
@@ -543,7 +573,7 @@ def gc_paused():
     False
     >>> gc.isenabled()
     True
-    '''
+    """
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -554,7 +584,7 @@ def gc_paused():
 
 
 def keep_numpy_values(variables):
-    '''Give each shared variable of ``variables`` a numpy value again.
+    """Give each shared variable of ``variables`` a numpy value again.
 
     A function compiled for JAX leaves its updated shared variables holding
     JAX arrays; users (and pickles) expect numpy arrays from
@@ -567,7 +597,7 @@ def keep_numpy_values(variables):
     >>> w = pytensor.shared(np.zeros(2))
     >>> keep_numpy_values([w]); type(w.get_value()).__name__
     'ndarray'
-    '''
+    """
     for var in variables:
         value = var.get_value(borrow=True)
         if not isinstance(value, np.ndarray):

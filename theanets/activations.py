@@ -1,4 +1,4 @@
-'''Activation functions for layers.
+"""Activation functions for layers.
 
 An activation is named by a string in a layer spec: a plain name from the
 table below, ``'maxout:k'``, the key of an :class:`Activation` subclass
@@ -9,7 +9,7 @@ class name), or several of these joined with ``+`` and applied left to right
 Plain names: ``linear``, ``logistic``/``sigmoid``, ``tanh``, ``softplus``,
 ``softmax``, ``relu``/``rect:max``, ``rect:min``, ``rect:minmax``,
 ``norm:mean``, ``norm:max``, ``norm:std``, ``norm:z``.
-'''
+"""
 
 import functools
 
@@ -20,7 +20,7 @@ import pytensor.tensor as TT
 from . import util
 from ._backend import sigmoid, softplus
 
-__all__ = ['build', 'Activation', 'Compose', 'Prelu', 'LGrelu', 'Elu', 'Maxout']
+__all__ = ["build", "Activation", "Compose", "Prelu", "LGrelu", "Elu", "Maxout"]
 
 
 def _identity(x):
@@ -62,25 +62,25 @@ def _norm_z(x):
 
 #: The plain (parameter-free) activations, by name.
 COMMON = {
-    'linear': _identity,
-    'logistic': sigmoid,
-    'sigmoid': sigmoid,
-    'tanh': TT.tanh,
-    'softplus': softplus,
-    'softmax': _softmax,
-    'relu': _relu,
-    'rect:max': _relu,
-    'rect:min': _rect_min,
-    'rect:minmax': _rect_minmax,
-    'norm:mean': _norm_mean,
-    'norm:max': _norm_max,
-    'norm:std': _norm_std,
-    'norm:z': _norm_z,
+    "linear": _identity,
+    "logistic": sigmoid,
+    "sigmoid": sigmoid,
+    "tanh": TT.tanh,
+    "softplus": softplus,
+    "softmax": _softmax,
+    "relu": _relu,
+    "rect:max": _relu,
+    "rect:min": _rect_min,
+    "rect:minmax": _rect_minmax,
+    "norm:mean": _norm_mean,
+    "norm:max": _norm_max,
+    "norm:std": _norm_std,
+    "norm:z": _norm_z,
 }
 
 
 class _Plain:
-    '''A parameter-free activation: a named, picklable wrapper of a function.'''
+    """A parameter-free activation: a named, picklable wrapper of a function."""
 
     def __init__(self, name):
         self.name = name
@@ -90,11 +90,11 @@ class _Plain:
         return COMMON[self.name](x)
 
     def __repr__(self):
-        return 'Activation({!r})'.format(self.name)
+        return "Activation({!r})".format(self.name)
 
 
 def build(name, layer, **kwargs):
-    '''Construct the activation function called ``name`` for ``layer``.
+    """Construct the activation function called ``name`` for ``layer``.
 
     Parameters
     ----------
@@ -114,22 +114,24 @@ def build(name, layer, **kwargs):
     ------
     UnknownNameError
         (a KeyError) naming the layer and the valid choices.
-    '''
+    """
     if isinstance(name, Activation):
         return name
     if not isinstance(name, str):
         raise util.ConfigurationError(
-            'layer {!r}: activation must be a string or an Activation, '
-            'not {!r}'.format(getattr(layer, 'name', layer), name))
-    if '+' in name:
-        parts = [build(n, layer, **kwargs) for n in name.split('+')]
+            "layer {!r}: activation must be a string or an Activation, not {!r}".format(
+                getattr(layer, "name", layer), name
+            )
+        )
+    if "+" in name:
+        parts = [build(n, layer, **kwargs) for n in name.split("+")]
         return functools.reduce(
-            lambda inner, outer: Compose(name, layer, inner=inner, outer=outer),
-            parts)
+            lambda inner, outer: Compose(name, layer, inner=inner, outer=outer), parts
+        )
     if name in COMMON:
         return _Plain(name)
-    if name.lower().partition(':')[0] == 'maxout':
-        _, _, pieces = name.partition(':')
+    if name.lower().partition(":")[0] == "maxout":
+        _, _, pieces = name.partition(":")
         try:
             pieces = int(pieces)
             if pieces < 1:
@@ -137,18 +139,24 @@ def build(name, layer, **kwargs):
         except ValueError:
             raise util.ConfigurationError(  # noqa: B904 (the message says it all)
                 'layer {!r}: maxout activation must be written "maxout:<pieces>" '
-                'with a positive whole number of pieces, not {!r}'.format(
-                    getattr(layer, 'name', layer), name))
+                "with a positive whole number of pieces, not {!r}".format(
+                    getattr(layer, "name", layer), name
+                )
+            )
         return Maxout(name, layer, pieces=pieces, **kwargs)
     if not Activation.is_registered(name):
-        choices = list(COMMON) + ['maxout:<k>'] + Activation.names()
-        raise util.unknown_name('activation', name, choices, context='layer {!r}: '.format(
-            getattr(layer, 'name', layer)))
+        choices = list(COMMON) + ["maxout:<k>"] + Activation.names()
+        raise util.unknown_name(
+            "activation",
+            name,
+            choices,
+            context="layer {!r}: ".format(getattr(layer, "name", layer)),
+        )
     return Activation.build(name, name=name, layer=layer, **kwargs)
 
 
 class Activation(metaclass=util.Registrar):
-    '''Base class of activations with learnable parameters.
+    """Base class of activations with learnable parameters.
 
     Subclass it and implement ``__call__(x)``; the subclass is then usable in
     a layer spec by its lower-cased class name. Parameters go in
@@ -170,7 +178,7 @@ class Activation(metaclass=util.Registrar):
     ...         return x * (x > 1)
     >>> Activation.is_registered('thresholdedlinear')
     True
-    '''
+    """
 
     def __init__(self, name, layer, **kwargs):
         self.name = name
@@ -179,28 +187,27 @@ class Activation(metaclass=util.Registrar):
         self.params = []
 
     def _add_param(self, suffix, value):
-        '''Append a shared parameter named ``'<layer>.<suffix>'``.'''
+        """Append a shared parameter named ``'<layer>.<suffix>'``."""
         param = pytensor.shared(
             np.asarray(value, dtype=pytensor.config.floatX),
-            name='{}.{}'.format(self.layer.name, suffix))
+            name="{}.{}".format(self.layer.name, suffix),
+        )
         self.params.append(param)
         return param
 
     def _small_positive(self, suffix):
-        '''A per-unit parameter initialised to ``0.1 * abs(randn(units))``.'''
-        return self._add_param(
-            suffix, 0.1 * abs(self.layer.rng.randn(self.layer.output_size)))
+        """A per-unit parameter initialised to ``0.1 * abs(randn(units))``."""
+        return self._add_param(suffix, 0.1 * abs(self.layer.rng.randn(self.layer.output_size)))
 
     def __call__(self, x):
-        raise NotImplementedError(
-            '{} must implement __call__(x)'.format(type(self).__name__))
+        raise NotImplementedError("{} must implement __call__(x)".format(type(self).__name__))
 
     def __repr__(self):
-        return 'Activation({!r})'.format(self.name)
+        return "Activation({!r})".format(self.name)
 
 
 class Compose(Activation):
-    '''Apply ``inner`` then ``outer``: ``outer(inner(x))``.
+    """Apply ``inner`` then ``outer``: ``outer(inner(x))``.
 
     Its name is ``'outer(inner)'`` and its params are outer's then inner's.
     The two functions are also ``f`` (inner) and ``g`` (outer), the names the
@@ -214,7 +221,7 @@ class Compose(Activation):
     >>> act = net.layers[1].activate
     >>> act.name, act.f.name, act.g.name
     ('norm:z(relu)', 'relu', 'norm:z')
-    '''
+    """
 
     __abstract__ = True  # needs its two functions: not buildable by name
 
@@ -222,7 +229,7 @@ class Compose(Activation):
         super().__init__(name, layer, **kwargs)
         self.inner = self.f = inner
         self.outer = self.g = outer
-        self.name = '{}({})'.format(outer.name, inner.name)
+        self.name = "{}({})".format(outer.name, inner.name)
         self.params = list(outer.params) + list(inner.params)
 
     def __call__(self, x):
@@ -230,62 +237,62 @@ class Compose(Activation):
 
 
 class Prelu(Activation):
-    '''Parametric rectified linear: ``relu(x) + exp(leak) * min(x, 0)``.
+    """Parametric rectified linear: ``relu(x) + exp(leak) * min(x, 0)``.
 
     One ``leak`` per unit, initialised to ``0.1 * abs(randn)``.
-    '''
+    """
 
-    __extra_registration_keys__ = ['leaky-relu']
+    __extra_registration_keys__ = ["leaky-relu"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.leak = self._small_positive('leak')
+        self.leak = self._small_positive("leak")
 
     def __call__(self, x):
         return _relu(x) + TT.exp(self.leak) * TT.minimum(x, 0)
 
 
 class LGrelu(Activation):
-    '''Leaky, gained rectified linear: ``exp(gain) relu(x) + exp(leak) min(x, 0)``.
+    """Leaky, gained rectified linear: ``exp(gain) relu(x) + exp(leak) min(x, 0)``.
 
     Draws ``gain`` then ``leak``, each ``0.1 * abs(randn)`` per unit.
-    '''
+    """
 
-    __extra_registration_keys__ = ['leaky-gain-relu']
+    __extra_registration_keys__ = ["leaky-gain-relu"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.gain = self._small_positive('gain')
-        self.leak = self._small_positive('leak')
+        self.gain = self._small_positive("gain")
+        self.leak = self._small_positive("leak")
 
     def __call__(self, x):
         return TT.exp(self.gain) * _relu(x) + TT.exp(self.leak) * TT.minimum(x, 0)
 
 
 class Elu(Activation):
-    '''Exponential linear: ``x`` for ``x >= 0``, else ``exp(gain) (exp(x) - 1)``.'''
+    """Exponential linear: ``x`` for ``x >= 0``, else ``exp(gain) (exp(x) - 1)``."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.gain = self._small_positive('gain')
+        self.gain = self._small_positive("gain")
 
     def __call__(self, x):
         return TT.switch(x >= 0, x, TT.exp(self.gain) * (TT.exp(x) - 1))
 
 
 class Maxout(Activation):
-    '''Piecewise linear: ``max_k(slope[:, k] * x + intercept[:, k])``.
+    """Piecewise linear: ``max_k(slope[:, k] * x + intercept[:, k])``.
 
     Requested as ``'maxout:<pieces>'``; draws ``slope`` then ``intercept``,
     each ``randn(units, pieces)``.
-    '''
+    """
 
     def __init__(self, *args, pieces=2, **kwargs):
         super().__init__(*args, **kwargs)
         self.pieces = pieces
         shape = (self.layer.output_size, pieces)
-        self.slope = self._add_param('slope', self.layer.rng.randn(*shape))
-        self.intercept = self._add_param('intercept', self.layer.rng.randn(*shape))
+        self.slope = self._add_param("slope", self.layer.rng.randn(*shape))
+        self.intercept = self._add_param("intercept", self.layer.rng.randn(*shape))
 
     def __call__(self, x):
         return (x[..., None] * self.slope + self.intercept).max(axis=-1)

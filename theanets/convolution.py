@@ -1,4 +1,4 @@
-'''Convolution models: feedforward models whose input is a batch of images.
+"""Convolution models: feedforward models whose input is a batch of images.
 
 Inputs are 4-D arrays ``(examples, width, height, channels)``; outputs stay
 2-D (regression) or 1-D labels (classification), so a ``'flat'`` layer is
@@ -18,20 +18,20 @@ Examples
 [(6, 5, 3), (4, 4, 4), (2, 2, 4), (16,), (3,)]
 >>> net.predict(np.zeros((2, 6, 5, 3), dtype='float32')).shape
 (2,)
-'''
+"""
 
 from . import feedforward
 
-__all__ = ['Regressor', 'Classifier']
+__all__ = ["Regressor", "Classifier"]
 
 
 class Regressor(feedforward.Regressor):
-    '''A regressor whose input is 4-D (examples, width, height, channels).'''
+    """A regressor whose input is 4-D (examples, width, height, channels)."""
 
     INPUT_NDIM = 4
 
 
 class Classifier(feedforward.Classifier):
-    '''A classifier whose input is 4-D (examples, width, height, channels).'''
+    """A classifier whose input is 4-D (examples, width, height, channels)."""
 
     INPUT_NDIM = 4

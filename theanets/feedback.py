@@ -1,4 +1,4 @@
-'''Showing training progress: what a plain ``train`` call tells its user.
+"""Showing training progress: what a plain ``train`` call tells its user.
 
 With no configuration, ``model.train(...)`` says that it is compiling
 (PyTensor's first call of a new function can take a minute), how long that
@@ -21,7 +21,7 @@ Every update is also recorded in the model's :attr:`history`
 (:func:`history`), a dict of lists that plots in one line
 (:func:`theanets.plot.learning_curves`) or turns into a
 ``pandas.DataFrame``.
-'''
+"""
 
 import contextlib
 import logging
@@ -34,14 +34,14 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from . import util
 
-__all__ = ['Progress', 'history']
+__all__ = ["Progress", "history"]
 
 #: The logger of the progress lines.
 LOGGER = logging.getLogger(__name__)
 
 
 def history(network):
-    '''The training history of ``network``, created empty if it has none.
+    """The training history of ``network``, created empty if it has none.
 
     ``network.history`` is ``{'train': {...}, 'valid': {...}}``: for each,
     ``'update'`` (the number of updates made to the model before the values
@@ -66,20 +66,20 @@ def history(network):
     ([1, 2, 3, 4], [0, 2])
     >>> sorted(hist['valid'])
     ['err', 'loss', 'update']
-    '''
-    value = getattr(network, 'history', None)
-    if not (isinstance(value, dict) and set(value) == {'train', 'valid'}):
+    """
+    value = getattr(network, "history", None)
+    if not (isinstance(value, dict) and set(value) == {"train", "valid"}):
         value = dict(train=dict(update=[]), valid=dict(update=[]))
         network.history = value
     return value
 
 
 def _append(table, update, monitors):
-    '''Add a row to a history table, keeping every list the same length.'''
-    rows = len(table['update'])
-    table['update'].append(update)
+    """Add a row to a history table, keeping every list the same length."""
+    rows = len(table["update"])
+    table["update"].append(update)
     for name, value in monitors.items():
-        if name == 'update':
+        if name == "update":
             continue
         table.setdefault(name, [math.nan] * rows).append(float(value))
     for column in table.values():
@@ -88,17 +88,17 @@ def _append(table, update, monitors):
 
 
 def _values(monitors):
-    return ' '.join('{}={:.4g}'.format(k, v) for k, v in monitors.items())
+    return " ".join("{}={:.4g}".format(k, v) for k, v in monitors.items())
 
 
 def _seconds(value):
     if value < 60:
-        return '{:.1f} s'.format(value)
-    return '{:d} min {:02d} s'.format(int(value // 60), int(value % 60))
+        return "{:.1f} s".format(value)
+    return "{:d} min {:02d} s".format(int(value // 60), int(value % 60))
 
 
 class Progress:
-    '''The display of one ``train``/``itertrain`` call (see the module).
+    """The display of one ``train``/``itertrain`` call (see the module).
 
     Made by the training entry point, which passes it on to the trainers in
     the ``progress`` keyword, so that an optimizer can say when it compiles
@@ -127,21 +127,21 @@ class Progress:
     Traceback (most recent call last):
     ...
     theanets.util.ConfigurationError: train: progress must be None, True or False, not 'yes'
-    '''
+    """
 
     def __init__(self, network, progress=None, max_updates=None):
         if not (progress is None or isinstance(progress, (bool, Progress))):
             raise util.ConfigurationError(
-                'train: progress must be None, True or False, not {!r}'.format(progress))
+                "train: progress must be None, True or False, not {!r}".format(progress)
+            )
         self.history = history(network)
         self.max_updates = max_updates if isinstance(max_updates, int) else None
-        if progress is False or isinstance(progress, Progress) or \
-                not util.console_enabled(LOGGER):
-            self.mode = 'off'
-        elif getattr(sys.stderr, 'isatty', lambda: False)():
-            self.mode = 'bar'
+        if progress is False or isinstance(progress, Progress) or not util.console_enabled(LOGGER):
+            self.mode = "off"
+        elif getattr(sys.stderr, "isatty", lambda: False)():
+            self.mode = "bar"
         else:
-            self.mode = 'lines'
+            self.mode = "lines"
         self.updates = 0
         self.best = None  # (validation loss, updates before it)
         self.started = time.time()
@@ -151,56 +151,65 @@ class Progress:
         self._redirect = contextlib.ExitStack()
 
     def _say(self, text):
-        if self.mode != 'off':
+        if self.mode != "off":
             util.say(LOGGER, text)
 
     def compiling(self):
-        '''Called by an optimizer just before it compiles its functions.
+        """Called by an optimizer just before it compiles its functions.
 
         PyTensor's default (Numba) linker compiles at the first call, so the
         time shown runs until the first update is done.
-        '''
+        """
         self._close_bar()
         self.compile_started = time.time()
-        self._say('compiling the training function...')
+        self._say("compiling the training function...")
 
     def update(self, training, validation):
-        '''Record (and show) one update: the monitors it yielded.'''
+        """Record (and show) one update: the monitors it yielded."""
         self.updates += 1
         if self.compile_started is not None:
-            self._say('compiled in {}'.format(_seconds(time.time() - self.compile_started)))
+            self._say("compiled in {}".format(_seconds(time.time() - self.compile_started)))
             self.compile_started = None
-        base = self.history['train']['update'][-1] if self.history['train']['update'] else 0
-        _append(self.history['train'], base + 1, training)
-        marker = ''
+        base = self.history["train"]["update"][-1] if self.history["train"]["update"] else 0
+        _append(self.history["train"], base + 1, training)
+        marker = ""
         new = validation is not None and validation is not self._validation
         if new:
             self._validation = validation
-            _append(self.history['valid'], base, validation)
-            loss = validation.get('loss', math.nan)
+            _append(self.history["valid"], base, validation)
+            loss = validation.get("loss", math.nan)
             if self.best is None or loss < self.best[0]:
                 self.best = (loss, self.updates - 1)
-                marker = ' *'
-        if self.mode == 'lines' and new:
-            self._say('update {} train {} | valid {} | best {:.4g}{}'.format(
-                self.updates, _values(training), _values(validation), self.best[0], marker))
-        elif self.mode == 'bar':
+                marker = " *"
+        if self.mode == "lines" and new:
+            self._say(
+                "update {} train {} | valid {} | best {:.4g}{}".format(
+                    self.updates, _values(training), _values(validation), self.best[0], marker
+                )
+            )
+        elif self.mode == "bar":
             self._show_bar(training)
 
     def _show_bar(self, training):
         if self._bar is None:
             # Console log handlers the application set up write above the bar.
-            self._redirect.enter_context(logging_redirect_tqdm(
-                loggers=[logging.root, logging.getLogger('theanets')]))
-            self._bar = tqdm(total=self.max_updates, unit='update', file=sys.stderr,
-                             dynamic_ncols=True, leave=True)
+            self._redirect.enter_context(
+                logging_redirect_tqdm(loggers=[logging.root, logging.getLogger("theanets")])
+            )
+            self._bar = tqdm(
+                total=self.max_updates,
+                unit="update",
+                file=sys.stderr,
+                dynamic_ncols=True,
+                leave=True,
+            )
         if self._bar.total is not None and self._bar.n >= self._bar.total:
             self._bar.total = None  # more updates than max_updates (pretraining stages)
-        postfix = 'loss={:.4g}'.format(training.get('loss', math.nan))
+        postfix = "loss={:.4g}".format(training.get("loss", math.nan))
         if self._validation is not None:
-            postfix += ' valid={:.4g}'.format(self._validation.get('loss', math.nan))
+            postfix += " valid={:.4g}".format(self._validation.get("loss", math.nan))
         if self.best is not None:
-            postfix += ' best={:.4g}'.format(self.best[0])
+            postfix += " best={:.4g}".format(self.best[0])
         self._bar.set_postfix_str(postfix, refresh=False)
         self._bar.update(1)
 
@@ -211,22 +220,28 @@ class Progress:
         self._redirect.close()
 
     def close(self, summary=True):
-        '''End the display: close the bar and (if ``summary``) say what
-        training achieved.'''
+        """End the display: close the bar and (if ``summary``) say what
+        training achieved."""
         self._close_bar()
         if summary and self.updates:
-            best = '' if self.best is None else '; best validation loss {:.4g} after {} ' \
-                'updates'.format(*self.best)
-            self._say('trained {} updates in {}{}'.format(
-                self.updates, _seconds(time.time() - self.started), best))
+            best = (
+                ""
+                if self.best is None
+                else "; best validation loss {:.4g} after {} updates".format(*self.best)
+            )
+            self._say(
+                "trained {} updates in {}{}".format(
+                    self.updates, _seconds(time.time() - self.started), best
+                )
+            )
 
     def watch(self, iterator):
-        '''Yield the ``(train, valid)`` pairs of ``iterator``, showing each.
+        """Yield the ``(train, valid)`` pairs of ``iterator``, showing each.
 
         The bar is closed however training ends; the summary line is only
         said when the iterator is exhausted (not after an error, nor when the
         consumer stops iterating).
-        '''
+        """
         finished = False
         try:
             for training, validation in iterator:

@@ -1,25 +1,21 @@
-'''Feedforward models: Autoencoder, Regressor and Classifier.'''
+"""Feedforward models: Autoencoder, Regressor and Classifier."""
 
 import warnings
 
 import numpy as np
 
-from . import checks
-from . import graph
-from . import layers
-from . import regularizers
-from . import util
+from . import checks, graph, layers, regularizers, util
 
-__all__ = ['Autoencoder', 'Regressor', 'Classifier']
+__all__ = ["Autoencoder", "Regressor", "Classifier"]
 
 
 def _shadow_autoencoder(model, specs):
-    '''The shadow model of ``algo='pretrain'``: an :class:`Autoencoder`.'''
-    return Autoencoder(layers=specs, rng=getattr(model, '_rng', 13))
+    """The shadow model of ``algo='pretrain'``: an :class:`Autoencoder`."""
+    return Autoencoder(layers=specs, rng=getattr(model, "_rng", 13))
 
 
 class Autoencoder(graph.Network):
-    '''A network trained to reproduce its input at its output.
+    """A network trained to reproduce its input at its output.
 
     The loss compares the output with the input itself, so training data is
     ``[X]`` (or ``[X, W]`` with ``weighted=True``, W shaped like X).
@@ -155,31 +151,33 @@ class Autoencoder(graph.Network):
     array([0.8, 0.8])
     >>> match(ica.encode(mixed))
     array([1., 1.])
-    '''
+    """
 
-    def __init__(self, layers=(), loss='mse', weighted=False, rng=13):
+    def __init__(self, layers=(), loss="mse", weighted=False, rng=13):
         super().__init__(layers=layers, loss=loss, weighted=weighted, rng=rng)
         if self.layers and loss:
             if not self.inputs:
-                raise util.ConfigurationError(
-                    'Autoencoder: the first layer must be an input layer')
+                raise util.ConfigurationError("Autoencoder: the first layer must be an input layer")
             self._check_reconstruction()
             self.set_loss(loss, target=self.inputs[0], weighted=weighted)
 
     def _check_reconstruction(self):
-        '''The output must have the input's shape: it is compared with the input.'''
+        """The output must have the input's shape: it is compared with the input."""
         first, last = self.layers[0], self.layers[-1]
         a, b = first.output_shape, last.output_shape
-        if len(a) != len(b) or any(x is not None and y is not None and x != y
-                                   for x, y in zip(a, b)):
+        if len(a) != len(b) or any(
+            x is not None and y is not None and x != y for x, y in zip(a, b, strict=True)
+        ):
             raise util.ConfigurationError(
-                'Autoencoder: output layer {!r} has shape {}, but input layer {!r} has shape '
-                '{}; an autoencoder reproduces its input, so they must be equal'.format(
-                    last.name, b, first.name, a))
+                "Autoencoder: output layer {!r} has shape {}, but input layer {!r} has shape "
+                "{}; an autoencoder reproduces its input, so they must be equal".format(
+                    last.name, b, first.name, a
+                )
+            )
 
     def _find_output(self, layer):
-        '''Full output name for ``layer``: None (middle layer), index, name,
-        output name or Layer.'''
+        """Full output name for ``layer``: None (middle layer), index, name,
+        output name or Layer."""
         if layer is None:
             return self.layers[len(self.layers) // 2].output_name
         if checks.is_count(layer):
@@ -192,14 +190,14 @@ class Autoencoder(graph.Network):
         return layer
 
     def _graph(self, key, **kwargs):
-        '''The graph's ``(outputs, updates)``; UnknownNameError unless it has ``key``.'''
+        """The graph's ``(outputs, updates)``; UnknownNameError unless it has ``key``."""
         outputs, updates = self.build_graph(regularizers.from_kwargs(self, **kwargs))
         if key not in outputs:
-            raise util.unknown_name('output', key, outputs)
+            raise util.unknown_name("output", key, outputs)
         return outputs, updates
 
     def encode(self, x, layer=None, sample=False, **kwargs):
-        '''Encode ``x``: the activations of an intermediate layer.
+        """Encode ``x``: the activations of an intermediate layer.
 
         Parameters
         ----------
@@ -227,22 +225,24 @@ class Autoencoder(graph.Network):
             If ``sample`` is True and an encoding lies outside [0, 1].
         UnknownNameError
             If ``layer`` names no output of the model.
-        '''
+        """
         key = self._find_output(layer)
         self._graph(key, **kwargs)
         enc = self.feed_forward(x, **kwargs)[key]
         if sample:
             if enc.size and (enc.min() < 0 or enc.max() > 1):
                 raise util.DataError(
-                    '{}.encode(sample=True) draws 0/1 samples with the encodings as '
-                    'probabilities, but {!r} has values from {:g} to {:g}, outside [0, 1] '
-                    '(use a logistic layer)'.format(
-                        type(self).__name__, key, float(enc.min()), float(enc.max())))
+                    "{}.encode(sample=True) draws 0/1 samples with the encodings as "
+                    "probabilities, but {!r} has values from {:g} to {:g}, outside [0, 1] "
+                    "(use a logistic layer)".format(
+                        type(self).__name__, key, float(enc.min()), float(enc.max())
+                    )
+                )
             return np.random.binomial(n=1, p=enc).astype(np.uint8)
         return enc
 
     def decode(self, z, layer=None, **kwargs):
-        '''Decode codes ``z`` taken from ``layer`` (as in :meth:`encode`) to outputs.
+        """Decode codes ``z`` taken from ``layer`` (as in :meth:`encode`) to outputs.
 
         The decoding function is compiled once per layer; regularizer
         keyword arguments take effect only on that first compilation.
@@ -269,25 +269,24 @@ class Autoencoder(graph.Network):
         ------
         UnknownNameError
             If ``layer`` names no output of the model.
-        '''
+        """
         key = self._find_output(layer)
         outputs, updates = self._graph(key, **kwargs)
         code = outputs[key]
         # A layer's 'pre' values (before the activation) have the shape of its 'out'.
-        prefix, _, suffix = key.partition(':')
+        prefix, _, suffix = key.partition(":")
         source = [l for l in self.layers if l.name == prefix]
-        shape = source[0].output_shape if len(source) == 1 and suffix in ('out', 'pre') \
-            else None
-        z = checks.prepare_one('{}.decode'.format(type(self).__name__),
-                               checks.Expected('z', code.ndim, shape), z)
-        fn = self._compile(('decode', key), [code], [outputs[self.layers[-1].output_name]],
-                           updates)
+        shape = source[0].output_shape if len(source) == 1 and suffix in ("out", "pre") else None
+        z = checks.prepare_one(
+            "{}.decode".format(type(self).__name__), checks.Expected("z", code.ndim, shape), z
+        )
+        fn = self._compile(("decode", key), [code], [outputs[self.layers[-1].output_name]], updates)
         return fn(z)[0]
 
     _pretraining_model = _shadow_autoencoder
 
     def predict(self, x, **kwargs):
-        '''Reconstruct ``x``: encode it and decode the codes.
+        """Reconstruct ``x``: encode it and decode the codes.
 
         Parameters
         ----------
@@ -303,11 +302,11 @@ class Autoencoder(graph.Network):
         ndarray
             The reconstructions (the output layer's values), shaped like
             ``x``.
-        '''
+        """
         return super().predict(x, **kwargs)
 
     def score(self, x, w=None, **kwargs):
-        '''R^2 of reconstructing ``x``; the second argument is the weight array.
+        """R^2 of reconstructing ``x``; the second argument is the weight array.
 
         ``1 - sum(w (x - xhat)^2) / sum(w (x - mean(x))^2)``, where ``xhat``
         is :meth:`predict` of ``x`` and ``mean(x)`` the mean of all its
@@ -329,12 +328,12 @@ class Autoencoder(graph.Network):
         float
             The weighted coefficient of determination: 1 for a perfect
             reconstruction, 0 for one no better than the mean value.
-        '''
+        """
         return super().score(x, x, w=w, **kwargs)
 
 
 class Regressor(graph.Network):
-    '''A network that maps inputs to real-valued targets (default loss mse).
+    """A network that maps inputs to real-valued targets (default loss mse).
 
     Training data is ``[X, Y]`` (or ``[X, Y, W]`` with ``weighted=True``).
 
@@ -375,13 +374,13 @@ class Regressor(graph.Network):
     >>> net = theanets.Regressor([4, (8, 'tanh'), 2])
     >>> net.predict(np.zeros((5, 4), 'float32')).shape
     (5, 2)
-    '''
+    """
 
     _pretraining_model = _shadow_autoencoder
 
 
 class Classifier(graph.Network):
-    '''A network that assigns one of K classes to each input (softmax output).
+    """A network that assigns one of K classes to each input (softmax output).
 
     Training data is ``[X, labels]`` with integer labels (or
     ``[X, labels, W]`` with ``weighted=True``); default loss ``'xe'``.
@@ -424,18 +423,18 @@ class Classifier(graph.Network):
     >>> x = np.random.RandomState(0).randn(5, 4).astype('float32')
     >>> net.predict(x).shape, net.predict_proba(x).shape
     ((5,), (5, 3))
-    '''
+    """
 
-    DEFAULT_OUTPUT_ACTIVATION = 'softmax'
+    DEFAULT_OUTPUT_ACTIVATION = "softmax"
     OUTPUT_NDIM = 1
 
     _pretraining_model = _shadow_autoencoder
 
-    def __init__(self, layers=(), loss='xe', weighted=False, rng=13):
+    def __init__(self, layers=(), loss="xe", weighted=False, rng=13):
         super().__init__(layers=layers, loss=loss, weighted=weighted, rng=rng)
 
     def monitors(self, **kwargs):
-        '''As :meth:`Network.monitors`, plus ``'acc'`` (accuracy of the first loss).
+        """As :meth:`Network.monitors`, plus ``'acc'`` (accuracy of the first loss).
 
         Parameters
         ----------
@@ -451,15 +450,15 @@ class Classifier(graph.Network):
             :meth:`theanets.graph.Network.monitors`, then ``('acc',
             accuracy)`` when the first loss has an accuracy (cross-entropy
             and hinge losses).
-        '''
+        """
         result = super().monitors(**kwargs)
-        if hasattr(self.losses[0], 'accuracy'):
+        if hasattr(self.losses[0], "accuracy"):
             outputs, _ = self.build_graph(regularizers.from_kwargs(self, **kwargs))
-            result.append(('acc', self.losses[0].accuracy(outputs)))
+            result.append(("acc", self.losses[0].accuracy(outputs)))
         return result
 
     def predict(self, x, **kwargs):
-        '''The most probable class of each example (argmax of the output).
+        """The most probable class of each example (argmax of the output).
 
         Parameters
         ----------
@@ -473,11 +472,11 @@ class Classifier(graph.Network):
         -------
         ndarray of int
             The class of each example, shape ``(examples,)``.
-        '''
+        """
         return self.predict_proba(x, **kwargs).argmax(axis=-1)
 
     def predict_proba(self, x, **kwargs):
-        '''Class probabilities: the output layer's values.
+        """Class probabilities: the output layer's values.
 
         Parameters
         ----------
@@ -492,11 +491,11 @@ class Classifier(graph.Network):
         ndarray
             The probability of each class for each example, shape
             ``(examples, classes)``; each row sums to 1.
-        '''
+        """
         return self.feed_forward(x, **kwargs)[self.layers[-1].output_name]
 
     def predict_logit(self, x, **kwargs):
-        '''Values of the output layer before the softmax (its ``pre`` output).
+        """Values of the output layer before the softmax (its ``pre`` output).
 
         Parameters
         ----------
@@ -511,11 +510,11 @@ class Classifier(graph.Network):
         ndarray
             The logits of each class for each example, shape
             ``(examples, classes)``; their softmax is :meth:`predict_proba`.
-        '''
-        return self.feed_forward(x, **kwargs)[self.layers[-1].full_name('pre')]
+        """
+        return self.feed_forward(x, **kwargs)[self.layers[-1].full_name("pre")]
 
     def classify(self, x, **kwargs):
-        '''Deprecated alias of :meth:`predict`.
+        """Deprecated alias of :meth:`predict`.
 
         Parameters
         ----------
@@ -529,13 +528,14 @@ class Classifier(graph.Network):
         ndarray of int
             The class of each example, as :meth:`predict` returns it (with a
             DeprecationWarning).
-        '''
-        warnings.warn('please use predict() instead of classify()', DeprecationWarning,
-                      stacklevel=2)
+        """
+        warnings.warn(
+            "please use predict() instead of classify()", DeprecationWarning, stacklevel=2
+        )
         return self.predict(x, **kwargs)
 
     def score(self, x, y, w=None, **kwargs):
-        '''Accuracy of predicting labels ``y``, weighted by ``w`` if given.
+        """Accuracy of predicting labels ``y``, weighted by ``w`` if given.
 
         Parameters
         ----------
@@ -554,11 +554,12 @@ class Classifier(graph.Network):
         float
             The fraction of examples whose class :meth:`predict` gets right
             (weighted: ``sum(w * correct) / sum(w)``).
-        '''
-        caller = '{}.score'.format(type(self).__name__)
+        """
+        caller = "{}.score".format(type(self).__name__)
         predicted = self.predict(x, **kwargs)
-        y, w = checks.prepare_scored(caller, predicted, y, w, dtype='int',
-                                     classes=self.layers[-1].output_size)
+        y, w = checks.prepare_scored(
+            caller, predicted, y, w, dtype="int", classes=self.layers[-1].output_size
+        )
         correct = y == predicted
         if w is not None:
             return (w * correct).sum() / w.sum()

@@ -1,9 +1,9 @@
-'''The Network class: layers, losses, the computation graph and its functions.
+"""The Network class: layers, losses, the computation graph and its functions.
 
 Training is delegated to :mod:`theanets.trainer` (choosing the trainer,
 checking options and data, checkpoints); saving and loading to
 :mod:`theanets.serialize`.
-'''
+"""
 
 import functools
 import hashlib
@@ -15,38 +15,32 @@ import numpy as np
 import pytensor
 import pytensor.tensor as TT
 
-from . import _mode
-from . import checks
-from . import layers
-from . import losses
-from . import options
-from . import regularizers
-from . import serialize
-from . import trainer
-from . import util
+from . import _mode, checks, layers, losses, options, regularizers, serialize, trainer, util
 
-__all__ = ['Network']
+__all__ = ["Network"]
 
 
 def _documented(method, model_options):
-    '''``method`` with the docstring of :func:`theanets.options.train_doc` for
-    ``model_options`` (a model class's ``TRAIN_OPTIONS``).'''
+    """``method`` with the docstring of :func:`theanets.options.train_doc` for
+    ``model_options`` (a model class's ``TRAIN_OPTIONS``)."""
+
     def documented(self, *args, **kwargs):
         return method(self, *args, **kwargs)
+
     functools.update_wrapper(documented, method)
     documented.__doc__ = options.train_doc(method.__name__, model_options)
     return documented
 
 
 def _describe_source(filename_or_handle):
-    '''How a file given to ``load`` is named in messages.'''
+    """How a file given to ``load`` is named in messages."""
     if isinstance(filename_or_handle, (str, bytes, os.PathLike)):
         return repr(os.fsdecode(filename_or_handle))
-    return 'the file {!r}'.format(getattr(filename_or_handle, 'name', filename_or_handle))
+    return "the file {!r}".format(getattr(filename_or_handle, "name", filename_or_handle))
 
 
 class Network:
-    '''A neural network: a list of layers, a list of losses, and their graph.
+    """A neural network: a list of layers, a list of losses, and their graph.
 
     Parameters
     ----------
@@ -99,23 +93,23 @@ class Network:
     Traceback (most recent call last):
     ...
     theanets.util.ConfigurationError: Network.build_graph: a network needs an input layer ...
-    '''
+    """
 
-    DEFAULT_OUTPUT_ACTIVATION = 'linear'
+    DEFAULT_OUTPUT_ACTIVATION = "linear"
     #: Training options read besides the optimizers', regularizers' and
     #: datasets' own: {name: (default, description)}. Subclasses extend it.
     TRAIN_OPTIONS = {
-        'monitors': (None, 'output/parameter glob pattern -> levels to report'),
-        'monitor_gradients': (False, "report each parameter's squared gradient sum"),
-        'rng': (None, "seed of shuffling, noise and dropout (default: the network's rng)"),
-        'progress': (None, 'training display: None/True a bar in a terminal, False silent'),
+        "monitors": (None, "output/parameter glob pattern -> levels to report"),
+        "monitor_gradients": (False, "report each parameter's squared gradient sum"),
+        "rng": (None, "seed of shuffling, noise and dropout (default: the network's rng)"),
+        "progress": (None, "training display: None/True a bar in a terminal, False silent"),
     }
     INPUT_NDIM = 2
     OUTPUT_NDIM = 2
 
-    def __init__(self, layers=(), loss='mse', weighted=False, rng=13):
+    def __init__(self, layers=(), loss="mse", weighted=False, rng=13):
         name = type(self).__name__
-        self._rng = checks.check_rng('rng', rng, name)
+        self._rng = checks.check_rng("rng", rng, name)
         self.layers = []
         self.losses = []
         self._graphs = {}
@@ -125,63 +119,74 @@ class Network:
             last = i == len(layers) - 1
             self.add_layer(
                 layer=spec,
-                name='in' if i == 0 else 'out' if last else 'hid{}'.format(i),
-                activation=self.DEFAULT_OUTPUT_ACTIVATION if last else 'relu')
+                name="in" if i == 0 else "out" if last else "hid{}".format(i),
+                activation=self.DEFAULT_OUTPUT_ACTIVATION if last else "relu",
+            )
         for layer in self.layers:
             layer.bind(self)
         if loss and self.layers:
-            self.set_loss(loss, weighted=weighted, target=self.OUTPUT_NDIM,
-                          output_name=self.layers[-1].output_name)
+            self.set_loss(
+                loss,
+                weighted=weighted,
+                target=self.OUTPUT_NDIM,
+                output_name=self.layers[-1].output_name,
+            )
 
     def _layer_specs(self, layers, loss, weighted):
-        '''The constructor's ``layers`` as a list; a clear error for a bare int.
+        """The constructor's ``layers`` as a list; a clear error for a bare int.
 
         ``Regressor(10, 20, 1)`` (sizes as separate arguments) would make 20
         the loss and 1 the weighted flag; the original failed with "'int'
         object is not iterable".
-        '''
+        """
         name = type(self).__name__
         if checks.is_count(layers):
             sizes = [layers] + [v for v in (loss, weighted) if checks.is_count(v)]
-            meant = ', '.join(str(v) for v in sizes) if len(sizes) > 1 else \
-                '{}, ...'.format(layers)
+            meant = ", ".join(str(v) for v in sizes) if len(sizes) > 1 else "{}, ...".format(layers)
             raise util.ConfigurationError(
-                '{}: layers must be a list of layer specs, not the int {!r}; perhaps you '
-                'meant {}([{}])'.format(name, layers, name, meant))
-        if isinstance(layers, (str, bytes, dict)) or not hasattr(layers, '__iter__'):
+                "{}: layers must be a list of layer specs, not the int {!r}; perhaps you "
+                "meant {}([{}])".format(name, layers, name, meant)
+            )
+        if isinstance(layers, (str, bytes, dict)) or not hasattr(layers, "__iter__"):
             raise util.ConfigurationError(
-                '{}: layers must be a list of layer specs (e.g. [3, 4, 2]), not {!r}'.format(
-                    name, layers))
+                "{}: layers must be a list of layer specs (e.g. [3, 4, 2]), not {!r}".format(
+                    name, layers
+                )
+            )
         return list(layers)
 
     def _check_complete(self, caller):
-        '''Refuse to compute with a network that has no output layer, or
+        """Refuse to compute with a network that has no output layer, or
         layers that are not bound.
 
         A network of only an input layer (``Network([3])``) or of none
         (``Network()``) is built, as in the original, so that layers can be
         bound to it or added to it one by one; it cannot predict or train
         (its "output" would be its input).
-        '''
+        """
         name = type(self).__name__
         if len(self.layers) < 2:
-            have = 'only one layer ({!r})'.format(self.layers[0].name) if self.layers \
-                else 'no layers'
+            have = (
+                "only one layer ({!r})".format(self.layers[0].name) if self.layers else "no layers"
+            )
             raise util.ConfigurationError(
-                '{}.{}: a network needs an input layer and an output layer, but this one has '
-                '{}; build it with both, e.g. {}([3, 2]), or add the output with '
-                'add_layer(...) and bind it'.format(name, caller, have, name))
+                "{}.{}: a network needs an input layer and an output layer, but this one has "
+                "{}; build it with both, e.g. {}([3, 2]), or add the output with "
+                "add_layer(...) and bind it".format(name, caller, have, name)
+            )
         for layer in self.layers:
             if not layer._output_shapes:
                 raise util.ConfigurationError(
-                    '{}.{}: {} is not bound: a layer added with add_layer after the network '
-                    'was built must be bound with layer.bind(network)'.format(
-                        name, caller, layer._context()))
+                    "{}.{}: {} is not bound: a layer added with add_layer after the network "
+                    "was built must be bound with layer.bind(network)".format(
+                        name, caller, layer._context()
+                    )
+                )
 
     # ----- building -------------------------------------------------------
 
     def add_layer(self, layer=None, **kwargs):
-        '''Add a layer to the network (it is bound by the constructor).
+        """Add a layer to the network (it is bound by the constructor).
 
         Parameters
         ----------
@@ -225,69 +230,72 @@ class Network:
         >>> print(caught[0].message)  # doctest: +NORMALIZE_WHITESPACE
         layer 'hid1': spec (4, 'tanh', 'relu') names two activations, 'tanh' and 'relu';
         only the last, 'relu', is used (to apply both, write 'tanh+relu')
-        '''
+        """
         if isinstance(layer, layers.Layer):
             self._check_new_name(layer)
             self.layers.append(layer)
             return layer
-        name = kwargs.get('name', '?')
-        context = 'layer {!r}: '.format(name)
-        form = kwargs.pop('form', 'ff' if self.layers else 'input')
+        name = kwargs.get("name", "?")
+        context = "layer {!r}: ".format(name)
+        form = kwargs.pop("form", "ff" if self.layers else "input")
         if isinstance(layer, str):
             form = layer
-        elif isinstance(layer, (tuple, list)) and layer and \
-                all(checks.is_count(x) for x in layer):
-            kwargs['shape'] = tuple(int(x) for x in layer)
+        elif isinstance(layer, (tuple, list)) and layer and all(checks.is_count(x) for x in layer):
+            kwargs["shape"] = tuple(int(x) for x in layer)
         elif isinstance(layer, (tuple, list)):
             sized = False
             seen = {}
             for item in layer:
                 if isinstance(item, str):
-                    what = 'form' if layers.Layer.is_registered(item) else 'activation'
+                    what = "form" if layers.Layer.is_registered(item) else "activation"
                     if what in seen:
                         self._warn_duplicate(context, layer, what, seen[what], item)
                     seen[what] = item
                 if isinstance(item, str) and layers.Layer.is_registered(item):
                     form = item
                 elif isinstance(item, str):
-                    kwargs['activation'] = item
+                    kwargs["activation"] = item
                 elif checks.is_count(item):
                     if sized:
                         raise util.ConfigurationError(
-                            '{}duplicate layer sizes in spec {!r}'.format(context, layer))
-                    kwargs['size'] = int(item)
+                            "{}duplicate layer sizes in spec {!r}".format(context, layer)
+                        )
+                    kwargs["size"] = int(item)
                     sized = True
                 else:
                     raise util.ConfigurationError(
-                        '{}cannot understand {!r} in spec {!r}: expected an int size, '
-                        'a layer form or an activation name'.format(context, item, layer))
+                        "{}cannot understand {!r} in spec {!r}: expected an int size, "
+                        "a layer form or an activation name".format(context, item, layer)
+                    )
         elif isinstance(layer, dict):
             for key, value in layer.items():
-                if key == 'form':
+                if key == "form":
                     form = value
                 else:
                     kwargs[key] = value
         elif checks.is_count(layer):
-            kwargs['size'] = int(layer)
+            kwargs["size"] = int(layer)
         elif layer is not None:
             raise util.ConfigurationError(
-                '{}a layer spec must be an int, tuple, dict, string or Layer, not {!r}'.format(
-                    context, layer))
+                "{}a layer spec must be an int, tuple, dict, string or Layer, not {!r}".format(
+                    context, layer
+                )
+            )
 
         if not isinstance(form, str) or not layers.Layer.is_registered(form):
-            raise util.unknown_name('layer form', form, layers.Layer.names(), context=context)
+            raise util.unknown_name("layer form", form, layers.Layer.names(), context=context)
         form = form.lower()
 
-        if form == 'input':
-            if 'shape' not in kwargs:
-                kwargs.setdefault('ndim', self.INPUT_NDIM)
+        if form == "input":
+            if "shape" not in kwargs:
+                kwargs.setdefault("ndim", self.INPUT_NDIM)
         else:
             if self.layers:
-                kwargs.setdefault('inputs', self.layers[-1].output_name)
-            kwargs.setdefault('rng', self._rng)
+                kwargs.setdefault("inputs", self.layers[-1].output_name)
+            kwargs.setdefault("rng", self._rng)
 
-        if form == 'tied' and 'partner' not in kwargs:
-            kwargs['partner'] = self._find_tied_partner(context)
+        if form == "tied" and "partner" not in kwargs:
+            kwargs["partner"] = self._find_tied_partner(context)
 
         new = layers.Layer.build(form, **kwargs)
         self._check_new_name(new)
@@ -296,38 +304,46 @@ class Network:
 
     @staticmethod
     def _warn_duplicate(context, spec, what, first, second):
-        '''A tuple spec naming two layer forms or two activations: the original
-        used the last one silently; so does this, with a SpecWarning.'''
-        hint = " (to apply both, write {!r})".format('{}+{}'.format(first, second)) \
-            if what == 'activation' else ''
+        """A tuple spec naming two layer forms or two activations: the original
+        used the last one silently; so does this, with a SpecWarning."""
+        hint = (
+            " (to apply both, write {!r})".format("{}+{}".format(first, second))
+            if what == "activation"
+            else ""
+        )
         warnings.warn(
-            '{}spec {!r} names two {}s, {!r} and {!r}; only the last, {!r}, is used{}'.format(
-                context, spec, what, first, second, second, hint),
-            util.SpecWarning, stacklevel=util.outside_stacklevel())
+            "{}spec {!r} names two {}s, {!r} and {!r}; only the last, {!r}, is used{}".format(
+                context, spec, what, first, second, second, hint
+            ),
+            util.SpecWarning,
+            stacklevel=util.outside_stacklevel(),
+        )
 
     def _check_new_name(self, new):
-        '''A new layer's name must differ from every existing layer's name.'''
-        context = 'layer {!r}: '.format(new.name)
+        """A new layer's name must differ from every existing layer's name."""
+        context = "layer {!r}: ".format(new.name)
         if isinstance(new, layers.Input) and new.name in [v.name for v in self.inputs]:
-            raise util.ConfigurationError('{}duplicate input name {!r}'.format(context, new.name))
+            raise util.ConfigurationError("{}duplicate input name {!r}".format(context, new.name))
         if new.name in [l.name for l in self.layers]:
             raise util.ConfigurationError(
-                '{}duplicate layer name {!r}: the network already has a layer of that name '
-                '(layers: {})'.format(context, new.name, [l.name for l in self.layers]))
+                "{}duplicate layer name {!r}: the network already has a layer of that name "
+                "(layers: {})".format(context, new.name, [l.name for l in self.layers])
+            )
 
     def _find_tied_partner(self, context):
-        '''The layer a new tied layer mirrors: walk back, pairing tied layers.'''
+        """The layer a new tied layer mirrors: walk back, pairing tied layers."""
         depth = 1
         for layer in reversed(self.layers):
             depth += 1 if isinstance(layer, layers.Tied) else -1
             if depth == 0:
                 return layer.name
         raise util.ConfigurationError(
-            '{}cannot find partner for tied layer: every earlier layer is already '
-            'paired (layers: {})'.format(context, [l.name for l in self.layers]))
+            "{}cannot find partner for tied layer: every earlier layer is already "
+            "paired (layers: {})".format(context, [l.name for l in self.layers])
+        )
 
     def add_loss(self, loss=None, **kwargs):
-        '''Add a loss to the network.
+        """Add a loss to the network.
 
         Parameters
         ----------
@@ -339,30 +355,31 @@ class Network:
             ``weighted``, ``output_name``, ...). ``target`` defaults to an
             array with the model's INPUT_NDIM dimensions and ``output_name``
             to the last layer's output.
-        '''
+        """
         if isinstance(loss, losses.Loss):
             self.losses.append(loss)
             return loss
-        if not self.layers and 'output_name' not in kwargs:
+        if not self.layers and "output_name" not in kwargs:
             raise util.ConfigurationError(
-                '{}.add_loss: the network has no layers yet, so a loss has no output to '
-                'compare; add the layers first'.format(type(self).__name__))
-        form = kwargs.pop('form', None) or loss or 'mse'
+                "{}.add_loss: the network has no layers yet, so a loss has no output to "
+                "compare; add the layers first".format(type(self).__name__)
+            )
+        form = kwargs.pop("form", None) or loss or "mse"
         options = dict(target=self.INPUT_NDIM)
         if self.layers:
-            options['output_name'] = self.layers[-1].output_name
+            options["output_name"] = self.layers[-1].output_name
         options.update(kwargs)
         if isinstance(loss, dict):
-            options.update({k: v for k, v in loss.items() if k != 'form'})
-            form = loss.get('form', 'mse')
+            options.update({k: v for k, v in loss.items() if k != "form"})
+            form = loss.get("form", "mse")
         if not isinstance(form, str) or not losses.Loss.is_registered(form):
-            raise util.unknown_name('loss', form, losses.Loss.names())
+            raise util.unknown_name("loss", form, losses.Loss.names())
         new = losses.Loss.build(form.lower(), **options)
         self.losses.append(new)
         return new
 
     def set_loss(self, *args, **kwargs):
-        '''Replace all losses with one: arguments as :meth:`add_loss`.'''
+        """Replace all losses with one: arguments as :meth:`add_loss`."""
         self.losses = []
         return self.add_loss(*args, **kwargs)
 
@@ -370,17 +387,17 @@ class Network:
 
     @property
     def inputs(self):
-        '''Symbolic input variables, one per Input layer, in layer order.'''
+        """Symbolic input variables, one per Input layer, in layer order."""
         return [layer.input for layer in self.layers if isinstance(layer, layers.Input)]
 
     @property
     def variables(self):
-        '''All symbolic data the training loss needs: inputs, targets, weights.
+        """All symbolic data the training loss needs: inputs, targets, weights.
 
         This is the order of arrays in training data (``[X, y]``,
         ``[X, y, w]``, or ``[X]`` for an autoencoder). Variables are
         de-duplicated by name.
-        '''
+        """
         result = list(self.inputs)
         seen = set(v.name for v in result)
         for loss in self.losses:
@@ -392,16 +409,16 @@ class Network:
 
     @property
     def params(self):
-        '''All parameters (shared variables), in layer order.'''
+        """All parameters (shared variables), in layer order."""
         return [param for layer in self.layers for param in layer.params]
 
     @property
     def num_params(self):
-        '''Total number of parameter values.'''
+        """Total number of parameter values."""
         return sum(int(np.prod(p.get_value().shape)) for p in self.params)
 
     def find(self, which, param):
-        '''Get a parameter of a layer.
+        """Get a parameter of a layer.
 
         Parameters
         ----------
@@ -414,22 +431,22 @@ class Network:
         ------
         UnknownNameError
             (a KeyError) if there is no such layer or parameter.
-        '''
+        """
         return checks.find_layer(self.layers, which).find(param)
 
     # ----- graph ----------------------------------------------------------
 
     def _hash(self, regs=()):
-        '''A key for the graph built with regularizers ``regs``.'''
+        """A key for the graph built with regularizers ``regs``."""
         # Layer and loss identities are part of the key: a new layer with an
         # old one's name and shape (a layerwise stage's output) is a new graph.
         parts = [(type(l).__name__, l.name, l.output_shape, id(l)) for l in self.layers]
         parts += [(type(l).__name__, l.weight, l.output_name, id(l)) for l in self.losses]
         parts += [r.graph_key() for r in regs]
-        return hashlib.md5(repr(parts).encode('utf8')).hexdigest()
+        return hashlib.md5(repr(parts).encode("utf8")).hexdigest()
 
     def build_graph(self, regularizers=()):
-        '''Connect the layers into a symbolic graph.
+        """Connect the layers into a symbolic graph.
 
         Parameters
         ----------
@@ -444,22 +461,22 @@ class Network:
         updates : list
             Update pairs required by the layers and regularizers (scan
             states, random generator states); usually empty.
-        '''
-        self._check_complete('build_graph')
+        """
+        self._check_complete("build_graph")
         key = self._hash(regularizers)
         if key not in self._graphs:
-            util.log('building computation graph')
+            util.log("building computation graph")
             self._graphs[key] = self._connect(regularizers)
         return self._graphs[key]
 
     def _connect(self, regularizers=(), connect=None):
-        '''Connect the layers in order, as :meth:`build_graph` does, uncached.
+        """Connect the layers in order, as :meth:`build_graph` does, uncached.
 
         ``connect(layer, outputs)`` returns a layer's ``(outputs, updates)``
         (default: ``layer.connect(outputs)``); stateful prediction passes one
         that starts recurrent layers from given states. Returns ``(outputs,
         updates)``.
-        '''
+        """
         outputs, updates = {}, []
         for layer in self.layers:
             out, upd = connect(layer, outputs) if connect else layer.connect(outputs)
@@ -472,33 +489,38 @@ class Network:
         return outputs, updates
 
     def _compile(self, key, inputs, outputs, updates=()):
-        '''Compile (once per key) a function, caching it in ``_functions``.'''
+        """Compile (once per key) a function, caching it in ``_functions``."""
         if key not in self._functions:
             self._functions[key] = _mode.function(
-                inputs, outputs, updates=updates, on_unused_input='ignore')
+                inputs, outputs, updates=updates, on_unused_input="ignore"
+            )
         return self._functions[key]
 
     def _expected_inputs(self):
-        return [checks.Expected(layer.name, len(layer.output_shape) + 1, layer.output_shape,
-                                sparse=layer.sparse)
-                for layer in self.layers if isinstance(layer, layers.Input)]
+        return [
+            checks.Expected(
+                layer.name, len(layer.output_shape) + 1, layer.output_shape, sparse=layer.sparse
+            )
+            for layer in self.layers
+            if isinstance(layer, layers.Input)
+        ]
 
     def _output_layer(self, output_name):
-        prefix, _, suffix = output_name.partition(':')
+        prefix, _, suffix = output_name.partition(":")
         for layer in self.layers:
             if layer.name == prefix and suffix in layer._output_shapes:
                 return layer
         return None
 
     def _expected_variables(self):
-        '''An :class:`~theanets.checks.Expected` per array of ``variables``.'''
+        """An :class:`~theanets.checks.Expected` per array of ``variables``."""
         result = self._expected_inputs()
         seen = set(e.name for e in result)
         for loss in self.losses:
             layer = self._output_layer(loss.output_name)
             out_shape = layer.output_shape if layer is not None else None
             target = loss.variables[0]
-            is_int = target.dtype.startswith('int')
+            is_int = target.dtype.startswith("int")
             if is_int:
                 shape = out_shape[:-1] if out_shape is not None else None
             else:
@@ -510,27 +532,40 @@ class Network:
                     continue
                 seen.add(var.name)
                 if var is target and is_int:
-                    result.append(checks.Expected(
-                        var.name, var.ndim, shape, dtype='int',
-                        classes=out_shape[-1] if out_shape else None))
+                    result.append(
+                        checks.Expected(
+                            var.name,
+                            var.ndim,
+                            shape,
+                            dtype="int",
+                            classes=out_shape[-1] if out_shape else None,
+                        )
+                    )
                 else:
-                    result.append(checks.Expected(
-                        var.name, var.ndim, shape,
-                        weights=var is getattr(loss, '_weights', None)))
+                    result.append(
+                        checks.Expected(
+                            var.name,
+                            var.ndim,
+                            shape,
+                            weights=var is getattr(loss, "_weights", None),
+                        )
+                    )
         return result
 
     def _check_input(self, caller, x):
-        '''Check and cast the single input array of feed_forward/predict.'''
+        """Check and cast the single input array of feed_forward/predict."""
         expected = self._expected_inputs()
         if len(expected) != 1:
             raise util.DataError(
-                '{} takes one input array, but this network has {} inputs ({}); '
-                'compile a function of model.inputs instead'.format(
-                    caller, len(expected), ', '.join(e.name for e in expected)))
+                "{} takes one input array, but this network has {} inputs ({}); "
+                "compile a function of model.inputs instead".format(
+                    caller, len(expected), ", ".join(e.name for e in expected)
+                )
+            )
         return checks.prepare_one(caller, expected[0], x)
 
     def feed_forward(self, x, **kwargs):
-        '''Compute every output of the network for input ``x``.
+        """Compute every output of the network for input ``x``.
 
         Parameters
         ----------
@@ -543,28 +578,29 @@ class Network:
         Returns
         -------
         dict mapping each output name (``'hid1:out'``) to an ndarray.
-        '''
-        self._check_complete('feed_forward')
-        x = self._check_input('{}.feed_forward'.format(type(self).__name__), x)
+        """
+        self._check_complete("feed_forward")
+        x = self._check_input("{}.feed_forward".format(type(self).__name__), x)
         regs = regularizers.from_kwargs(self, **kwargs)
         key = self._hash(regs)
         outputs, updates = self.build_graph(regs)
         labels = sorted(outputs)
-        fn = self._compile(('feed_forward', key), self.inputs,
-                           [outputs[l] for l in labels], updates)
-        return dict(zip(labels, fn(x)))
+        fn = self._compile(
+            ("feed_forward", key), self.inputs, [outputs[l] for l in labels], updates
+        )
+        return dict(zip(labels, fn(x), strict=True))
 
     def predict(self, x, **kwargs):
-        '''Compute the network's output (the last layer's ``out``) for ``x``.'''
+        """Compute the network's output (the last layer's ``out``) for ``x``."""
         return self.feed_forward(x, **kwargs)[self.layers[-1].output_name]
 
     def score(self, x, y, w=None, **kwargs):
-        '''Weighted coefficient of determination (R^2) of predictions of ``y``.
+        """Weighted coefficient of determination (R^2) of predictions of ``y``.
 
         ``1 - sum(w (y - yhat)^2) / sum(w (y - mean(y))^2)`` where mean(y) is
         the mean of all values of ``y``; ``w`` defaults to ones.
-        '''
-        caller = '{}.score'.format(type(self).__name__)
+        """
+        caller = "{}.score".format(type(self).__name__)
         yhat = self.predict(x, **kwargs)
         y, w = checks.prepare_scored(caller, yhat, y, w)
         u = y - yhat
@@ -576,25 +612,27 @@ class Network:
     # ----- training expressions -------------------------------------------
 
     def _check_losses(self):
-        '''Every loss variable must be one of ``variables`` (see add_loss).'''
+        """Every loss variable must be one of ``variables`` (see add_loss)."""
         by_name = {v.name: v for v in self.variables}
         for loss in self.losses:
             for var in loss.variables:
                 if by_name.get(var.name) is not var:
                     raise util.ConfigurationError(
-                        '{} on {!r} needs its own {!r} array, but another loss already '
-                        'has a data variable named {!r}; pass target= (e.g. the first '
+                        "{} on {!r} needs its own {!r} array, but another loss already "
+                        "has a data variable named {!r}; pass target= (e.g. the first "
                         "loss's target, model.losses[0].variables[0]) to add_loss".format(
-                            type(loss).__name__, loss.output_name, var.name, var.name))
+                            type(loss).__name__, loss.output_name, var.name, var.name
+                        )
+                    )
 
     def loss(self, **kwargs):
-        '''The symbolic training loss: weighted losses plus regularizers.
+        """The symbolic training loss: weighted losses plus regularizers.
 
         Parameters
         ----------
         **kwargs
             Regularizers; see :func:`theanets.regularizers.from_kwargs`.
-        '''
+        """
         self._check_losses()
         regs = regularizers.from_kwargs(self, **kwargs)
         outputs, _ = self.build_graph(regs)
@@ -604,7 +642,7 @@ class Network:
         return total
 
     def monitors(self, **kwargs):
-        '''Named symbolic values to report during training.
+        """Named symbolic values to report during training.
 
         The first is ``('err', <first loss>)``. ``monitors=`` (a dict, or a
         list of pairs) maps glob patterns of output or parameter names to
@@ -620,31 +658,37 @@ class Network:
         ConfigurationError
             If ``monitors`` is not a dict or a list of pairs (a function, for
             instance), or levels are not numbers or ``{label: callable}``.
-        '''
+        """
         regs = regularizers.from_kwargs(self, **kwargs)
         outputs, _ = self.build_graph(regs)
-        result = [('err', self.losses[0](outputs))]
-        for pattern, levels in self._monitor_spec(kwargs.get('monitors')):
-            matches = list(util.outputs_matching(outputs, pattern)) + \
-                list(util.params_matching(self.layers, pattern))
+        result = [("err", self.losses[0](outputs))]
+        for pattern, levels in self._monitor_spec(kwargs.get("monitors")):
+            matches = list(util.outputs_matching(outputs, pattern)) + list(
+                util.params_matching(self.layers, pattern)
+            )
             if not matches:
                 # Logged, not warned: the original reported nothing silently,
                 # and its own tests pass a pattern that matches nothing.
                 names = sorted(outputs) + [p.name for p in self.params]
-                util.say('theanets.graph', '{}: monitor pattern {!r} matches no output or '
-                         'parameter, so it reports nothing{}; outputs and parameters are: '
-                         '{}'.format(type(self).__name__, pattern,
-                                     util.suggest(pattern, names)
-                                     if isinstance(pattern, str) else '',
-                                     ', '.join(names)),
-                         level=logging.WARNING)
+                util.say(
+                    "theanets.graph",
+                    "{}: monitor pattern {!r} matches no output or "
+                    "parameter, so it reports nothing{}; outputs and parameters are: "
+                    "{}".format(
+                        type(self).__name__,
+                        pattern,
+                        util.suggest(pattern, names) if isinstance(pattern, str) else "",
+                        ", ".join(names),
+                    ),
+                    level=logging.WARNING,
+                )
             for name, expr in matches:
                 result.extend(self._level_monitors(name, expr, levels))
         return result
 
     @staticmethod
     def _monitor_spec(spec):
-        '''The ``monitors=`` option as a list of (pattern, levels) pairs.'''
+        """The ``monitors=`` option as a list of (pattern, levels) pairs."""
         example = "e.g. monitors={'hid1:out': [0.1, 0.5]} or {'*.w': {'mean': f}}"
         if spec is None:
             return []
@@ -652,13 +696,15 @@ class Network:
             return list(spec.items())
         if not isinstance(spec, (list, tuple)):
             raise util.ConfigurationError(
-                'monitors must be a dict of output or parameter glob patterns -> levels, or a '
-                'list of (pattern, levels) pairs ({}), not {!r}'.format(example, spec))
+                "monitors must be a dict of output or parameter glob patterns -> levels, or a "
+                "list of (pattern, levels) pairs ({}), not {!r}".format(example, spec)
+            )
         for item in spec:
             if not (isinstance(item, (list, tuple)) and len(item) == 2):
                 raise util.ConfigurationError(
-                    'monitors given as a list must hold (pattern, levels) pairs ({}), not '
-                    '{!r}'.format(example, item))
+                    "monitors given as a list must hold (pattern, levels) pairs ({}), not "
+                    "{!r}".format(example, item)
+                )
         return list(spec)
 
     @staticmethod
@@ -669,23 +715,29 @@ class Network:
             levels = [levels]
         if not isinstance(levels, (list, tuple)):
             raise util.ConfigurationError(
-                'monitor levels for {!r} must be a number, a list of numbers or a dict of '
-                '{{label: callable}}, not {!r}{}'.format(
-                    name, levels, " (to report f(value), give {'label': f})"
-                    if callable(levels) else ''))
+                "monitor levels for {!r} must be a number, a list of numbers or a dict of "
+                "{{label: callable}}, not {!r}{}".format(
+                    name,
+                    levels,
+                    " (to report f(value), give {'label': f})" if callable(levels) else "",
+                )
+            )
         for level in levels:
             if isinstance(level, tuple) and len(level) == 2 and callable(level[1]):
-                yield '{}:{}'.format(name, level[0]), level[1](expr)
+                yield "{}:{}".format(name, level[0]), level[1](expr)
             elif checks.is_number(level):
-                yield '{}<{}'.format(name, level), TT.cast(
-                    TT.lt(expr, level), pytensor.config.floatX).mean()
+                yield (
+                    "{}<{}".format(name, level),
+                    TT.cast(TT.lt(expr, level), pytensor.config.floatX).mean(),
+                )
             else:
                 raise util.ConfigurationError(
-                    'monitor levels for {!r} must be numbers or (label, callable) pairs, '
-                    'not {!r}'.format(name, level))
+                    "monitor levels for {!r} must be numbers or (label, callable) pairs, "
+                    "not {!r}".format(name, level)
+                )
 
     def updates(self, **kwargs):
-        '''Update pairs the graph needs (from recurrent scans; usually empty).'''
+        """Update pairs the graph needs (from recurrent scans; usually empty)."""
         regs = regularizers.from_kwargs(self, **kwargs)
         return self.build_graph(regs)[1]
 
@@ -703,61 +755,91 @@ class Network:
         return None
 
     def _pretraining_model(self, specs):
-        '''The shadow autoencoder of ``algo='pretrain'``, built from layer ``specs``.
+        """The shadow autoencoder of ``algo='pretrain'``, built from layer ``specs``.
 
         A network with the mean squared error of reconstructing its first
         input. Model families override it (the feedforward models build a
         :class:`theanets.Autoencoder`).
-        '''
-        shadow = Network(layers=specs, loss=None, rng=getattr(self, '_rng', 13))
-        shadow.set_loss('mse', target=shadow.inputs[0])
+        """
+        shadow = Network(layers=specs, loss=None, rng=getattr(self, "_rng", 13))
+        shadow.set_loss("mse", target=shadow.inputs[0])
         return shadow
 
-    def itertrain(self, train, valid=None, algo='rmsprop', subalgo='rmsprop',
-                  save_every=0, save_progress=None, **kwargs):
-        self._check_complete('train')
+    def itertrain(
+        self,
+        train,
+        valid=None,
+        algo="rmsprop",
+        subalgo="rmsprop",
+        save_every=0,
+        save_progress=None,
+        **kwargs,
+    ):
+        self._check_complete("train")
         options.check_values(self, kwargs, save_every=save_every)
-        return trainer.itertrain(self, train, valid=valid, algo=algo, subalgo=subalgo,
-                                 save_every=save_every, save_progress=save_progress, **kwargs)
+        return trainer.itertrain(
+            self,
+            train,
+            valid=valid,
+            algo=algo,
+            subalgo=subalgo,
+            save_every=save_every,
+            save_progress=save_progress,
+            **kwargs,
+        )
 
-    def train(self, train, valid=None, algo='rmsprop', subalgo='rmsprop',
-              save_every=0, save_progress=None, **kwargs):
+    def train(
+        self,
+        train,
+        valid=None,
+        algo="rmsprop",
+        subalgo="rmsprop",
+        save_every=0,
+        save_progress=None,
+        **kwargs,
+    ):
         result = None
-        for result in self.itertrain(train, valid=valid, algo=algo, subalgo=subalgo,
-                                     save_every=save_every, save_progress=save_progress,
-                                     **kwargs):
+        for result in self.itertrain(
+            train,
+            valid=valid,
+            algo=algo,
+            subalgo=subalgo,
+            save_every=save_every,
+            save_progress=save_progress,
+            **kwargs,
+        ):
             pass
         return result
 
-    itertrain.__doc__ = options.train_doc('itertrain')
-    train.__doc__ = options.train_doc('train')
+    itertrain.__doc__ = options.train_doc("itertrain")
+    train.__doc__ = options.train_doc("train")
 
     def __init_subclass__(cls, **kwargs):
-        '''A model class that extends ``TRAIN_OPTIONS`` gets train and itertrain
-        methods whose docstrings list its options too.'''
+        """A model class that extends ``TRAIN_OPTIONS`` gets train and itertrain
+        methods whose docstrings list its options too."""
         super().__init_subclass__(**kwargs)
-        if 'TRAIN_OPTIONS' not in cls.__dict__:
+        if "TRAIN_OPTIONS" not in cls.__dict__:
             return
-        for name in ('train', 'itertrain'):
+        for name in ("train", "itertrain"):
             if name not in cls.__dict__:
                 setattr(cls, name, _documented(getattr(Network, name), cls.TRAIN_OPTIONS))
 
     # ----- persistence ----------------------------------------------------
 
     def __getstate__(self):
-        return dict(layers=self.layers, losses=self.losses, rng=getattr(self, '_rng', 13))
+        return dict(layers=self.layers, losses=self.losses, rng=getattr(self, "_rng", 13))
 
     def __setstate__(self, state):
         if isinstance(state, tuple):  # (layers, losses), as the original stored it
             state = dict(layers=state[0], losses=state[1])
-        self.layers = state['layers']
-        self.losses = state['losses']
-        self._rng = state.get('rng', 13)
+        self.layers = state["layers"]
+        self.losses = state["losses"]
+        self._rng = state.get("rng", 13)
         self._graphs = {}
         self._functions = {}
 
     def save(self, filename_or_handle, format=None):
-        '''Save the network to a path or an open binary file.
+        """Save the network to a path or an open binary file.
 
         Parameters
         ----------
@@ -790,12 +872,12 @@ class Network:
         >>> net.save(path)  # the safe format, from the .npz suffix
         >>> [p.name for p in theanets.Regressor.load(path, allow_pickle=False).params]
         ['hid1.w', 'hid1.b', 'out.w', 'out.b']
-        '''
+        """
         serialize.save(self, filename_or_handle, format)
 
     @classmethod
     def load(cls, filename_or_handle, allow_pickle=True, **options):
-        '''Load a network saved with :meth:`save`, in either format.
+        """Load a network saved with :meth:`save`, in either format.
 
         The format is told from the file's first bytes: a zip archive is the
         safe format (read by :func:`theanets.serialize.load_safe`, which runs
@@ -833,13 +915,20 @@ class Network:
             format and ``allow_pickle`` is False; or if it was written by the
             original Theano-based theanets (those pickles name Theano classes
             and cannot be read without Theano).
-        '''
+        """
         model = serialize.load(Network, filename_or_handle, allow_pickle, **options)
         if not isinstance(model, cls):
             warnings.warn(
-                '{}.load: {} holds a {}.{}, not a {}; it is returned as it was saved (load it '
-                'with {}.load to say so)'.format(
-                    cls.__name__, _describe_source(filename_or_handle), type(model).__module__,
-                    type(model).__name__, cls.__name__, type(model).__name__),
-                UserWarning, stacklevel=2)
+                "{}.load: {} holds a {}.{}, not a {}; it is returned as it was saved (load it "
+                "with {}.load to say so)".format(
+                    cls.__name__,
+                    _describe_source(filename_or_handle),
+                    type(model).__module__,
+                    type(model).__name__,
+                    cls.__name__,
+                    type(model).__name__,
+                ),
+                UserWarning,
+                stacklevel=2,
+            )
         return model

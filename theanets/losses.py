@@ -1,38 +1,44 @@
-'''Loss functions: what a network minimises while training.
+"""Loss functions: what a network minimises while training.
 
 A model has one or more losses (``model.losses``); their weighted sum, plus
 any regularizers, is the training loss. The first loss alone is reported as
 the ``err`` monitor. Losses are a registry: ``loss='mae'`` in a model
 constructor, ``model.add_loss('xe', weight=0.1)``, or a user subclass by its
 lower-cased class name.
-'''
+"""
 
 import numpy as np
 import pytensor.tensor as TT
 
-from . import checks
-from . import util
+from . import checks, util
 
-__all__ = ['Loss', 'MeanSquaredError', 'MeanAbsoluteError',
-           'GaussianLogLikelihood', 'MaximumMeanDiscrepancy',
-           'KullbackLeiblerDivergence', 'CrossEntropy', 'Hinge']
+__all__ = [
+    "Loss",
+    "MeanSquaredError",
+    "MeanAbsoluteError",
+    "GaussianLogLikelihood",
+    "MaximumMeanDiscrepancy",
+    "KullbackLeiblerDivergence",
+    "CrossEntropy",
+    "Hinge",
+]
 
 
 def _full_output_name(name):
-    return name if ':' in name else name + ':out'
+    return name if ":" in name else name + ":out"
 
 
 def _weight_total(weights):
-    '''The sum of ``weights``, or 1 where it is 0: a mini-batch whose weights
+    """The sum of ``weights``, or 1 where it is 0: a mini-batch whose weights
     are all zero (a batch of fully masked sequences) adds 0 to the loss
     instead of NaN (0 / 0), which the original reported as divergence. Where
-    the sum is positive, values and gradients are the original's.'''
+    the sum is positive, values and gradients are the original's."""
     total = weights.sum()
     return TT.switch(TT.gt(total, 0), total, TT.ones_like(total))
 
 
 class Loss(metaclass=util.Registrar):
-    '''Base class of losses.
+    """Base class of losses.
 
     Parameters
     ----------
@@ -57,35 +63,37 @@ class Loss(metaclass=util.Registrar):
     To write a loss, subclass and implement ``__call__(outputs)``, returning
     a symbolic scalar; ``self._target`` is the target variable and
     ``self._weights`` the weights variable or None.
-    '''
+    """
 
     #: Containers used to make the target variable, by ndim.
     TARGET_CONTAINERS = util.FLOAT_CONTAINERS
 
-    def __init__(self, target, weight=1., weighted=False, output_name='out'):
+    def __init__(self, target, weight=1.0, weighted=False, output_name="out"):
         self.weight = weight
         if checks.is_count(target):
             if not 0 <= target < len(self.TARGET_CONTAINERS):
                 raise util.ConfigurationError(
-                    '{}: target must have 0 to {} dimensions, not {}'.format(
-                        type(self).__name__, len(self.TARGET_CONTAINERS) - 1, target))
-            target = self.TARGET_CONTAINERS[target]('target')
+                    "{}: target must have 0 to {} dimensions, not {}".format(
+                        type(self).__name__, len(self.TARGET_CONTAINERS) - 1, target
+                    )
+                )
+            target = self.TARGET_CONTAINERS[target]("target")
         self._target = target
         self._weights = None
         if weighted:
-            self._weights = util.FLOAT_CONTAINERS[target.ndim]('weights')
+            self._weights = util.FLOAT_CONTAINERS[target.ndim]("weights")
         self.output_name = _full_output_name(output_name)
 
     @property
     def variables(self):
-        '''The symbolic inputs this loss needs: target, then weights.'''
+        """The symbolic inputs this loss needs: target, then weights."""
         result = [self._target]
         if self._weights is not None:
             result.append(self._weights)
         return result
 
     def to_spec(self):
-        '''A dict from which ``Network.add_loss`` rebuilds this loss.
+        """A dict from which ``Network.add_loss`` rebuilds this loss.
 
         Returns
         -------
@@ -105,55 +113,69 @@ class Loss(metaclass=util.Registrar):
          ('weight', 0.5), ('weighted', False)]
         >>> Loss.build(spec.pop('form'), **spec).to_spec()['target']
         2
-        '''
+        """
         target = self._target
-        ndim = getattr(target, 'ndim', None)
-        if isinstance(ndim, int) and 0 <= ndim < len(self.TARGET_CONTAINERS) and \
-                target.owner is None and target.name == 'target' and \
-                target.type == self.TARGET_CONTAINERS[ndim]('target').type:
+        ndim = getattr(target, "ndim", None)
+        if (
+            isinstance(ndim, int)
+            and 0 <= ndim < len(self.TARGET_CONTAINERS)
+            and target.owner is None
+            and target.name == "target"
+            and target.type == self.TARGET_CONTAINERS[ndim]("target").type
+        ):
             target = ndim
-        return dict(form=type(self).__name__.lower(), weight=self.weight,
-                    weighted=self._weights is not None, output_name=self.output_name,
-                    target=target)
+        return dict(
+            form=type(self).__name__.lower(),
+            weight=self.weight,
+            weighted=self._weights is not None,
+            output_name=self.output_name,
+            target=target,
+        )
 
     def log(self):
-        '''Log a one-line description of this loss.'''
-        util.log('using loss: {} * {} ({}{})', self.weight, type(self).__name__,
-                 self.output_name, ', weighted' if self._weights is not None else '')
+        """Log a one-line description of this loss."""
+        util.log(
+            "using loss: {} * {} ({}{})",
+            self.weight,
+            type(self).__name__,
+            self.output_name,
+            ", weighted" if self._weights is not None else "",
+        )
 
     def _output(self, outputs):
         try:
             return outputs[self.output_name]
         except KeyError:
             raise util.UnknownNameError(  # noqa: B904 (the message says it all)
-                '{}: the network has no output {!r}; outputs are: {}'.format(
-                    type(self).__name__, self.output_name, ', '.join(sorted(outputs))))
+                "{}: the network has no output {!r}; outputs are: {}".format(
+                    type(self).__name__, self.output_name, ", ".join(sorted(outputs))
+                )
+            )
 
     def _weighted_mean(self, err):
-        '''Mean of ``err``, or its ``weights``-weighted mean.'''
+        """Mean of ``err``, or its ``weights``-weighted mean."""
         if self._weights is None:
             return err.mean()
         return (self._weights * err).sum() / _weight_total(self._weights)
 
     def __call__(self, outputs):
-        '''The symbolic value of this loss given the graph's ``outputs`` dict.'''
-        raise NotImplementedError(
-            '{} must implement __call__(outputs)'.format(type(self).__name__))
+        """The symbolic value of this loss given the graph's ``outputs`` dict."""
+        raise NotImplementedError("{} must implement __call__(outputs)".format(type(self).__name__))
 
 
 class MeanSquaredError(Loss):
-    '''Mean of squared differences; weighted: ``sum(w (x - t)^2) / sum(w)``.'''
+    """Mean of squared differences; weighted: ``sum(w (x - t)^2) / sum(w)``."""
 
-    __extra_registration_keys__ = ['mse']
+    __extra_registration_keys__ = ["mse"]
 
     def __call__(self, outputs):
         return self._weighted_mean(TT.sqr(self._output(outputs) - self._target))
 
 
 class MeanAbsoluteError(Loss):
-    '''Mean of absolute differences; weighted: ``sum(|w (x - t)|) / sum(w)``.'''
+    """Mean of absolute differences; weighted: ``sum(|w (x - t)|) / sum(w)``."""
 
-    __extra_registration_keys__ = ['mae']
+    __extra_registration_keys__ = ["mae"]
 
     def __call__(self, outputs):
         err = self._output(outputs) - self._target
@@ -163,7 +185,7 @@ class MeanAbsoluteError(Loss):
 
 
 class GaussianLogLikelihood(Loss):
-    '''Negative log-likelihood of the target under a diagonal Gaussian.
+    """Negative log-likelihood of the target under a diagonal Gaussian.
 
     The network provides the mean and the covariance diagonal as two
     outputs (``mean_name``, ``covar_name``). Weights are not used.
@@ -175,22 +197,21 @@ class GaussianLogLikelihood(Loss):
     prec``, per example ``0.5 (D log 2 pi - log sum(prec) + sum(eta prec eta)
     + sum(t prec t)) - sum(eta t)``; the log-determinant uses the log of the
     *sum* of precisions.
-    '''
+    """
 
-    __extra_registration_keys__ = ['gll']
+    __extra_registration_keys__ = ["gll"]
 
-    def __init__(self, mean_name='mean', covar_name='covar', covar_eps=1e-3, **kwargs):
+    def __init__(self, mean_name="mean", covar_name="covar", covar_eps=1e-3, **kwargs):
         self.mean_name = _full_output_name(mean_name)
         self.covar_name = _full_output_name(covar_name)
         self.covar_eps = covar_eps
-        kwargs.setdefault('output_name', mean_name)
+        kwargs.setdefault("output_name", mean_name)
         super().__init__(**kwargs)
 
     def to_spec(self):
-        '''As :meth:`Loss.to_spec`, plus ``mean_name``, ``covar_name``, ``covar_eps``.'''
+        """As :meth:`Loss.to_spec`, plus ``mean_name``, ``covar_name``, ``covar_eps``."""
         spec = super().to_spec()
-        spec.update(mean_name=self.mean_name, covar_name=self.covar_name,
-                    covar_eps=self.covar_eps)
+        spec.update(mean_name=self.mean_name, covar_name=self.covar_name, covar_eps=self.covar_eps)
         return spec
 
     def __call__(self, outputs):
@@ -198,16 +219,18 @@ class GaussianLogLikelihood(Loss):
         prec = 1 / (abs(outputs[self.covar_name]) + self.covar_eps)
         eta = mean * prec
         dim = TT.cast(mean.shape[-1], mean.dtype)
-        const = (dim * np.float32(np.log(2 * np.pi))
-                 - TT.log(prec.sum(axis=-1))
-                 + (eta * prec * eta).sum(axis=-1))
+        const = (
+            dim * np.float32(np.log(2 * np.pi))
+            - TT.log(prec.sum(axis=-1))
+            + (eta * prec * eta).sum(axis=-1)
+        )
         t = self._target
         nll = 0.5 * (const + (t * prec * t).sum(axis=-1)) - (eta * t).sum(axis=-1)
         return nll.mean()
 
 
 class MaximumMeanDiscrepancy(Loss):
-    '''Maximum mean discrepancy between target and output samples.
+    """Maximum mean discrepancy between target and output samples.
 
     Parameters
     ----------
@@ -215,18 +238,18 @@ class MaximumMeanDiscrepancy(Loss):
         A number is the bandwidth of a Gaussian kernel ``exp(-|a-b|^2 / bw)``;
         a callable ``kernel(a, b)`` returns the matrix of kernel values of
         all pairs of rows.
-    '''
+    """
 
-    __extra_registration_keys__ = ['mmd']
+    __extra_registration_keys__ = ["mmd"]
 
     def __init__(self, kernel=1, **kwargs):
         super().__init__(**kwargs)
         self.kernel = kernel
 
     def to_spec(self):
-        '''As :meth:`Loss.to_spec`, plus ``kernel`` (a number or the callable).'''
+        """As :meth:`Loss.to_spec`, plus ``kernel`` (a number or the callable)."""
         spec = super().to_spec()
-        spec['kernel'] = self.kernel
+        spec["kernel"] = self.kernel
         return spec
 
     def _kernel(self, a, b):
@@ -242,9 +265,9 @@ class MaximumMeanDiscrepancy(Loss):
 
 
 class KullbackLeiblerDivergence(Loss):
-    '''Mean absolute KL divergence ``|t log(t / x)|`` (both clipped to [1e-8, 1-1e-8]).'''
+    """Mean absolute KL divergence ``|t log(t / x)|`` (both clipped to [1e-8, 1-1e-8])."""
 
-    __extra_registration_keys__ = ['kl', 'kld']
+    __extra_registration_keys__ = ["kl", "kld"]
 
     def __call__(self, outputs):
         t = TT.clip(self._target, 1e-8, 1 - 1e-8)
@@ -256,19 +279,19 @@ class KullbackLeiblerDivergence(Loss):
 
 
 class CrossEntropy(Loss):
-    '''Cross-entropy of integer class labels under the output probabilities.
+    """Cross-entropy of integer class labels under the output probabilities.
 
     The target is an int32 array of labels with ``target`` dimensions; the
     output has one more dimension (classes, last). Negative labels count
     from the end, as in numpy indexing.
-    '''
+    """
 
-    __extra_registration_keys__ = ['xe']
+    __extra_registration_keys__ = ["xe"]
 
     TARGET_CONTAINERS = util.INT_CONTAINERS
 
     def _rows(self, outputs):
-        '''Output as (rows, classes) and the flattened labels.'''
+        """Output as (rows, classes) and the flattened labels."""
         out = self._output(outputs)
         return out.reshape((-1, out.shape[-1])), self._target.flatten()
 
@@ -284,19 +307,18 @@ class CrossEntropy(Loss):
         return self._mean_over_rows(-TT.log(TT.clip(p, 1e-8, 1)))
 
     def accuracy(self, outputs):
-        '''Symbolic fraction (or weighted fraction) of correctly labelled rows.'''
+        """Symbolic fraction (or weighted fraction) of correctly labelled rows."""
         probs, labels = self._rows(outputs)
         correct = TT.eq(TT.argmax(probs, axis=-1), labels)
         return self._mean_over_rows(TT.cast(correct, probs.dtype))
 
 
 class Hinge(CrossEntropy):
-    '''Multiclass hinge loss ``max(0, max_k(x_k - x_t))`` per row.'''
+    """Multiclass hinge loss ``max(0, max_k(x_k - x_t))`` per row."""
 
-    __extra_registration_keys__ = ['hinge']
+    __extra_registration_keys__ = ["hinge"]
 
     def __call__(self, outputs):
         scores, labels = self._rows(outputs)
         correct = scores[TT.arange(labels.shape[0]), labels]
-        return self._mean_over_rows(
-            TT.maximum(0, (scores - correct[:, None]).max(axis=-1)))
+        return self._mean_over_rows(TT.maximum(0, (scores - correct[:, None]).max(axis=-1)))

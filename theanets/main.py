@@ -1,15 +1,14 @@
-'''Experiment: the original convenience wrapper to build or load, train and save.'''
+"""Experiment: the original convenience wrapper to build or load, train and save."""
 
 import os
 
-from . import graph
-from . import util
+from . import graph, util
 
-__all__ = ['Experiment']
+__all__ = ["Experiment"]
 
 
 class Experiment:
-    '''Build (or load) a network, then train and save it.
+    """Build (or load) a network, then train and save it.
 
     Parameters
     ----------
@@ -23,37 +22,41 @@ class Experiment:
     >>> exp = theanets.Experiment(theanets.Regressor, [3, 4, 2])
     >>> type(exp.network).__name__
     'Regressor'
-    '''
+    """
 
     def __init__(self, network, *args, **kwargs):
         if isinstance(network, (str, os.PathLike)) and os.path.isfile(network):
             self.load(network, **kwargs)
         elif isinstance(network, graph.Network):
             self.network = network
-        elif isinstance(network, type) and issubclass(network, graph.Network) \
-                and network is not graph.Network:
+        elif (
+            isinstance(network, type)
+            and issubclass(network, graph.Network)
+            and network is not graph.Network
+        ):
             self.network = network(*args, **kwargs)
         else:
             raise util.ConfigurationError(
-                'Experiment needs a model class (e.g. theanets.Regressor), a network, or '
-                'the path of a saved model; got {!r}'.format(network))
+                "Experiment needs a model class (e.g. theanets.Regressor), a network, or "
+                "the path of a saved model; got {!r}".format(network)
+            )
 
     def train(self, *args, **kwargs):
-        '''Train the network: see :meth:`theanets.graph.Network.train`.'''
+        """Train the network: see :meth:`theanets.graph.Network.train`."""
         return self.network.train(*args, **kwargs)
 
     def itertrain(self, *args, **kwargs):
-        '''Train the network: see :meth:`theanets.graph.Network.itertrain`.'''
+        """Train the network: see :meth:`theanets.graph.Network.itertrain`."""
         return self.network.itertrain(*args, **kwargs)
 
     def save(self, path):
-        '''Save the network to ``path``.'''
+        """Save the network to ``path``."""
         self.network.save(path)
 
     def load(self, path, **options):
-        '''Load a network from ``path``; it becomes (and is returned as) ``network``.
+        """Load a network from ``path``; it becomes (and is returned as) ``network``.
 
         ``options`` (``allow_pickle``, ``trusted``, ``allow_nonfinite``) go to
-        :meth:`theanets.graph.Network.load`.'''
+        :meth:`theanets.graph.Network.load`."""
         self.network = graph.Network.load(path, **options)
         return self.network

@@ -1,50 +1,52 @@
-'''Training options: the keywords ``train``/``itertrain`` understand, their
+"""Training options: the keywords ``train``/``itertrain`` understand, their
 defaults, the warning for a keyword that nothing reads, and the docstring
 that lists them all (``help(model.train)``).
 
 Known options come from the downhill optimizers' hyper-parameters, the
 regularizers' keywords, the options of the training loop
 (:data:`LOOP_OPTIONS`) and the model class's ``TRAIN_OPTIONS``.
-'''
+"""
 
 import difflib
 import inspect
 import re
 import warnings
 
-from . import checks
-from . import downhill
-from . import regularizers
-from . import util
+from . import checks, downhill, regularizers, util
 
-__all__ = ['LOOP_OPTIONS', 'UnknownOptionWarning', 'check_options', 'check_values',
-           'train_doc', 'train_options']
+__all__ = [
+    "LOOP_OPTIONS",
+    "UnknownOptionWarning",
+    "check_options",
+    "check_values",
+    "train_doc",
+    "train_options",
+]
 
 
 class UnknownOptionWarning(UserWarning):
-    '''A keyword argument of ``train``/``itertrain`` that nothing reads.'''
+    """A keyword argument of ``train``/``itertrain`` that nothing reads."""
 
 
 #: Options read by :func:`itertrain` and the Dataset wrapping, with defaults.
 LOOP_OPTIONS = {
-    'batch_size': (32, 'examples per mini-batch'),
-    'iteration_size': (None, 'mini-batches per training iteration and validation '
-                             '(default: all)'),
-    'train_batches': (None, 'mini-batches per training iteration (if no iteration_size)'),
-    'valid_batches': (None, 'mini-batches per validation (if no iteration_size)'),
-    'axis': (0, 'axis of the examples in the data arrays'),
-    'max_updates': (None, 'stop after this many updates (default: no limit)'),
-    'algorithm': (None, 'deprecated synonym of algo'),
-    'regularizers': (None, 'a list of Regularizer instances, or a dict of options'),
+    "batch_size": (32, "examples per mini-batch"),
+    "iteration_size": (None, "mini-batches per training iteration and validation (default: all)"),
+    "train_batches": (None, "mini-batches per training iteration (if no iteration_size)"),
+    "valid_batches": (None, "mini-batches per validation (if no iteration_size)"),
+    "axis": (0, "axis of the examples in the data arrays"),
+    "max_updates": (None, "stop after this many updates (default: no limit)"),
+    "algorithm": (None, "deprecated synonym of algo"),
+    "regularizers": (None, "a list of Regularizer instances, or a dict of options"),
 }
 
 
 def _optimizer_options():
-    '''{name: default} of every hyper-parameter the downhill optimizers read.'''
+    """{name: default} of every hyper-parameter the downhill optimizers read."""
     result = {}
     for cls in downhill.Optimizer._registry.values():  # the abstract base's too
         for klass in cls.__mro__:
-            prepare = klass.__dict__.get('_prepare')
+            prepare = klass.__dict__.get("_prepare")
             if prepare is None:
                 continue
             for name, param in inspect.signature(prepare).parameters.items():
@@ -55,7 +57,7 @@ def _optimizer_options():
 
 
 def train_options(network):
-    '''Every keyword option ``network.train`` understands, sorted.
+    """Every keyword option ``network.train`` understands, sorted.
 
     Optimizer hyper-parameters, dataset options, regularizer keywords,
     the loop options, and the network's ``TRAIN_OPTIONS``.
@@ -66,34 +68,35 @@ def train_options(network):
     >>> names = train_options(theanets.Regressor([3, 4, 2]))
     >>> all(n in names for n in ('learning_rate', 'hidden_l1', 'batch_size'))
     True
-    '''
+    """
     names = set(LOOP_OPTIONS) | set(_optimizer_options())
     names |= set(regularizers.option_names())
-    names |= set(getattr(network, 'TRAIN_OPTIONS', {}))
+    names |= set(getattr(network, "TRAIN_OPTIONS", {}))
     return sorted(names)
 
 
 def check_options(network, kwargs, extra=None):
-    '''Warn (UnknownOptionWarning) about each keyword that nothing reads.
+    """Warn (UnknownOptionWarning) about each keyword that nothing reads.
 
     Known are :func:`train_options` and ``extra`` (the ``TRAIN_OPTIONS`` of
     the trainer object in use).
-    '''
+    """
     known = set(train_options(network)) | set(extra or ())
     for name in kwargs:
         if name in known or regularizers.is_option(name):
             continue
         close = difflib.get_close_matches(str(name), sorted(known), n=3)
-        hint = '; perhaps you meant {}'.format(' or '.join(repr(c) for c in close)) \
-            if close else ''
+        hint = "; perhaps you meant {}".format(" or ".join(repr(c) for c in close)) if close else ""
         warnings.warn(
-            '{}.train: unknown option {!r} is ignored{} (see help({}.train) for the '
-            'options)'.format(type(network).__name__, name, hint, type(network).__name__),
-            UnknownOptionWarning, stacklevel=util.outside_stacklevel())
+            "{}.train: unknown option {!r} is ignored{} (see help({}.train) for the "
+            "options)".format(type(network).__name__, name, hint, type(network).__name__),
+            UnknownOptionWarning,
+            stacklevel=util.outside_stacklevel(),
+        )
 
 
 def check_values(network, kwargs, save_every=0):
-    '''Check the values of the training options that are used before training
+    """Check the values of the training options that are used before training
     starts (and would otherwise fail with a message from deep inside).
 
     ``rng`` (None, an int seed in numpy's range or a RandomState; it seeds
@@ -114,23 +117,23 @@ def check_values(network, kwargs, save_every=0):
     Traceback (most recent call last):
     ...
     theanets.util.ConfigurationError: Regressor.train: rng must be None, an int seed or a ...
-    '''
-    caller = '{}.train'.format(type(network).__name__)
-    if 'rng' in kwargs:
-        checks.check_rng('rng', kwargs['rng'], caller)
-    if 'regularizers' in kwargs:
-        regularizers.check_regularizers(kwargs['regularizers'], caller)
-    if not checks.is_number(save_every) or not save_every >= 0 or \
-            save_every == float('inf'):
+    """
+    caller = "{}.train".format(type(network).__name__)
+    if "rng" in kwargs:
+        checks.check_rng("rng", kwargs["rng"], caller)
+    if "regularizers" in kwargs:
+        regularizers.check_regularizers(kwargs["regularizers"], caller)
+    if not checks.is_number(save_every) or not save_every >= 0 or save_every == float("inf"):
         raise util.ConfigurationError(
-            '{}: save_every={!r} is not allowed: expected an int >= 0 (save every that many '
-            'iterations) or a float >= 0 (every that many minutes); 0 saves when training '
-            'ends'.format(caller, save_every))
+            "{}: save_every={!r} is not allowed: expected an int >= 0 (save every that many "
+            "iterations) or a float >= 0 (every that many minutes); 0 saves when training "
+            "ends".format(caller, save_every)
+        )
 
 
 #: The docstring of ``Network.train`` and ``Network.itertrain`` (see
 #: :func:`train_doc`): every training option, with its default.
-_TRAIN_DOC = '''{summary}
+_TRAIN_DOC = """{summary}
 
         Parameters
         ----------
@@ -262,36 +265,38 @@ _TRAIN_DOC = '''{summary}
         >>> rs = np.random.RandomState(0)
         >>> x, y = rs.randn(20, 3).astype('f'), rs.randn(20, 2).astype('f')
         {example}
-        '''
+        """
 
 _TRAIN_DOC_PARTS = dict(
     itertrain=dict(
-        summary='Train the network, yielding monitor values after each iteration.',
-        returns='''Yields
+        summary="Train the network, yielding monitor values after each iteration.",
+        returns="""Yields
         ------
         (train_monitors, valid_monitors) : pair of dicts of floats
             After each training iteration: the training monitors (computed
             before that iteration's update) and the latest validation
-            monitors.''',
-        example='''>>> for train, valid in net.itertrain([x, y], max_updates=3):
+            monitors.""",
+        example=""">>> for train, valid in net.itertrain([x, y], max_updates=3):
         ...     print(sorted(train))
         ['err', 'loss']
         ['err', 'loss']
-        ['err', 'loss']'''),
+        ['err', 'loss']""",
+    ),
     train=dict(
-        summary='Train the network until training stops.',
-        returns='''Returns
+        summary="Train the network until training stops.",
+        returns="""Returns
         -------
         (train_monitors, valid_monitors) : pair of dicts of floats
-            Those of the last iteration, or None if there was none.''',
-        example='''>>> train, valid = net.train([x, y], learning_rate=1e-3, max_updates=3)
+            Those of the last iteration, or None if there was none.""",
+        example=""">>> train, valid = net.train([x, y], learning_rate=1e-3, max_updates=3)
         >>> sorted(valid)
-        ['err', 'loss']'''),
+        ['err', 'loss']""",
+    ),
 )
 
 
 def train_doc(method, options=None):
-    '''The docstring of ``Network.<method>`` (``'train'`` or ``'itertrain'``).
+    """The docstring of ``Network.<method>`` (``'train'`` or ``'itertrain'``).
 
     It lists every training option with its default; ``options`` (a model
     class's ``TRAIN_OPTIONS``) adds those it does not name already.
@@ -301,10 +306,10 @@ def train_doc(method, options=None):
     >>> doc = train_doc('train', {'carry': (False, 'keep the state')})
     >>> 'learning_rate : float' in doc, 'carry : option' in doc
     (True, True)
-    '''
-    extra = ''
+    """
+    extra = ""
     for name, (default, text) in sorted((options or {}).items()):
-        if re.search(r'\b{}\b'.format(re.escape(name)), _TRAIN_DOC):
+        if re.search(r"\b{}\b".format(re.escape(name)), _TRAIN_DOC):
             continue
-        extra += '        {} : option\n            {} (default {!r}).\n'.format(name, text, default)
+        extra += "        {} : option\n            {} (default {!r}).\n".format(name, text, default)
     return _TRAIN_DOC.format(model_options=extra, **_TRAIN_DOC_PARTS[method])

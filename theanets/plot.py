@@ -1,4 +1,4 @@
-'''Learning curves: plots of a model's training history.
+"""Learning curves: plots of a model's training history.
 
 This module needs matplotlib (``pip install matplotlib``, or the
 ``examples`` extra from a clone: ``pip install '.[examples]'``), which
@@ -20,22 +20,23 @@ Examples
 ['train loss', 'valid loss']
 >>> ax.get_xlabel()
 'updates'
-'''
+"""
 
 try:
     import matplotlib.pyplot as plt
 except ImportError as error:
     raise ImportError(
-        'theanets.plot draws with matplotlib, which is not installed; install it with '
-        '"pip install matplotlib"') from error
+        "theanets.plot draws with matplotlib, which is not installed; install it with "
+        '"pip install matplotlib"'
+    ) from error
 
 from . import util
 
-__all__ = ['learning_curves']
+__all__ = ["learning_curves"]
 
 
-def learning_curves(model, monitors=('loss',), ax=None):
-    '''Plot training and validation monitors against the number of updates.
+def learning_curves(model, monitors=("loss",), ax=None):
+    """Plot training and validation monitors against the number of updates.
 
     Parameters
     ----------
@@ -57,30 +58,34 @@ def learning_curves(model, monitors=('loss',), ax=None):
     theanets.util.ConfigurationError
         If the model has no history yet, or a monitor was never recorded
         (naming the recorded ones).
-    '''
-    history = model if isinstance(model, dict) else getattr(model, 'history', None)
-    if not (isinstance(history, dict) and history.get('train', {}).get('update')):
+    """
+    history = model if isinstance(model, dict) else getattr(model, "history", None)
+    if not (isinstance(history, dict) and history.get("train", {}).get("update")):
         raise util.ConfigurationError(
-            'learning_curves: {} has no training history yet; train it first'.format(
-                type(model).__name__))
+            "learning_curves: {} has no training history yet; train it first".format(
+                type(model).__name__
+            )
+        )
     if isinstance(monitors, str):
         monitors = (monitors,)
-    known = sorted((set(history['train']) | set(history['valid'])) - {'update'})
+    known = sorted((set(history["train"]) | set(history["valid"])) - {"update"})
     for name in monitors:
         if name not in known:
             raise util.ConfigurationError(
-                'learning_curves: no monitor {!r} was recorded; the recorded monitors are '
-                '{}'.format(name, ', '.join(known)))
+                "learning_curves: no monitor {!r} was recorded; the recorded monitors are "
+                "{}".format(name, ", ".join(known))
+            )
     if ax is None:
         _, ax = plt.subplots()
     for name in monitors:
-        for phase, style in (('train', dict(lw=1, alpha=0.7)),
-                             ('valid', dict(lw=2, marker='o', ms=3))):
+        for phase, style in (
+            ("train", dict(lw=1, alpha=0.7)),
+            ("valid", dict(lw=2, marker="o", ms=3)),
+        ):
             table = history[phase]
             if name in table:
-                ax.plot(table['update'], table[name], label='{} {}'.format(phase, name),
-                        **style)
-    ax.set_xlabel('updates')
-    ax.set_ylabel(', '.join(monitors))
+                ax.plot(table["update"], table[name], label="{} {}".format(phase, name), **style)
+    ax.set_xlabel("updates")
+    ax.set_ylabel(", ".join(monitors))
     ax.legend()
     return ax

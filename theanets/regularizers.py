@@ -1,4 +1,4 @@
-'''Regularizers: penalties added to the loss, and graph changes (noise, dropout).
+"""Regularizers: penalties added to the loss, and graph changes (noise, dropout).
 
 They are usually made from keyword arguments of ``train``, ``loss``,
 ``feed_forward`` or ``predict`` (see :func:`from_kwargs`)::
@@ -7,36 +7,45 @@ They are usually made from keyword arguments of ``train``, ``loss``,
 
 A user subclass of :class:`Regularizer` is used by passing its lower-cased
 class name as a keyword, with a weight or a dict of constructor arguments.
-'''
+"""
 
 import fnmatch
 
 import numpy as np
 import pytensor.tensor as TT
 
-from . import checks
-from . import util
+from . import checks, util
 from ._backend import random_source
 from .layers.base import Input
 
-__all__ = ['from_kwargs', 'check_regularizers', 'Regularizer', 'WeightL2', 'WeightL1', 'HiddenL1',
-           'RecurrentNorm', 'RecurrentState', 'Contractive', 'GaussianNoise',
-           'BernoulliDropout']
+__all__ = [
+    "from_kwargs",
+    "check_regularizers",
+    "Regularizer",
+    "WeightL2",
+    "WeightL1",
+    "HiddenL1",
+    "RecurrentNorm",
+    "RecurrentState",
+    "Contractive",
+    "GaussianNoise",
+    "BernoulliDropout",
+]
 
 
 def _seed(rng):
-    '''An int seed (or stream) for a symbolic random stream from ``rng``.
+    """An int seed (or stream) for a symbolic random stream from ``rng``.
 
     A numpy RandomState (what a network's ``rng`` may be) gives a seed drawn
     from it; the original library passed it through and then failed.
-    '''
+    """
     if isinstance(rng, np.random.RandomState):
-        return int(rng.randint(2 ** 30))
+        return int(rng.randint(2**30))
     return rng
 
 
-def check_regularizers(value, context='regularizers'):
-    '''Check the ``regularizers=`` option: None, a dict of options, or a list
+def check_regularizers(value, context="regularizers"):
+    """Check the ``regularizers=`` option: None, a dict of options, or a list
     of Regularizer instances. Returns it unchanged.
 
     The original ignored anything else (``regularizers=5`` trained with no
@@ -48,25 +57,34 @@ def check_regularizers(value, context='regularizers'):
     Traceback (most recent call last):
     ...
     theanets.util.ConfigurationError: Regressor.train: regularizers=5 is not allowed: ...
-    '''
+    """
     if value is None or isinstance(value, dict):
         return value
-    expected = ('expected None, a dict of regularizer options (e.g. {\'weight_l2\': 1e-4}) '
-                'or a list of Regularizer instances')
+    expected = (
+        "expected None, a dict of regularizer options (e.g. {'weight_l2': 1e-4}) "
+        "or a list of Regularizer instances"
+    )
     if not isinstance(value, (list, tuple)):
-        raise util.ConfigurationError('{}: regularizers={!r} is not allowed: {}'.format(
-            context, value, expected))
+        raise util.ConfigurationError(
+            "{}: regularizers={!r} is not allowed: {}".format(context, value, expected)
+        )
     for item in value:
         if not isinstance(item, Regularizer):
             raise util.ConfigurationError(
-                '{}: regularizers holds {!r}, which is not a Regularizer: {}{}'.format(
-                    context, item, expected, ' (build one with theanets.Regularizer.build('
-                    '{!r}, ...))'.format(item) if isinstance(item, str) else ''))
+                "{}: regularizers holds {!r}, which is not a Regularizer: {}{}".format(
+                    context,
+                    item,
+                    expected,
+                    " (build one with theanets.Regularizer.build({!r}, ...))".format(item)
+                    if isinstance(item, str)
+                    else "",
+                )
+            )
     return value
 
 
 def from_kwargs(graph, **kwargs):
-    '''Build the regularizers named in keyword arguments.
+    """Build the regularizers named in keyword arguments.
 
     Parameters
     ----------
@@ -101,16 +119,16 @@ def from_kwargs(graph, **kwargs):
     >>> net = theanets.Regressor([3, 4, 2])
     >>> [type(r).__name__ for r in from_kwargs(net, hidden_dropout=0.5, weight_l2=1e-3)]
     ['BernoulliDropout', 'WeightL2']
-    '''
-    if 'regularizers' in kwargs:
-        regs = check_regularizers(kwargs['regularizers'])
+    """
+    if "regularizers" in kwargs:
+        regs = check_regularizers(kwargs["regularizers"])
         if isinstance(regs, (tuple, list)):
             return list(regs)
         if isinstance(regs, dict):
             kwargs = dict(kwargs, **regs)
-    rng = kwargs.get('rng', 13)
+    rng = kwargs.get("rng", 13)
     if checks.is_number(rng) or isinstance(rng, (str, bool, np.bool_)):
-        checks.check_rng('rng', rng)  # a stream object is used as it is, as in the original
+        checks.check_rng("rng", rng)  # a stream object is used as it is, as in the original
     rng = _seed(rng)
 
     def names(layers):
@@ -121,12 +139,15 @@ def from_kwargs(graph, **kwargs):
     outputs = names(graph.layers[-1:])
 
     result = []
-    for kind, cls in (('dropout', BernoulliDropout), ('noise', GaussianNoise)):
+    for kind, cls in (("dropout", BernoulliDropout), ("noise", GaussianNoise)):
         levels = _merge_levels(
-            [(inputs, kwargs.get('input_' + kind, 0)),
-             (hiddens, kwargs.get('hidden_' + kind, 0)),
-             (outputs, kwargs.get('output_' + kind, 0))],
-            kwargs.get(kind) or {})
+            [
+                (inputs, kwargs.get("input_" + kind, 0)),
+                (hiddens, kwargs.get("hidden_" + kind, 0)),
+                (outputs, kwargs.get("output_" + kind, 0)),
+            ],
+            kwargs.get(kind) or {},
+        )
         for pattern, weight in levels:
             if weight:
                 # Each stochastic regularizer draws from its own stream, so
@@ -155,9 +176,9 @@ def option_names():
     >>> [n for n in option_names() if n.startswith('hidden')]
     ['hidden_dropout', 'hidden_l1', 'hidden_noise', 'hidden_sparsity', 'hiddenl1']
     """
-    names = {'regularizers', 'rng', 'dropout', 'noise'}
-    for kind in ('dropout', 'noise'):
-        names.update('{}_{}'.format(where, kind) for where in ('input', 'hidden', 'output'))
+    names = {"regularizers", "rng", "dropout", "noise"}
+    for kind in ("dropout", "noise"):
+        names.update("{}_{}".format(where, kind) for where in ("input", "hidden", "output"))
     names.update(Regularizer.names())
     return sorted(names)
 
@@ -191,7 +212,7 @@ def _merge_levels(defaults, given):
 
 
 class Regularizer(metaclass=util.Registrar):
-    '''Base class of regularizers.
+    """Base class of regularizers.
 
     Parameters
     ----------
@@ -199,37 +220,38 @@ class Regularizer(metaclass=util.Registrar):
         Glob pattern(s) of the output or parameter names it applies to.
     weight : float
         Strength: the factor of the loss term, or the noise/dropout level.
-    '''
+    """
 
-    def __init__(self, pattern='*', weight=0.):
+    def __init__(self, pattern="*", weight=0.0):
         if not checks.is_number(weight) or not np.isfinite(weight):
-            raise util.ConfigurationError('{}: weight must be a finite number, not {!r}'.format(
-                type(self).__name__, weight))
+            raise util.ConfigurationError(
+                "{}: weight must be a finite number, not {!r}".format(type(self).__name__, weight)
+            )
         self.pattern = pattern
         self.weight = weight
 
     def log(self):
-        '''Log a one-line description.'''
-        util.log('regularizer: {} * {} on {}', self.weight, type(self).__name__, self.pattern)
+        """Log a one-line description."""
+        util.log("regularizer: {} * {} on {}", self.weight, type(self).__name__, self.pattern)
 
     def modify_graph(self, outputs):
-        '''Change one layer's ``outputs`` dict in place (nothing by default).'''
+        """Change one layer's ``outputs`` dict in place (nothing by default)."""
 
     def loss(self, layers, outputs):
-        '''The symbolic penalty, before ``weight`` is applied (0 by default).'''
+        """The symbolic penalty, before ``weight`` is applied (0 by default)."""
         return 0
 
     def updates(self):
-        '''Update pairs the modified graph needs (random generator states).'''
+        """Update pairs the modified graph needs (random generator states)."""
         return []
 
     def graph_key(self):
-        '''What of this regularizer shapes the graph it builds: part of the
-        key under which a model caches graphs and compiled functions.'''
+        """What of this regularizer shapes the graph it builds: part of the
+        key under which a model caches graphs and compiled functions."""
         return (type(self).__name__, self.weight, repr(self.pattern))
 
     def __repr__(self):
-        return '{}({!r}, {!r})'.format(type(self).__name__, self.pattern, self.weight)
+        return "{}({!r}, {!r})".format(type(self).__name__, self.pattern, self.weight)
 
 
 def _mean_of(terms):
@@ -240,38 +262,39 @@ def _mean_of(terms):
 
 
 class WeightL2(Regularizer):
-    '''Mean over matching weight matrices (ndim > 1) of ``mean(W ** 2)``.'''
+    """Mean over matching weight matrices (ndim > 1) of ``mean(W ** 2)``."""
 
-    __extra_registration_keys__ = ['weight_l2', 'weight_decay']
+    __extra_registration_keys__ = ["weight_l2", "weight_decay"]
 
     def _penalty(self, value):
         return TT.sqr(value).mean()
 
     def loss(self, layers, outputs):
-        return _mean_of(self._penalty(p) for _, p in util.params_matching(layers, self.pattern)
-                        if p.ndim > 1)
+        return _mean_of(
+            self._penalty(p) for _, p in util.params_matching(layers, self.pattern) if p.ndim > 1
+        )
 
 
 class WeightL1(WeightL2):
-    '''Mean over matching weight matrices (ndim > 1) of ``mean(abs(W))``.'''
+    """Mean over matching weight matrices (ndim > 1) of ``mean(abs(W))``."""
 
-    __extra_registration_keys__ = ['weight_l1', 'weight_sparsity']
+    __extra_registration_keys__ = ["weight_l1", "weight_sparsity"]
 
     def _penalty(self, value):
         return abs(value).mean()
 
 
 def _hidden_pattern(pattern, layers):
-    '''``'*'`` (or None) stands for the hidden layers' ``:out`` outputs.'''
-    if pattern in ('*', None):
+    """``'*'`` (or None) stands for the hidden layers' ``:out`` outputs."""
+    if pattern in ("*", None):
         return tuple(layer.output_name for layer in layers[1:-1])
     return pattern
 
 
 class HiddenL1(Regularizer):
-    '''Mean over matching outputs of ``mean(abs(h))`` (hidden layers by default).'''
+    """Mean over matching outputs of ``mean(abs(h))`` (hidden layers by default)."""
 
-    __extra_registration_keys__ = ['hidden_l1', 'hidden_sparsity']
+    __extra_registration_keys__ = ["hidden_l1", "hidden_sparsity"]
 
     def loss(self, layers, outputs):
         pattern = _hidden_pattern(self.pattern, layers)
@@ -279,35 +302,36 @@ class HiddenL1(Regularizer):
 
 
 class RecurrentNorm(Regularizer):
-    '''Mean change of the squared norm of recurrent outputs between time steps.
+    """Mean change of the squared norm of recurrent outputs between time steps.
 
     With ``n_t = sum(h_t ** 2)``, the penalty is ``mean(n_t - n_{t+1})``
     (not squared: kept from the original), averaged over matching 3-D
     outputs (batch, time, features).
-    '''
+    """
 
-    __extra_registration_keys__ = ['recurrent_norm']
+    __extra_registration_keys__ = ["recurrent_norm"]
 
     def _penalty(self, h):
         norms = TT.sqr(h).sum(axis=-1)
         return (norms[:, :-1] - norms[:, 1:]).mean()
 
     def loss(self, layers, outputs):
-        return _mean_of(self._penalty(h) for _, h in util.outputs_matching(outputs, self.pattern)
-                        if h.ndim == 3)
+        return _mean_of(
+            self._penalty(h) for _, h in util.outputs_matching(outputs, self.pattern) if h.ndim == 3
+        )
 
 
 class RecurrentState(RecurrentNorm):
-    '''Mean squared change of recurrent outputs between time steps.'''
+    """Mean squared change of recurrent outputs between time steps."""
 
-    __extra_registration_keys__ = ['recurrent_state']
+    __extra_registration_keys__ = ["recurrent_state"]
 
     def _penalty(self, h):
         return TT.sqr(h[:, :-1] - h[:, 1:]).mean()
 
 
 class Contractive(Regularizer):
-    '''Squared gradient of hidden activity with respect to the inputs.
+    """Squared gradient of hidden activity with respect to the inputs.
 
     Parameters
     ----------
@@ -320,54 +344,64 @@ class Contractive(Regularizer):
         Glob pattern of the input variables to differentiate with respect to.
         An output that does not depend on a matching input contributes a zero
         gradient for it (the original raised a DisconnectedInputError).
-    '''
+    """
 
-    def __init__(self, pattern=None, weight=0., wrt='*'):
+    def __init__(self, pattern=None, weight=0.0, wrt="*"):
         super().__init__(pattern=pattern, weight=weight)
         self.wrt = wrt
 
     def loss(self, layers, outputs):
         pattern = self.pattern
-        if pattern in ('*', None):
+        if pattern in ("*", None):
             # Hidden layers only: an Input layer in the middle of a
             # multi-input network holds data, not hidden activity.
-            pattern = tuple(layer.output_name for layer in layers[1:-1]
-                            if not isinstance(layer, Input))
-        wrt = [layer.input for layer in layers if isinstance(layer, Input)
-               and fnmatch.fnmatch(layer.input.name, self.wrt)]
+            pattern = tuple(
+                layer.output_name for layer in layers[1:-1] if not isinstance(layer, Input)
+            )
+        wrt = [
+            layer.input
+            for layer in layers
+            if isinstance(layer, Input) and fnmatch.fnmatch(layer.input.name, self.wrt)
+        ]
         if not wrt:
             raise util.ConfigurationError(
-                'Contractive: wrt={!r} matches no input; inputs are {}'.format(
-                    self.wrt, [l.name for l in layers if isinstance(l, Input)]))
+                "Contractive: wrt={!r} matches no input; inputs are {}".format(
+                    self.wrt, [l.name for l in layers if isinstance(l, Input)]
+                )
+            )
         # An output that does not depend on some input has a zero gradient
         # with respect to it (not an error).
         return _mean_of(
-            sum(TT.sqr(g).mean() for g in TT.grad(h.mean(), wrt, disconnected_inputs='ignore'))
-            for _, h in util.outputs_matching(outputs, pattern))
+            sum(TT.sqr(g).mean() for g in TT.grad(h.mean(), wrt, disconnected_inputs="ignore"))
+            for _, h in util.outputs_matching(outputs, pattern)
+        )
 
 
 class _Stochastic(Regularizer):
-    '''Shared machinery of regularizers that change graph outputs at random.'''
+    """Shared machinery of regularizers that change graph outputs at random."""
 
     __abstract__ = True
 
-    SUFFIX = ''
+    SUFFIX = ""
 
     #: The (low, high) bounds of the weight, and how to say them.
-    LIMITS = (0, np.inf, 'at least 0')
+    LIMITS = (0, np.inf, "at least 0")
 
-    def __init__(self, pattern='*:out', weight=0., rng=13):
+    def __init__(self, pattern="*:out", weight=0.0, rng=13):
         super().__init__(pattern=pattern, weight=weight)
         low, high, text = self.LIMITS
         if not low <= weight < high:
-            raise util.ConfigurationError('{} on {!r}: the level must be {}, not {!r}'.format(
-                type(self).__name__, pattern, text, weight))
+            raise util.ConfigurationError(
+                "{} on {!r}: the level must be {}, not {!r}".format(
+                    type(self).__name__, pattern, text, weight
+                )
+            )
         self.seed = _seed(rng)
         self.rng = random_source(self.seed)
 
     def graph_key(self):
-        '''As for Regularizer, with the seed: another seed draws other noise.'''
-        seed = self.seed if checks.is_count(self.seed) else ('stream', id(self.seed))
+        """As for Regularizer, with the seed: another seed draws other noise."""
+        seed = self.seed if checks.is_count(self.seed) else ("stream", id(self.seed))
         return super().graph_key() + (seed,)
 
     def modify_graph(self, outputs):
@@ -383,12 +417,12 @@ class _Stochastic(Regularizer):
 
 
 class GaussianNoise(_Stochastic):
-    '''Add ``N(0, weight ** 2)`` noise to matching outputs.
+    """Add ``N(0, weight ** 2)`` noise to matching outputs.
 
     The unchanged values stay available as ``'<name>-prenoise'``.
-    '''
+    """
 
-    SUFFIX = '-prenoise'
+    SUFFIX = "-prenoise"
 
     def _apply(self, expr):
         noise = self.rng.normal(0, self.weight, size=expr.shape)
@@ -396,15 +430,15 @@ class GaussianNoise(_Stochastic):
 
 
 class BernoulliDropout(_Stochastic):
-    '''Zero each matching output value with probability ``weight``.
+    """Zero each matching output value with probability ``weight``.
 
     Kept values are scaled by ``1 / (1 - weight)`` (inverted dropout), so the
     expected value is unchanged. The unchanged values stay available as
     ``'<name>-predrop'``.
-    '''
+    """
 
-    SUFFIX = '-predrop'
-    LIMITS = (0, 1, 'a probability in [0, 1)')
+    SUFFIX = "-predrop"
+    LIMITS = (0, 1, "a probability in [0, 1)")
 
     def _apply(self, expr):
         keep = 1 - self.weight

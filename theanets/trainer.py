@@ -1,4 +1,4 @@
-'''Trainers: the ways a network can be trained, and the training loop around them.
+"""Trainers: the ways a network can be trained, and the training loop around them.
 
 :func:`itertrain` (what ``Network.train`` and ``Network.itertrain`` call)
 picks a trainer from ``algo``: a downhill optimizer name gives a
@@ -16,7 +16,7 @@ module, so the models can import it.
 Compiled training functions are cached on the network: a second ``train``
 call with the same graph and settings compiles nothing (see
 :func:`optimizer_for`).
-'''
+"""
 
 import io
 import itertools
@@ -27,25 +27,27 @@ import warnings
 
 import numpy as np
 
-from . import _mode
-from . import checks
-from . import downhill
-from . import feedback
-from . import layers
-from . import options
-from . import regularizers
-from . import util
+from . import _mode, checks, downhill, feedback, layers, options, regularizers, util
 
-__all__ = ['Checkpointer', 'DownhillTrainer', 'SampleTrainer', 'SupervisedPretrainer',
-           'UnsupervisedPretrainer', 'algo_names', 'check_algo', 'itertrain', 'make_trainer',
-           'optimizer_for']
+__all__ = [
+    "Checkpointer",
+    "DownhillTrainer",
+    "SampleTrainer",
+    "SupervisedPretrainer",
+    "UnsupervisedPretrainer",
+    "algo_names",
+    "check_algo",
+    "itertrain",
+    "make_trainer",
+    "optimizer_for",
+]
 
 #: Training algorithms of theanets itself, besides the downhill optimizers.
-OWN_ALGOS = ('sample', 'layerwise', 'pretrain')
+OWN_ALGOS = ("sample", "layerwise", "pretrain")
 
 
 def algo_names(own=True):
-    '''Names of the training algorithms: the downhill optimizers (and, if
+    """Names of the training algorithms: the downhill optimizers (and, if
     ``own``, theanets' own ``sample``, ``layerwise`` and ``pretrain``).
 
     Examples
@@ -54,13 +56,13 @@ def algo_names(own=True):
     ['adadelta', 'adagrad', 'adam', 'esgd', 'nag', 'rmsprop', 'rprop', 'sgd']
     >>> algo_names()[-3:]
     ['sample', 'layerwise', 'pretrain']
-    '''
+    """
     names = downhill.Optimizer.names()
     return names + list(OWN_ALGOS) if own else names
 
 
-def check_algo(name, what='algo'):
-    '''Return the downhill optimizer ``name``, lower-cased.
+def check_algo(name, what="algo"):
+    """Return the downhill optimizer ``name``, lower-cased.
 
     Parameters
     ----------
@@ -74,17 +76,18 @@ def check_algo(name, what='algo'):
     ------
     theanets.util.UnknownNameError
         (a KeyError) listing the valid names, before anything is built.
-    '''
+    """
     if isinstance(name, str) and downhill.Optimizer.is_registered(name):
         return name.lower()
-    if what == 'algo':
-        raise util.unknown_name('training algorithm', name, algo_names())
-    raise util.unknown_name('{} (an optimizer for each stage)'.format(what), name,
-                            algo_names(own=False))
+    if what == "algo":
+        raise util.unknown_name("training algorithm", name, algo_names())
+    raise util.unknown_name(
+        "{} (an optimizer for each stage)".format(what), name, algo_names(own=False)
+    )
 
 
-def make_trainer(network, algo='rmsprop', subalgo='rmsprop'):
-    '''The trainer object for ``algo``: a name (any case) or a trainer object.
+def make_trainer(network, algo="rmsprop", subalgo="rmsprop"):
+    """The trainer object for ``algo``: a name (any case) or a trainer object.
 
     Raises
     ------
@@ -92,45 +95,58 @@ def make_trainer(network, algo='rmsprop', subalgo='rmsprop'):
         For an unknown name (listing the valid ones).
     theanets.util.ConfigurationError
         For something that is neither a name nor has an ``itertrain`` method.
-    '''
+    """
     if isinstance(algo, str):
         name = algo.lower()
-        if name == 'sample':
+        if name == "sample":
             return SampleTrainer(network)
-        if name.startswith('layer') or name.startswith('sup'):
-            return SupervisedPretrainer(check_algo(subalgo, 'subalgo'), network)
-        if name.startswith('pre') or name.startswith('unsup'):
-            return UnsupervisedPretrainer(check_algo(subalgo, 'subalgo'), network)
-        return DownhillTrainer(check_algo(algo, 'algo'), network)
-    if not callable(getattr(algo, 'itertrain', None)):
+        if name.startswith("layer") or name.startswith("sup"):
+            return SupervisedPretrainer(check_algo(subalgo, "subalgo"), network)
+        if name.startswith("pre") or name.startswith("unsup"):
+            return UnsupervisedPretrainer(check_algo(subalgo, "subalgo"), network)
+        return DownhillTrainer(check_algo(algo, "algo"), network)
+    if not callable(getattr(algo, "itertrain", None)):
         raise util.ConfigurationError(
-            'algo must be an algorithm name ({}) or a trainer object with an itertrain '
-            'method, not {!r}'.format(', '.join(algo_names()), algo))
+            "algo must be an algorithm name ({}) or a trainer object with an itertrain "
+            "method, not {!r}".format(", ".join(algo_names()), algo)
+        )
     return algo
 
 
 # ----- the training loop -------------------------------------------------------
 
-def itertrain(network, train, valid=None, algo='rmsprop', subalgo='rmsprop',
-              save_every=0, save_progress=None, **kwargs):
-    '''Train ``network``, yielding ``(train_monitors, valid_monitors)`` pairs.
+
+def itertrain(
+    network,
+    train,
+    valid=None,
+    algo="rmsprop",
+    subalgo="rmsprop",
+    save_every=0,
+    save_progress=None,
+    **kwargs,
+):
+    """Train ``network``, yielding ``(train_monitors, valid_monitors)`` pairs.
 
     The engine of :meth:`theanets.graph.Network.itertrain`, which documents
     the arguments. Picks the trainer (:func:`make_trainer`), checks the
     options (unknown names get an :class:`UnknownOptionWarning`) and the
     data, wraps the data into :class:`~theanets.downhill.Dataset` objects,
     runs the trainer and saves checkpoints.
-    '''
-    if 'rng' not in kwargs:
-        kwargs['rng'] = getattr(network, '_rng', 13)
-    if 'algorithm' in kwargs:
-        warnings.warn('please use algo= instead of algorithm=', DeprecationWarning,
-                      stacklevel=util.outside_stacklevel())
-        algo = kwargs.pop('algorithm')
+    """
+    if "rng" not in kwargs:
+        kwargs["rng"] = getattr(network, "_rng", 13)
+    if "algorithm" in kwargs:
+        warnings.warn(
+            "please use algo= instead of algorithm=",
+            DeprecationWarning,
+            stacklevel=util.outside_stacklevel(),
+        )
+        algo = kwargs.pop("algorithm")
         if isinstance(algo, (list, tuple)):
             algo = algo[0]
     trainer = make_trainer(network, algo, subalgo)
-    extra = getattr(trainer, 'TRAIN_OPTIONS', None)
+    extra = getattr(trainer, "TRAIN_OPTIONS", None)
     # A user's trainer object without TRAIN_OPTIONS may read anything.
     if extra is not None or isinstance(trainer, _OWN_TRAINERS):
         options.check_options(network, kwargs, extra)
@@ -142,30 +158,43 @@ def itertrain(network, train, valid=None, algo='rmsprop', subalgo='rmsprop',
     def wrap(data, label):
         if data is None or isinstance(data, downhill.Dataset):
             return data
-        caller = '{}.train ({} data{})'.format(
-            type(network).__name__, label,
-            ", algo='pretrain' trains on the inputs alone" if pretrain else '')
+        caller = "{}.train ({} data{})".format(
+            type(network).__name__,
+            label,
+            ", algo='pretrain' trains on the inputs alone" if pretrain else "",
+        )
         if callable(data):
-            data = CheckedBatches(data, lambda batch: checks.prepare(
-                caller + ', a batch from {}'.format(CheckedBatches.describe(data)),
-                expected, batch))
+            data = CheckedBatches(
+                data,
+                lambda batch: checks.prepare(
+                    caller + ", a batch from {}".format(CheckedBatches.describe(data)),
+                    expected,
+                    batch,
+                ),
+            )
         else:
-            data = checks.prepare(caller, expected,
-                                  data if isinstance(data, (list, tuple)) else [data])
-        size = kwargs.get('iteration_size', kwargs.get('{}_batches'.format(label)))
-        return downhill.Dataset(data, name=label, batch_size=kwargs.get('batch_size', 32),
-                                iteration_size=size, axis=kwargs.get('axis', 0),
-                                rng=kwargs['rng'])
+            data = checks.prepare(
+                caller, expected, data if isinstance(data, (list, tuple)) else [data]
+            )
+        size = kwargs.get("iteration_size", kwargs.get("{}_batches".format(label)))
+        return downhill.Dataset(
+            data,
+            name=label,
+            batch_size=kwargs.get("batch_size", 32),
+            iteration_size=size,
+            axis=kwargs.get("axis", 0),
+            rng=kwargs["rng"],
+        )
 
-    train_ds = wrap(train, 'train')
-    valid_ds = wrap(valid if valid is not None else train, 'valid')
+    train_ds = wrap(train, "train")
+    valid_ds = wrap(valid if valid is not None else train, "valid")
 
     saver = Checkpointer(network, save_every, save_progress)
-    kwargs['progress'] = shown = feedback.Progress(
-        network, kwargs.get('progress'), kwargs.get('max_updates'))
+    kwargs["progress"] = shown = feedback.Progress(
+        network, kwargs.get("progress"), kwargs.get("max_updates")
+    )
     try:
-        for i, monitors in enumerate(shown.watch(trainer.itertrain(train_ds, valid_ds,
-                                                                   **kwargs))):
+        for i, monitors in enumerate(shown.watch(trainer.itertrain(train_ds, valid_ds, **kwargs))):
             _mode.keep_numpy_values(network.params)
             yield monitors
             saver.after_iteration(i)
@@ -175,7 +204,7 @@ def itertrain(network, train, valid=None, algo='rmsprop', subalgo='rmsprop',
 
 
 class CheckedBatches:
-    '''A callable dataset whose every batch is checked as arrays given to
+    """A callable dataset whose every batch is checked as arrays given to
     ``train`` are (shapes, dtypes, lengths), before it reaches a compiled
     function: a batch of the wrong width is a :class:`~theanets.util.DataError`
     naming the array, not an error from inside the compiler's program.
@@ -186,7 +215,7 @@ class CheckedBatches:
         Returns one mini-batch: a list of arrays (or one array).
     check : callable
         Checks and casts a list of arrays (:func:`theanets.checks.prepare`).
-    '''
+    """
 
     def __init__(self, source, check):
         self.source = source
@@ -195,8 +224,8 @@ class CheckedBatches:
 
     @staticmethod
     def describe(source):
-        '''How ``source`` is named in messages.'''
-        return getattr(source, '__name__', type(source).__name__)
+        """How ``source`` is named in messages."""
+        return getattr(source, "__name__", type(source).__name__)
 
     def __call__(self):
         batch = self.source()
@@ -209,34 +238,53 @@ class CheckedBatches:
 # ----- caching compiled optimizers ---------------------------------------------
 
 #: Options that change how training runs, not what is compiled.
-_RUNTIME_OPTIONS = frozenset([
-    'batch_size', 'iteration_size', 'train_batches', 'valid_batches', 'axis',
-    'max_updates', 'patience', 'validate_every', 'min_improvement', 'rng', 'progress',
-    'save_every', 'save_progress'])
+_RUNTIME_OPTIONS = frozenset(
+    [
+        "batch_size",
+        "iteration_size",
+        "train_batches",
+        "valid_batches",
+        "axis",
+        "max_updates",
+        "patience",
+        "validate_every",
+        "min_improvement",
+        "rng",
+        "progress",
+        "save_every",
+        "save_progress",
+    ]
+)
 
 #: How many compiled optimizers a network keeps (the most recently used).
 CACHED_OPTIMIZERS = 8
 
 
 def _freeze(value, refs):
-    '''A hashable stand-in for an option value; objects count by identity.
+    """A hashable stand-in for an option value; objects count by identity.
 
     Objects compared by identity are appended to ``refs``, which the cache
     entry keeps alive, so that an id is never reused while it is a key.
-    '''
+    """
     if isinstance(value, (str, bytes, bool, type(None), numbers.Number)):
         return (type(value).__name__, value)
     if isinstance(value, dict):
-        return ('dict', tuple(sorted(((repr(k), _freeze(v, refs)) for k, v in value.items()),
-                                     key=lambda kv: kv[0])))
+        return (
+            "dict",
+            tuple(
+                sorted(
+                    ((repr(k), _freeze(v, refs)) for k, v in value.items()), key=lambda kv: kv[0]
+                )
+            ),
+        )
     if isinstance(value, (list, tuple)):
         return (type(value).__name__, tuple(_freeze(v, refs) for v in value))
     refs.append(value)
-    return ('id', id(value))
+    return ("id", id(value))
 
 
 def optimizer_for(network, algo, kwargs):
-    '''The downhill optimizer training ``network`` with ``algo`` and ``kwargs``.
+    """The downhill optimizer training ``network`` with ``algo`` and ``kwargs``.
 
     Built (and later compiled) once per graph and settings and cached on the
     network: the key is the algorithm, the identity of the network's layers
@@ -247,17 +295,27 @@ def optimizer_for(network, algo, kwargs):
     is returned with its early-stopping state reset; its accumulators are
     reset when it iterates (:meth:`theanets.downhill.Optimizer.iterate`), so
     every training run starts fresh, as with a new optimizer.
-    '''
+    """
     refs = []
     shared = downhill.Optimizer.get_class(algo).SHARED_HYPERS
-    options = tuple(sorted((k, _freeze(v, refs)) for k, v in kwargs.items()
-                           if k not in _RUNTIME_OPTIONS and k not in shared))
+    options = tuple(
+        sorted(
+            (k, _freeze(v, refs))
+            for k, v in kwargs.items()
+            if k not in _RUNTIME_OPTIONS and k not in shared
+        )
+    )
     # The regularizers are built once, here, and handed to the graph: with
     # their seeds in the key, each call's rng draws its own noise and
     # dropout masks (rng only steers the loop otherwise).
     kwargs = dict(kwargs, regularizers=regularizers.from_kwargs(network, **kwargs))
-    key = ('optimizer', algo, network._hash(kwargs['regularizers']),
-           network._training_variant(), options)
+    key = (
+        "optimizer",
+        algo,
+        network._hash(kwargs["regularizers"]),
+        network._training_variant(),
+        options,
+    )
     cache = network._functions
     entry = cache.pop(key, None)
     if entry is None:
@@ -268,10 +326,11 @@ def optimizer_for(network, algo, kwargs):
             monitors=network.monitors(**kwargs),
             inputs=network.variables,
             params=network.params,
-            monitor_gradients=kwargs.get('monitor_gradients', False))
+            monitor_gradients=kwargs.get("monitor_gradients", False),
+        )
         entry = (opt, refs)
-        cached = [k for k in cache if isinstance(k, tuple) and k[:1] == ('optimizer',)]
-        for old in cached[:max(0, len(cached) - CACHED_OPTIMIZERS + 1)]:
+        cached = [k for k in cache if isinstance(k, tuple) and k[:1] == ("optimizer",)]
+        for old in cached[: max(0, len(cached) - CACHED_OPTIMIZERS + 1)]:
             del cache[old]
     else:
         entry[0].reset_early_stopping()
@@ -280,7 +339,7 @@ def optimizer_for(network, algo, kwargs):
 
 
 class DownhillTrainer:
-    '''Train a network with one of the optimizers of :mod:`theanets.downhill`.
+    """Train a network with one of the optimizers of :mod:`theanets.downhill`.
 
     Every call of :meth:`itertrain` starts with fresh optimizer state
     (accumulators, Adam's moments and step count) and fresh early-stopping
@@ -293,27 +352,27 @@ class DownhillTrainer:
         Optimizer name: sgd, nag, rprop, rmsprop, adagrad, adadelta, esgd, adam.
     network : theanets.graph.Network
         The network to train.
-    '''
+    """
 
     def __init__(self, algo, network):
         self.algo = algo
         self.network = network
 
     def itertrain(self, train, valid=None, **kwargs):
-        '''Yield ``(train_monitors, valid_monitors)`` after each iteration.'''
+        """Yield ``(train_monitors, valid_monitors)`` after each iteration."""
         opt = optimizer_for(self.network, self.algo, kwargs)
         yield from opt.iterate(train, valid=valid, **kwargs)
 
 
 def _column(batch, index):
-    '''Array ``index`` of a mini-batch (a bare array is its own column 0).'''
+    """Array ``index`` of a mini-batch (a bare array is its own column 0)."""
     if isinstance(batch, (tuple, list)):
         return batch[index]
     return batch
 
 
 class SampleTrainer:
-    '''Set weights to samples of the training data (``algo='sample'``).
+    """Set weights to samples of the training data (``algo='sample'``).
 
     Weight matrices of the output layer whose columns match the target width
     become unit-norm target rows; the first weight matrix whose rows match
@@ -324,19 +383,19 @@ class SampleTrainer:
     autoencoder), wherever it sits among the training arrays; integer class
     labels are not used as samples. (The original used the last array, so
     weights or labels could be taken for targets.)
-    '''
+    """
 
     def __init__(self, network):
         self.network = network
 
     @staticmethod
     def reservoir(xs, n, rng):
-        '''Draw ``n`` unit-norm samples from the iterable ``xs``.
+        """Draw ``n`` unit-norm samples from the iterable ``xs``.
 
         Samples of norm zero are skipped. If there are fewer than ``n``
         items, the pool is padded with copies of random items plus Gaussian
         jitter of the pool's standard deviation.
-        '''
+        """
         pool = []
         seen = 0
         for x in xs:
@@ -352,7 +411,7 @@ class SampleTrainer:
             if j < n:
                 pool[j] = x
         if not pool:
-            raise util.DataError('sample trainer: the training data has no non-zero samples')
+            raise util.DataError("sample trainer: the training data has no non-zero samples")
         count, std = len(pool), np.std(pool, axis=0)
         while len(pool) < n:
             x = pool[rng.randint(count)]
@@ -360,16 +419,16 @@ class SampleTrainer:
         return np.array(pool, dtype=pool[0].dtype)
 
     def _columns(self):
-        '''Positions of the input and of the (float) target among the arrays.'''
+        """Positions of the input and of the (float) target among the arrays."""
         names = [v.name for v in self.network.variables]
         target = self.network.losses[0].variables[0] if self.network.losses else None
-        if target is None or target.dtype.startswith('int') or target.name not in names:
+        if target is None or target.dtype.startswith("int") or target.name not in names:
             return 0, None
         return 0, names.index(target.name)
 
     def itertrain(self, train, valid=None, **kwargs):
-        '''Set the weights from ``train`` samples; yield ``({'loss': 0}, {'loss': 0})``.'''
-        rng = kwargs.get('rng')
+        """Set the weights from ``train`` samples; yield ``({'loss': 0}, {'loss': 0})``."""
+        rng = kwargs.get("rng")
         if rng is None or isinstance(rng, (int, np.integer)):
             rng = np.random.RandomState(rng)
         icol, ocol = self._columns()
@@ -385,23 +444,24 @@ class SampleTrainer:
                 shape = param.get_value(borrow=True).shape
                 if len(shape) == 2 and shape[1] == odim:
                     arr = np.vstack(self.reservoir(samples, shape[0], rng))
-                    util.log('setting {}: {}', param.name, shape)
-                    param.set_value((arr / np.sqrt((arr * arr).sum(axis=1))[:, None])
-                                    .astype(param.dtype))
+                    util.log("setting {}: {}", param.name, shape)
+                    param.set_value(
+                        (arr / np.sqrt((arr * arr).sum(axis=1))[:, None]).astype(param.dtype)
+                    )
 
         samples = itertools.chain.from_iterable(_column(b, icol) for b in train)
         for param in self.network.params:
             shape = param.get_value(borrow=True).shape
             if len(shape) == 2 and shape[0] == idim:
                 arr = np.vstack(self.reservoir(samples, shape[1], rng)).T
-                util.log('setting {}: {}', param.name, shape)
+                util.log("setting {}: {}", param.name, shape)
                 param.set_value((arr / np.sqrt((arr * arr).sum(axis=0))).astype(param.dtype))
                 break  # only the encoding weights see input samples
         yield dict(loss=0), dict(loss=0)
 
 
 class SupervisedPretrainer:
-    '''Train a network layer by layer, growing it one layer per stage.
+    """Train a network layer by layer, growing it one layer per stage.
 
     Stage i trains the first i hidden layers plus a temporary output: a new
     ``'lwout'`` layer shaped like the real output (or, for a network with
@@ -422,52 +482,63 @@ class SupervisedPretrainer:
         The optimizer of each stage.
     network : theanets.graph.Network
         The network to train.
-    '''
+    """
 
     def __init__(self, algo, network):
         self.algo = algo
         self.network = network
 
     def _new_tail(self, original, i, tied):
-        '''New temporary output layer(s) of stage ``i``.'''
+        """New temporary output layer(s) of stage ``i``."""
         net = self.network
         if tied:
             tail = []
             for j in range(i):
                 source = tail[-1] if tail else original[i]
-                tail.append(layers.Layer.build(
-                    'tied', partner=original[i - j].name, inputs=source.output_name,
-                    rng=getattr(net, '_rng', 13)))
+                tail.append(
+                    layers.Layer.build(
+                        "tied",
+                        partner=original[i - j].name,
+                        inputs=source.output_name,
+                        rng=getattr(net, "_rng", 13),
+                    )
+                )
             return tail
         out = original[-1]
-        return [layers.Layer.build(
-            'feedforward', name='lwout', inputs=original[i].output_name,
-            size=out.output_size, activation=out.kwargs.get('activation', 'relu'),
-            rng=getattr(net, '_rng', 13))]
+        return [
+            layers.Layer.build(
+                "feedforward",
+                name="lwout",
+                inputs=original[i].output_name,
+                size=out.output_size,
+                activation=out.kwargs.get("activation", "relu"),
+                rng=getattr(net, "_rng", 13),
+            )
+        ]
 
     def _stage_layers(self, original, i, tied, last):
-        '''Put the layers of stage ``i`` in place and bind them.'''
+        """Put the layers of stage ``i`` in place and bind them."""
         net = self.network
         if last:
             net.layers = original
             for layer in net.layers:
                 layer.bind(net, initialize=False)
             return
-        key = ('layerwise-tail', i, tied, tuple(id(layer) for layer in original))
+        key = ("layerwise-tail", i, tied, tuple(id(layer) for layer in original))
         entry = net._functions.get(key)
         tail = entry[0] if entry is not None else self._new_tail(original, i, tied)
-        net.layers = original[:i + 1] + tail
+        net.layers = original[: i + 1] + tail
         for layer in net.layers:
             layer.bind(net, initialize=entry is None and any(layer is t for t in tail))
         params = [param for layer in tail for param in layer.params]
         if entry is None:
             net._functions[key] = (tail, [p.get_value() for p in params], original)
         else:
-            for param, value in zip(params, entry[1]):
+            for param, value in zip(params, entry[1], strict=True):
                 param.set_value(value)
 
     def itertrain(self, train, valid=None, **kwargs):
-        '''Yield the monitors of every stage in turn.'''
+        """Yield the monitors of every stage in turn."""
         net = self.network
         original = list(net.layers)
         output_name = net.losses[0].output_name
@@ -477,8 +548,12 @@ class SupervisedPretrainer:
             for i in range(1, stages):
                 self._stage_layers(original, i, tied, last=i == stages - 1)
                 net.losses[0].output_name = net.layers[-1].output_name
-                util.log('layerwise stage {}/{}: {}', i, stages - 1,
-                         ' -> '.join(layer.name for layer in net.layers))
+                util.log(
+                    "layerwise stage {}/{}: {}",
+                    i,
+                    stages - 1,
+                    " -> ".join(layer.name for layer in net.layers),
+                )
                 yield from DownhillTrainer(self.algo, net).itertrain(train, valid, **kwargs)
         finally:
             net.layers = original
@@ -486,7 +561,7 @@ class SupervisedPretrainer:
 
 
 class UnsupervisedPretrainer:
-    '''Pretrain a network's hidden layers as a tied autoencoder (``algo='pretrain'``).
+    """Pretrain a network's hidden layers as a tied autoencoder (``algo='pretrain'``).
 
     A shadow autoencoder (the network's ``_pretraining_model``, a
     :class:`theanets.Autoencoder` for the feedforward models) is built from
@@ -503,7 +578,7 @@ class UnsupervisedPretrainer:
         The optimizer of each stage.
     network : theanets.graph.Network
         The network to pretrain.
-    '''
+    """
 
     def __init__(self, algo, network):
         self.algo = algo
@@ -514,27 +589,28 @@ class UnsupervisedPretrainer:
         specs = [layer.to_spec() for layer in net.layers[:-1]]
         if len(specs) < 2:
             raise util.ConfigurationError(
-                'pretrain needs at least one hidden layer; the network has {}'.format(
-                    [layer.name for layer in net.layers]))
+                "pretrain needs at least one hidden layer; the network has {}".format(
+                    [layer.name for layer in net.layers]
+                )
+            )
         for spec in specs[::-1][:-2]:
-            specs.append(dict(form='tied', partner=spec['name'], activation=spec['activation']))
-        specs.append(dict(form='tied', partner=specs[1]['name'], activation='linear'))
-        key = ('pretrain-shadow', tuple(id(layer) for layer in net.layers), repr(specs))
+            specs.append(dict(form="tied", partner=spec["name"], activation=spec["activation"]))
+        specs.append(dict(form="tied", partner=specs[1]["name"], activation="linear"))
+        key = ("pretrain-shadow", tuple(id(layer) for layer in net.layers), repr(specs))
         entry = net._functions.get(key)
         if entry is None:
-            util.log('pretraining a shadow autoencoder')
+            util.log("pretraining a shadow autoencoder")
             shadow = net._pretraining_model(specs)
-            net._functions[key] = (shadow, [p.get_value() for p in shadow.params],
-                                   list(net.layers))
+            net._functions[key] = (shadow, [p.get_value() for p in shadow.params], list(net.layers))
             return shadow
         shadow, initial, _ = entry
-        util.log('pretraining the shadow autoencoder again')
-        for param, value in zip(shadow.params, initial):
+        util.log("pretraining the shadow autoencoder again")
+        for param, value in zip(shadow.params, initial, strict=True):
             param.set_value(value)
         return shadow
 
     def itertrain(self, train, valid=None, **kwargs):
-        '''Yield the monitors of the shadow autoencoder's training.'''
+        """Yield the monitors of the shadow autoencoder's training."""
         net = self.network
         names = set(layer.name for layer in net.layers[:-1])
         shadow = self._shadow()
@@ -542,10 +618,10 @@ class UnsupervisedPretrainer:
         # longest names first: a layer named 'enc.1' is not layer 'enc'
         by_length = sorted(names, key=len, reverse=True)
         for param in shadow.params:
-            layer = next((n for n in by_length if param.name.startswith(n + '.')), None)
+            layer = next((n for n in by_length if param.name.startswith(n + ".")), None)
             if layer is not None:
-                util.log('copying pretrained parameter {}', param.name)
-                net.find(layer, param.name[len(layer) + 1:]).set_value(param.get_value())
+                util.log("copying pretrained parameter {}", param.name)
+                net.find(layer, param.name[len(layer) + 1 :]).set_value(param.get_value())
 
 
 #: The trainers of this module, whose options :mod:`theanets.options` knows.
@@ -553,10 +629,10 @@ _OWN_TRAINERS = (DownhillTrainer, SampleTrainer, SupervisedPretrainer, Unsupervi
 
 
 class Checkpointer:
-    '''Saves a network during training, as ``save_every``/``save_progress`` say.
+    """Saves a network during training, as ``save_every``/``save_progress`` say.
 
     Used by :func:`itertrain`.
-    '''
+    """
 
     def __init__(self, network, save_every, save_progress):
         self.network = network
@@ -564,19 +640,22 @@ class Checkpointer:
         self.target = save_progress
         self.last = time.time()
         self.saved_at = None
-        if save_progress is not None and not (checks.is_number(save_every) and
-                                              np.isfinite(save_every)):
+        if save_progress is not None and not (
+            checks.is_number(save_every) and np.isfinite(save_every)
+        ):
             raise util.ConfigurationError(
-                'save_every must be an int (iterations) or a float (minutes), not {!r}'.format(
-                    save_every))
+                "save_every must be an int (iterations) or a float (minutes), not {!r}".format(
+                    save_every
+                )
+            )
         # Any integer type counts iterations; any other real number, minutes.
         self.minutes = not isinstance(save_every, numbers.Integral)
 
     def _save(self, i):
-        '''Save now. A failed save leaves earlier checkpoints as they were:
+        """Save now. A failed save leaves earlier checkpoints as they were:
         a path is written atomically (by :meth:`Network.save`); for a handle
         the model is serialized in memory first, and a failed write is cut
-        off again where the handle allows it.'''
+        off again where the handle allows it."""
         target = self.target
         if isinstance(target, os.PathLike):
             target = os.fspath(target)
@@ -589,7 +668,7 @@ class Checkpointer:
 
     def _save_to_handle(self, handle):
         buffer = io.BytesIO()
-        name = getattr(handle, 'name', None)
+        name = getattr(handle, "name", None)
         if isinstance(name, str):
             buffer.name = name  # save() picks the format from the name
         self.network.save(buffer)
@@ -601,7 +680,7 @@ class Checkpointer:
             start = None
         try:
             handle.write(buffer.getvalue())
-            if hasattr(handle, 'flush'):
+            if hasattr(handle, "flush"):
                 handle.flush()
         except BaseException:
             if start is not None:

@@ -1,9 +1,9 @@
-'''Shared helpers: errors, registries, random initialisers, name matching.
+"""Shared helpers: errors, registries, random initialisers, name matching.
 
 Everything here is public API of the original ``theanets.util`` (see the
 module list in the documentation); the error classes add a few subclasses so
 that clearer errors stay catchable by the ``except`` clauses old scripts use.
-'''
+"""
 
 import difflib
 import fnmatch
@@ -19,11 +19,26 @@ from click import style
 from tqdm import tqdm
 
 __all__ = [
-    'basestring', 'FLOAT', 'FLOAT_CONTAINERS', 'INT_CONTAINERS',
-    'Error', 'ConfigurationError', 'UnknownNameError', 'DataError',
-    'AllocationError', 'SpecWarning', 'Registrar', 'random_matrix', 'random_vector',
-    'memory_limit', 'check_allocation', 'suggest', 'outputs_matching', 'params_matching',
-    'log', 'enable_detailed_callsite_logging',
+    "basestring",
+    "FLOAT",
+    "FLOAT_CONTAINERS",
+    "INT_CONTAINERS",
+    "Error",
+    "ConfigurationError",
+    "UnknownNameError",
+    "DataError",
+    "AllocationError",
+    "SpecWarning",
+    "Registrar",
+    "random_matrix",
+    "random_vector",
+    "memory_limit",
+    "check_allocation",
+    "suggest",
+    "outputs_matching",
+    "params_matching",
+    "log",
+    "enable_detailed_callsite_logging",
 ]
 
 #: Kept for scripts written for Python 2 that import it from here.
@@ -38,88 +53,91 @@ FLOAT_CONTAINERS = (TT.scalar, TT.vector, TT.matrix, TT.tensor3, TT.tensor4)
 #: Symbolic int32 containers, indexed by number of dimensions.
 INT_CONTAINERS = (TT.iscalar, TT.ivector, TT.imatrix, TT.itensor3, TT.itensor4)
 
-_logger = logging.getLogger('theanets')
+_logger = logging.getLogger("theanets")
 
 
 class Error(Exception):
-    '''Base class of every error theanets raises on purpose.'''
+    """Base class of every error theanets raises on purpose."""
 
 
 class ConfigurationError(Error):
-    '''A model, layer, loss or training configuration is invalid.'''
+    """A model, layer, loss or training configuration is invalid."""
 
 
 class UnknownNameError(ConfigurationError, KeyError):
-    '''A name (layer form, activation, loss, algorithm, ...) is not known.
+    """A name (layer form, activation, loss, algorithm, ...) is not known.
 
     It is a :class:`KeyError` too, which is what the original library raised,
     so ``except KeyError`` clauses in existing scripts keep working.
-    '''
+    """
 
     def __str__(self):
         # KeyError would print the message quoted, like a dict key.
-        return str(self.args[0]) if self.args else ''
+        return str(self.args[0]) if self.args else ""
 
 
 class DataError(Error, ValueError, TypeError):
-    '''Data given to a model has the wrong number, shape, type or values.
+    """Data given to a model has the wrong number, shape, type or values.
 
     Subclasses both :class:`ValueError` and :class:`TypeError`: the original
     library let such mistakes surface as either.
-    '''
+    """
 
 
 class AllocationError(ConfigurationError, MemoryError):
-    '''A parameter would need more memory than the machine has.
+    """A parameter would need more memory than the machine has.
 
     Raised before anything is allocated (see :func:`memory_limit`). It is a
     :class:`MemoryError` too, which is what the original library ran into
     (after allocating), so ``except MemoryError`` clauses keep working.
-    '''
+    """
 
 
 class SpecWarning(UserWarning):
-    '''A model or layer spec that the original library accepted but misread.
+    """A model or layer spec that the original library accepted but misread.
 
     For instance an unknown keyword in a layer dict (``actvation='tanh'``),
     which the original stored and ignored, or a tuple spec naming two
     activations, of which the original silently used the last. The spec
     still builds as it did in the original (old scripts keep running); the
     warning says what was ignored and, where it can, "perhaps you meant ...".
-    '''
+    """
 
 
 def _suggest(key, choices):
-    '''A "perhaps you meant" phrase for an unknown ``key``, or ''.'''
+    """A "perhaps you meant" phrase for an unknown ``key``, or ''."""
     close = difflib.get_close_matches(str(key), list(choices), n=3)
     if not close:
-        return ''
-    return '; perhaps you meant {}'.format(' or '.join(repr(c) for c in close))
+        return ""
+    return "; perhaps you meant {}".format(" or ".join(repr(c) for c in close))
 
 
 def suggest(key, choices):
-    '''The "; perhaps you meant 'a' or 'b'" phrase for an unknown ``key``, or ''.
+    """The "; perhaps you meant 'a' or 'b'" phrase for an unknown ``key``, or ''.
 
     Examples
     --------
     >>> suggest('actvation', ['activation', 'size'])
     "; perhaps you meant 'activation'"
-    '''
+    """
     return _suggest(key, choices)
 
 
-def unknown_name(kind, key, choices, context=''):
-    '''Build the :class:`UnknownNameError` for an unknown ``key`` of ``kind``.
+def unknown_name(kind, key, choices, context=""):
+    """Build the :class:`UnknownNameError` for an unknown ``key`` of ``kind``.
 
     ``context`` (e.g. ``'layer "hid1": '``) is put in front of the message.
-    '''
+    """
     choices = sorted(choices)
-    return UnknownNameError('{}unknown {} {!r}{}; valid choices are: {}'.format(
-        context, kind, key, _suggest(key, choices), ', '.join(choices)))
+    return UnknownNameError(
+        "{}unknown {} {!r}{}; valid choices are: {}".format(
+            context, kind, key, _suggest(key, choices), ", ".join(choices)
+        )
+    )
 
 
 class Registrar(type):
-    '''Metaclass that keeps a registry of the subclasses of a class family.
+    """Metaclass that keeps a registry of the subclasses of a class family.
 
     Every class created with this metaclass -- the base, library subclasses
     and user subclasses alike -- is registered under its lower-cased class
@@ -151,54 +169,57 @@ class Registrar(type):
     Traceback (most recent call last):
     ...
     theanets.util.UnknownNameError: unknown shape 'shape'; valid choices are: box, square
-    '''
+    """
 
     def __init__(cls, name, bases, dct):
         super().__init__(name, bases, dct)
-        root = not hasattr(cls, '_registry')
+        root = not hasattr(cls, "_registry")
         if root:
             cls._registry = {}
-        cls._registrar_abstract = bool(dct.get('__abstract__', root))
+        cls._registrar_abstract = bool(dct.get("__abstract__", root))
         cls._registry[name.lower()] = cls
-        for key in dct.get('__extra_registration_keys__', ()):
+        for key in dct.get("__extra_registration_keys__", ()):
             cls._registry[key.lower()] = cls
 
     def _family(cls):
-        return cls.__mro__[-2].__name__.lower() if len(cls.__mro__) > 1 else 'name'
+        return cls.__mro__[-2].__name__.lower() if len(cls.__mro__) > 1 else "name"
 
     def names(cls):
-        '''The sorted keys of the concrete (buildable) classes of the family.'''
+        """The sorted keys of the concrete (buildable) classes of the family."""
         return sorted(k for k, c in cls._registry.items() if not c._registrar_abstract)
 
     def build(cls, key, *args, **kwargs):
-        '''Instantiate the concrete class registered under ``key`` (any case).
+        """Instantiate the concrete class registered under ``key`` (any case).
 
         Raises
         ------
         UnknownNameError
             (a KeyError) naming the valid keys, if ``key`` names no concrete
             class.
-        '''
+        """
         if not cls.is_registered(key):
             raise unknown_name(cls._family(), key, cls.names())
         return cls._registry[key.lower()](*args, **kwargs)
 
     def get_class(cls, key):
-        '''Return the class registered under ``key`` (any case), abstract or not.
+        """Return the class registered under ``key`` (any case), abstract or not.
 
         Raises
         ------
         UnknownNameError
             (a KeyError) naming the valid keys, if ``key`` is not registered.
-        '''
+        """
         if isinstance(key, str) and key.lower() in cls._registry:
             return cls._registry[key.lower()]
         raise unknown_name(cls._family(), key, cls.names())
 
     def is_registered(cls, key):
-        '''True if ``key`` (any case) names a concrete, buildable class.'''
-        return isinstance(key, str) and key.lower() in cls._registry and \
-            not cls._registry[key.lower()]._registrar_abstract
+        """True if ``key`` (any case) names a concrete, buildable class."""
+        return (
+            isinstance(key, str)
+            and key.lower() in cls._registry
+            and not cls._registry[key.lower()]._registrar_abstract
+        )
 
 
 def _as_rng(rng):
@@ -216,31 +237,30 @@ _CHUNK = 1 << 20
 
 
 def memory_limit():
-    '''The most bytes one parameter array may take.
+    """The most bytes one parameter array may take.
 
     :data:`MEMORY_LIMIT` if set, else the machine's physical memory
     (``os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')``), or None
     where that is unknown (then nothing is checked).
-    '''
+    """
     if MEMORY_LIMIT is not None:
         return int(MEMORY_LIMIT)
     try:
-        return int(os.sysconf('SC_PHYS_PAGES')) * int(os.sysconf('SC_PAGE_SIZE'))
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
     except (AttributeError, ValueError, OSError):
         return None
 
 
 def _bytes_text(n):
-    for unit in ('bytes', 'KiB', 'MiB', 'GiB'):
-        if n < 1024 or unit == 'GiB':
-            return '{:.0f} {}'.format(n, unit) if unit == 'bytes' else \
-                '{:.1f} {}'.format(n, unit)
-        n /= 1024.
-    return '{:.1f} TiB'.format(n)  # pragma: no cover
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return "{:.0f} {}".format(n, unit) if unit == "bytes" else "{:.1f} {}".format(n, unit)
+        n /= 1024.0
+    return "{:.1f} TiB".format(n)  # pragma: no cover
 
 
-def check_allocation(shape, what='a parameter', dtype=None):
-    '''Raise :class:`AllocationError` if an array of ``shape`` cannot fit in memory.
+def check_allocation(shape, what="a parameter", dtype=None):
+    """Raise :class:`AllocationError` if an array of ``shape`` cannot fit in memory.
 
     Parameters
     ----------
@@ -258,7 +278,7 @@ def check_allocation(shape, what='a parameter', dtype=None):
     Traceback (most recent call last):
     ...
     theanets.util.AllocationError: parameter 'w' of shape (10000000, 10000000) needs ...
-    '''
+    """
     limit = memory_limit()
     if limit is None:
         return
@@ -268,20 +288,24 @@ def check_allocation(shape, what='a parameter', dtype=None):
         need *= int(dim)
     if need > limit:
         raise AllocationError(
-            '{} of shape ({}) needs {} of {}, more than {} ({}); use smaller layers'.format(
-                what, ', '.join(str(int(d)) for d in shape) + (',' if len(shape) == 1 else ''),
-                _bytes_text(need), np.dtype(dtype or pytensor.config.floatX).name,
-                'this machine has' if MEMORY_LIMIT is None else 'theanets.util.MEMORY_LIMIT',
-                _bytes_text(limit)))
+            "{} of shape ({}) needs {} of {}, more than {} ({}); use smaller layers".format(
+                what,
+                ", ".join(str(int(d)) for d in shape) + ("," if len(shape) == 1 else ""),
+                _bytes_text(need),
+                np.dtype(dtype or pytensor.config.floatX).name,
+                "this machine has" if MEMORY_LIMIT is None else "theanets.util.MEMORY_LIMIT",
+                _bytes_text(limit),
+            )
+        )
 
 
 def _normal(rng, shape, mean, std):
-    '''``mean + std * rng.randn(*shape)`` in floatX, drawn a chunk of rows at a time.
+    """``mean + std * rng.randn(*shape)`` in floatX, drawn a chunk of rows at a time.
 
     The values are those of one ``randn`` call computed in float64 and cast
     (numpy's RandomState gives the same stream in chunks), but the float64
     temporaries are one chunk, not the whole array.
-    '''
+    """
     out = np.empty(shape, dtype=pytensor.config.floatX)
     flat = out.reshape(-1)
     for start in range(0, flat.size, _CHUNK):
@@ -290,9 +314,8 @@ def _normal(rng, shape, mean, std):
     return out
 
 
-def random_matrix(rows, cols, mean=0, std=1, sparsity=0, radius=0, diagonal=0,
-                  rng=None):
-    '''Create a matrix of randomly-initialised weights.
+def random_matrix(rows, cols, mean=0, std=1, sparsity=0, radius=0, diagonal=0, rng=None):
+    """Create a matrix of randomly-initialised weights.
 
     The draws are, in order: ``randn(rows, cols)``; if ``0 < sparsity < 1``,
     a ``binomial(1, 1 - sparsity, (rows, cols))`` keep-mask whose leading
@@ -332,8 +355,8 @@ def random_matrix(rows, cols, mean=0, std=1, sparsity=0, radius=0, diagonal=0,
     [[2.0, 0.0, 0.0], [0.0, 2.0, 0.0]]
     >>> random_matrix(2, 3, rng=4).dtype == FLOAT
     True
-    '''
-    check_allocation((rows, cols), 'a weight matrix')
+    """
+    check_allocation((rows, cols), "a weight matrix")
     rng = _as_rng(rng)
     if radius > 0:  # the SVD works on the float64 values, as the original's did
         arr = mean + std * rng.randn(rows, cols)
@@ -357,7 +380,7 @@ def random_matrix(rows, cols, mean=0, std=1, sparsity=0, radius=0, diagonal=0,
 
 
 def random_vector(size, mean=0, std=1, rng=None):
-    '''Create a vector of ``size`` normally-distributed values (floatX).
+    """Create a vector of ``size`` normally-distributed values (floatX).
 
     Drawn as :func:`random_matrix` draws (float64, cast a chunk at a time).
 
@@ -365,8 +388,8 @@ def random_vector(size, mean=0, std=1, rng=None):
     --------
     >>> random_vector(3, mean=1, std=0).tolist()
     [1.0, 1.0, 1.0]
-    '''
-    check_allocation((size,), 'a vector')
+    """
+    check_allocation((size,), "a vector")
     return _normal(_as_rng(rng), (size,), mean, std)
 
 
@@ -377,7 +400,7 @@ def _patterns(patterns):
 
 
 def outputs_matching(outputs, patterns):
-    '''Yield ``(name, expression)`` for each output matching a glob pattern.
+    """Yield ``(name, expression)`` for each output matching a glob pattern.
 
     Parameters
     ----------
@@ -391,7 +414,7 @@ def outputs_matching(outputs, patterns):
     --------
     >>> [n for n, _ in outputs_matching({'a:out': 1, 'b:pre': 2}, '*:out')]
     ['a:out']
-    '''
+    """
     if isinstance(outputs, dict):
         outputs = sorted(outputs.items(), key=lambda kv: kv[0])
     patterns = _patterns(patterns)
@@ -401,10 +424,10 @@ def outputs_matching(outputs, patterns):
 
 
 def params_matching(layers, patterns):
-    '''Yield ``(param.name, param)`` for parameters matching glob patterns.
+    """Yield ``(param.name, param)`` for parameters matching glob patterns.
 
     Parameters are visited in layer order, then in each layer's own order.
-    '''
+    """
     patterns = _patterns(patterns)
     for layer in layers:
         for param in layer.params:
@@ -416,24 +439,27 @@ _detailed_callsite = False
 
 
 class ConsoleHandler(logging.Handler):
-    '''Prints ``YYYYMMDD HHMMSS theanets message`` lines to ``sys.stderr``.
+    """Prints ``YYYYMMDD HHMMSS theanets message`` lines to ``sys.stderr``.
 
     The original library's console format (coloured on a terminal). Used by
     :func:`say` when the application has not configured logging; it is never
     attached to a logger. Lines are written through ``tqdm.write``, so that
     they do not break a progress bar on the screen.
-    '''
+    """
 
     def emit(self, record):
         try:
             stream = sys.stderr
-            stamp = logging.Formatter().formatTime(record, '%Y%m%d %H%M%S').split()
-            name = record.name if ':' in record.name else 'theanets'
+            stamp = logging.Formatter().formatTime(record, "%Y%m%d %H%M%S").split()
+            name = record.name if ":" in record.name else "theanets"
             parts = [stamp[0], stamp[1], name]
-            if getattr(stream, 'isatty', lambda: False)():
-                parts = [style(parts[0], fg='blue'), style(parts[1], fg='cyan'),
-                         style(parts[2], fg='magenta')]
-            tqdm.write(' '.join(parts + [record.getMessage()]), file=stream)
+            if getattr(stream, "isatty", lambda: False)():
+                parts = [
+                    style(parts[0], fg="blue"),
+                    style(parts[1], fg="cyan"),
+                    style(parts[2], fg="magenta"),
+                ]
+            tqdm.write(" ".join(parts + [record.getMessage()]), file=stream)
         except Exception:  # a handler must never raise (logging's own rule)
             self.handleError(record)
 
@@ -443,9 +469,9 @@ CONSOLE = ConsoleHandler()
 
 
 def _level_without_configuration(logger):
-    '''The level ``logger`` uses when the application has not configured
+    """The level ``logger`` uses when the application has not configured
     logging: the first level set on it or on an ancestor below the root
-    logger, else INFO (where Python's own default would be WARNING).'''
+    logger, else INFO (where Python's own default would be WARNING)."""
     while logger is not None and logger is not logging.root:
         if logger.level:
             return logger.level
@@ -454,7 +480,7 @@ def _level_without_configuration(logger):
 
 
 def say(logger, text, level=logging.INFO, stacklevel=2):
-    '''Log ``text`` on ``logger``, printing it if no handler would show it.
+    """Log ``text`` on ``logger``, printing it if no handler would show it.
 
     If the application has configured logging -- a handler on ``logger``,
     on ``theanets`` or on the root logger (``logging.basicConfig``) --
@@ -484,34 +510,35 @@ def say(logger, text, level=logging.INFO, stacklevel=2):
     >>> logger.setLevel(logging.WARNING)
     >>> say(logger, 'not shown')
     >>> logger.setLevel(logging.NOTSET)
-    '''
+    """
     if isinstance(logger, str):
         logger = logging.getLogger(logger)
     if logger.hasHandlers():
         logger.log(level, text, stacklevel=stacklevel)
-    elif logging.root.manager.disable < level and \
-            level >= _level_without_configuration(logger):
-        CONSOLE.handle(logger.makeRecord(logger.name, level, '(theanets)', 0, text, (), None))
+    elif logging.root.manager.disable < level and level >= _level_without_configuration(logger):
+        CONSOLE.handle(logger.makeRecord(logger.name, level, "(theanets)", 0, text, (), None))
 
 
 def console_enabled(logger):
-    '''True if an INFO message of ``logger`` would be shown (see :func:`say`).'''
+    """True if an INFO message of ``logger`` would be shown (see :func:`say`)."""
     if isinstance(logger, str):
         logger = logging.getLogger(logger)
     if logger.hasHandlers():
         return logger.isEnabledFor(logging.INFO)
-    return logging.root.manager.disable < logging.INFO and \
-        logging.INFO >= _level_without_configuration(logger)
+    return (
+        logging.root.manager.disable < logging.INFO
+        and logging.INFO >= _level_without_configuration(logger)
+    )
 
 
 def enable_detailed_callsite_logging():
-    '''Make :func:`log` name the calling module and line of each message.'''
+    """Make :func:`log` name the calling module and line of each message."""
     global _detailed_callsite
     _detailed_callsite = True
 
 
 def log(msg, *args, **kwargs):
-    '''Log an INFO message under the ``theanets`` logger.
+    """Log an INFO message under the ``theanets`` logger.
 
     The message is ``str.format``-ed with the arguments, as in the original
     (``log('{} layers', 3)``).
@@ -545,22 +572,22 @@ def log(msg, *args, **kwargs):
     3 layers and a loss
     >>> logger.removeHandler(handler)
     >>> logger.setLevel(logging.NOTSET)
-    '''
-    name = 'theanets'
+    """
+    name = "theanets"
     frame = sys._getframe(1)
-    caller = frame.f_globals.get('__name__', '?')
+    caller = frame.f_globals.get("__name__", "?")
     if _detailed_callsite:
-        module = caller.replace('theanets.', '')
-        name = 'theanets.{}:{}'.format(module, frame.f_lineno)
+        module = caller.replace("theanets.", "")
+        name = "theanets.{}:{}".format(module, frame.f_lineno)
     text = msg.format(*args, **kwargs) if (args or kwargs) else msg
-    if not (caller == 'theanets' or caller.startswith('theanets.')):
+    if not (caller == "theanets" or caller.startswith("theanets.")):
         say(name, text, stacklevel=3)  # the record names the script's line
         return
     logging.getLogger(name).info(text)
 
 
 class LoadError(Error, pickle.UnpicklingError, EOFError, ValueError, OSError):
-    '''A saved model file cannot be read: truncated, corrupt, or not a model.
+    """A saved model file cannot be read: truncated, corrupt, or not a model.
 
     The original library let such files surface as whatever the unpickler or
     gzip raised; this error derives from all of those (``pickle.UnpicklingError``,
@@ -572,16 +599,16 @@ class LoadError(Error, pickle.UnpicklingError, EOFError, ValueError, OSError):
     >>> import pickle
     >>> isinstance(LoadError('model.pkl is truncated'), pickle.UnpicklingError)
     True
-    '''
+    """
 
     def __str__(self):
         # OSError would format two arguments as "[Errno a] b".
-        return str(self.args[0]) if self.args else ''
+        return str(self.args[0]) if self.args else ""
 
 
 def outside_stacklevel():
-    '''The ``stacklevel`` of a warning that points at the first caller outside theanets.'''
+    """The ``stacklevel`` of a warning that points at the first caller outside theanets."""
     frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_globals.get('__name__', '').startswith('theanets.'):
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("theanets."):
         frame, level = frame.f_back, level + 1
     return level

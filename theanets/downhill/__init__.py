@@ -1,4 +1,4 @@
-'''Gradient-based optimizers for PyTensor expressions (the ``downhill`` API).
+"""Gradient-based optimizers for PyTensor expressions (the ``downhill`` API).
 
 A re-implementation, on PyTensor, of the ``downhill`` library that the
 original theanets trained with: :func:`build` an :class:`Optimizer` by name
@@ -19,21 +19,45 @@ Fit ``y = 2 x + 1`` by mini-batch gradient descent:
 ...     learning_rate=0.1, batch_size=16, max_updates=200)
 >>> np.round(w.get_value(), 2).tolist()
 [2.0, 1.0]
-'''
+"""
 
-from .adaptive import ADADELTA, ADAGRAD, ESGD, RMSProp, RProp, Adam
+from .adaptive import ADADELTA, ADAGRAD, ESGD, Adam, RMSProp, RProp
 from .base import Optimizer, build
 from .dataset import Dataset
 from .first_order import NAG, SGD
 
-__all__ = ['build', 'minimize', 'Optimizer', 'Dataset', 'SGD', 'NAG',
-           'RProp', 'RMSProp', 'ADAGRAD', 'ADADELTA', 'ESGD', 'Adam']
+__all__ = [
+    "build",
+    "minimize",
+    "Optimizer",
+    "Dataset",
+    "SGD",
+    "NAG",
+    "RProp",
+    "RMSProp",
+    "ADAGRAD",
+    "ADADELTA",
+    "ESGD",
+    "Adam",
+]
 
 
-def minimize(loss, train, valid=None, params=None, inputs=None,
-             algo='rmsprop', updates=(), monitors=(), monitor_gradients=False,
-             batch_size=32, train_batches=None, valid_batches=None, **kwargs):
-    '''Minimize a loss over data; return the final monitor values.
+def minimize(
+    loss,
+    train,
+    valid=None,
+    params=None,
+    inputs=None,
+    algo="rmsprop",
+    updates=(),
+    monitors=(),
+    monitor_gradients=False,
+    batch_size=32,
+    train_batches=None,
+    valid_batches=None,
+    **kwargs,
+):
+    """Minimize a loss over data; return the final monitor values.
 
     Parameters
     ----------
@@ -77,16 +101,22 @@ def minimize(loss, train, valid=None, params=None, inputs=None,
     [1.0, 1.0]
     >>> list(train)
     ['loss']
-    '''
+    """
+
     def wrap(data, name, iteration_size):
         if data is None or isinstance(data, Dataset):
             return data
-        return Dataset(data, name=name, batch_size=batch_size,
-                       iteration_size=iteration_size)
+        return Dataset(data, name=name, batch_size=batch_size, iteration_size=iteration_size)
 
-    train = wrap(train, 'train', train_batches)
-    valid = wrap(valid, 'valid', valid_batches)
-    optimizer = build(algo, loss, params=params, inputs=inputs,
-                      updates=updates, monitors=monitors,
-                      monitor_gradients=monitor_gradients)
+    train = wrap(train, "train", train_batches)
+    valid = wrap(valid, "valid", valid_batches)
+    optimizer = build(
+        algo,
+        loss,
+        params=params,
+        inputs=inputs,
+        updates=updates,
+        monitors=monitors,
+        monitor_gradients=monitor_gradients,
+    )
     return optimizer.minimize(train, valid, **kwargs)

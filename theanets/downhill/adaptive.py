@@ -1,9 +1,9 @@
-'''Optimizers that adapt a per-element step size from gradient statistics.
+"""Optimizers that adapt a per-element step size from gradient statistics.
 
 "step" below is the amount subtracted from the parameter (before momentum,
 see :meth:`Optimizer.get_updates`); ``lr`` is ``learning_rate``, ``eps`` is
 ``rms_regularizer`` and ``gamma = exp(-ln 2 / rms_halflife)``.
-'''
+"""
 
 import numpy as np
 import pytensor.tensor as TT
@@ -14,17 +14,17 @@ from ..checks import check_real
 from .base import Optimizer
 from .util import log_param, shared_like, shared_scalar_like
 
-__all__ = ['RProp', 'RMSProp', 'ADAGRAD', 'ADADELTA', 'ESGD', 'Adam']
+__all__ = ["RProp", "RMSProp", "ADAGRAD", "ADADELTA", "ESGD", "Adam"]
 
 
 def _halflife(name, value):
-    '''Decay factor ``exp(-ln 2 / value)`` of a checked half-life.'''
+    """Decay factor ``exp(-ln 2 / value)`` of a checked half-life."""
     halflife = check_real(name, value, 0, low_open=True)
     return float(np.exp(-np.log(2) / halflife))
 
 
 class RProp(Optimizer):
-    '''Resilient backpropagation (iRprop-).
+    """Resilient backpropagation (iRprop-).
 
     Each element has its own step size, starting at ``learning_rate``. It is
     multiplied by ``rprop_increase`` (1.01) when the gradient keeps its sign,
@@ -42,32 +42,35 @@ class RProp(Optimizer):
     ...                       learning_rate=0.1, max_updates=100)
     >>> np.round(x.get_value(), 1).tolist()
     [1.0, 1.0]
-    '''
+    """
 
     SHARED_HYPERS = ()  # the learning rate is the initial step size, not in the step
 
-    def _prepare(self, rprop_increase=1.01, rprop_decrease=0.99,
-                 rprop_min_step=0, rprop_max_step=100, **kwargs):
-        self.step_increase = check_real('rprop_increase', rprop_increase, 1)
-        self.step_decrease = check_real(
-            'rprop_decrease', rprop_decrease, 0, 1, low_open=True)
-        self.min_step = check_real('rprop_min_step', rprop_min_step, 0)
-        self.max_step = check_real(
-            'rprop_max_step', rprop_max_step, self.min_step, finite=False)
-        log_param('rprop_increase', self.step_increase)
-        log_param('rprop_decrease', self.step_decrease)
-        log_param('rprop_min_step', self.min_step)
-        log_param('rprop_max_step', self.max_step)
+    def _prepare(
+        self,
+        rprop_increase=1.01,
+        rprop_decrease=0.99,
+        rprop_min_step=0,
+        rprop_max_step=100,
+        **kwargs,
+    ):
+        self.step_increase = check_real("rprop_increase", rprop_increase, 1)
+        self.step_decrease = check_real("rprop_decrease", rprop_decrease, 0, 1, low_open=True)
+        self.min_step = check_real("rprop_min_step", rprop_min_step, 0)
+        self.max_step = check_real("rprop_max_step", rprop_max_step, self.min_step, finite=False)
+        log_param("rprop_increase", self.step_increase)
+        log_param("rprop_decrease", self.step_decrease)
+        log_param("rprop_min_step", self.min_step)
+        log_param("rprop_max_step", self.max_step)
         super()._prepare(**kwargs)
 
     def _get_updates_for(self, param, grad):
-        grad_tm1 = shared_like(param, 'grad')
-        step_tm1 = shared_like(param, 'step', self.learning_rate)
+        grad_tm1 = shared_like(param, "grad")
+        step_tm1 = shared_like(param, "step", self.learning_rate)
         test = grad * grad_tm1
         same = TT.gt(test, 0)
         flip = TT.lt(test, 0)
-        factor = (TT.eq(test, 0) + same * self.step_increase
-                  + flip * self.step_decrease)
+        factor = TT.eq(test, 0) + same * self.step_increase + flip * self.step_decrease
         step = TT.clip(step_tm1 * factor, self.min_step, self.max_step)
         grad = TT.switch(flip, 0, grad)
         yield param, TT.sign(grad) * step
@@ -76,7 +79,7 @@ class RProp(Optimizer):
 
 
 class ADAGRAD(Optimizer):
-    '''ADAGRAD: ``acc += grad**2``; ``step = lr * grad / sqrt(acc + eps)``.
+    """ADAGRAD: ``acc += grad**2``; ``step = lr * grad / sqrt(acc + eps)``.
 
     Reads ``rms_regularizer`` (1e-8) as ``eps``.
 
@@ -89,22 +92,22 @@ class ADAGRAD(Optimizer):
     ...                       learning_rate=1, max_updates=100)
     >>> np.round(x.get_value(), 3).tolist()
     [1.0, 1.0]
-    '''
+    """
 
     def _prepare(self, rms_regularizer=1e-8, **kwargs):
-        self.epsilon = check_real('rms_regularizer', rms_regularizer, 0)
-        log_param('rms_regularizer', self.epsilon)
+        self.epsilon = check_real("rms_regularizer", rms_regularizer, 0)
+        log_param("rms_regularizer", self.epsilon)
         super()._prepare(**kwargs)
 
     def _get_updates_for(self, param, grad):
-        g2_tm1 = shared_like(param, 'g2_acc')
+        g2_tm1 = shared_like(param, "g2_acc")
         g2_t = g2_tm1 + grad * grad
         yield g2_tm1, g2_t
-        yield param, self._shared_hyper('learning_rate') * grad / TT.sqrt(g2_t + self.epsilon)
+        yield param, self._shared_hyper("learning_rate") * grad / TT.sqrt(g2_t + self.epsilon)
 
 
 class RMSProp(Optimizer):
-    '''RMSProp, Graves' (2013) variant that centres the second moment.
+    """RMSProp, Graves' (2013) variant that centres the second moment.
 
     ``f = gamma f + (1 - gamma) grad``, ``s = gamma s + (1 - gamma) grad**2``,
     ``step = lr * grad / sqrt(s - f**2 + eps)``. Reads ``rms_halflife`` (14)
@@ -123,28 +126,28 @@ class RMSProp(Optimizer):
     ...                       learning_rate=0.01, max_updates=500)
     >>> np.round(x.get_value(), 1).tolist()
     [1.0, 1.0]
-    '''
+    """
 
     def _prepare(self, rms_halflife=14, rms_regularizer=1e-8, **kwargs):
-        self.ewma = _halflife('rms_halflife', rms_halflife)
-        self.epsilon = check_real('rms_regularizer', rms_regularizer, 0)
-        log_param('rms_halflife', rms_halflife)
-        log_param('rms_regularizer', self.epsilon)
+        self.ewma = _halflife("rms_halflife", rms_halflife)
+        self.epsilon = check_real("rms_regularizer", rms_regularizer, 0)
+        log_param("rms_halflife", rms_halflife)
+        log_param("rms_regularizer", self.epsilon)
         super()._prepare(**kwargs)
 
     def _get_updates_for(self, param, grad):
-        g1_tm1 = shared_like(param, 'g1_ewma')
-        g2_tm1 = shared_like(param, 'g2_ewma')
+        g1_tm1 = shared_like(param, "g1_ewma")
+        g2_tm1 = shared_like(param, "g2_ewma")
         g1_t = self.ewma * g1_tm1 + (1 - self.ewma) * grad
         g2_t = self.ewma * g2_tm1 + (1 - self.ewma) * grad * grad
         var = TT.maximum(g2_t - g1_t * g1_t, 0)
         yield g1_tm1, g1_t
         yield g2_tm1, g2_t
-        yield param, self._shared_hyper('learning_rate') * grad / TT.sqrt(var + self.epsilon)
+        yield param, self._shared_hyper("learning_rate") * grad / TT.sqrt(var + self.epsilon)
 
 
 class ADADELTA(RMSProp):
-    '''ADADELTA (Zeiler 2012); the learning rate is not used.
+    """ADADELTA (Zeiler 2012); the learning rate is not used.
 
     ``s = gamma s + (1 - gamma) grad**2``,
     ``delta = grad * sqrt(x + eps) / sqrt(s + eps)``,
@@ -161,14 +164,13 @@ class ADADELTA(RMSProp):
     ...                              algo='adadelta', max_updates=50)
     >>> train['loss'] < 13
     True
-    '''
+    """
 
     def _get_updates_for(self, param, grad):
-        x2_tm1 = shared_like(param, 'x2_ewma')
-        g2_tm1 = shared_like(param, 'g2_ewma')
+        x2_tm1 = shared_like(param, "x2_ewma")
+        g2_tm1 = shared_like(param, "g2_ewma")
         g2_t = self.ewma * g2_tm1 + (1 - self.ewma) * grad * grad
-        delta = (grad * TT.sqrt(x2_tm1 + self.epsilon)
-                 / TT.sqrt(g2_t + self.epsilon))
+        delta = grad * TT.sqrt(x2_tm1 + self.epsilon) / TT.sqrt(g2_t + self.epsilon)
         x2_t = self.ewma * x2_tm1 + (1 - self.ewma) * delta * delta
         yield g2_tm1, g2_t
         yield x2_tm1, x2_t
@@ -176,7 +178,7 @@ class ADADELTA(RMSProp):
 
 
 class ESGD(RMSProp):
-    '''Equilibrated SGD (Dauphin et al. 2015).
+    """Equilibrated SGD (Dauphin et al. 2015).
 
     With ``v ~ N(0, 1)`` drawn afresh every step and ``Hv`` the
     Hessian-vector product, ``D = gamma D + (1 - gamma) Hv**2`` and
@@ -205,39 +207,41 @@ class ESGD(RMSProp):
     ...                              learning_rate=0.1, max_updates=50)
     >>> train['loss'] < 0.01
     True
-    '''
+    """
 
-    HV_METHODS = ('rop', 'lop', 'grad')
+    HV_METHODS = ("rop", "lop", "grad")
 
-    def __init__(self, *args, hv_method='rop', rng=12345, **kwargs):
+    def __init__(self, *args, hv_method="rop", rng=12345, **kwargs):
         method = str(hv_method).lower()
         if method not in self.HV_METHODS:
             raise util.ConfigurationError(
-                'hv_method={!r} is not allowed: expected one of {}'.format(
-                    hv_method, ', '.join(self.HV_METHODS)))
+                "hv_method={!r} is not allowed: expected one of {}".format(
+                    hv_method, ", ".join(self.HV_METHODS)
+                )
+            )
         self.hv_method = method
         self.rng = RandomSource(rng)
         super().__init__(*args, **kwargs)
 
     def _hessian_vector(self, param, grad, v):
-        if self.hv_method == 'rop':
+        if self.hv_method == "rop":
             return jacobian_vector(grad, param, v)
-        if self.hv_method == 'lop':
+        if self.hv_method == "lop":
             return vector_jacobian(grad, param, v)
         return TT.grad(TT.sum(grad * v), param)
 
     def _get_updates_for(self, param, grad):
-        D_tm1 = shared_like(param, 'D_ewma')
+        D_tm1 = shared_like(param, "D_ewma")
         v = self.rng.normal(0, 1, param.shape, dtype=param.dtype)
         Hv = self._hessian_vector(param, grad, v)
         D_t = self.ewma * D_tm1 + (1 - self.ewma) * Hv * Hv
         yield self.rng.updates()[-1]
         yield D_tm1, D_t
-        yield param, self._shared_hyper('learning_rate') * grad / (TT.sqrt(D_t) + self.epsilon)
+        yield param, self._shared_hyper("learning_rate") * grad / (TT.sqrt(D_t) + self.epsilon)
 
 
 class Adam(RMSProp):
-    '''Adam (Kingma & Ba 2015) with bias correction, as in downhill HEAD.
+    """Adam (Kingma & Ba 2015) with bias correction, as in downhill HEAD.
 
     ``t += 1``, ``m = b1 m + (1 - b1) grad``,
     ``v = b2 v + (1 - b2) grad**2``,
@@ -255,26 +259,25 @@ class Adam(RMSProp):
     ...                       learning_rate=0.1, max_updates=300)
     >>> np.round(x.get_value(), 2).tolist()
     [1.0, 1.0]
-    '''
+    """
 
     def _prepare(self, beta1_halflife=7, beta2_halflife=69, **kwargs):
-        self.beta1 = _halflife('beta1_halflife', beta1_halflife)
-        self.beta2 = _halflife('beta2_halflife', beta2_halflife)
-        log_param('beta1_halflife', beta1_halflife)
-        log_param('beta2_halflife', beta2_halflife)
+        self.beta1 = _halflife("beta1_halflife", beta1_halflife)
+        self.beta2 = _halflife("beta2_halflife", beta2_halflife)
+        log_param("beta1_halflife", beta1_halflife)
+        log_param("beta2_halflife", beta2_halflife)
         super()._prepare(**kwargs)
 
     def _get_updates_for(self, param, grad):
-        t_tm1 = shared_scalar_like(param, 't')
+        t_tm1 = shared_scalar_like(param, "t")
         t_t = t_tm1 + 1
-        g1_tm1 = shared_like(param, 'g1_ewma')
-        g2_tm1 = shared_like(param, 'g2_ewma')
+        g1_tm1 = shared_like(param, "g1_ewma")
+        g2_tm1 = shared_like(param, "g2_ewma")
         g1_t = self.beta1 * g1_tm1 + (1 - self.beta1) * grad
         g2_t = self.beta2 * g2_tm1 + (1 - self.beta2) * grad * grad
-        numer = g1_t / (1 - self.beta1 ** t_t)
-        denom = TT.sqrt(g2_t / (1 - self.beta2 ** t_t)) + self.epsilon
+        numer = g1_t / (1 - self.beta1**t_t)
+        denom = TT.sqrt(g2_t / (1 - self.beta2**t_t)) + self.epsilon
         yield t_tm1, t_t
         yield g1_tm1, g1_t
         yield g2_tm1, g2_t
-        yield param, self._shared_hyper('learning_rate') * numer / denom
-
+        yield param, self._shared_hyper("learning_rate") * numer / denom

@@ -1,10 +1,10 @@
-'''The optimizer base class: compiling, the update loop and early stopping.
+"""The optimizer base class: compiling, the update loop and early stopping.
 
 An :class:`Optimizer` turns a scalar loss expression into two compiled
 functions -- one that evaluates the monitors, one that also updates the
 parameters -- and runs them over :class:`~theanets.downhill.Dataset` objects,
 stopping when the validation loss stops improving.
-'''
+"""
 
 import collections
 import contextlib
@@ -19,12 +19,11 @@ import pytensor
 import pytensor.tensor as TT
 from pytensor.compile.sharedvalue import SharedVariable
 
-from .. import _mode
-from .. import util
+from .. import _mode, util
 from ..checks import check_int, check_real
 from .util import find_inputs_and_params, log_param, shared_like
 
-__all__ = ['build', 'Optimizer']
+__all__ = ["build", "Optimizer"]
 
 _logger = logging.getLogger(__name__)
 
@@ -47,10 +46,12 @@ def _interrupt_after_step():
     def handler(signum, frame):
         pressed.append(True)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        _logger.warning('Ctrl-C: stopping after this update (press again to interrupt now)')
+        _logger.warning("Ctrl-C: stopping after this update (press again to interrupt now)")
 
-    own = (threading.current_thread() is threading.main_thread()
-           and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    own = (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    )
     if own:
         signal.signal(signal.SIGINT, handler)
     try:
@@ -60,9 +61,8 @@ def _interrupt_after_step():
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def build(algo, loss, params=None, inputs=None, updates=(), monitors=(),
-          monitor_gradients=False):
-    '''Construct an optimizer by name.
+def build(algo, loss, params=None, inputs=None, updates=(), monitors=(), monitor_gradients=False):
+    """Construct an optimizer by name.
 
     Parameters
     ----------
@@ -103,39 +103,46 @@ def build(algo, loss, params=None, inputs=None, updates=(), monitors=(),
     >>> opt = downhill.build('Adam', loss=TT.sqr(x).sum())
     >>> type(opt).__name__
     'Adam'
-    '''
-    return Optimizer.build(algo, loss, params=params, inputs=inputs,
-                           updates=updates, monitors=monitors,
-                           monitor_gradients=monitor_gradients)
+    """
+    return Optimizer.build(
+        algo,
+        loss,
+        params=params,
+        inputs=inputs,
+        updates=updates,
+        monitors=monitors,
+        monitor_gradients=monitor_gradients,
+    )
 
 
 def _pairs(value, what):
-    '''Return ``value`` (a dict or a sequence of pairs) as a list of pairs.'''
+    """Return ``value`` (a dict or a sequence of pairs) as a list of pairs."""
     if isinstance(value, dict):
         return list(value.items())
     pairs = list(value)
     for pair in pairs:
         if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
             raise util.ConfigurationError(
-                '{} must be a dict or a sequence of (name, expression) pairs; '
-                'got an element {!r}'.format(what, pair))
+                "{} must be a dict or a sequence of (name, expression) pairs; "
+                "got an element {!r}".format(what, pair)
+            )
     return [tuple(pair) for pair in pairs]
 
 
 def _like(var, value):
-    '''Cast an update ``value`` to the dtype of ``var`` if they differ.
+    """Cast an update ``value`` to the dtype of ``var`` if they differ.
 
     Hyper-parameters are floatX; with ``floatX=float64`` and float32
     parameters the arithmetic is float64, and updates must keep the type.
-    '''
-    dtype = getattr(var, 'dtype', None)  # random generators have none
-    if dtype is not None and getattr(value, 'dtype', None) != dtype:
+    """
+    dtype = getattr(var, "dtype", None)  # random generators have none
+    if dtype is not None and getattr(value, "dtype", None) != dtype:
         value = TT.cast(value, dtype)
     return value
 
 
 class Optimizer(metaclass=util.Registrar):
-    '''Base class of the gradient-based optimizers.
+    """Base class of the gradient-based optimizers.
 
     Subclasses implement :meth:`_get_updates_for` (and, for their own
     hyper-parameters, :meth:`_prepare`); momentum, gradient clipping,
@@ -179,32 +186,33 @@ class Optimizer(metaclass=util.Registrar):
     13.0 13.0
     8.32 13.0
     5.325 13.0
-    '''
+    """
 
-    def __init__(self, loss, params=None, inputs=None, updates=(),
-                 monitors=(), monitor_gradients=False):
+    def __init__(
+        self, loss, params=None, inputs=None, updates=(), monitors=(), monitor_gradients=False
+    ):
         if params is None or inputs is None:
             found_inputs, found_params = find_inputs_and_params(loss)
         self._loss = loss
         self._params = list(found_params if params is None else params)
         self._inputs = list(found_inputs if inputs is None else inputs)
-        self._updates = _pairs(updates, 'updates')
+        self._updates = _pairs(updates, "updates")
         self._check_params()
 
-        self._monitor_names = ['loss']
+        self._monitor_names = ["loss"]
         self._monitor_exprs = [loss]
-        for name, expr in _pairs(monitors, 'monitors'):
+        for name, expr in _pairs(monitors, "monitors"):
             self._monitor_names.append(name)
             self._monitor_exprs.append(expr)
         if monitor_gradients:
             unnamed = 0
             grads = TT.grad(loss, self._params)
-            for param, grad in zip(self._params, grads):
+            for param, grad in zip(self._params, grads, strict=True):
                 name = param.name
                 if not name:
-                    name = 'unnamed{}'.format(unnamed)
+                    name = "unnamed{}".format(unnamed)
                     unnamed += 1
-                self._monitor_names.append('grad({})'.format(name))
+                self._monitor_names.append("grad({})".format(name))
                 self._monitor_exprs.append((grad * grad).sum())
 
         self._update_count = 0
@@ -217,30 +225,37 @@ class Optimizer(metaclass=util.Registrar):
     def _check_params(self):
         if not self._params:
             raise util.ConfigurationError(
-                '{}: the loss depends on no shared variables, so there are '
-                'no parameters to optimize'.format(type(self).__name__))
+                "{}: the loss depends on no shared variables, so there are "
+                "no parameters to optimize".format(type(self).__name__)
+            )
         for param in self._params:
             if not isinstance(param, SharedVariable):
                 raise util.ConfigurationError(
-                    '{}: parameter {!r} is a {}; expected a shared variable'
-                    .format(type(self).__name__, param, type(param).__name__))
+                    "{}: parameter {!r} is a {}; expected a shared variable".format(
+                        type(self).__name__, param, type(param).__name__
+                    )
+                )
 
     # -- compiling ----------------------------------------------------------
 
     def _function(self, kind, updates):
         return _mode.function(
-            self._inputs, self._monitor_exprs, updates=updates,
-            name='{}_{}'.format(type(self).__name__.lower(), kind),
-            allow_input_downcast=True, on_unused_input='ignore')
+            self._inputs,
+            self._monitor_exprs,
+            updates=updates,
+            name="{}_{}".format(type(self).__name__.lower(), kind),
+            allow_input_downcast=True,
+            on_unused_input="ignore",
+        )
 
     def _compile(self, **kwargs):
-        '''Compile the evaluation and the training-step functions.
+        """Compile the evaluation and the training-step functions.
 
         If they were compiled before with the same hyper-parameters, they are
         kept and the optimizer state (accumulators, velocities, Adam's step
         count, ESGD's random generators) is reset to its initial values
         instead, which is what compiling again would give.
-        '''
+        """
         self._prepare(**kwargs)  # checks kwargs first
         for name, var in self._hypers.items():
             var.set_value(np.asarray(getattr(self, name), dtype=var.dtype))
@@ -248,40 +263,42 @@ class Optimizer(metaclass=util.Registrar):
         if self.f_step is not None and key == self._compiled_for:
             self.reset_state()
             return
-        progress = kwargs.get('progress')
-        if hasattr(progress, 'compiling'):  # a theanets.feedback.Progress
+        progress = kwargs.get("progress")
+        if hasattr(progress, "compiling"):  # a theanets.feedback.Progress
             progress.compiling()
         self._hypers = {}
         updates = list(self._step_updates())
         graph_vars = set(id(var) for var, _ in self._updates)
         param_vars = set(id(param) for param in self._params)
         self._initial_state = [
-            (var, copy.deepcopy(var.get_value(borrow=True))) for var, _ in updates
-            if id(var) not in graph_vars and id(var) not in param_vars]
-        self.f_eval = self._function('eval', self._updates)
-        self.f_step = self._function('step', self._updates + updates)
+            (var, copy.deepcopy(var.get_value(borrow=True)))
+            for var, _ in updates
+            if id(var) not in graph_vars and id(var) not in param_vars
+        ]
+        self.f_eval = self._function("eval", self._updates)
+        self.f_step = self._function("step", self._updates + updates)
         self._compiled_for = key
 
     #: Hyper-parameters that steer the loop but are not compiled in.
-    _LOOP_PARAMS = ('patience', 'validate_every', 'min_improvement')
+    _LOOP_PARAMS = ("patience", "validate_every", "min_improvement")
 
     #: Hyper-parameters that the compiled step reads from shared variables
     #: (see :meth:`_shared_hyper`): a new value needs no new compilation.
-    SHARED_HYPERS = ('learning_rate',)
+    SHARED_HYPERS = ("learning_rate",)
 
     def _shared_names(self):
-        '''The names of :attr:`SHARED_HYPERS` that are shared with these settings.
+        """The names of :attr:`SHARED_HYPERS` that are shared with these settings.
 
         None with Nesterov momentum: there the learning rate meets the
         constant ``1 + momentum`` and the compiler folds the two into one
         constant, which a shared value would round differently.
-        '''
+        """
         if self.nesterov and self.momentum > 0:
             return ()
         return self.SHARED_HYPERS
 
     def _shared_hyper(self, name):
-        '''The value of hyper-parameter ``name`` in the step graph.
+        """The value of hyper-parameter ``name`` in the step graph.
 
         For a name of :meth:`_shared_names`, a shared scalar (floatX) that
         holds the attribute ``name`` set by :meth:`_prepare`, updated on
@@ -289,35 +306,41 @@ class Optimizer(metaclass=util.Registrar):
         (a Python float in a floatX graph is a floatX constant), so results
         are those of a step compiled with the value built in. Otherwise the
         attribute itself, compiled in as a constant.
-        '''
+        """
         if name not in self._shared_names():
             return getattr(self, name)
         var = self._hypers.get(name)
         if var is None:
             var = self._hypers[name] = pytensor.shared(
-                np.asarray(getattr(self, name), dtype=pytensor.config.floatX), name=name)
+                np.asarray(getattr(self, name), dtype=pytensor.config.floatX), name=name
+            )
         return var
 
     def _hyper_key(self):
-        '''The hyper-parameter values (set by :meth:`_prepare`) compiled into the step.'''
-        return tuple(sorted(
-            (name, value) for name, value in vars(self).items()
-            if not name.startswith('_') and name not in self._LOOP_PARAMS
-            and name not in self._shared_names()
-            and isinstance(value, (bool, int, float, str))))
+        """The hyper-parameter values (set by :meth:`_prepare`) compiled into the step."""
+        return tuple(
+            sorted(
+                (name, value)
+                for name, value in vars(self).items()
+                if not name.startswith("_")
+                and name not in self._LOOP_PARAMS
+                and name not in self._shared_names()
+                and isinstance(value, (bool, int, float, str))
+            )
+        )
 
     def reset_state(self):
-        '''Set the optimizer's own state variables back to their initial values.
+        """Set the optimizer's own state variables back to their initial values.
 
         These are the accumulators, velocities, step counts and random
         generators that :meth:`get_updates` created for the compiled step;
         the parameters and the graph's own updates are left alone.
-        '''
+        """
         for var, value in self._initial_state:
             var.set_value(copy.deepcopy(value), borrow=True)
 
     def reset_early_stopping(self):
-        '''Forget the best validation loss: the current parameters are the best so far.'''
+        """Forget the best validation loss: the current parameters are the best so far."""
         self._best_loss = 1e100
         self._best_iter = 0
         self._best_update = 0
@@ -325,7 +348,7 @@ class Optimizer(metaclass=util.Registrar):
         self._best_params = [p.get_value() for p in self._params]
 
     def get_updates(self, **kwargs):
-        '''Yield ``(variable, new value)`` update pairs for one step.
+        """Yield ``(variable, new value)`` update pairs for one step.
 
         Reads the hyper-parameters from ``kwargs`` (see :meth:`_prepare`),
         then combines each algorithm step with momentum: without momentum
@@ -342,13 +365,13 @@ class Optimizer(metaclass=util.Registrar):
         >>> opt = downhill.build('sgd', loss=TT.sqr(x).sum())
         >>> [v.name for v, _ in opt.get_updates(momentum=0.9)]
         ['x_vel', 'x']
-        '''
+        """
         self._prepare(**kwargs)
         self._hypers = {}  # this graph's own shared hyper-parameters
         return self._step_updates()
 
     def _step_updates(self):
-        '''The update pairs of :meth:`get_updates`, with the hyper-parameters set.'''
+        """The update pairs of :meth:`get_updates`, with the hyper-parameters set."""
         for param, grad in self._differentiate():
             for var, step in self._get_updates_for(param, grad):
                 if var is not param:
@@ -357,7 +380,7 @@ class Optimizer(metaclass=util.Registrar):
                     yield param, _like(param, param - step)
                 else:
                     mu = self.momentum
-                    vel_tm1 = shared_like(param, 'vel')
+                    vel_tm1 = shared_like(param, "vel")
                     if self.nesterov:
                         vel_t = mu * mu * vel_tm1 - (1 + mu) * step
                     else:
@@ -366,14 +389,14 @@ class Optimizer(metaclass=util.Registrar):
                     yield param, _like(param, param + vel_t)
 
     def _differentiate(self):
-        '''Yield ``(param, gradient)`` pairs, clipped as configured.
+        """Yield ``(param, gradient)`` pairs, clipped as configured.
 
         ``max_gradient_elem > 0`` clips each element to that magnitude;
         otherwise ``max_gradient_norm > 0`` rescales each parameter's
         gradient to at most that L2 norm.
-        '''
+        """
         grads = TT.grad(self._loss, self._params)
-        for param, grad in zip(self._params, grads):
+        for param, grad in zip(self._params, grads, strict=True):
             if self.max_gradient_elem > 0:
                 limit = self.max_gradient_elem
                 grad = TT.clip(grad, -limit, limit)
@@ -382,50 +405,66 @@ class Optimizer(metaclass=util.Registrar):
                 grad = grad * TT.minimum(1, self.max_gradient_norm / norm)
             yield param, grad
 
-    def _prepare(self, learning_rate=1e-4, momentum=0, nesterov=False,
-                 patience=5, validate_every=10, min_improvement=0,
-                 max_gradient_norm=0, max_gradient_elem=0, **kwargs):
-        '''Read and check the common hyper-parameters.
+    def _prepare(
+        self,
+        learning_rate=1e-4,
+        momentum=0,
+        nesterov=False,
+        patience=5,
+        validate_every=10,
+        min_improvement=0,
+        max_gradient_norm=0,
+        max_gradient_elem=0,
+        **kwargs,
+    ):
+        """Read and check the common hyper-parameters.
 
         Subclasses add their own named hyper-parameters and chain here with
         the remaining ``kwargs``; names nobody knows are ignored.
-        '''
-        for old in ('max_gradient_clip', 'gradient_clip'):
+        """
+        for old in ("max_gradient_clip", "gradient_clip"):
             if old in kwargs and max_gradient_elem == 0:
-                warnings.warn('{} is deprecated; use max_gradient_elem'
-                              .format(old), DeprecationWarning, stacklevel=4)
+                warnings.warn(
+                    "{} is deprecated; use max_gradient_elem".format(old),
+                    DeprecationWarning,
+                    stacklevel=4,
+                )
                 max_gradient_elem = kwargs[old]
-        self.learning_rate = check_real('learning_rate', learning_rate, 0)
-        self.momentum = check_real('momentum', momentum, 0, 1, high_open=True)
+        self.learning_rate = check_real("learning_rate", learning_rate, 0)
+        self.momentum = check_real("momentum", momentum, 0, 1, high_open=True)
         self.nesterov = bool(nesterov)
-        self.patience = check_real('patience', patience, 0, finite=False)
-        self.validate_every = check_int('validate_every', validate_every, 1)
-        self.min_improvement = check_real(
-            'min_improvement', min_improvement, 0)
-        self.max_gradient_norm = check_real(
-            'max_gradient_norm', max_gradient_norm, 0)
-        self.max_gradient_elem = check_real(
-            'max_gradient_elem', max_gradient_elem, 0)
-        for name in ('learning_rate', 'momentum', 'nesterov', 'patience',
-                     'validate_every', 'min_improvement', 'max_gradient_norm',
-                     'max_gradient_elem'):
+        self.patience = check_real("patience", patience, 0, finite=False)
+        self.validate_every = check_int("validate_every", validate_every, 1)
+        self.min_improvement = check_real("min_improvement", min_improvement, 0)
+        self.max_gradient_norm = check_real("max_gradient_norm", max_gradient_norm, 0)
+        self.max_gradient_elem = check_real("max_gradient_elem", max_gradient_elem, 0)
+        for name in (
+            "learning_rate",
+            "momentum",
+            "nesterov",
+            "patience",
+            "validate_every",
+            "min_improvement",
+            "max_gradient_norm",
+            "max_gradient_elem",
+        ):
             log_param(name, getattr(self, name))
 
     def _get_updates_for(self, param, grad):
-        '''Yield ``(var, value)`` pairs for one parameter.
+        """Yield ``(var, value)`` pairs for one parameter.
 
         For ``var is param`` the value is the *step* (subtracted from the
         parameter, combined with momentum by :meth:`get_updates`); for
         auxiliary variables it is their new value.
-        '''
+        """
         raise NotImplementedError(
-            '{} does not implement _get_updates_for'.format(
-                type(self).__name__))
+            "{} does not implement _get_updates_for".format(type(self).__name__)
+        )
 
     # -- the training loop --------------------------------------------------
 
     def iterate(self, train=None, valid=None, max_updates=None, **kwargs):
-        '''Optimize step by step, yielding the monitors after each step.
+        """Optimize step by step, yielding the monitors after each step.
 
         Every ``validate_every`` steps (starting before the first) the
         ``valid`` dataset is evaluated; if that validation loss has not
@@ -458,8 +497,8 @@ class Optimizer(metaclass=util.Registrar):
         valid_monitors : OrderedDict
             The most recent validation monitors; the same object until the
             next validation.
-        '''
-        max_updates = check_int('max_updates', max_updates, 0, allow_none=True)
+        """
+        max_updates = check_int("max_updates", max_updates, 0, allow_none=True)
         self._compile(**kwargs)
         if valid is None:
             valid = train
@@ -468,36 +507,36 @@ class Optimizer(metaclass=util.Registrar):
             yield from self._loop(train, valid, max_updates, interrupted)
 
     def _loop(self, train, valid, max_updates, interrupted):
-        '''The body of :meth:`iterate`; ``interrupted()`` is true after a Ctrl-C.'''
+        """The body of :meth:`iterate`; ``interrupted()`` is true after a Ctrl-C."""
         validated = None  # the update count at the last validation
         training = validation = None
         while max_updates is None or self._update_count < max_updates:
             if interrupted():
-                _logger.info('interrupted!')
+                _logger.info("interrupted!")
                 break
             try:
                 if self._update_count % self.validate_every == 0:
                     validated = self._update_count
                     validation = self.evaluate(valid)
-                    if self._diverged(validation, 'validation'):
+                    if self._diverged(validation, "validation"):
                         break
                     if self._test_patience(validation):
-                        _logger.info('patience elapsed!')
+                        _logger.info("patience elapsed!")
                         break
                 training = self._step(train)
             except KeyboardInterrupt:
-                _logger.info('interrupted!')
+                _logger.info("interrupted!")
                 break
-            if self._diverged(training, 'training'):
+            if self._diverged(training, "training"):
                 break
             self._update_count += 1
             self._log(training, self._update_count, type(self).__name__)
             yield training, validation
         self._warn_unvalidated(validated)
-        self.set_params('best')
+        self.set_params("best")
 
     def _warn_unvalidated(self, validated):
-        '''Say in the log if restoring the best parameters drops updates that
+        """Say in the log if restoring the best parameters drops updates that
         were never validated: a warning if that is every update, else a note.
 
         As in the original, the loop ends by restoring the parameters with
@@ -505,87 +544,90 @@ class Optimizer(metaclass=util.Registrar):
         are dropped; with ``max_updates`` below ``validate_every`` that is
         every update, and the model is left untrained. The numbers stay the
         original's; the log says so.
-        '''
+        """
         if validated is None or self._update_count <= validated:
             return
         # a warning where every update is lost, a note where only the last few are
         untrained = validated == 0
         _logger.log(
             logging.WARNING if untrained else logging.INFO,
-            '%s: the last %d of %d updates came after the last validation (at update %d) '
-            'and are dropped: the parameters from update %d, the best validated, are '
-            'restored%s', type(self).__name__, self._update_count - validated,
-            self._update_count, validated, self._best_update,
-            ' (no update was validated: validate_every={} is more than the {} updates made; '
-            'lower validate_every to keep them)'.format(self.validate_every,
-                                                        self._update_count)
-            if untrained else '')
+            "%s: the last %d of %d updates came after the last validation (at update %d) "
+            "and are dropped: the parameters from update %d, the best validated, are "
+            "restored%s",
+            type(self).__name__,
+            self._update_count - validated,
+            self._update_count,
+            validated,
+            self._best_update,
+            " (no update was validated: validate_every={} is more than the {} updates made; "
+            "lower validate_every to keep them)".format(self.validate_every, self._update_count)
+            if untrained
+            else "",
+        )
 
     def _diverged(self, monitors, phase):
-        '''Restore the best parameters, warn and return True if
+        """Restore the best parameters, warn and return True if
         ``monitors['loss']`` is not finite; the caller then stops.
 
         The parameters are restored before warning, so they are good even
         where the warning is raised as an error.
-        '''
-        loss = monitors['loss']
+        """
+        loss = monitors["loss"]
         if np.isfinite(loss):
             return False
-        if phase == 'training':
-            where = 'the training loss of update {} is {}'.format(
-                self._update_count + 1, loss)
+        if phase == "training":
+            where = "the training loss of update {} is {}".format(self._update_count + 1, loss)
         else:
-            where = 'the validation loss after update {} is {}'.format(
-                self._update_count, loss)
+            where = "the validation loss after update {} is {}".format(self._update_count, loss)
         if self._best_loss < 1e100:
-            best = ('the best parameters (from update {}, validation loss '
-                    '{:g})'.format(self._best_update, self._best_loss))
+            best = "the best parameters (from update {}, validation loss {:g})".format(
+                self._best_update, self._best_loss
+            )
         else:
-            best = ('the initial parameters (no finite validation loss was '
-                    'seen)')
-        message = '{}: training diverged: {}; stopped and restored {}'.format(
-            type(self).__name__, where, best)
-        self.set_params('best')
+            best = "the initial parameters (no finite validation loss was seen)"
+        message = "{}: training diverged: {}; stopped and restored {}".format(
+            type(self).__name__, where, best
+        )
+        self.set_params("best")
         warnings.warn(message, RuntimeWarning, stacklevel=3)
         return True
 
     def _test_patience(self, monitors):
-        '''Record a validation; return True if patience has elapsed.'''
+        """Record a validation; return True if patience has elapsed."""
         self._curr_iter += 1
-        loss = monitors['loss']
-        marker = ''
+        loss = monitors["loss"]
+        marker = ""
         if self._best_loss - loss > self._best_loss * self.min_improvement:
             self._best_loss = loss
             self._best_iter = self._curr_iter
             self._best_update = self._update_count
             self._best_params = [p.get_value() for p in self._params]
-            marker = ' *'
-        self._log(monitors, self._update_count, 'validation', marker)
+            marker = " *"
+        self._log(monitors, self._update_count, "validation", marker)
         return self._curr_iter - self._best_iter > self.patience
 
     @staticmethod
-    def _log(monitors, count, label, suffix=''):
-        values = ' '.join(
-            '{}={:.6g}'.format(k, v) for k, v in monitors.items())
-        _logger.info('%s %d %s%s', label, count, values, suffix)
+    def _log(monitors, count, label, suffix=""):
+        values = " ".join("{}={:.6g}".format(k, v) for k, v in monitors.items())
+        _logger.info("%s %d %s%s", label, count, values, suffix)
 
     def _run(self, function, dataset):
         # A diverging model overflows inside the compiled function; that is
         # reported once, by _diverged, not by numpy warnings from each op
         # (which, where warnings are errors, would abort before the best
         # parameters are restored).
-        with np.errstate(over='ignore', invalid='ignore', divide='ignore'):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             if dataset is None:
                 values = [function()]
             else:
                 values = [function(*batch) for batch in dataset]
-        means = np.mean(np.asarray(values, dtype='float64'), axis=0)
+        means = np.mean(np.asarray(values, dtype="float64"), axis=0)
         return collections.OrderedDict(
-            (name, float(value))
-            for name, value in zip(self._monitor_names, means))
+            (name, float(value)) for name, value in zip(self._monitor_names, means, strict=True)
+        )
 
     def evaluate(self, dataset):
-        '''Evaluate the monitors on a dataset without updating parameters.
+        """Evaluate the monitors on a dataset without updating parameters.
 
         Parameters
         ----------
@@ -596,17 +638,17 @@ class Optimizer(metaclass=util.Registrar):
         -------
         OrderedDict
             Monitor name -> mean over mini-batches (Python floats).
-        '''
+        """
         if self.f_eval is None:
-            self.f_eval = self._function('eval', self._updates)
+            self.f_eval = self._function("eval", self._updates)
         return self._run(self.f_eval, dataset)
 
     def _step(self, dataset):
-        '''Run one training pass (``iteration_size`` mini-batches).'''
+        """Run one training pass (``iteration_size`` mini-batches)."""
         return self._run(self.f_step, dataset)
 
     def minimize(self, *args, **kwargs):
-        '''Run :meth:`iterate` to the end; return its last yielded pair.
+        """Run :meth:`iterate` to the end; return its last yielded pair.
 
         Returns ``(None, None)`` if no step was taken.
 
@@ -619,26 +661,28 @@ class Optimizer(metaclass=util.Registrar):
         >>> train, valid = opt.minimize(learning_rate=0.1, max_updates=100)
         >>> np.round(x.get_value(), 3).tolist()
         [1.0, 1.0]
-        '''
+        """
         train = valid = None
         for train, valid in self.iterate(*args, **kwargs):
             pass
         return train, valid
 
     def set_params(self, targets=None):
-        '''Set the parameter values.
+        """Set the parameter values.
 
         Parameters
         ----------
         targets : list or tuple of arrays, optional
             New values, in parameter order. Anything else (e.g. ``'best'``)
             restores the parameters with the best validation loss so far.
-        '''
+        """
         if not isinstance(targets, (list, tuple)):
             targets = self._best_params
         if len(targets) != len(self._params):
             raise util.ConfigurationError(
-                'set_params: got {} values for {} parameters'.format(
-                    len(targets), len(self._params)))
-        for param, target in zip(self._params, targets):
+                "set_params: got {} values for {} parameters".format(
+                    len(targets), len(self._params)
+                )
+            )
+        for param, target in zip(self._params, targets, strict=True):
             param.set_value(target)

@@ -1,4 +1,4 @@
-'''Mini-batch datasets for the optimizers.'''
+"""Mini-batch datasets for the optimizers."""
 
 import logging
 import sys
@@ -10,34 +10,35 @@ from pytensor.compile.sharedvalue import SharedVariable
 from .. import util
 from ..checks import check_int, is_count
 
-__all__ = ['Dataset']
+__all__ = ["Dataset"]
 
 _logger = logging.getLogger(__name__)
 
-_SUPPORTED = ('a numpy array, a scipy.sparse csr/csc matrix, a pandas '
-              'Series/DataFrame or a pytensor shared variable')
+_SUPPORTED = (
+    "a numpy array, a scipy.sparse csr/csc matrix, a pandas "
+    "Series/DataFrame or a pytensor shared variable"
+)
 
 
 def _is_pandas(x):
-    '''True if ``x`` is a pandas Series or DataFrame.
+    """True if ``x`` is a pandas Series or DataFrame.
 
     pandas is optional: if it was never imported, ``x`` cannot be one.
-    '''
-    pd = sys.modules.get('pandas')
+    """
+    pd = sys.modules.get("pandas")
     return pd is not None and isinstance(x, (pd.Series, pd.DataFrame))
 
 
 def _is_sparse(x):
-    return scipy.sparse.issparse(x) and x.format in ('csr', 'csc')
+    return scipy.sparse.issparse(x) and x.format in ("csr", "csc")
 
 
 def _is_array(x):
-    return (isinstance(x, (np.ndarray, SharedVariable))
-            or _is_sparse(x) or _is_pandas(x))
+    return isinstance(x, (np.ndarray, SharedVariable)) or _is_sparse(x) or _is_pandas(x)
 
 
 def _take(x, part, axis):
-    '''Slice ``x`` with the slice ``part`` along ``axis``.'''
+    """Slice ``x`` with the slice ``part`` along ``axis``."""
     if _is_pandas(x):
         return x.iloc[part] if axis == 0 else x.iloc[:, part]
     index = [slice(None)] * axis + [part]
@@ -45,7 +46,7 @@ def _take(x, part, axis):
 
 
 class Dataset:
-    '''Mini-batches of arrays, or of whatever a callable returns.
+    """Mini-batches of arrays, or of whatever a callable returns.
 
     Array data is cut into contiguous mini-batches along ``axis``; the order
     of the *batches* (never of the samples within them) is shuffled at
@@ -93,20 +94,18 @@ class Dataset:
     [2, 2, 1]
     >>> ds.iteration_size
     3
-    '''
+    """
 
     _count = 0
 
-    def __init__(self, inputs, name=None, batch_size=32, iteration_size=None,
-                 axis=0, rng=None):
+    def __init__(self, inputs, name=None, batch_size=32, iteration_size=None, axis=0, rng=None):
         if name is None:
-            name = 'dataset{}'.format(Dataset._count)
+            name = "dataset{}".format(Dataset._count)
             Dataset._count += 1
         self.name = name
-        self.batch_size = check_int('batch_size', batch_size)
-        self.iteration_size = check_int(
-            'iteration_size', iteration_size, 1, allow_none=True)
-        self.axis = check_int('axis', axis)
+        self.batch_size = check_int("batch_size", batch_size)
+        self.iteration_size = check_int("iteration_size", iteration_size, 1, allow_none=True)
+        self.axis = check_int("axis", axis)
         if rng is None or is_count(rng):
             rng = np.random.RandomState(rng)
         self.rng = rng
@@ -121,8 +120,7 @@ class Dataset:
             self._init_arrays(inputs)
 
     def _error(self, message, *args):
-        return util.DataError('dataset "{}": {}'.format(
-            self.name, message.format(*args)))
+        return util.DataError('dataset "{}": {}'.format(self.name, message.format(*args)))
 
     def _init_callable(self, inputs):
         self._callable = inputs
@@ -131,62 +129,79 @@ class Dataset:
                 self.iteration_size = len(inputs)
             except TypeError:
                 self.iteration_size = 100
-        _logger.info('%s: %d mini-batches from callable %s', self.name,
-                     self.iteration_size, getattr(inputs, '__name__', inputs))
+        _logger.info(
+            "%s: %d mini-batches from callable %s",
+            self.name,
+            self.iteration_size,
+            getattr(inputs, "__name__", inputs),
+        )
 
     def _init_arrays(self, inputs):
         if _is_array(inputs):
             inputs = [inputs]
         if not isinstance(inputs, (list, tuple)):
-            raise self._error('inputs is a {}; expected {}, a list or tuple '
-                              'of those, or a callable',
-                              type(inputs).__name__, _SUPPORTED)
+            raise self._error(
+                "inputs is a {}; expected {}, a list or tuple of those, or a callable",
+                type(inputs).__name__,
+                _SUPPORTED,
+            )
         if not inputs:
-            raise self._error('no arrays given; expected a list of arrays')
+            raise self._error("no arrays given; expected a list of arrays")
         length = None
         for i, x in enumerate(inputs):
             if isinstance(x, SharedVariable):
                 x = x.get_value(borrow=True)
             if not _is_array(x):
-                raise self._error('array {} is a {}; expected {}',
-                                  i, type(x).__name__, _SUPPORTED)
+                raise self._error("array {} is a {}; expected {}", i, type(x).__name__, _SUPPORTED)
             ndim = len(x.shape)
             if not -ndim <= self.axis < ndim:
                 raise self._error(
-                    'array {} has shape {}, which has no axis {}',
-                    i, x.shape, self.axis)
+                    "array {} has shape {}, which has no axis {}", i, x.shape, self.axis
+                )
             axis = self.axis % ndim
             if x.shape[axis] == 0:
-                raise self._error('array {} (shape {}) is empty along axis {}',
-                                  i, x.shape, self.axis)
+                raise self._error(
+                    "array {} (shape {}) is empty along axis {}", i, x.shape, self.axis
+                )
             if length is None:
                 length = x.shape[axis]
             elif x.shape[axis] != length:
                 raise self._error(
-                    'array {} has {} samples along axis {} (shape {}), but '
-                    'array 0 has {}; expected {}', i, x.shape[axis],
-                    self.axis, x.shape, length, length)
+                    "array {} has {} samples along axis {} (shape {}), but "
+                    "array 0 has {}; expected {}",
+                    i,
+                    x.shape[axis],
+                    self.axis,
+                    x.shape,
+                    length,
+                    length,
+                )
             self._inputs.append(x)
             self._axes.append(axis)
         size = self.batch_size if self.batch_size > 0 else length
-        self._batches = [slice(start, min(start + size, length))
-                         for start in range(0, length, size)]
+        self._batches = [
+            slice(start, min(start + size, length)) for start in range(0, length, size)
+        ]
         if self.iteration_size is None:
             self.iteration_size = len(self._batches)
         self.shuffle()
-        _logger.info('%s: %d of %d mini-batches from %s', self.name,
-                     self.iteration_size, len(self._batches),
-                     ', '.join(str(tuple(x.shape)) for x in self._inputs))
+        _logger.info(
+            "%s: %d of %d mini-batches from %s",
+            self.name,
+            self.iteration_size,
+            len(self._batches),
+            ", ".join(str(tuple(x.shape)) for x in self._inputs),
+        )
 
     def shuffle(self):
-        '''Shuffle the order of the mini-batches (not the samples).'''
+        """Shuffle the order of the mini-batches (not the samples)."""
         self.rng.shuffle(self._batches)
 
     def __iter__(self):
         return self.iterate(shuffle=True)
 
     def iterate(self, shuffle=True):
-        '''Yield ``iteration_size`` mini-batches, continuing from the cursor.
+        """Yield ``iteration_size`` mini-batches, continuing from the cursor.
 
         Parameters
         ----------
@@ -198,7 +213,7 @@ class Dataset:
         ------
         list
             One slice of each array (or one call of the callable).
-        '''
+        """
         for _ in range(self.iteration_size):
             if self._callable is not None:
                 yield self._call()
@@ -218,5 +233,4 @@ class Dataset:
             self._index = 0
             if shuffle:
                 self.shuffle()
-        return [_take(x, part, axis)
-                for x, axis in zip(self._inputs, self._axes)]
+        return [_take(x, part, axis) for x, axis in zip(self._inputs, self._axes, strict=True)]

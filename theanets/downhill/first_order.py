@@ -1,12 +1,12 @@
-'''First-order optimizers: plain and Nesterov-accelerated gradient descent.'''
+"""First-order optimizers: plain and Nesterov-accelerated gradient descent."""
 
 from .base import Optimizer
 
-__all__ = ['SGD', 'NAG']
+__all__ = ["SGD", "NAG"]
 
 
 class SGD(Optimizer):
-    '''Stochastic gradient descent: ``step = learning_rate * grad``.
+    """Stochastic gradient descent: ``step = learning_rate * grad``.
 
     Accepts the common hyper-parameters of :class:`Optimizer`; with
     ``momentum > 0`` it is classical momentum (or Nesterov's with
@@ -21,14 +21,14 @@ class SGD(Optimizer):
     >>> _ = opt.minimize(learning_rate=0.1, momentum=0.5, max_updates=60)
     >>> np.round(x.get_value(), 3).tolist()
     [1.0, 1.0]
-    '''
+    """
 
     def _get_updates_for(self, param, grad):
-        yield param, self._shared_hyper('learning_rate') * grad
+        yield param, self._shared_hyper("learning_rate") * grad
 
 
 class NAG(SGD):
-    '''Nesterov's accelerated gradient: :class:`SGD` with ``nesterov=True``.
+    """Nesterov's accelerated gradient: :class:`SGD` with ``nesterov=True``.
 
     Needs ``momentum > 0`` to differ from SGD. The velocity update is
     ``v <- mu**2 * v - (1 + mu) * learning_rate * grad`` and the parameter
@@ -43,8 +43,8 @@ class NAG(SGD):
     ...                       learning_rate=0.1, momentum=0.5, max_updates=60)
     >>> np.round(x.get_value(), 3).tolist()
     [1.0, 1.0]
-    '''
+    """
 
     def _prepare(self, **kwargs):
-        kwargs['nesterov'] = True
+        kwargs["nesterov"] = True
         super()._prepare(**kwargs)

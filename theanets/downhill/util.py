@@ -1,9 +1,9 @@
-'''Small helpers shared by the optimizers: auxiliary variables, graph walking
+"""Small helpers shared by the optimizers: auxiliary variables, graph walking
 and logging (hyper-parameters are checked with :mod:`theanets.checks`).
 
 Where PyTensor versions differ (graph traversal, R- and L-operators, random
 streams) is settled in one private backend module of theanets, not here.
-'''
+"""
 
 import logging
 
@@ -15,14 +15,13 @@ from pytensor.graph.basic import Constant
 
 from .._backend import graph_inputs
 
-__all__ = ['shared_like', 'shared_scalar_like', 'as_float',
-           'find_inputs_and_params', 'log_param']
+__all__ = ["shared_like", "shared_scalar_like", "as_float", "find_inputs_and_params", "log_param"]
 
 _logger = logging.getLogger(__name__)
 
 
 def shared_like(param, suffix, init=0):
-    '''Create a shared variable shaped and typed like ``param``.
+    """Create a shared variable shaped and typed like ``param``.
 
     Parameters
     ----------
@@ -45,16 +44,17 @@ def shared_like(param, suffix, init=0):
     >>> vel = shared_like(w, 'vel')
     >>> vel.name, vel.get_value().tolist()
     ('w_vel', [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
-    '''
+    """
     value = param.get_value(borrow=True)
     return pytensor.shared(
         np.full(value.shape, init, dtype=value.dtype),
-        name='{}_{}'.format(param.name, suffix),
-        shape=param.type.shape)
+        name="{}_{}".format(param.name, suffix),
+        shape=param.type.shape,
+    )
 
 
 def shared_scalar_like(param, suffix, init=0):
-    '''Create a scalar shared variable of ``param``'s dtype.
+    """Create a scalar shared variable of ``param``'s dtype.
 
     Named ``'<param.name>_<suffix>'``; used for per-parameter counters.
 
@@ -65,26 +65,25 @@ def shared_scalar_like(param, suffix, init=0):
     >>> t = shared_scalar_like(w, 't')
     >>> t.name, t.get_value().shape, t.dtype
     ('w_t', (), 'float32')
-    '''
+    """
     dtype = param.get_value(borrow=True).dtype
-    return pytensor.shared(np.asarray(init, dtype=dtype),
-                           name='{}_{}'.format(param.name, suffix))
+    return pytensor.shared(np.asarray(init, dtype=dtype), name="{}_{}".format(param.name, suffix))
 
 
 def as_float(value):
-    '''Return ``value`` as a symbolic constant of dtype floatX.
+    """Return ``value`` as a symbolic constant of dtype floatX.
 
     Examples
     --------
     >>> import pytensor
     >>> as_float(0.5).dtype == pytensor.config.floatX
     True
-    '''
+    """
     return TT.constant(np.asarray(value, dtype=pytensor.config.floatX))
 
 
 def find_inputs_and_params(node):
-    '''Walk a computation graph and find its free inputs and parameters.
+    """Walk a computation graph and find its free inputs and parameters.
 
     Parameters
     ----------
@@ -107,7 +106,7 @@ def find_inputs_and_params(node):
     >>> inputs, params = find_inputs_and_params(TT.dot(x, w))
     >>> [v.name for v in inputs], [v.name for v in params]
     (['x'], ['w'])
-    '''
+    """
     inputs, params = [], []
     for var in graph_inputs([node]):
         if isinstance(var, SharedVariable):
@@ -118,5 +117,5 @@ def find_inputs_and_params(node):
 
 
 def log_param(name, value):
-    '''Log the value of one hyper-parameter at INFO level.'''
-    _logger.info('%s = %s', name, value)
+    """Log the value of one hyper-parameter at INFO level."""
+    _logger.info("%s = %s", name, value)

@@ -1,10 +1,10 @@
-'''The layer base class, the input layer and the structural layers.
+"""The layer base class, the input layer and the structural layers.
 
 A layer's life: constructed from keyword arguments (which it only stores);
 ``bind(network)`` resolves its input names to shapes, works out its output
 shape, builds its activation and creates its parameters; ``connect(outputs)``
 adds its symbolic outputs to the graph.
-'''
+"""
 
 import collections
 import difflib
@@ -15,16 +15,14 @@ import numpy as np
 import pytensor
 import pytensor.tensor as TT
 
-from .. import activations
-from .. import checks
-from .. import util
+from .. import activations, checks, util
 from .._backend import sparse_input
 
-__all__ = ['Layer', 'Input', 'Product', 'Flatten', 'Concatenate', 'Reshape']
+__all__ = ["Layer", "Input", "Product", "Flatten", "Concatenate", "Reshape"]
 
 
 class Layer(metaclass=util.Registrar):
-    '''Base class of layers.
+    """Base class of layers.
 
     Parameters
     ----------
@@ -87,26 +85,38 @@ class Layer(metaclass=util.Registrar):
     layer 'hid1' (Feedforward): unknown option 'actvation' is ignored; perhaps you meant ...
     >>> net.layers[1].activate.name  # as in the original: the default
     'relu'
-    '''
+    """
 
     #: Keyword arguments layers read from ``self.kwargs``, besides their
     #: constructors' named arguments: the original's common options
     #: (``nrng`` is the old name of ``rng``).
-    OPTIONS = ('size', 'shape', 'inputs', 'activation', 'rng', 'nrng', 'mean', 'std',
-               'sparsity', 'diagonal', 'radius')
+    OPTIONS = (
+        "size",
+        "shape",
+        "inputs",
+        "activation",
+        "rng",
+        "nrng",
+        "mean",
+        "std",
+        "sparsity",
+        "diagonal",
+        "radius",
+    )
 
     #: Initialisation options that also exist per parameter: ``std_w``,
     #: ``mean_b``, ``sparsity_xh``, ``radius_hh``, ``diagonal_hh``, ...
-    PARAM_OPTIONS = ('mean', 'std', 'sparsity', 'diagonal', 'radius')
+    PARAM_OPTIONS = ("mean", "std", "sparsity", "diagonal", "radius")
 
     _count = 0
 
     def __init__(self, name=None, **kwargs):
         Layer._count += 1
         self.name = checks.check_layer_name(
-            name or '{}{}'.format(type(self).__name__.lower(), Layer._count))
+            name or "{}{}".format(type(self).__name__.lower(), Layer._count)
+        )
         self.kwargs = kwargs
-        rng = checks.check_rng('rng', kwargs.get('rng', kwargs.get('nrng')), self._context())
+        rng = checks.check_rng("rng", kwargs.get("rng", kwargs.get("nrng")), self._context())
         if rng is None or checks.is_count(rng):
             rng = np.random.RandomState(rng)
         self.rng = rng
@@ -118,7 +128,7 @@ class Layer(metaclass=util.Registrar):
 
     @classmethod
     def option_names(cls, kwargs=None):
-        '''The keyword arguments this layer class reads, sorted.
+        """The keyword arguments this layer class reads, sorted.
 
         The named arguments of the constructors of the class and its bases,
         and the ``OPTIONS`` of each; the per-parameter forms of
@@ -134,33 +144,35 @@ class Layer(metaclass=util.Registrar):
         >>> names = theanets.layers.Tied.option_names()
         >>> 'partner' in names and 'activation' in names
         True
-        '''
-        names = {'name'}
+        """
+        names = {"name"}
         worker = None
         for klass in cls.__mro__:
-            names.update(klass.__dict__.get('OPTIONS', ()))
-            init = klass.__dict__.get('__init__')
+            names.update(klass.__dict__.get("OPTIONS", ()))
+            init = klass.__dict__.get("__init__")
             if init is None:
                 continue
             for param in inspect.signature(init).parameters.values():
-                if param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY) and \
-                        param.name != 'self':
+                if (
+                    param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY)
+                    and param.name != "self"
+                ):
                     names.add(param.name)
-                    if param.name == 'worker' and worker is None:
+                    if param.name == "worker" and worker is None:
                         worker = param.default
-        if 'worker' in names:
-            worker = (kwargs or {}).get('worker', worker)
+        if "worker" in names:
+            worker = (kwargs or {}).get("worker", worker)
             inner = cls._registry.get(worker.lower()) if isinstance(worker, str) else None
             if inner is not None and inner is not cls:
                 inner = inner.option_names()
                 names.update(inner)
-                names.update('{}_{}'.format(side, n) for n in inner for side in ('fw', 'bw'))
+                names.update("{}_{}".format(side, n) for n in inner for side in ("fw", "bw"))
         return sorted(names)
 
     def _is_option(self, key, names):
         if key in names:
             return True
-        prefix, sep, rest = str(key).partition('_')
+        prefix, sep, rest = str(key).partition("_")
         return bool(sep and rest) and prefix in self.PARAM_OPTIONS
 
     #: How close (difflib's ratio) an unknown keyword must be to an option
@@ -168,104 +180,116 @@ class Layer(metaclass=util.Registrar):
     MISSPELLING_CUTOFF = 0.7
 
     def _warn_unknown_options(self):
-        '''Warn (SpecWarning, once per layer, at its first bind) about each keyword
+        """Warn (SpecWarning, once per layer, at its first bind) about each keyword
         argument that no part of the layer reads and that looks like a
         misspelt option.
 
         Other unknown keywords are kept, as the original kept every keyword:
         :meth:`to_spec` returns them, so they carry a model's own notes
         (the character model's ``alphabet``).
-        '''
-        if self.__dict__.get('_options_checked'):
+        """
+        if self.__dict__.get("_options_checked"):
             return
         self._options_checked = True
         given = dict(self.kwargs)
-        if isinstance(getattr(self, 'worker', None), str):
-            given['worker'] = self.worker
+        if isinstance(getattr(self, "worker", None), str):
+            given["worker"] = self.worker
         names = type(self).option_names(given)
-        shown = [n for n in names if not n.startswith(('fw_', 'bw_')) or n in self.kwargs]
+        shown = [n for n in names if not n.startswith(("fw_", "bw_")) or n in self.kwargs]
         for key in self.kwargs:
             if self._is_option(key, names):
                 continue
-            close = difflib.get_close_matches(str(key), names, n=3,
-                                              cutoff=self.MISSPELLING_CUTOFF)
+            close = difflib.get_close_matches(str(key), names, n=3, cutoff=self.MISSPELLING_CUTOFF)
             if not close:
                 continue
             warnings.warn(
-                '{}: unknown option {!r} is ignored; perhaps you meant {} (the options of '
-                '{} are: {}, and <{}>_<parameter>)'.format(
-                    self._context(), key, ' or '.join(repr(c) for c in close),
-                    type(self).__name__, ', '.join(shown), '|'.join(self.PARAM_OPTIONS)),
-                util.SpecWarning, stacklevel=util.outside_stacklevel())
+                "{}: unknown option {!r} is ignored; perhaps you meant {} (the options of "
+                "{} are: {}, and <{}>_<parameter>)".format(
+                    self._context(),
+                    key,
+                    " or ".join(repr(c) for c in close),
+                    type(self).__name__,
+                    ", ".join(shown),
+                    "|".join(self.PARAM_OPTIONS),
+                ),
+                util.SpecWarning,
+                stacklevel=util.outside_stacklevel(),
+            )
 
     # ----- naming ---------------------------------------------------------
 
     def full_name(self, name):
-        '''The full name of output or parameter ``name``: ``'<layer>:<name>'``.'''
-        return '{}:{}'.format(self.name, name)
+        """The full name of output or parameter ``name``: ``'<layer>:<name>'``."""
+        return "{}:{}".format(self.name, name)
 
     @property
     def output_name(self):
-        '''Full name of the default output: ``'<layer>:out'``.'''
-        return self.full_name('out')
+        """Full name of the default output: ``'<layer>:out'``."""
+        return self.full_name("out")
 
     def _param_name(self, name):
-        return '{}.{}'.format(self.name, name)
+        return "{}.{}".format(self.name, name)
 
     def _context(self):
-        return 'layer {!r} ({})'.format(self.name, type(self).__name__)
+        return "layer {!r} ({})".format(self.name, type(self).__name__)
 
     # ----- shapes ---------------------------------------------------------
 
     @property
     def input_name(self):
-        '''Full name of the single input; ConfigurationError if not exactly one.'''
+        """Full name of the single input; ConfigurationError if not exactly one."""
         if len(self._input_shapes) != 1:
-            raise util.ConfigurationError('{} expects exactly one input, but has {}: {}'.format(
-                self._context(), len(self._input_shapes), list(self._input_shapes)))
+            raise util.ConfigurationError(
+                "{} expects exactly one input, but has {}: {}".format(
+                    self._context(), len(self._input_shapes), list(self._input_shapes)
+                )
+            )
         return next(iter(self._input_shapes))
 
     @property
     def input_shape(self):
-        '''Per-example shape of the single input.'''
+        """Per-example shape of the single input."""
         return self._input_shapes[self.input_name]
 
     @property
     def input_size(self):
-        '''Size of the last axis of the single input.'''
+        """Size of the last axis of the single input."""
         size = self.input_shape[-1]
         if size is None:
-            raise util.ConfigurationError('{}: the size of input {!r} is not known'.format(
-                self._context(), self.input_name))
+            raise util.ConfigurationError(
+                "{}: the size of input {!r} is not known".format(self._context(), self.input_name)
+            )
         return size
 
     @property
     def output_shape(self):
-        '''Per-example shape of the default output (no batch axis).'''
-        return self._output_shapes['out']
+        """Per-example shape of the default output (no batch axis)."""
+        return self._output_shapes["out"]
 
     @property
     def output_size(self):
-        '''Size of the last axis of the default output.'''
+        """Size of the last axis of the default output."""
         return self.output_shape[-1]
 
     @property
     def params(self):
-        '''Shared variables of this layer (its own, then its activation's).'''
-        return self._params + list(getattr(getattr(self, 'activate', None), 'params', []))
+        """Shared variables of this layer (its own, then its activation's)."""
+        return self._params + list(getattr(getattr(self, "activate", None), "params", []))
 
     def _input_specs(self):
-        inputs = self.kwargs.get('inputs', ())
+        inputs = self.kwargs.get("inputs", ())
         if isinstance(inputs, (str, Layer)):
             inputs = (inputs,)
         if not isinstance(inputs, (tuple, list)):
             raise util.ConfigurationError(
-                '{}: inputs must be a name, a Layer, or a list of these, not {!r}'.format(
-                    self._context(), inputs))
+                "{}: inputs must be a name, a Layer, or a list of these, not {!r}".format(
+                    self._context(), inputs
+                )
+            )
         return tuple(inputs)
 
     def bind(self, graph, reset=True, initialize=True):
-        '''Resolve inputs and outputs against ``graph`` and create parameters.
+        """Resolve inputs and outputs against ``graph`` and create parameters.
 
         Parameters
         ----------
@@ -276,18 +300,17 @@ class Layer(metaclass=util.Registrar):
         initialize : bool
             Create (and draw initial values for) parameters. Pass False to
             re-bind a layer whose parameters already exist.
-        '''
+        """
         self._warn_unknown_options()
         if reset:
             self._input_shapes.clear()
             self._output_shapes.clear()
-        if self.kwargs.get('size') is not None:  # checked even where a layer ignores it
-            checks.check_count('size', self.kwargs['size'], self._context())
+        if self.kwargs.get("size") is not None:  # checked even where a layer ignores it
+            checks.check_count("size", self.kwargs["size"], self._context())
         self.resolve_inputs(graph.layers)
         self.resolve_outputs()
-        if initialize or not hasattr(self, 'activate'):
-            self.activate = activations.build(
-                self.kwargs.get('activation', 'relu'), self)
+        if initialize or not hasattr(self, "activate"):
+            self.activate = activations.build(self.kwargs.get("activation", "relu"), self)
         if initialize:
             self._params = []
             try:
@@ -295,124 +318,154 @@ class Layer(metaclass=util.Registrar):
             except util.AllocationError as err:
                 if str(err).startswith(self._context()):
                     raise
-                raise util.AllocationError('{}: {}'.format(self._context(), err)) from err
+                raise util.AllocationError("{}: {}".format(self._context(), err)) from err
         self.log()
 
     def _find_source(self, layers, ref):
-        '''The layer an input reference points at, and the full output name.'''
+        """The layer an input reference points at, and the full output name."""
         if isinstance(ref, Layer):
             ref = ref.output_name
         if not isinstance(ref, str):
-            raise util.ConfigurationError('{}: inputs must be names or layers, not {!r}'.format(
-                self._context(), ref))
-        prefix, _, suffix = ref.partition(':')
-        source = checks.find_layer([l for l in layers if l is not self], prefix, 'input layer',
-                                   '{}: '.format(self._context()))
-        return source, '{}:{}'.format(prefix, suffix or 'out')
+            raise util.ConfigurationError(
+                "{}: inputs must be names or layers, not {!r}".format(self._context(), ref)
+            )
+        prefix, _, suffix = ref.partition(":")
+        source = checks.find_layer(
+            [l for l in layers if l is not self],
+            prefix,
+            "input layer",
+            "{}: ".format(self._context()),
+        )
+        return source, "{}:{}".format(prefix, suffix or "out")
 
     def resolve_inputs(self, layers):
-        '''Map each input name to the shape of the output it names.'''
+        """Map each input name to the shape of the output it names."""
         for ref in self._input_specs():
             source, name = self._find_source(layers, ref)
-            suffix = name.partition(':')[2]
+            suffix = name.partition(":")[2]
             if suffix not in source._output_shapes:
                 if not source._output_shapes:
                     raise util.ConfigurationError(
-                        '{}: input {!r} comes from layer {!r}, which is not bound yet '
-                        '(layers must come after their inputs)'.format(
-                            self._context(), name, source.name))
+                        "{}: input {!r} comes from layer {!r}, which is not bound yet "
+                        "(layers must come after their inputs)".format(
+                            self._context(), name, source.name
+                        )
+                    )
                 raise util.UnknownNameError(
-                    '{}: layer {!r} has no output {!r} of known shape; use one of {}'.format(
-                        self._context(), source.name, suffix,
-                        [source.full_name(k) for k in source._output_shapes]))
+                    "{}: layer {!r} has no output {!r} of known shape; use one of {}".format(
+                        self._context(),
+                        source.name,
+                        suffix,
+                        [source.full_name(k) for k in source._output_shapes],
+                    )
+                )
             self._input_shapes[name] = source._output_shapes[suffix]
         if not self._input_shapes:
             raise util.ConfigurationError(
-                '{} has no inputs (only an input layer may come first, and inputs=... '
-                'must name at least one layer)'.format(self._context()))
+                "{} has no inputs (only an input layer may come first, and inputs=... "
+                "must name at least one layer)".format(self._context())
+            )
 
     def resolve_outputs(self):
-        '''Work out the output shape from the inputs and ``size``/``shape``.'''
+        """Work out the output shape from the inputs and ``size``/``shape``."""
         shapes = list(self._input_shapes.values())
         if shapes:
             first = shapes[0]
             for name, shape in self._input_shapes.items():
                 if len(shape) != len(first) or any(
-                        a is not None and b is not None and a != b
-                        for a, b in zip(shape[:-1], first[:-1])):
+                    a is not None and b is not None and a != b
+                    for a, b in zip(shape[:-1], first[:-1], strict=True)
+                ):
                     raise util.ConfigurationError(
-                        '{}: incompatible input shapes {}'.format(self._context(), ', '.join(
-                            '{} {}'.format(n, checks.shape_text(s))
-                            for n, s in self._input_shapes.items())))
-        shape = self.kwargs.get('shape')
-        size = self.kwargs.get('size')
+                        "{}: incompatible input shapes {}".format(
+                            self._context(),
+                            ", ".join(
+                                "{} {}".format(n, checks.shape_text(s))
+                                for n, s in self._input_shapes.items()
+                            ),
+                        )
+                    )
+        shape = self.kwargs.get("shape")
+        size = self.kwargs.get("size")
         if shape is not None:
-            shape = checks.check_shape('shape', shape, self._context())
+            shape = checks.check_shape("shape", shape, self._context())
             if shape[-1] is None:
                 raise util.ConfigurationError(
-                    '{}: the last axis of shape={} must be a size'.format(
-                        self._context(), checks.shape_text(shape)))
+                    "{}: the last axis of shape={} must be a size".format(
+                        self._context(), checks.shape_text(shape)
+                    )
+                )
         elif size is not None:
-            size = checks.check_count('size', size, self._context())
+            size = checks.check_count("size", size, self._context())
         if shape is not None:
-            self._output_shapes['out'] = shape
+            self._output_shapes["out"] = shape
         elif size is not None and shapes:
-            self._output_shapes['out'] = tuple(shapes[0][:-1]) + (size,)
+            self._output_shapes["out"] = tuple(shapes[0][:-1]) + (size,)
         elif size is not None:
-            self._output_shapes['out'] = (size,)
+            self._output_shapes["out"] = (size,)
         else:
             raise util.ConfigurationError(
-                '{} does not specify a size (give an int, size=..., or shape=...)'.format(
-                    self._context()))
+                "{} does not specify a size (give an int, size=..., or shape=...)".format(
+                    self._context()
+                )
+            )
 
     # ----- parameters ----------------------------------------------------
 
     def setup(self):
-        '''Create this layer's parameters (none in the base class).'''
+        """Create this layer's parameters (none in the base class)."""
 
     def _option(self, key, name, default):
-        '''A per-parameter option ``key_name``, else layer-wide ``key``, else default.'''
-        return self._number(key, name, self.kwargs.get(
-            '{}_{}'.format(key, name), self.kwargs.get(key, default)))
+        """A per-parameter option ``key_name``, else layer-wide ``key``, else default."""
+        return self._number(
+            key, name, self.kwargs.get("{}_{}".format(key, name), self.kwargs.get(key, default))
+        )
 
     def _number(self, key, name, value):
-        '''``value`` of initialisation option ``key`` for parameter ``name``,
-        checked to be a real number.'''
+        """``value`` of initialisation option ``key`` for parameter ``name``,
+        checked to be a real number."""
         if not checks.is_number(value):
             raise util.ConfigurationError(
-                '{}: initialisation option {} for parameter {!r} must be a number, '
-                'not {!r}'.format(self._context(), key, self._param_name(name), value))
+                "{}: initialisation option {} for parameter {!r} must be a number, not {!r}".format(
+                    self._context(), key, self._param_name(name), value
+                )
+            )
         return value
 
     def add_weights(self, name, nin, nout, mean=0, std=0, sparsity=0, diagonal=0):
-        '''Create a weight matrix parameter ``'<layer>.<name>'`` of shape (nin, nout).
+        """Create a weight matrix parameter ``'<layer>.<name>'`` of shape (nin, nout).
 
         The default ``std`` is ``1 / sqrt(nin + nout)``; the layer's
         ``mean``/``std``/``sparsity``/``diagonal`` keyword arguments (and their
         ``_<name>`` forms) override the given defaults.
-        '''
-        util.check_allocation((nin, nout), '{}: parameter {!r}'.format(
-            self._context(), self._param_name(name)))
+        """
+        util.check_allocation(
+            (nin, nout), "{}: parameter {!r}".format(self._context(), self._param_name(name))
+        )
         glorot = 1 / np.sqrt(nin + nout)
         value = util.random_matrix(
-            nin, nout,
-            mean=self._option('mean', name, mean),
-            std=self._option('std', name, std or glorot),
-            sparsity=self._option('sparsity', name, sparsity),
-            diagonal=self._option('diagonal', name, diagonal),
-            rng=self.rng)
+            nin,
+            nout,
+            mean=self._option("mean", name, mean),
+            std=self._option("std", name, std or glorot),
+            sparsity=self._option("sparsity", name, sparsity),
+            diagonal=self._option("diagonal", name, diagonal),
+            rng=self.rng,
+        )
         return self._add_param(name, value)
 
     def add_bias(self, name, size, mean=0, std=1):
-        '''Create a vector parameter ``'<layer>.<name>'``; only ``mean_<name>``
-        and ``std_<name>`` override the defaults.'''
-        util.check_allocation((size,), '{}: parameter {!r}'.format(
-            self._context(), self._param_name(name)))
+        """Create a vector parameter ``'<layer>.<name>'``; only ``mean_<name>``
+        and ``std_<name>`` override the defaults."""
+        util.check_allocation(
+            (size,), "{}: parameter {!r}".format(self._context(), self._param_name(name))
+        )
         value = util.random_vector(
             size,
-            mean=self._number('mean', name, self.kwargs.get('mean_{}'.format(name), mean)),
-            std=self._number('std', name, self.kwargs.get('std_{}'.format(name), std)),
-            rng=self.rng)
+            mean=self._number("mean", name, self.kwargs.get("mean_{}".format(name), mean)),
+            std=self._number("std", name, self.kwargs.get("std_{}".format(name), std)),
+            rng=self.rng,
+        )
         return self._add_param(name, value)
 
     def _add_param(self, name, value):
@@ -422,25 +475,28 @@ class Layer(metaclass=util.Registrar):
         return param
 
     def find(self, key):
-        '''This layer's own parameter by name suffix (``'w'``) or index.
+        """This layer's own parameter by name suffix (``'w'``) or index.
 
         Raises
         ------
         UnknownNameError
             (a KeyError) listing the layer's parameters.
-        '''
+        """
         if checks.is_count(key) and -len(self._params) <= key < len(self._params):
             return self._params[key]
         for param in self._params:
             if param.name == self._param_name(key):
                 return param
-        raise util.UnknownNameError('{} has no parameter {!r}; its parameters are {}'.format(
-            self._context(), key, [p.name for p in self._params]))
+        raise util.UnknownNameError(
+            "{} has no parameter {!r}; its parameters are {}".format(
+                self._context(), key, [p.name for p in self._params]
+            )
+        )
 
     # ----- graph ----------------------------------------------------------
 
     def connect(self, inputs):
-        '''Add this layer's outputs to the graph.
+        """Add this layer's outputs to the graph.
 
         Parameters
         ----------
@@ -453,12 +509,12 @@ class Layer(metaclass=util.Registrar):
             Full output name (``'<layer>:<name>'``) -> symbolic expression.
         updates : list
             Update pairs the layer needs (e.g. from scan); usually empty.
-        '''
+        """
         outputs, updates = self.transform(inputs)
         if isinstance(outputs, dict):
             outputs = sorted(outputs.items())
         elif not isinstance(outputs, (list, tuple)):
-            outputs = [('out', outputs)]
+            outputs = [("out", outputs)]
         result = {}
         for suffix, expr in outputs:
             full = self.full_name(suffix)
@@ -468,9 +524,8 @@ class Layer(metaclass=util.Registrar):
         return result, list(updates or [])
 
     def transform(self, inputs):
-        '''Compute outputs from ``inputs``; returns ``(outputs, updates)``.'''
-        raise NotImplementedError(
-            '{} must implement transform(inputs)'.format(type(self).__name__))
+        """Compute outputs from ``inputs``; returns ``(outputs, updates)``."""
+        raise NotImplementedError("{} must implement transform(inputs)".format(type(self).__name__))
 
     def _only_input(self, inputs):
         return inputs[self.input_name]
@@ -478,36 +533,44 @@ class Layer(metaclass=util.Registrar):
     # ----- description ---------------------------------------------------
 
     def to_spec(self):
-        '''A dict from which ``Network.add_layer`` rebuilds this layer.'''
+        """A dict from which ``Network.add_layer`` rebuilds this layer."""
         spec = dict(**self.kwargs)
-        spec.update(form=type(self).__name__.lower(), name=self.name,
-                    activation=self.kwargs.get('activation', 'relu'))
+        spec.update(
+            form=type(self).__name__.lower(),
+            name=self.name,
+            activation=self.kwargs.get("activation", "relu"),
+        )
         return spec
 
     def log(self):
-        '''Log the layer's shape and parameters.'''
-        inputs = ', '.join('{} {}'.format(n, checks.shape_text(s))
-                           for n, s in self._input_shapes.items())
-        util.log('layer {0.__class__.__name__} "{0.name}" {1} {2} from {3}', self,
-                 checks.shape_text(self.output_shape),
-                 getattr(getattr(self, 'activate', None), 'name', ''), inputs or '-')
+        """Log the layer's shape and parameters."""
+        inputs = ", ".join(
+            "{} {}".format(n, checks.shape_text(s)) for n, s in self._input_shapes.items()
+        )
+        util.log(
+            'layer {0.__class__.__name__} "{0.name}" {1} {2} from {3}',
+            self,
+            checks.shape_text(self.output_shape),
+            getattr(getattr(self, "activate", None), "name", ""),
+            inputs or "-",
+        )
         self.log_params()
 
     def log_params(self):
-        '''Log each parameter's shape; return the total number of values.'''
+        """Log each parameter's shape; return the total number of values."""
         total = 0
         for param in self.params:
             value = param.get_value()
             total += value.size
-            util.log('parameter {} {}', param.name, checks.shape_text(value.shape))
+            util.log("parameter {} {}", param.name, checks.shape_text(value.shape))
         return total
 
     def __repr__(self):
-        return '{}({!r})'.format(type(self).__name__, self.name)
+        return "{}({!r})".format(type(self).__name__, self.name)
 
 
 class Input(Layer):
-    '''A layer that holds the network's input data.
+    """A layer that holds the network's input data.
 
     Parameters
     ----------
@@ -523,51 +586,60 @@ class Input(Layer):
         (2 dimensions only).
     size : int or shape : tuple
         The number of features, or the per-example shape.
-    '''
+    """
 
-    def __init__(self, name='in', ndim=2, sparse=False, **kwargs):
-        context = 'layer {!r} (Input)'.format(name)
-        shape = kwargs.get('shape')
+    def __init__(self, name="in", ndim=2, sparse=False, **kwargs):
+        context = "layer {!r} (Input)".format(name)
+        shape = kwargs.get("shape")
         if shape is not None:
-            shape = checks.check_shape('shape', shape, context)
+            shape = checks.check_shape("shape", shape, context)
             ndim = 1 + len(shape)
-            kwargs['shape'] = shape
+            kwargs["shape"] = shape
         else:
             if not checks.is_count(ndim) or not 2 <= ndim < len(util.FLOAT_CONTAINERS):
-                raise util.ConfigurationError('{}: ndim must be 2 to {}, not {!r}'.format(
-                    context, len(util.FLOAT_CONTAINERS) - 1, ndim))
-            size = kwargs.pop('size', None)
+                raise util.ConfigurationError(
+                    "{}: ndim must be 2 to {}, not {!r}".format(
+                        context, len(util.FLOAT_CONTAINERS) - 1, ndim
+                    )
+                )
+            size = kwargs.pop("size", None)
             if size is not None:
-                size = checks.check_count('size', size, context)
-            kwargs['shape'] = (None,) * (ndim - 2) + (size,)
-        kwargs['activation'] = 'linear'
-        kwargs.pop('inputs', None)
+                size = checks.check_count("size", size, context)
+            kwargs["shape"] = (None,) * (ndim - 2) + (size,)
+        kwargs["activation"] = "linear"
+        kwargs.pop("inputs", None)
         super().__init__(name=name, **kwargs)
         if sparse:
-            fmt = 'csr' if sparse is True else str(sparse).lower()
-            if fmt not in ('csr', 'csc') or ndim != 2:
+            fmt = "csr" if sparse is True else str(sparse).lower()
+            if fmt not in ("csr", "csc") or ndim != 2:
                 raise util.ConfigurationError(
                     '{}: sparse inputs must be "csr" or "csc" with 2 dimensions, '
-                    'not sparse={!r} with {} dimensions'.format(self._context(), sparse, ndim))
+                    "not sparse={!r} with {} dimensions".format(self._context(), sparse, ndim)
+                )
             self.input = sparse_input(fmt, self.name)
         else:
             if not 2 <= ndim < len(util.FLOAT_CONTAINERS):
-                raise util.ConfigurationError('{}: ndim must be 2 to {}, not {}'.format(
-                    self._context(), len(util.FLOAT_CONTAINERS) - 1, ndim))
+                raise util.ConfigurationError(
+                    "{}: ndim must be 2 to {}, not {}".format(
+                        self._context(), len(util.FLOAT_CONTAINERS) - 1, ndim
+                    )
+                )
             self.input = util.FLOAT_CONTAINERS[ndim](self.name)
         self.sparse = fmt if sparse else False
 
     def resolve_inputs(self, layers):
-        '''An input layer has no inputs.'''
+        """An input layer has no inputs."""
 
     def resolve_outputs(self):
-        '''The output shape is the declared shape.'''
-        shape = self.kwargs['shape']
+        """The output shape is the declared shape."""
+        shape = self.kwargs["shape"]
         if shape[-1] is None:
             raise util.ConfigurationError(
-                '{} does not specify a size (give an int, size=..., or shape=...)'.format(
-                    self._context()))
-        self._output_shapes['out'] = checks.check_shape('shape', shape, self._context())
+                "{} does not specify a size (give an int, size=..., or shape=...)".format(
+                    self._context()
+                )
+            )
+        self._output_shapes["out"] = checks.check_shape("shape", shape, self._context())
 
     def transform(self, inputs):
         return self.input, []
@@ -575,22 +647,28 @@ class Input(Layer):
     def to_spec(self):
         spec = super().to_spec()
         if self.sparse:
-            spec['sparse'] = self.sparse
+            spec["sparse"] = self.sparse
         return spec
 
 
 class Product(Layer):
-    '''Elementwise product of inputs that all have the same shape.'''
+    """Elementwise product of inputs that all have the same shape."""
 
-    __extra_registration_keys__ = ['prod']
+    __extra_registration_keys__ = ["prod"]
 
     def resolve_outputs(self):
         shapes = set(self._input_shapes.values())
         if len(shapes) != 1:
-            raise util.ConfigurationError('{}: all inputs must have the same shape, got {}'.format(
-                self._context(), ', '.join('{} {}'.format(n, checks.shape_text(s))
-                                           for n, s in self._input_shapes.items())))
-        self._output_shapes['out'] = shapes.pop()
+            raise util.ConfigurationError(
+                "{}: all inputs must have the same shape, got {}".format(
+                    self._context(),
+                    ", ".join(
+                        "{} {}".format(n, checks.shape_text(s))
+                        for n, s in self._input_shapes.items()
+                    ),
+                )
+            )
+        self._output_shapes["out"] = shapes.pop()
 
     def transform(self, inputs):
         exprs = [inputs[name] for name in self._input_shapes]
@@ -601,23 +679,27 @@ class Product(Layer):
 
 
 class Flatten(Layer):
-    '''Flatten each example to a vector: output shape ``(prod(input_shape),)``.'''
+    """Flatten each example to a vector: output shape ``(prod(input_shape),)``."""
 
-    __extra_registration_keys__ = ['flat']
+    __extra_registration_keys__ = ["flat"]
 
     def resolve_outputs(self):
         shape = self.input_shape
         if any(d is None for d in shape):
             raise util.ConfigurationError(
-                '{}: cannot flatten input {!r} of unknown shape {}'.format(
-                self._context(), self.input_name, checks.shape_text(shape)))
+                "{}: cannot flatten input {!r} of unknown shape {}".format(
+                    self._context(), self.input_name, checks.shape_text(shape)
+                )
+            )
         size = int(np.prod(shape))
-        given = self.kwargs.get('size')
+        given = self.kwargs.get("size")
         if given is not None and given != size:
             raise util.ConfigurationError(
-                '{}: size={} was given, but flattening input {} gives {} values'.format(
-                    self._context(), given, checks.shape_text(shape), size))
-        self._output_shapes['out'] = (size,)
+                "{}: size={} was given, but flattening input {} gives {} values".format(
+                    self._context(), given, checks.shape_text(shape), size
+                )
+            )
+        self._output_shapes["out"] = (size,)
 
     def transform(self, inputs):
         x = self._only_input(inputs)
@@ -625,19 +707,24 @@ class Flatten(Layer):
 
 
 class Concatenate(Layer):
-    '''Concatenate inputs along the last axis.'''
+    """Concatenate inputs along the last axis."""
 
-    __extra_registration_keys__ = ['concat']
+    __extra_registration_keys__ = ["concat"]
 
     def resolve_outputs(self):
         shapes = list(self._input_shapes.values())
         lead = shapes[0][:-1]
         if any(s[:-1] != lead for s in shapes) or any(s[-1] is None for s in shapes):
             raise util.ConfigurationError(
-                '{}: inputs must agree on all but the last axis, got {}'.format(
-                    self._context(), ', '.join('{} {}'.format(n, checks.shape_text(s))
-                                               for n, s in self._input_shapes.items())))
-        self._output_shapes['out'] = tuple(lead) + (sum(s[-1] for s in shapes),)
+                "{}: inputs must agree on all but the last axis, got {}".format(
+                    self._context(),
+                    ", ".join(
+                        "{} {}".format(n, checks.shape_text(s))
+                        for n, s in self._input_shapes.items()
+                    ),
+                )
+            )
+        self._output_shapes["out"] = tuple(lead) + (sum(s[-1] for s in shapes),)
 
     def transform(self, inputs):
         exprs = [inputs[name] for name in self._input_shapes]
@@ -645,25 +732,31 @@ class Concatenate(Layer):
 
 
 class Reshape(Layer):
-    '''Reshape each example to ``shape`` (which excludes the batch axis).
+    """Reshape each example to ``shape`` (which excludes the batch axis).
 
     Unlike the original library's Reshape, which failed when the graph was
     built, this one works; it checks element counts when both are known.
-    '''
+    """
 
     def resolve_outputs(self):
-        shape = self.kwargs.get('shape')
+        shape = self.kwargs.get("shape")
         if shape is None:
-            raise util.ConfigurationError('{} needs shape=(...)'.format(self._context()))
-        shape = checks.check_shape('shape', shape, self._context())
+            raise util.ConfigurationError("{} needs shape=(...)".format(self._context()))
+        shape = checks.check_shape("shape", shape, self._context())
         before = self.input_shape
-        if all(d is not None for d in before + shape) and \
-                int(np.prod(before)) != int(np.prod(shape)):
+        if all(d is not None for d in before + shape) and int(np.prod(before)) != int(
+            np.prod(shape)
+        ):
             raise util.ConfigurationError(
-                '{}: cannot reshape input {} ({} values) to {} ({} values)'.format(
-                    self._context(), checks.shape_text(before), int(np.prod(before)),
-                    checks.shape_text(shape), int(np.prod(shape))))
-        self._output_shapes['out'] = shape
+                "{}: cannot reshape input {} ({} values) to {} ({} values)".format(
+                    self._context(),
+                    checks.shape_text(before),
+                    int(np.prod(before)),
+                    checks.shape_text(shape),
+                    int(np.prod(shape)),
+                )
+            )
+        self._output_shapes["out"] = shape
 
     def transform(self, inputs):
         x = self._only_input(inputs)

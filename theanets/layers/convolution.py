@@ -1,4 +1,4 @@
-'''Convolution and pooling layers.
+"""Convolution and pooling layers.
 
 Convolution layers take channels-last input: ``(examples, time, channels)``
 for :class:`Conv1` and :class:`Pool1`, ``(examples, width, height,
@@ -21,61 +21,70 @@ those of ``scipy.signal.convolve`` (not ``correlate``) for every
 
 A ``stride`` keeps every ``stride``-th output of these, starting with the
 first, so the length becomes ``ceil(W' / stride)``.
-'''
+"""
 
 import numpy as np
 
-from .. import checks
-from .. import util
+from .. import checks, util
 from .._backend import conv2d, pool
 from .base import Layer
 
-__all__ = ['Convolution', 'Conv1', 'Conv2', 'Pooling', 'Pool1', 'Pool2']
+__all__ = ["Convolution", "Conv1", "Conv2", "Pooling", "Pool1", "Pool2"]
 
-BORDER_MODES = ('valid', 'full', 'same')
-POOL_MODES = ('max', 'mean')
+BORDER_MODES = ("valid", "full", "same")
+POOL_MODES = ("max", "mean")
 
 
 class _Spatial:
-    '''Shape checks shared by convolution and pooling layers (a mixin, so
+    """Shape checks shared by convolution and pooling layers (a mixin, so
     that it is not registered as a layer form).
 
     ``SPATIAL`` is the number of axes between the batch and channel axes.
-    '''
+    """
 
     SPATIAL = None
 
     def _abstract(self, family, forms):
         if self.SPATIAL is None:
             raise util.ConfigurationError(
-                '{}: {} is the base class of the {} layers; use one of {}'.format(
-                    self._context(), type(self).__name__, family, ', '.join(forms)))
+                "{}: {} is the base class of the {} layers; use one of {}".format(
+                    self._context(), type(self).__name__, family, ", ".join(forms)
+                )
+            )
 
     def _checked_input_shape(self):
-        '''The single input's shape, checked to be ``SPATIAL`` axes + channels.'''
+        """The single input's shape, checked to be ``SPATIAL`` axes + channels."""
         shape = self.input_shape
         if len(shape) != self.SPATIAL + 1:
-            axes = ('time',) if self.SPATIAL == 1 else ('width', 'height')
+            axes = ("time",) if self.SPATIAL == 1 else ("width", "height")
             raise util.ConfigurationError(
-                '{}: input {!r} has shape {} ({}-D data), but this layer needs {}-D '
-                'data (examples, {}, channels)'.format(
-                    self._context(), self.input_name, checks.shape_text(shape), len(shape) + 1,
-                    self.SPATIAL + 2, ', '.join(axes)))
+                "{}: input {!r} has shape {} ({}-D data), but this layer needs {}-D "
+                "data (examples, {}, channels)".format(
+                    self._context(),
+                    self.input_name,
+                    checks.shape_text(shape),
+                    len(shape) + 1,
+                    self.SPATIAL + 2,
+                    ", ".join(axes),
+                )
+            )
         _ = self.input_size  # raises if the channel count is unknown
         return shape
 
     def _set_output_shape(self, shape):
-        '''Record ``shape``, checking it against a given ``shape=...``.'''
-        given = self.kwargs.get('shape')
-        if given is not None and checks.check_shape('shape', given, self._context()) != shape:
+        """Record ``shape``, checking it against a given ``shape=...``."""
+        given = self.kwargs.get("shape")
+        if given is not None and checks.check_shape("shape", given, self._context()) != shape:
             raise util.ConfigurationError(
-                '{}: shape={} was given, but the output of this layer has shape {}'.format(
-                    self._context(), checks.shape_text(tuple(given)), checks.shape_text(shape)))
-        self._output_shapes['out'] = shape
+                "{}: shape={} was given, but the output of this layer has shape {}".format(
+                    self._context(), checks.shape_text(tuple(given)), checks.shape_text(shape)
+                )
+            )
+        self._output_shapes["out"] = shape
 
 
 class Convolution(_Spatial, Layer):
-    '''Base class of convolution layers.
+    """Base class of convolution layers.
 
     Parameters
     ----------
@@ -116,54 +125,64 @@ class Convolution(_Spatial, Layer):
     >>> spec = conv.to_spec()
     >>> spec['filter_size'], spec['stride'], spec['border_mode']
     ((3, 2), (2, 2), 'valid')
-    '''
+    """
 
-    def __init__(self, filter_size, stride=(1, 1), border_mode='valid', **kwargs):
+    def __init__(self, filter_size, stride=(1, 1), border_mode="valid", **kwargs):
         super().__init__(**kwargs)
-        self._abstract('convolution', ('conv1', 'conv2'))
-        self.filter_size = self._checked_size_arg('filter_size', filter_size)
-        self.stride = self._checked_size_arg('stride', stride)
+        self._abstract("convolution", ("conv1", "conv2"))
+        self.filter_size = self._checked_size_arg("filter_size", filter_size)
+        self.stride = self._checked_size_arg("stride", stride)
         if border_mode not in BORDER_MODES:
             raise util.ConfigurationError(
-                '{}: border_mode must be one of {}, not {!r}'.format(
-                    self._context(), ', '.join(repr(m) for m in BORDER_MODES), border_mode))
+                "{}: border_mode must be one of {}, not {!r}".format(
+                    self._context(), ", ".join(repr(m) for m in BORDER_MODES), border_mode
+                )
+            )
         self.border_mode = border_mode
 
     def _checked_size_arg(self, what, value):
-        '''``filter_size`` or ``stride`` as Theano's pair of ints.'''
+        """``filter_size`` or ``stride`` as Theano's pair of ints."""
         return checks.check_pair(what, value, self._context())
 
     @property
     def _spatial_filter(self):
-        '''The filter size along the input's spatial axes.'''
-        return self.filter_size[-self.SPATIAL:]
+        """The filter size along the input's spatial axes."""
+        return self.filter_size[-self.SPATIAL :]
 
     @property
     def _spatial_stride(self):
-        return self.stride[-self.SPATIAL:]
+        return self.stride[-self.SPATIAL :]
 
     def resolve_outputs(self):
-        '''Output shape: the input's spatial axes after convolution, then ``size``.'''
+        """Output shape: the input's spatial axes after convolution, then ``size``."""
         shape = self._checked_input_shape()
-        size = self.kwargs.get('size')
-        if size is None and self.kwargs.get('shape') is not None:
-            size = checks.check_shape('shape', self.kwargs['shape'], self._context())[-1]
+        size = self.kwargs.get("size")
+        if size is None and self.kwargs.get("shape") is not None:
+            size = checks.check_shape("shape", self.kwargs["shape"], self._context())[-1]
         if size is None:
             raise util.ConfigurationError(
-                '{} does not specify a size (the number of filters; give size=...)'.format(
-                    self._context()))
+                "{} does not specify a size (the number of filters; give size=...)".format(
+                    self._context()
+                )
+            )
         dims = []
-        for dim, filt, step in zip(shape[:-1], self._spatial_filter, self._spatial_stride):
+        for dim, filt, step in zip(
+            shape[:-1], self._spatial_filter, self._spatial_stride, strict=True
+        ):
             if dim is None:
                 dims.append(None)
                 continue
-            if self.border_mode == 'valid' and filt > dim:
+            if self.border_mode == "valid" and filt > dim:
                 raise util.ConfigurationError(
-                    '{}: filter_size {} is larger than input {!r} of shape {}; with '
-                    'border_mode=\'valid\' filters must fit inside the input (or use '
-                    'border_mode=\'full\')'.format(
-                        self._context(), self._filter_text(), self.input_name,
-                        checks.shape_text(shape)))
+                    "{}: filter_size {} is larger than input {!r} of shape {}; with "
+                    "border_mode='valid' filters must fit inside the input (or use "
+                    "border_mode='full')".format(
+                        self._context(),
+                        self._filter_text(),
+                        self.input_name,
+                        checks.shape_text(shape),
+                    )
+                )
             full = dict(valid=dim - filt + 1, full=dim + filt - 1, same=dim)[self.border_mode]
             dims.append((full - 1) // step + 1)
         self._set_output_shape(tuple(dims) + (size,))
@@ -172,7 +191,7 @@ class Convolution(_Spatial, Layer):
         return checks.shape_text(self.filter_size)
 
     def add_conv_weights(self, name, mean=0, std=None, sparsity=0):
-        '''Create filter weights ``'<layer>.<name>'`` of shape ``(size, channels)
+        """Create filter weights ``'<layer>.<name>'`` of shape ``(size, channels)
         + filter_size``.
 
         Each filter tap ``[:, :, r, c]`` (``r`` slowest) is an independent
@@ -180,41 +199,47 @@ class Convolution(_Spatial, Layer):
         with ``std`` defaulting to ``1 / sqrt(channels + size)``; the layer's
         ``mean``/``std``/``sparsity`` keyword arguments (and their
         ``_<name>`` forms) override the given defaults.
-        '''
+        """
         nin, nout = self.input_size, self.output_size
-        mean = self._option('mean', name, mean)
-        std = self._option('std', name, std or 1 / np.sqrt(nin + nout))
-        sparsity = self._option('sparsity', name, sparsity)
+        mean = self._option("mean", name, mean)
+        std = self._option("std", name, std or 1 / np.sqrt(nin + nout))
+        sparsity = self._option("sparsity", name, sparsity)
         arr = np.zeros((nout, nin) + self.filter_size, util.FLOAT)
         for r in range(self.filter_size[0]):
             for c in range(self.filter_size[1]):
                 arr[:, :, r, c] = util.random_matrix(
-                    nout, nin, mean=mean, std=std, sparsity=sparsity, rng=self.rng)
+                    nout, nin, mean=mean, std=std, sparsity=sparsity, rng=self.rng
+                )
         return self._add_param(name, arr)
 
     def setup(self):
-        self.add_conv_weights('w')
-        self.add_bias('b', self.output_size)
+        self.add_conv_weights("w")
+        self.add_bias("b", self.output_size)
 
     def _convolve(self, images):
-        '''``images`` (N, W, H, C) convolved with ``w``, plus ``b``.'''
-        return conv2d(images, self.find('w'), self.filter_size, self.border_mode,
-                      self.stride) + self.find('b')
+        """``images`` (N, W, H, C) convolved with ``w``, plus ``b``."""
+        return conv2d(
+            images, self.find("w"), self.filter_size, self.border_mode, self.stride
+        ) + self.find("b")
 
     def to_spec(self):
         spec = super().to_spec()
-        spec.update(filter_size=self.filter_size, stride=self.stride,
-                    border_mode=self.border_mode)
+        spec.update(filter_size=self.filter_size, stride=self.stride, border_mode=self.border_mode)
         return spec
 
     def log(self):
         super().log()
-        util.log('{} {} filter {} stride {}', self._context(), self.border_mode,
-                 self._filter_text(), checks.shape_text(self.stride))
+        util.log(
+            "{} {} filter {} stride {}",
+            self._context(),
+            self.border_mode,
+            self._filter_text(),
+            checks.shape_text(self.stride),
+        )
 
 
 class Conv1(Convolution):
-    '''Convolution over time of ``(examples, time, channels)`` input.
+    """Convolution over time of ``(examples, time, channels)`` input.
 
     Parameters
     ----------
@@ -258,16 +283,15 @@ class Conv1(Convolution):
     >>> theanets.Regressor([(10, 3), dict(form='conv1', size=4, filter_size=4,
     ...                     border_mode='same'), 'flat', 2]).layers[1].output_shape
     (10, 4)
-    '''
+    """
 
     SPATIAL = 1
 
-    def __init__(self, filter_size, stride=1, border_mode='valid', **kwargs):
-        super().__init__(filter_size=filter_size, stride=stride, border_mode=border_mode,
-                         **kwargs)
+    def __init__(self, filter_size, stride=1, border_mode="valid", **kwargs):
+        super().__init__(filter_size=filter_size, stride=stride, border_mode=border_mode, **kwargs)
 
     def _checked_size_arg(self, what, value):
-        '''An int ``filter_size`` or ``stride`` as Theano's pair ``(1, value)``.'''
+        """An int ``filter_size`` or ``stride`` as Theano's pair ``(1, value)``."""
         return (1, checks.check_count(what, value, self._context()))
 
     def _filter_text(self):
@@ -275,7 +299,7 @@ class Conv1(Convolution):
 
     def transform(self, inputs):
         # (N, T, C) -> images (N, 1, T, C) -> (N, 1, T', n) -> (N, T', n)
-        x = self._only_input(inputs).dimshuffle(0, 'x', 1, 2)
+        x = self._only_input(inputs).dimshuffle(0, "x", 1, 2)
         pre = self._convolve(x)[:, 0]
         return dict(pre=pre, out=self.activate(pre)), []
 
@@ -286,7 +310,7 @@ class Conv1(Convolution):
 
 
 class Conv2(Convolution):
-    '''Convolution of ``(examples, width, height, channels)`` images.
+    """Convolution of ``(examples, width, height, channels)`` images.
 
     Parameters
     ----------
@@ -327,7 +351,7 @@ class Conv2(Convolution):
     ...     form='conv2', size=4, filter_size=(3, 2), border_mode='same'),
     ...     'flat', 2]).layers[1].output_shape
     (6, 5, 4)
-    '''
+    """
 
     SPATIAL = 2
 
@@ -337,7 +361,7 @@ class Conv2(Convolution):
 
 
 class Pooling(_Spatial, Layer):
-    '''Base class of pooling layers: the largest value, or the mean, of each
+    """Base class of pooling layers: the largest value, or the mean, of each
     window of ``pool_size`` steps.
 
     Windows start every ``stride`` steps from the first element; by default
@@ -377,40 +401,49 @@ class Pooling(_Spatial, Layer):
     >>> spec = pool2.to_spec()
     >>> spec['pool_size'], spec['stride'], spec['mode'], spec['activation']
     ((2, 2), (2, 2), 'max', 'linear')
-    '''
+    """
 
-    def __init__(self, pool_size=None, mode='max', stride=None, **kwargs):
-        kwargs['activation'] = 'linear'
+    def __init__(self, pool_size=None, mode="max", stride=None, **kwargs):
+        kwargs["activation"] = "linear"
         super().__init__(**kwargs)
-        self._abstract('pooling', ('pool1', 'pool2'))
-        self.pool_size = self._checked_pool_size('pool_size', pool_size)
-        self.stride = self.pool_size if stride is None else \
-            self._checked_pool_size('stride', stride)
+        self._abstract("pooling", ("pool1", "pool2"))
+        self.pool_size = self._checked_pool_size("pool_size", pool_size)
+        self.stride = (
+            self.pool_size if stride is None else self._checked_pool_size("stride", stride)
+        )
         if mode not in POOL_MODES:
             raise util.ConfigurationError(
-                '{}: mode must be one of {}, not {!r}'.format(
-                    self._context(), ', '.join(repr(m) for m in POOL_MODES), mode))
+                "{}: mode must be one of {}, not {!r}".format(
+                    self._context(), ", ".join(repr(m) for m in POOL_MODES), mode
+                )
+            )
         self.mode = mode
 
     def _checked_pool_size(self, what, value):
-        '''``pool_size`` or ``stride`` as a pair of positive ints.'''
+        """``pool_size`` or ``stride`` as a pair of positive ints."""
         return checks.check_pair(what, value, self._context())
 
     def resolve_outputs(self):
-        '''Output shape: the number of windows along each spatial axis; channels kept.'''
+        """Output shape: the number of windows along each spatial axis; channels kept."""
         shape = self._checked_input_shape()
-        size = self.kwargs.get('size')
+        size = self.kwargs.get("size")
         if size is not None and size != shape[-1]:
             raise util.ConfigurationError(
-                '{}: size={} was given, but pooling keeps the {} channels of input {!r}'.format(
-                    self._context(), size, shape[-1], self.input_name))
+                "{}: size={} was given, but pooling keeps the {} channels of input {!r}".format(
+                    self._context(), size, shape[-1], self.input_name
+                )
+            )
         dims = []
-        for dim, p, s in zip(shape[:-1], self.pool_size, self.stride):
+        for dim, p, s in zip(shape[:-1], self.pool_size, self.stride, strict=True):
             if dim is not None and p > dim:
                 raise util.ConfigurationError(
-                    '{}: pool_size {} is larger than input {!r} of shape {}'.format(
-                        self._context(), self._pool_text(), self.input_name,
-                        checks.shape_text(shape)))
+                    "{}: pool_size {} is larger than input {!r} of shape {}".format(
+                        self._context(),
+                        self._pool_text(),
+                        self.input_name,
+                        checks.shape_text(shape),
+                    )
+                )
             dims.append(None if dim is None else (dim - p) // s + 1)
         self._set_output_shape(tuple(dims) + (shape[-1],))
 
@@ -427,7 +460,7 @@ class Pooling(_Spatial, Layer):
 
 
 class Pool1(Pooling):
-    '''Pooling over time of ``(examples, time, channels)`` input.
+    """Pooling over time of ``(examples, time, channels)`` input.
 
     Parameters
     ----------
@@ -457,15 +490,15 @@ class Pool1(Pooling):
     >>> x = np.array([[[1], [5], [2], [0], [3]]], dtype='float32')
     >>> net.feed_forward(x)['hid1:out'][0, :, 0].tolist()
     [5.0, 5.0, 3.0]
-    '''
+    """
 
     SPATIAL = 1
 
-    def __init__(self, pool_size=2, mode='max', stride=None, **kwargs):
+    def __init__(self, pool_size=2, mode="max", stride=None, **kwargs):
         super().__init__(pool_size=pool_size, mode=mode, stride=stride, **kwargs)
 
     def _checked_pool_size(self, what, value):
-        '''An int ``pool_size`` or ``stride`` as a 1-tuple.'''
+        """An int ``pool_size`` or ``stride`` as a 1-tuple."""
         return (checks.check_count(what, value, self._context()),)
 
     def _pool_text(self):
@@ -478,7 +511,7 @@ class Pool1(Pooling):
 
 
 class Pool2(Pooling):
-    '''Pooling of ``(examples, width, height, channels)`` images.
+    """Pooling of ``(examples, width, height, channels)`` images.
 
     Parameters
     ----------
@@ -508,9 +541,9 @@ class Pool2(Pooling):
     >>> theanets.convolution.Regressor([(7, 5, 1), dict(
     ...     form='pool2', pool_size=(3, 3), stride=(2, 2)), 'flat', 1]).layers[1].output_shape
     (3, 2, 1)
-    '''
+    """
 
     SPATIAL = 2
 
-    def __init__(self, pool_size=(2, 2), mode='max', stride=None, **kwargs):
+    def __init__(self, pool_size=(2, 2), mode="max", stride=None, **kwargs):
         super().__init__(pool_size=pool_size, mode=mode, stride=stride, **kwargs)

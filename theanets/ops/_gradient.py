@@ -1,31 +1,31 @@
-'''Gradient plumbing shared by the native operations.
+"""Gradient plumbing shared by the native operations.
 
 PyTensor 3 asks an operation for ``pullback`` (vector-Jacobian product) and
 ``pushforward`` (Jacobian-vector product); earlier versions call ``L_op`` and
 ``R_op``. The operations here implement the new names, and
 :func:`add_legacy_gradient_methods` gives them the old ones where needed.
-'''
+"""
 
 from pytensor.gradient import DisconnectedType, disconnected_type
 from pytensor.graph.op import Op
 
-__all__ = ['disconnected', 'bilinear_pushforward', 'add_legacy_gradient_methods']
+__all__ = ["disconnected", "bilinear_pushforward", "add_legacy_gradient_methods"]
 
 
 def disconnected(value):
-    '''Whether a (co)tangent is absent: None or of PyTensor's disconnected type.'''
+    """Whether a (co)tangent is absent: None or of PyTensor's disconnected type."""
     return value is None or isinstance(value.type, DisconnectedType)
 
 
 def bilinear_pushforward(op, a, b, ta, tb, rest=()):
-    '''The pushforward of ``op(a, b, *rest)``, bilinear in ``a`` and ``b``:
+    """The pushforward of ``op(a, b, *rest)``, bilinear in ``a`` and ``b``:
     ``op(ta, b) + op(a, tb)``, leaving out absent tangents.
 
     Returns
     -------
     list
         One tangent, or PyTensor's disconnected type if both are absent.
-    '''
+    """
     terms = []
     if not disconnected(ta):
         terms.append(op(ta, b, *rest))
@@ -35,8 +35,8 @@ def bilinear_pushforward(op, a, b, ta, tb, rest=()):
 
 
 def add_legacy_gradient_methods(*op_classes):
-    '''Give ``op_classes`` PyTensor 2's ``L_op`` and ``R_op`` (PyTensor < 3 only).'''
-    if hasattr(Op, 'pullback'):
+    """Give ``op_classes`` PyTensor 2's ``L_op`` and ``R_op`` (PyTensor < 3 only)."""
+    if hasattr(Op, "pullback"):
         return
 
     def L_op(self, inputs, outputs, cotangents):

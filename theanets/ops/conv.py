@@ -1,4 +1,4 @@
-'''A batched, multi-channel 2-D convolution as native PyTensor operations.
+"""A batched, multi-channel 2-D convolution as native PyTensor operations.
 
 Three operations make one family, closed under differentiation:
 
@@ -38,7 +38,7 @@ array([[10., 18., 24., 18.],
        [27., 45., 54., 39.],
        [51., 81., 90., 63.],
        [42., 66., 72., 50.]])
-'''
+"""
 
 import numpy as np
 import pytensor
@@ -51,9 +51,9 @@ from pytensor.scalar import upcast
 from ._dispatch import after_import
 from ._gradient import add_legacy_gradient_methods, bilinear_pushforward
 
-__all__ = ['Conv2d', 'Conv2dGradInputs', 'Conv2dGradWeights', 'border_pads', 'BORDER_MODES']
+__all__ = ["Conv2d", "Conv2dGradInputs", "Conv2dGradWeights", "border_pads", "BORDER_MODES"]
 
-BORDER_MODES = ('valid', 'full', 'same')
+BORDER_MODES = ("valid", "full", "same")
 
 #: Under JAX, a convolution with at most this many filter taps times input
 #: channels, and at most ``FMA_MAX_FILTERS`` filters, is computed as a sum of
@@ -72,7 +72,7 @@ NUMBA_VERSION = 4
 
 
 def border_pads(filter_size, border_mode):
-    '''Zeros added ``((before, after), (before, after))`` around the two
+    """Zeros added ``((before, after), (before, after))`` around the two
     spatial axes for a border mode.
 
     'valid' adds none; 'full' adds ``f - 1`` on each side; 'same' adds
@@ -86,19 +86,22 @@ def border_pads(filter_size, border_mode):
     ((1, 1), (1, 0))
     >>> border_pads((3, 2), 'full')
     ((2, 2), (1, 1))
-    '''
+    """
     if border_mode not in BORDER_MODES:
-        raise ValueError('border_mode must be one of {}, not {!r}'.format(
-            ', '.join(repr(m) for m in BORDER_MODES), border_mode))
-    if border_mode == 'valid':
+        raise ValueError(
+            "border_mode must be one of {}, not {!r}".format(
+                ", ".join(repr(m) for m in BORDER_MODES), border_mode
+            )
+        )
+    if border_mode == "valid":
         return ((0, 0), (0, 0))
-    if border_mode == 'full':
+    if border_mode == "full":
         return tuple((f - 1, f - 1) for f in filter_size)
     return tuple((f // 2, (f - 1) // 2) for f in filter_size)
 
 
 def _output_size(size, pads, filt, step):
-    '''Outputs along one axis of ``size`` inputs (None if unknown).'''
+    """Outputs along one axis of ``size`` inputs (None if unknown)."""
     if size is None:
         return None
     return (size + pads[0] + pads[1] - filt) // step + 1
@@ -106,7 +109,7 @@ def _output_size(size, pads, filt, step):
 
 def _float_dtype(*variables):
     dtype = upcast(*[v.dtype for v in variables])
-    if not dtype.startswith('float'):
+    if not dtype.startswith("float"):
         dtype = upcast(dtype, pytensor.config.floatX)
     return dtype
 
@@ -114,13 +117,16 @@ def _float_dtype(*variables):
 def _tensor4(value, dtype, what):
     var = TT.as_tensor_variable(value)
     if var.type.ndim != 4:
-        raise TypeError('convolution: {} must be a 4-D tensor, not {}-D ({})'.format(
-            what, var.type.ndim, var.type))
+        raise TypeError(
+            "convolution: {} must be a 4-D tensor, not {}-D ({})".format(
+                what, var.type.ndim, var.type
+            )
+        )
     return TT.cast(var, dtype) if var.dtype != dtype else var
 
 
 class _ConvOp(Op):
-    '''Shared parameters and helpers of the convolution operations.
+    """Shared parameters and helpers of the convolution operations.
 
     Parameters
     ----------
@@ -131,59 +137,66 @@ class _ConvOp(Op):
     stride : (int, int)
         Keep every ``stride``-th output along each axis, starting with the
         first.
-    '''
+    """
 
-    __props__ = ('filter_size', 'pads', 'stride')
+    __props__ = ("filter_size", "pads", "stride")
 
     def __init__(self, filter_size, pads=((0, 0), (0, 0)), stride=(1, 1)):
         self.filter_size = tuple(int(f) for f in filter_size)
         self.pads = tuple((int(b), int(a)) for b, a in pads)
         self.stride = tuple(int(s) for s in stride)
         if len(self.filter_size) != 2 or min(self.filter_size) < 1:
-            raise ValueError('convolution: filter_size must be two positive ints, not {}'.format(
-                filter_size))
+            raise ValueError(
+                "convolution: filter_size must be two positive ints, not {}".format(filter_size)
+            )
         if len(self.pads) != 2 or min(min(p) for p in self.pads) < 0:
-            raise ValueError('convolution: pads must be two pairs of ints >= 0, not {}'.format(
-                pads))
+            raise ValueError(
+                "convolution: pads must be two pairs of ints >= 0, not {}".format(pads)
+            )
         if len(self.stride) != 2 or min(self.stride) < 1:
-            raise ValueError('convolution: stride must be two positive ints, not {}'.format(
-                stride))
+            raise ValueError("convolution: stride must be two positive ints, not {}".format(stride))
         super().__init__()
 
     def _ops(self):
-        '''The forward, input-gradient and weight-gradient ops of these settings.'''
+        """The forward, input-gradient and weight-gradient ops of these settings."""
         args = (self.filter_size, self.pads, self.stride)
         return Conv2d(*args), Conv2dGradInputs(*args), Conv2dGradWeights(*args)
 
     def _out_spatial(self, width, height):
-        return tuple(_output_size(n, p, f, s) for n, p, f, s in zip(
-            (width, height), self.pads, self.filter_size, self.stride))
+        return tuple(
+            _output_size(n, p, f, s)
+            for n, p, f, s in zip(
+                (width, height), self.pads, self.filter_size, self.stride, strict=True
+            )
+        )
 
     def _check_images(self, shape):
-        '''Check numeric image shape ``shape`` against the filter; its output sizes.'''
+        """Check numeric image shape ``shape`` against the filter; its output sizes."""
         out = self._out_spatial(shape[1], shape[2])
         if min(out) < 1:
             raise ValueError(
-                'convolution: images of shape {} padded by {} are smaller than the filter '
-                '{}'.format(tuple(shape), self.pads, self.filter_size))
+                "convolution: images of shape {} padded by {} are smaller than the filter "
+                "{}".format(tuple(shape), self.pads, self.filter_size)
+            )
         return out
 
     def _check_kernels(self, shape, channels):
-        if tuple(shape[2:]) != self.filter_size or (channels is not None
-                                                    and shape[1] != channels):
+        if tuple(shape[2:]) != self.filter_size or (channels is not None and shape[1] != channels):
             raise ValueError(
-                'convolution: kernels of shape {} do not match the filter size {} and '
-                '{} input channels (expected (filters, channels, fw, fh))'.format(
-                    tuple(shape), self.filter_size, channels))
+                "convolution: kernels of shape {} do not match the filter size {} and "
+                "{} input channels (expected (filters, channels, fw, fh))".format(
+                    tuple(shape), self.filter_size, channels
+                )
+            )
 
     # -- numpy implementation -------------------------------------------------
 
     def _patches(self, x):
-        '''``(N, W', H', C, fw, fh)`` view of the padded, strided windows of ``x``.'''
+        """``(N, W', H', C, fw, fh)`` view of the padded, strided windows of ``x``."""
         self._check_images(x.shape)
         padded = np.pad(x, ((0, 0),) + self.pads + ((0, 0),))
         windows = np.lib.stride_tricks.sliding_window_view(padded, self.filter_size, axis=(1, 2))
-        return windows[:, ::self.stride[0], ::self.stride[1]]
+        return windows[:, :: self.stride[0], :: self.stride[1]]
 
     def _np_forward(self, x, w):
         self._check_kernels(w.shape, x.shape[3])
@@ -196,13 +209,21 @@ class _ConvOp(Op):
         sw, sh = self.stride
         ow, oh = self._check_images(x_shape)
         self._check_kernels(w.shape, x_shape[3])
-        padded = np.zeros((x_shape[0], x_shape[1] + sum(self.pads[0]),
-                           x_shape[2] + sum(self.pads[1]), x_shape[3]), g.dtype)
+        padded = np.zeros(
+            (
+                x_shape[0],
+                x_shape[1] + sum(self.pads[0]),
+                x_shape[2] + sum(self.pads[1]),
+                x_shape[3],
+            ),
+            g.dtype,
+        )
         for u in range(fw):
             for v in range(fh):
-                padded[:, u:u + (ow - 1) * sw + 1:sw, v:v + (oh - 1) * sh + 1:sh] += np.dot(
-                    g, w[:, :, fw - 1 - u, fh - 1 - v])
-        return padded[:, wb:wb + x_shape[1], hb:hb + x_shape[2]]
+                padded[:, u : u + (ow - 1) * sw + 1 : sw, v : v + (oh - 1) * sh + 1 : sh] += np.dot(
+                    g, w[:, :, fw - 1 - u, fh - 1 - v]
+                )
+        return padded[:, wb : wb + x_shape[1], hb : hb + x_shape[2]]
 
     def _np_grad_weights(self, x, g):
         flipped = np.tensordot(g, self._patches(x), axes=([0, 1, 2], [0, 1, 2]))
@@ -213,20 +234,26 @@ class _ConvOp(Op):
     def _jax_conv(self, x, w):
         import jax
         import jax.numpy as jnp
+
         return jax.lax.conv_general_dilated(
-            x, jnp.flip(w, (2, 3)), window_strides=self.stride, padding=self.pads,
-            dimension_numbers=('NHWC', 'OIHW', 'NHWC'))
+            x,
+            jnp.flip(w, (2, 3)),
+            window_strides=self.stride,
+            padding=self.pads,
+            dimension_numbers=("NHWC", "OIHW", "NHWC"),
+        )
 
     def _jax_forward(self, x, w):
-        '''The convolution under JAX: XLA's convolution, or for few channels
+        """The convolution under JAX: XLA's convolution, or for few channels
         and filters a sum of shifted images times kernel taps (see
-        :data:`FMA_MAX_TERMS`).'''
+        :data:`FMA_MAX_TERMS`)."""
         channels, filters = x.shape[3], w.shape[0]
         fw, fh = self.filter_size
         if fw * fh * channels > FMA_MAX_TERMS or filters > FMA_MAX_FILTERS:
             return self._jax_conv(x, w)
         import jax
         import jax.numpy as jnp
+
         # one row of F weights per tap and channel, (u, v, c) major to minor:
         # the reshape makes XLA lay the rows out contiguously (indexing a
         # transposed w instead reads the weights across its rows in the loop,
@@ -238,9 +265,9 @@ class _ConvOp(Op):
         out = None
         for u in range(fw):
             for v in range(fh):
-                window = x[:, u:u + (ow - 1) * sw + 1:sw, v:v + (oh - 1) * sh + 1:sh]
+                window = x[:, u : u + (ow - 1) * sw + 1 : sw, v : v + (oh - 1) * sh + 1 : sh]
                 for c in range(channels):
-                    term = window[..., c:c + 1] * rows[(u * fh + v) * channels + c]
+                    term = window[..., c : c + 1] * rows[(u * fh + v) * channels + c]
                     out = term if out is None else out + term
         # clamp(-inf, out, inf) is out, NaN included; it keeps XLA from
         # fusing the sum into a consumer's reduction (a YNNPACK fusion that
@@ -251,20 +278,24 @@ class _ConvOp(Op):
 
     def _jax_grad_inputs(self, g, w, x_shape, dtype):
         import jax
-        (gx,) = jax.linear_transpose(lambda x: self._jax_conv(x, w),
-                                     jax.ShapeDtypeStruct(tuple(x_shape), dtype))(g)
+
+        (gx,) = jax.linear_transpose(
+            lambda x: self._jax_conv(x, w), jax.ShapeDtypeStruct(tuple(x_shape), dtype)
+        )(g)
         return gx
 
     def _jax_grad_weights(self, x, g):
         import jax
+
         shape = (g.shape[3], x.shape[3]) + self.filter_size
-        (gw,) = jax.linear_transpose(lambda w: self._jax_conv(x, w),
-                                     jax.ShapeDtypeStruct(shape, x.dtype))(g)
+        (gw,) = jax.linear_transpose(
+            lambda w: self._jax_conv(x, w), jax.ShapeDtypeStruct(shape, x.dtype)
+        )(g)
         return gw
 
 
 class Conv2d(_ConvOp):
-    '''The convolution ``y = conv(x, w)`` (see the module documentation).
+    """The convolution ``y = conv(x, w)`` (see the module documentation).
 
     Inputs ``x`` ``(N, W, H, C)`` and ``w`` ``(F, C, fw, fh)``; output
     ``(N, W', H', F)`` with ``W' = (W + pads - fw) // stride + 1`` (likewise
@@ -279,22 +310,30 @@ class Conv2d(_ConvOp):
     >>> y = op(TT.tensor4('x', shape=(None, 7, 6, 2)), TT.tensor4('w', shape=(5, 2, 3, 3)))
     >>> y.type.shape
     (None, 4, 3, 5)
-    '''
+    """
 
     def make_node(self, x, w):
         x, w = TT.as_tensor_variable(x), TT.as_tensor_variable(w)
         dtype = _float_dtype(x, w)
-        x, w = _tensor4(x, dtype, 'the images'), _tensor4(w, dtype, 'the kernels')
+        x, w = _tensor4(x, dtype, "the images"), _tensor4(w, dtype, "the kernels")
         n, width, height, channels = x.type.shape
-        if None not in (channels, w.type.shape[1]) and channels != w.type.shape[1] or \
-                any(k is not None and k != f for k, f in zip(w.type.shape[2:], self.filter_size)):
+        if (
+            None not in (channels, w.type.shape[1])
+            and channels != w.type.shape[1]
+            or any(
+                k is not None and k != f
+                for k, f in zip(w.type.shape[2:], self.filter_size, strict=True)
+            )
+        ):
             self._check_kernels(w.type.shape, channels)
-        out = TT.tensor(dtype=dtype, shape=(n,) + self._out_spatial(width, height)
-                        + (w.type.shape[0],))
+        out = TT.tensor(
+            dtype=dtype, shape=(n,) + self._out_spatial(width, height) + (w.type.shape[0],)
+        )
         if any(s is not None and s < 1 for s in out.type.shape[1:3]):
             raise ValueError(
-                'convolution: images of shape {} padded by {} are smaller than the filter '
-                '{}'.format(x.type.shape, self.pads, self.filter_size))
+                "convolution: images of shape {} padded by {} are smaller than the filter "
+                "{}".format(x.type.shape, self.pads, self.filter_size)
+            )
         return Apply(self, [x, w], [out])
 
     def perform(self, node, inputs, output_storage):
@@ -303,8 +342,12 @@ class Conv2d(_ConvOp):
 
     def infer_shape(self, fgraph, node, shapes):
         (n, width, height, _), (f, _, _, _) = shapes
-        out = [(size + p[0] + p[1] - filt) // step + 1 for size, p, filt, step in zip(
-            (width, height), self.pads, self.filter_size, self.stride)]
+        out = [
+            (size + p[0] + p[1] - filt) // step + 1
+            for size, p, filt, step in zip(
+                (width, height), self.pads, self.filter_size, self.stride, strict=True
+            )
+        ]
         return [(n, out[0], out[1], f)]
 
     def pullback(self, inputs, outputs, cotangents):
@@ -318,20 +361,21 @@ class Conv2d(_ConvOp):
 
 
 class Conv2dGradInputs(_ConvOp):
-    '''``gx``, the gradient of ``sum(g * Conv2d(x, w))`` with respect to ``x``.
+    """``gx``, the gradient of ``sum(g * Conv2d(x, w))`` with respect to ``x``.
 
     Inputs ``g`` ``(N, W', H', F)``, ``w`` ``(F, C, fw, fh)`` and ``x``
     (only its shape is used: a stride may leave the last rows of ``x``
     unused, so ``g`` does not determine it); output of ``x``'s shape.
-    '''
+    """
 
     def make_node(self, g, w, x):
         g, w, x = (TT.as_tensor_variable(v) for v in (g, w, x))
         dtype = _float_dtype(g, w)
-        g, w = _tensor4(g, dtype, 'the output gradient'), _tensor4(w, dtype, 'the kernels')
-        x = _tensor4(x, x.dtype, 'the images')
-        shape = x.type.shape[:3] + (x.type.shape[3] if x.type.shape[3] is not None
-                                    else w.type.shape[1],)
+        g, w = _tensor4(g, dtype, "the output gradient"), _tensor4(w, dtype, "the kernels")
+        x = _tensor4(x, x.dtype, "the images")
+        shape = x.type.shape[:3] + (
+            x.type.shape[3] if x.type.shape[3] is not None else w.type.shape[1],
+        )
         return Apply(self, [g, w, x], [TT.tensor(dtype=dtype, shape=shape)])
 
     def perform(self, node, inputs, output_storage):
@@ -359,16 +403,16 @@ class Conv2dGradInputs(_ConvOp):
 
 
 class Conv2dGradWeights(_ConvOp):
-    '''``gw``, the gradient of ``sum(g * Conv2d(x, w))`` with respect to ``w``.
+    """``gw``, the gradient of ``sum(g * Conv2d(x, w))`` with respect to ``w``.
 
     Inputs ``x`` ``(N, W, H, C)`` and ``g`` ``(N, W', H', F)``; output
     ``(F, C, fw, fh)``.
-    '''
+    """
 
     def make_node(self, x, g):
         x, g = TT.as_tensor_variable(x), TT.as_tensor_variable(g)
         dtype = _float_dtype(x, g)
-        x, g = _tensor4(x, dtype, 'the images'), _tensor4(g, dtype, 'the output gradient')
+        x, g = _tensor4(x, dtype, "the images"), _tensor4(g, dtype, "the output gradient")
         shape = (g.type.shape[3], x.type.shape[3]) + self.filter_size
         return Apply(self, [x, g], [TT.tensor(dtype=dtype, shape=shape)])
 
@@ -397,6 +441,7 @@ add_legacy_gradient_methods(Conv2d, Conv2dGradInputs, Conv2dGradWeights)
 
 # -- conversions for PyTensor's JAX and Numba linkers ---------------------------
 
+
 def _register_jax():
     from pytensor.link.jax.dispatch import jax_funcify
 
@@ -408,6 +453,7 @@ def _register_jax():
     def _jax_conv2d_grad_inputs(op, node=None, **kwargs):
         def grad_inputs(g, w, x):
             return op._jax_grad_inputs(g, w, x.shape, g.dtype)
+
         return grad_inputs
 
     @jax_funcify.register(Conv2dGradWeights)
@@ -416,7 +462,7 @@ def _register_jax():
 
 
 def _numba_kernels(op):
-    '''Numba functions ``(forward, grad_inputs, grad_weights)`` for the
+    """Numba functions ``(forward, grad_inputs, grad_weights)`` for the
     settings of ``op``: an im2col and one matrix product each.
 
     The columns ``(fw * fh * C, N * W' * H')`` hold one row per filter tap
@@ -426,8 +472,9 @@ def _numba_kernels(op):
     order, the convolution is ``columns.T @ kernels``, its weight gradient
     ``columns @ g`` and its input gradient the rows of ``kernels @ g.T``
     added back under their taps.
-    '''
+    """
     from pytensor.link.numba.dispatch.basic import numba_njit
+
     fw, fh = op.filter_size
     (wb, wa), (hb, ha) = op.pads
     sw, sh = op.stride
@@ -437,7 +484,7 @@ def _numba_kernels(op):
         ow = (width + wb + wa - fw) // sw + 1
         oh = (height + hb + ha - fh) // sh + 1
         if ow < 1 or oh < 1:
-            raise ValueError('convolution: images smaller than the filter')
+            raise ValueError("convolution: images smaller than the filter")
         return ow, oh
 
     @numba_njit
@@ -445,7 +492,7 @@ def _numba_kernels(op):
         n, width, height, c = x.shape
         ow, oh = out_size(width, height)
         padded = np.zeros((n, width + wb + wa, height + hb + ha, c), x.dtype)
-        padded[:, wb:wb + width, hb:hb + height, :] = x
+        padded[:, wb : wb + width, hb : hb + height, :] = x
         cols = np.empty((fw * fh * c, n * ow * oh), x.dtype)
         for u in range(fw):
             for v in range(fh):
@@ -463,8 +510,9 @@ def _numba_kernels(op):
     def kernel_matrix(w, c):
         f = w.shape[0]
         if w.shape[1] != c or w.shape[2] != fw or w.shape[3] != fh:
-            raise ValueError('convolution: kernels do not match the filter size or the '
-                             'input channels')
+            raise ValueError(
+                "convolution: kernels do not match the filter size or the input channels"
+            )
         mat = np.empty((fw * fh * c, f), w.dtype)
         for u in range(fw):
             for v in range(fh):
@@ -510,7 +558,7 @@ def _numba_kernels(op):
                             target = padded[i, p * sw + u]
                             for q in range(oh):
                                 target[q * sh + v, k] += row[base + q]
-        return np.ascontiguousarray(padded[:, wb:wb + width, hb:hb + height, :])
+        return np.ascontiguousarray(padded[:, wb : wb + width, hb : hb + height, :])
 
     return forward, grad_inputs, grad_weights
 
@@ -531,5 +579,5 @@ def _register_numba():
         return _numba_kernels(op)[2]
 
 
-after_import('pytensor.link.jax.dispatch', _register_jax)
-after_import('pytensor.link.numba.dispatch', _register_numba)
+after_import("pytensor.link.jax.dispatch", _register_jax)
+after_import("pytensor.link.numba.dispatch", _register_numba)

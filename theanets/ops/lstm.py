@@ -1,4 +1,4 @@
-'''A fused LSTM: the loop over time steps as one node, with its gradient.
+"""A fused LSTM: the loop over time steps as one node, with its gradient.
 
 :class:`theanets.layers.LSTM` written as a ``scan`` runs a dozen small
 operations per time step, forwards and backwards, each dispatched on its own;
@@ -18,7 +18,7 @@ equivalent ``scan`` graph (:func:`reference`), so they stay exact.
 In float32, ``tanh`` (and the logistic sigmoid, as ``(1 + tanh(x / 2)) / 2``)
 use a rational approximation that is accurate to float32 rounding and that
 the compiler can vectorize; float64 uses the exact function.
-'''
+"""
 
 import math
 
@@ -34,55 +34,65 @@ from .._backend import jacobian_vector, scan
 from ._dispatch import after_import
 from ._gradient import add_legacy_gradient_methods, disconnected
 
-__all__ = ['lstm_sequence', 'reference', 'LSTMSequence', 'LSTMSequenceGrad']
+__all__ = ["lstm_sequence", "reference", "LSTMSequence", "LSTMSequenceGrad"]
 
 # Numba compiles with these flags: no ZeroDivisionError checks (they stop the
 # loops from being vectorized), and the floating-point contractions that keep
 # NaN and infinity semantics (no 'nnan'/'ninf': a diverging model must show
 # NaN, not garbage).
-_JIT = dict(cache=True, nogil=True, error_model='numpy',
-            fastmath={'contract', 'arcp', 'afn', 'reassoc', 'nsz'})
+_JIT = dict(
+    cache=True,
+    nogil=True,
+    error_model="numpy",
+    fastmath={"contract", "arcp", "afn", "reassoc", "nsz"},
+)
 
 # tanh(x) = x P(x^2) / Q(x^2) on [-T, T] and +-1 beyond: the rational
 # approximation of Eigen and XLA, accurate to float32 rounding.
 _TANH_CLIP = 7.90531110763549805
-_TANH_P = (-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11,
-           5.12229709037114e-08, 1.48572235717979e-05, 6.37261928875436e-04,
-           4.89352455891786e-03)
-_TANH_Q = (1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03,
-           4.89352518554385e-03)
+_TANH_P = (
+    -2.76076847742355e-16,
+    2.00018790482477e-13,
+    -8.60467152213735e-11,
+    5.12229709037114e-08,
+    1.48572235717979e-05,
+    6.37261928875436e-04,
+    4.89352455891786e-03,
+)
+_TANH_Q = (1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03, 4.89352518554385e-03)
 
 
 def _tanh(x):
-    '''tanh in a kernel: fast float32 approximation, exact in float64.'''
+    """tanh in a kernel: fast float32 approximation, exact in float64."""
     return math.tanh(x)
 
 
 def _sigmoid(x):
-    '''The logistic sigmoid in a kernel, as ``(1 + tanh(x / 2)) / 2``.'''
+    """The logistic sigmoid in a kernel, as ``(1 + tanh(x / 2)) / 2``."""
     return 0.5 + 0.5 * math.tanh(0.5 * x)
 
 
 def _sigmoid_slope(y):
-    '''The sigmoid's derivative from its value ``y``: ``y (1 - y)``.'''
+    """The sigmoid's derivative from its value ``y``: ``y (1 - y)``."""
     return y * (1 - y)
 
 
 def _tanh_slope(y):
-    '''tanh's derivative from its value ``y``: ``1 - y^2``.'''
+    """tanh's derivative from its value ``y``: ``1 - y^2``."""
     return 1 - y * y
 
 
 # Each helper is compiled for the argument's float type, with constants of
 # that type: a float64 constant would turn float32 arithmetic into float64.
 
+
 def _float_type(x):
     if x not in (numba.types.float32, numba.types.float64):
-        raise numba.errors.TypingError('LSTM kernels need float32 or float64, not {}'.format(x))
+        raise numba.errors.TypingError("LSTM kernels need float32 or float64, not {}".format(x))
     return np.float32 if x == numba.types.float32 else np.float64
 
 
-@overload(_tanh, jit_options=dict(error_model='numpy'))
+@overload(_tanh, jit_options=dict(error_model="numpy"))
 def _tanh_impl(x):
     if _float_type(x) is np.float64:
         return lambda x: math.tanh(x)
@@ -96,10 +106,11 @@ def _tanh_impl(x):
         p = ((((((p0 * x2 + p1) * x2 + p2) * x2 + p3) * x2 + p4) * x2 + p5) * x2 + p6) * x
         q = ((q0 * x2 + q1) * x2 + q2) * x2 + q3
         return p / q
+
     return tanh32
 
 
-@overload(_sigmoid, jit_options=dict(error_model='numpy'))
+@overload(_sigmoid, jit_options=dict(error_model="numpy"))
 def _sigmoid_impl(x):
     half = _float_type(x)(0.5)
     return lambda x: half + half * _tanh(half * x)
@@ -121,11 +132,12 @@ def _tanh_slope_impl(y):
 # loop over more arrays is not vectorized (the compiler cannot rule out that
 # they overlap).
 
-@numba.njit(inline='always', **_JIT)
+
+@numba.njit(inline="always", **_JIT)
 def _cell_forward(x, z, c, ci, cf, co, gate, c_new, h_new):
-    '''One example at one step: gates ``[i, f, g, o]``, the new cell and output.'''
+    """One example at one step: gates ``[i, f, g, o]``, the new cell and output."""
     n = c.shape[0]
-    i, f, g, o = gate[:n], gate[n:2 * n], gate[2 * n:3 * n], gate[3 * n:]
+    i, f, g, o = gate[:n], gate[n : 2 * n], gate[2 * n : 3 * n], gate[3 * n :]
     for j in range(n):
         i[j] = _sigmoid(x[j] + z[j] + c[j] * ci[j])
     for j in range(n):
@@ -142,11 +154,11 @@ def _cell_forward(x, z, c, ci, cf, co, gate, c_new, h_new):
 
 @numba.njit(**_JIT)
 def forward_kernel(xs, h0, c0, hh, ci, cf, co):
-    '''The recurrence over ``xs`` (time, batch, 4 size), from ``h0``, ``c0``.
+    """The recurrence over ``xs`` (time, batch, 4 size), from ``h0``, ``c0``.
 
     Returns ``hs``, ``cs`` (time, batch, size) and the activated gates
     ``[i, f, g, o]`` (time, batch, 4 size), kept for the gradient.
-    '''
+    """
     steps, batch, n4 = xs.shape
     n = n4 // 4
     hs = np.empty((steps, batch, n), xs.dtype)
@@ -164,13 +176,13 @@ def forward_kernel(xs, h0, c0, hh, ci, cf, co):
     return hs, cs, gates
 
 
-@numba.njit(inline='always', **_JIT)
+@numba.njit(inline="always", **_JIT)
 def _cell_backward(gate, c, c_prev, dh_out, dc_out, dh, dc, ci, cf, co, dz, dh_total, dc_total):
-    '''One example at one step, backwards: ``dz`` (the pre-activations'
-    gradient ``[i, f, g, o]``) and the cell gradient passed back in ``dc``.'''
+    """One example at one step, backwards: ``dz`` (the pre-activations'
+    gradient ``[i, f, g, o]``) and the cell gradient passed back in ``dc``."""
     n = c.shape[0]
-    i, f, g, o = gate[:n], gate[n:2 * n], gate[2 * n:3 * n], gate[3 * n:]
-    dzi, dzf, dzg, dzo = dz[:n], dz[n:2 * n], dz[2 * n:3 * n], dz[3 * n:]
+    i, f, g, o = gate[:n], gate[n : 2 * n], gate[2 * n : 3 * n], gate[3 * n :]
+    dzi, dzf, dzg, dzo = dz[:n], dz[n : 2 * n], dz[2 * n : 3 * n], dz[3 * n :]
     for j in range(n):
         dh_total[j] = dh_out[j] + dh[j]
     for j in range(n):
@@ -197,10 +209,10 @@ def _cell_backward(gate, c, c_prev, dh_out, dc_out, dh, dc, ci, cf, co, dz, dh_t
 
 @numba.njit(**_JIT)
 def backward_kernel(h0, c0, hh, ci, cf, co, hs, cs, gates, dhs, dcs):
-    '''Gradients of :func:`forward_kernel`'s inputs, given those of ``hs``, ``cs``.
+    """Gradients of :func:`forward_kernel`'s inputs, given those of ``hs``, ``cs``.
 
     Returns the gradients of ``xs, h0, c0, hh, ci, cf, co``.
-    '''
+    """
     steps, batch, n = hs.shape
     dxs = np.empty((steps, batch, 4 * n), hs.dtype)
     dh = np.zeros((batch, n), hs.dtype)
@@ -212,8 +224,21 @@ def backward_kernel(h0, c0, hh, ci, cf, co, hs, cs, gates, dhs, dcs):
     for t in range(steps - 1, -1, -1):
         c_prev = cs[t - 1] if t > 0 else c0
         for b in range(batch):
-            _cell_backward(gates[t, b], cs[t, b], c_prev[b], dhs[t, b], dcs[t, b], dh[b], dc[b],
-                           ci, cf, co, dxs[t, b], dh_total, dc_total)
+            _cell_backward(
+                gates[t, b],
+                cs[t, b],
+                c_prev[b],
+                dhs[t, b],
+                dcs[t, b],
+                dh[b],
+                dc[b],
+                ci,
+                cf,
+                co,
+                dxs[t, b],
+                dh_total,
+                dc_total,
+            )
         dh = np.dot(dxs[t], hh_t)
     dci = np.zeros(n, hs.dtype)
     dcf = np.zeros(n, hs.dtype)
@@ -231,20 +256,21 @@ def backward_kernel(h0, c0, hh, ci, cf, co, hs, cs, gates, dhs, dcs):
     h_prev = np.empty((steps, batch, n), hs.dtype)
     h_prev[0] = h0
     h_prev[1:] = hs[:-1]
-    dhh = np.dot(np.ascontiguousarray(h_prev.reshape(steps * batch, n).T),
-                 dxs.reshape(steps * batch, 4 * n))
+    dhh = np.dot(
+        np.ascontiguousarray(h_prev.reshape(steps * batch, n).T), dxs.reshape(steps * batch, 4 * n)
+    )
     return dxs, dh, dc, dhh, dci, dcf, dco
 
 
 # ----- the reference: the same recurrence as a scan -----------------------
 
-_NAMES = ('x', 'h0', 'c0', 'xh', 'b', 'hh', 'ci', 'cf', 'co')
+_NAMES = ("x", "h0", "c0", "xh", "b", "hh", "ci", "cf", "co")
 _NDIMS = (3, 2, 2, 2, 1, 2, 1, 1, 1)
 _FORWARD = len(_NAMES)
 
 
 def reference(x, h0, c0, xh, b, hh, ci, cf, co):
-    '''The recurrence of :func:`lstm_sequence` as a PyTensor ``scan``.
+    """The recurrence of :func:`lstm_sequence` as a PyTensor ``scan``.
 
     Used for what the fused operation does not compute itself (R-operators,
     second derivatives), and by the tests as the definition.
@@ -252,21 +278,26 @@ def reference(x, h0, c0, xh, b, hh, ci, cf, co):
     Returns
     -------
     hs, cs, gates : symbolic tensors, as :class:`LSTMSequence`'s outputs.
-    '''
+    """
     n = hh.shape[0]
 
     def step(x_t, h_tm1, c_tm1, hh, ci, cf, co):
         z = x_t + TT.dot(h_tm1, hh)
         i = TT.sigmoid(z[:, :n] + c_tm1 * ci)
-        f = TT.sigmoid(z[:, n:2 * n] + c_tm1 * cf)
-        g = TT.tanh(z[:, 2 * n:3 * n])
+        f = TT.sigmoid(z[:, n : 2 * n] + c_tm1 * cf)
+        g = TT.tanh(z[:, 2 * n : 3 * n])
         c = f * c_tm1 + i * g
-        o = TT.sigmoid(z[:, 3 * n:] + c * co)
+        o = TT.sigmoid(z[:, 3 * n :] + c * co)
         h = o * TT.tanh(c)
         return [h, c, TT.concatenate([i, f, g, o], axis=1)]
 
-    values, _ = scan(step, sequences=[TT.dot(x, xh) + b], outputs_info=[h0, c0, None],
-                     non_sequences=[hh, ci, cf, co], name='lstm_reference')
+    values, _ = scan(
+        step,
+        sequences=[TT.dot(x, xh) + b],
+        outputs_info=[h0, c0, None],
+        non_sequences=[hh, ci, cf, co],
+        name="lstm_reference",
+    )
     return values
 
 
@@ -275,14 +306,14 @@ def _zeros_if_disconnected(grad, like):
 
 
 class LSTMSequence(Op):
-    '''The LSTM recurrence over a whole sequence, as one operation.
+    """The LSTM recurrence over a whole sequence, as one operation.
 
     Inputs ``x`` (time, batch, inputs), ``h0``, ``c0`` (batch, size), ``xh``
     (inputs, 4 size), ``b`` (4 size), ``hh`` (size, 4 size), ``ci``, ``cf``,
     ``co`` (size,). Outputs ``hs``, ``cs`` (time, batch, size) and ``gates``
     (time, batch, 4 size), which only the gradient uses. See
     :func:`lstm_sequence`.
-    '''
+    """
 
     __props__ = ()
 
@@ -296,9 +327,11 @@ class LSTMSequence(Op):
         n = inputs[5].type.shape[0]
         if n is None and n4 is not None:
             n = n4 // 4
-        outputs = [TT.tensor(dtype=x.dtype, shape=(steps, batch, n)),
-                   TT.tensor(dtype=x.dtype, shape=(steps, batch, n)),
-                   TT.tensor(dtype=x.dtype, shape=(steps, batch, n4))]
+        outputs = [
+            TT.tensor(dtype=x.dtype, shape=(steps, batch, n)),
+            TT.tensor(dtype=x.dtype, shape=(steps, batch, n)),
+            TT.tensor(dtype=x.dtype, shape=(steps, batch, n4)),
+        ]
         return Apply(self, inputs, outputs)
 
     def perform(self, node, inputs, output_storage):
@@ -316,10 +349,14 @@ class LSTMSequence(Op):
             # only the gradient reads the gates; a derivative through them
             # (as a pushforward of the gradient takes) is the reference's
             reference_outputs = reference(*inputs)
-            known = dict(zip(reference_outputs, [dhs, dcs, output_grads[2]]))
-            return pytensor.gradient.grad(None, list(inputs), known_grads=known,
-                                          disconnected_inputs='ignore',
-                                          return_disconnected='zero')
+            known = dict(zip(reference_outputs, [dhs, dcs, output_grads[2]], strict=True))
+            return pytensor.gradient.grad(
+                None,
+                list(inputs),
+                known_grads=known,
+                disconnected_inputs="ignore",
+                return_disconnected="zero",
+            )
         return LSTMSequenceGrad()(*inputs, hs, cs, gates, dhs, dcs)
 
     def pushforward(self, inputs, outputs, tangents):
@@ -327,20 +364,21 @@ class LSTMSequence(Op):
 
 
 class LSTMSequenceGrad(Op):
-    '''The gradient of :class:`LSTMSequence` (vector-Jacobian product).
+    """The gradient of :class:`LSTMSequence` (vector-Jacobian product).
 
     Inputs: the forward inputs, its outputs ``hs``, ``cs``, ``gates`` and the
     gradients of ``hs`` and ``cs``. Outputs: the gradients of the forward
     inputs.
-    '''
+    """
 
     __props__ = ()
 
     def make_node(self, *inputs):
         inputs = [TT.as_tensor_variable(v) for v in inputs]
         if len(inputs) != _FORWARD + 5:
-            raise TypeError('LSTMSequenceGrad: expected {} inputs, not {}'.format(
-                _FORWARD + 5, len(inputs)))
+            raise TypeError(
+                "LSTMSequenceGrad: expected {} inputs, not {}".format(_FORWARD + 5, len(inputs))
+            )
         outputs = [v.type() for v in inputs[:_FORWARD]]
         return Apply(self, inputs, outputs)
 
@@ -352,39 +390,49 @@ class LSTMSequenceGrad(Op):
 
     @staticmethod
     def _differentiable(inputs):
-        '''The inputs of which this op's outputs are a function: the forward
+        """The inputs of which this op's outputs are a function: the forward
         inputs and the output gradients (``hs``, ``cs`` and ``gates`` are
-        functions of the forward inputs).'''
-        return list(inputs[:_FORWARD]) + list(inputs[_FORWARD + 3:])
+        functions of the forward inputs)."""
+        return list(inputs[:_FORWARD]) + list(inputs[_FORWARD + 3 :])
 
     def _reference_grads(self, inputs):
-        '''This op's outputs as a graph of the ``scan`` reference (for higher orders).'''
-        forward, (dhs, dcs) = inputs[:_FORWARD], inputs[_FORWARD + 3:]
+        """This op's outputs as a graph of the ``scan`` reference (for higher orders)."""
+        forward, (dhs, dcs) = inputs[:_FORWARD], inputs[_FORWARD + 3 :]
         hs, cs, _ = reference(*forward)
         return pytensor.gradient.grad(None, list(forward), known_grads={hs: dhs, cs: dcs})
 
     def pullback(self, inputs, outputs, output_grads):
         grads = self._reference_grads(inputs)
-        known = {g: d for g, d in zip(grads, output_grads)
-                 if not disconnected(d)}
-        through = pytensor.gradient.grad(None, self._differentiable(inputs), known_grads=known,
-                                         disconnected_inputs='ignore', return_disconnected='zero')
+        known = {g: d for g, d in zip(grads, output_grads, strict=True) if not disconnected(d)}
+        through = pytensor.gradient.grad(
+            None,
+            self._differentiable(inputs),
+            known_grads=known,
+            disconnected_inputs="ignore",
+            return_disconnected="zero",
+        )
         # hs, cs and gates are functions of the forward inputs, which the
         # reference recomputes: their own contribution is in ``through``.
-        return (list(through[:_FORWARD]) + [v.zeros_like() for v in inputs[_FORWARD:_FORWARD + 3]]
-                + list(through[_FORWARD:]))
+        return (
+            list(through[:_FORWARD])
+            + [v.zeros_like() for v in inputs[_FORWARD : _FORWARD + 3]]
+            + list(through[_FORWARD:])
+        )
 
     def pushforward(self, inputs, outputs, tangents):
-        return _pushforward(self._reference_grads(inputs), self._differentiable(inputs),
-                            self._differentiable(tangents))
+        return _pushforward(
+            self._reference_grads(inputs),
+            self._differentiable(inputs),
+            self._differentiable(tangents),
+        )
 
 
 def _pushforward(outputs, inputs, tangents):
-    '''Jacobian-vector products of ``outputs`` (a graph of ``inputs``).'''
-    pairs = [(i, t) for i, t in zip(inputs, tangents) if not disconnected(t)]
+    """Jacobian-vector products of ``outputs`` (a graph of ``inputs``)."""
+    pairs = [(i, t) for i, t in zip(inputs, tangents, strict=True) if not disconnected(t)]
     if not pairs:
         return [out.zeros_like() for out in outputs]
-    wrt, points = zip(*pairs)
+    wrt, points = zip(*pairs, strict=True)
     return [jacobian_vector(out, list(wrt), list(points)) for out in outputs]
 
 
@@ -393,20 +441,26 @@ add_legacy_gradient_methods(LSTMSequence, LSTMSequenceGrad)
 
 def _checked_inputs(inputs):
     if len(inputs) != _FORWARD:
-        raise TypeError('LSTMSequence: expected the {} inputs {}, got {}'.format(
-            _FORWARD, ', '.join(_NAMES), len(inputs)))
+        raise TypeError(
+            "LSTMSequence: expected the {} inputs {}, got {}".format(
+                _FORWARD, ", ".join(_NAMES), len(inputs)
+            )
+        )
     inputs = [TT.as_tensor_variable(v) for v in inputs]
-    for name, var, ndim in zip(_NAMES, inputs, _NDIMS):
+    for name, var, ndim in zip(_NAMES, inputs, _NDIMS, strict=True):
         if var.ndim != ndim:
-            raise TypeError('LSTMSequence: {} must be {}-D, not {}-D'.format(name, ndim, var.ndim))
-        if var.dtype not in ('float32', 'float64') or var.dtype != inputs[0].dtype:
-            raise TypeError('LSTMSequence: every input must have the dtype of x ({}); {} is {}'
-                            .format(inputs[0].dtype, name, var.dtype))
+            raise TypeError("LSTMSequence: {} must be {}-D, not {}-D".format(name, ndim, var.ndim))
+        if var.dtype not in ("float32", "float64") or var.dtype != inputs[0].dtype:
+            raise TypeError(
+                "LSTMSequence: every input must have the dtype of x ({}); {} is {}".format(
+                    inputs[0].dtype, name, var.dtype
+                )
+            )
     return inputs
 
 
 def lstm_sequence(x, h0, c0, xh, b, hh, ci, cf, co):
-    '''The LSTM recurrence with peepholes over a time-major sequence.
+    """The LSTM recurrence with peepholes over a time-major sequence.
 
     ``z = x[t] . xh + b + h[t-1] . hh`` is split into ``[i, f, g, o]``;
     ``i = sigmoid(z_i + c[t-1] ci)``, ``f = sigmoid(z_f + c[t-1] cf)``,
@@ -447,7 +501,7 @@ def lstm_sequence(x, h0, c0, xh, b, hh, ci, cf, co):
     ...         zeros(4 * n), zeros(n, 4 * n), zeros(n), zeros(n), zeros(n))
     >>> out.shape
     (5, 4, 3)
-    '''
+    """
     inputs = [TT.as_tensor_variable(v) for v in (x, h0, c0, xh, b, hh, ci, cf, co)]
     # the common type, as scan's step would compute in
     dtype = pytensor.scalar.upcast(*[v.dtype for v in inputs])
@@ -457,12 +511,13 @@ def lstm_sequence(x, h0, c0, xh, b, hh, ci, cf, co):
 
 # ----- backends ---------------------------------------------------------------
 
+
 def _kernel_args(arrays):
-    '''Arrays as the kernels are compiled for: C-contiguous and read-only.
+    """Arrays as the kernels are compiled for: C-contiguous and read-only.
 
     One array type per dtype (XLA hands callbacks read-only arrays), so that
     Numba compiles each kernel once.
-    '''
+    """
     out = []
     for a in arrays:
         a = np.ascontiguousarray(a)
@@ -477,22 +532,23 @@ _BLAS = []
 
 
 def _one_blas_thread():
-    '''A context running the BLAS libraries on one thread.
+    """A context running the BLAS libraries on one thread.
 
     The kernels make many small products (one per step): on several BLAS
     threads they wait for each other more than they compute, and more so when
     called back from XLA's own threads (measured with the benchmarks' LSTM on
     two cores: 59 ms a step against 20 ms on one BLAS thread).
-    '''
+    """
     if not _BLAS:
         import scipy.linalg.cython_blas  # noqa: F401 (the BLAS Numba's products call)
         import threadpoolctl
-        _BLAS.append(threadpoolctl.ThreadpoolController().select(user_api='blas'))
+
+        _BLAS.append(threadpoolctl.ThreadpoolController().select(user_api="blas"))
     return _BLAS[0].limit(limits=1)
 
 
 def _forward(x, h0, c0, xh, b, hh, ci, cf, co):
-    '''The forward kernel, with the input products of all steps by numpy's BLAS.'''
+    """The forward kernel, with the input products of all steps by numpy's BLAS."""
     steps, batch, m = x.shape
     with _one_blas_thread():
         xs = np.dot(x.reshape(steps * batch, m), xh)
@@ -501,11 +557,12 @@ def _forward(x, h0, c0, xh, b, hh, ci, cf, co):
 
 
 def _backward(x, h0, c0, xh, b, hh, ci, cf, co, hs, cs, gates, dhs, dcs):
-    '''The backward kernel, and the input products' gradients by numpy's BLAS.'''
+    """The backward kernel, and the input products' gradients by numpy's BLAS."""
     steps, batch, m = x.shape
     with _one_blas_thread():
         dz, dh0, dc0, dhh, dci, dcf, dco = backward_kernel(
-            *_kernel_args([h0, c0, hh, ci, cf, co, hs, cs, gates, dhs, dcs]))
+            *_kernel_args([h0, c0, hh, ci, cf, co, hs, cs, gates, dhs, dcs])
+        )
         flat = dz.reshape(steps * batch, -1)
         dx = np.dot(flat, xh.T).reshape(x.shape)
         dxh = np.dot(x.reshape(steps * batch, m).T, flat)
@@ -513,12 +570,12 @@ def _backward(x, h0, c0, xh, b, hh, ci, cf, co, hs, cs, gates, dhs, dcs):
 
 
 def _store(output_storage, values):
-    for storage, value in zip(output_storage, values):
+    for storage, value in zip(output_storage, values, strict=True):
         storage[0] = value
 
 
 def _register_jax():
-    '''Register the JAX implementations: the kernels, called back from XLA.
+    """Register the JAX implementations: the kernels, called back from XLA.
 
     ``jax.pure_callback`` hands its callback ``jax.Array`` values, whose
     conversion to numpy waits for XLA's CPU thread pool, which the calling
@@ -526,11 +583,11 @@ def _register_jax():
     their own primitives, lowered to a host callback that receives XLA's
     buffers as numpy arrays directly (``jax._src.callback.emit_python_callback``,
     the lowering ``pure_callback`` itself uses).
-    '''
+    """
     from pytensor.link.jax.dispatch import jax_funcify
 
-    forward_p = _jax_primitive('theanets_lstm_forward', _forward, _forward_shapes)
-    backward_p = _jax_primitive('theanets_lstm_backward', _backward, _backward_shapes)
+    forward_p = _jax_primitive("theanets_lstm_forward", _forward, _forward_shapes)
+    backward_p = _jax_primitive("theanets_lstm_backward", _backward, _backward_shapes)
 
     @jax_funcify.register(LSTMSequence)
     def _jax_forward(op, node=None, **kwargs):
@@ -552,7 +609,7 @@ def _backward_shapes(*inputs):
 
 
 def _jax_primitive(name, kernel, shapes):
-    '''A JAX primitive computing ``kernel`` on the host, with numpy arguments.'''
+    """A JAX primitive computing ``kernel`` on the host, with numpy arguments."""
     from jax._src.callback import emit_python_callback
     from jax.core import ShapedArray
     from jax.extend.core import Primitive
@@ -562,12 +619,20 @@ def _jax_primitive(name, kernel, shapes):
     primitive.multiple_results = True
     primitive.def_impl(lambda *args: kernel(*[np.asarray(a) for a in args]))
     primitive.def_abstract_eval(
-        lambda *avals: [ShapedArray(shape, dtype) for shape, dtype in shapes(*avals)])
+        lambda *avals: [ShapedArray(shape, dtype) for shape, dtype in shapes(*avals)]
+    )
 
     def lowering(ctx, *operands):
         results, _, _ = emit_python_callback(
-            ctx, lambda *args: tuple(kernel(*args)), None, list(operands),
-            ctx.avals_in, ctx.avals_out, has_side_effect=False, returns_token=False)
+            ctx,
+            lambda *args: tuple(kernel(*args)),
+            None,
+            list(operands),
+            ctx.avals_in,
+            ctx.avals_out,
+            has_side_effect=False,
+            returns_token=False,
+        )
         return results
 
     # every platform: on an accelerator the buffers go through the host
@@ -581,7 +646,7 @@ NUMBA_VERSION = 1
 
 
 def _register_numba():
-    '''Register the Numba implementations: the kernels, called from the graph.'''
+    """Register the Numba implementations: the kernels, called from the graph."""
     from ._dispatch import numba_register
 
     @numba_register(LSTMSequence, NUMBA_VERSION)
@@ -591,6 +656,7 @@ def _register_numba():
             steps, batch, m = x.shape
             xs = np.dot(np.ascontiguousarray(x).reshape(steps * batch, m), xh) + b
             return forward_kernel(xs.reshape(steps, batch, xs.shape[1]), h0, c0, hh, ci, cf, co)
+
         return forward
 
     @numba_register(LSTMSequenceGrad, NUMBA_VERSION)
@@ -598,14 +664,16 @@ def _register_numba():
         @numba.njit
         def backward(x, h0, c0, xh, b, hh, ci, cf, co, hs, cs, gates, dhs, dcs):
             dz, dh0, dc0, dhh, dci, dcf, dco = backward_kernel(
-                h0, c0, hh, ci, cf, co, hs, cs, gates, dhs, dcs)
+                h0, c0, hh, ci, cf, co, hs, cs, gates, dhs, dcs
+            )
             steps, batch, m = x.shape
             flat = dz.reshape(steps * batch, dz.shape[2])
             dx = np.dot(flat, np.ascontiguousarray(xh.T)).reshape(steps, batch, m)
             x2 = np.ascontiguousarray(np.ascontiguousarray(x).reshape(steps * batch, m).T)
             return dx, dh0, dc0, np.dot(x2, flat), flat.sum(axis=0), dhh, dci, dcf, dco
+
         return backward
 
 
-after_import('pytensor.link.jax.dispatch', _register_jax)
-after_import('pytensor.link.numba.dispatch', _register_numba)
+after_import("pytensor.link.jax.dispatch", _register_jax)
+after_import("pytensor.link.numba.dispatch", _register_numba)

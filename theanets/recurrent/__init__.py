@@ -1,4 +1,4 @@
-'''Recurrent models and helpers for sequence data.
+"""Recurrent models and helpers for sequence data.
 
 Sequence data is 3-D: ``(examples, time steps, features)``; class labels are
 2-D ``(examples, time steps)``.
@@ -17,14 +17,22 @@ Training with carried state
     ``model.train(stream_batches(...), carry_state=True)`` starts each batch
     from the state the previous batch of the same stream ended in (truncated
     back-propagation through time): see :func:`stream_batches`.
-'''
+"""
 
 from .data import StreamBatches, Text, batches, stream_batches
 from .models import Autoencoder, Classifier, Regressor
 from .state import State
 
-__all__ = ['Autoencoder', 'Regressor', 'Classifier', 'batches', 'Text', 'State',
-           'StreamBatches', 'stream_batches']
+__all__ = [
+    "Autoencoder",
+    "Regressor",
+    "Classifier",
+    "batches",
+    "Text",
+    "State",
+    "StreamBatches",
+    "stream_batches",
+]
 
 # The public classes keep the module path of the original (theanets.recurrent),
 # which pickles and the safe format record.

@@ -1,118 +1,138 @@
-'''The recurrent models: Autoencoder, Regressor and Classifier for sequences.'''
+"""The recurrent models: Autoencoder, Regressor and Classifier for sequences."""
 
 import numpy as np
 import pytensor.tensor as TT
 
-from .. import _mode
-from .. import feedforward
-from .. import regularizers
-from .. import trainer
-from .. import util
+from .. import _mode, feedforward, regularizers, trainer, util
 from . import state as _state
 from .data import StreamBatches
 from .state import State
 
-__all__ = ['Autoencoder', 'Regressor', 'Classifier']
+__all__ = ["Autoencoder", "Regressor", "Classifier"]
 
 
 class _Sequences:
-    '''What every recurrent model adds: stateful prediction, carried-state training.'''
+    """What every recurrent model adds: stateful prediction, carried-state training."""
 
     #: Training options of recurrent models (besides those of every model).
     TRAIN_OPTIONS = dict(
-        getattr(feedforward.Regressor, 'TRAIN_OPTIONS', {}),
-        carry_state=(False, 'start each batch from the state the previous batch of its '
-                            'stream ended in (True/"epoch": reset each pass, "never", or '
-                            'reset every N batches); data from stream_batches()'))
+        getattr(feedforward.Regressor, "TRAIN_OPTIONS", {}),
+        carry_state=(
+            False,
+            "start each batch from the state the previous batch of its "
+            'stream ended in (True/"epoch": reset each pass, "never", or '
+            "reset every N batches); data from stream_batches()",
+        ),
+    )
 
     # ----- stateful prediction ------------------------------------------
 
     def _state_cache(self):
-        cache = self.__dict__.get('_stateful_cache')
+        cache = self.__dict__.get("_stateful_cache")
         if cache is None:
-            cache = self.__dict__['_stateful_cache'] = {}
-            self.__dict__['_state_token'] = next(_state.TOKENS)
+            cache = self.__dict__["_stateful_cache"] = {}
+            self.__dict__["_state_token"] = next(_state.TOKENS)
         return cache
 
     def _state_specs(self):
-        '''``[(layer, key, name, shape per example, dtype)]`` of every carried state.'''
-        return [(layer,) + spec for layer in _state.stateful_layers(self)
-                for spec in layer.carried_states()]
+        """``[(layer, key, name, shape per example, dtype)]`` of every carried state."""
+        return [
+            (layer,) + spec
+            for layer in _state.stateful_layers(self)
+            for spec in layer.carried_states()
+        ]
 
     def _stateful_function(self, given, regs):
-        '''(compiled function, output labels, state names), cached per configuration.'''
+        """(compiled function, output labels, state names), cached per configuration."""
         cache = self._state_cache()
-        key = ('given' if given else 'initial', self._hash(regs))
+        key = ("given" if given else "initial", self._hash(regs))
         if key not in cache:
             specs = self._state_specs()
             variables = {}
             for _, _, name, shape, dtype in specs:
-                variables[name] = TT.tensor(dtype=dtype, shape=(None,) * (1 + len(shape)),
-                                            name=name)
+                variables[name] = TT.tensor(
+                    dtype=dtype, shape=(None,) * (1 + len(shape)), name=name
+                )
 
             def initial_for(layer):
                 if not given:
                     return {}
-                return {k: (lambda usual, v=variables[n]: v)
-                        for k, n, _, _ in layer.carried_states()}
+                return {
+                    k: (lambda usual, v=variables[n]: v) for k, n, _, _ in layer.carried_states()
+                }
 
             outputs, updates, finals = _state.connect_all(self, regs, initial_for)
             labels = sorted(outputs)
             names = [name for _, _, name, _, _ in specs]
             inputs = list(self.inputs) + ([variables[n] for n in names] if given else [])
-            fn = _mode.function(inputs, [outputs[l] for l in labels] +
-                                [finals[n] for n in names],
-                                updates=updates, on_unused_input='ignore')
+            fn = _mode.function(
+                inputs,
+                [outputs[l] for l in labels] + [finals[n] for n in names],
+                updates=updates,
+                on_unused_input="ignore",
+            )
             cache[key] = fn, labels, names
         return cache[key]
 
     def _check_state(self, caller, state, batch):
-        '''The arrays of ``state`` in state-name order, checked against the model.'''
+        """The arrays of ``state`` in state-name order, checked against the model."""
         specs = self._state_specs()
         self._state_cache()
-        if not hasattr(state, 'keys'):
+        if not hasattr(state, "keys"):
             raise util.DataError(
-                '{}: state must be what an earlier call with return_state=True returned '
-                '(a mapping of state names to arrays), not {}'.format(
-                    caller, type(state).__name__))
-        owner = getattr(state, 'owner', None)
-        if owner is not None and owner != self.__dict__['_state_token']:
+                "{}: state must be what an earlier call with return_state=True returned "
+                "(a mapping of state names to arrays), not {}".format(caller, type(state).__name__)
+            )
+        owner = getattr(state, "owner", None)
+        if owner is not None and owner != self.__dict__["_state_token"]:
             raise util.DataError(
-                '{}: this state was returned by another model; a state continues the model '
-                'that returned it (pass dict(state) to use its values anyway)'.format(caller))
+                "{}: this state was returned by another model; a state continues the model "
+                "that returned it (pass dict(state) to use its values anyway)".format(caller)
+            )
         names = [name for _, _, name, _, _ in specs]
         missing = [n for n in names if n not in state]
         unknown = sorted(set(state) - set(names))
         if missing or unknown:
             raise util.DataError(
-                '{}: the state does not fit this model: it needs the states {}{}{}'.format(
-                    caller, names,
-                    '; missing {}'.format(missing) if missing else '',
-                    '; {} are not states of its layers'.format(unknown) if unknown else ''))
+                "{}: the state does not fit this model: it needs the states {}{}{}".format(
+                    caller,
+                    names,
+                    "; missing {}".format(missing) if missing else "",
+                    "; {} are not states of its layers".format(unknown) if unknown else "",
+                )
+            )
         result = []
         for layer, key, name, shape, dtype in specs:
             value = state[name]
             want = (batch,) + tuple(shape)
             if np.shape(value) != want:
                 raise util.DataError(
-                    '{}: state {!r} of {} has shape {}, but a batch of {} needs {}'.format(
-                        caller, name, layer._context(), np.shape(value), batch, want))
+                    "{}: state {!r} of {} has shape {}, but a batch of {} needs {}".format(
+                        caller, name, layer._context(), np.shape(value), batch, want
+                    )
+                )
             value = np.asarray(value)
-            if dtype.startswith('int'):
-                if value.dtype.kind not in 'iu':
-                    raise util.DataError('{}: state {!r} of {} must hold integers, not {}'.format(
-                        caller, name, layer._context(), value.dtype))
+            if dtype.startswith("int"):
+                if value.dtype.kind not in "iu":
+                    raise util.DataError(
+                        "{}: state {!r} of {} must hold integers, not {}".format(
+                            caller, name, layer._context(), value.dtype
+                        )
+                    )
                 value = value.astype(dtype)
             else:
-                if value.dtype.kind not in 'fiu':
-                    raise util.DataError('{}: state {!r} of {} must hold numbers, not {}'.format(
-                        caller, name, layer._context(), value.dtype))
+                if value.dtype.kind not in "fiu":
+                    raise util.DataError(
+                        "{}: state {!r} of {} must hold numbers, not {}".format(
+                            caller, name, layer._context(), value.dtype
+                        )
+                    )
                 value = value.astype(dtype, copy=False)
             result.append(value)
         return result
 
     def feed_forward(self, x, state=None, return_state=False, **kwargs):
-        '''Compute every output of the network for input ``x``.
+        """Compute every output of the network for input ``x``.
 
         Parameters
         ----------
@@ -156,23 +176,24 @@ class _Sequences:
         >>> whole = net.feed_forward(x)
         >>> np.allclose(whole['out:out'][:, 4:], rest['out:out'], atol=1e-6)
         True
-        '''
+        """
         if state is None and not return_state:
             return super().feed_forward(x, **kwargs)
-        caller = '{}.feed_forward'.format(type(self).__name__)
+        caller = "{}.feed_forward".format(type(self).__name__)
         x = self._check_input(caller, x)
         regs = regularizers.from_kwargs(self, **kwargs)
         fn, labels, names = self._stateful_function(state is not None, regs)
         values = [] if state is None else self._check_state(caller, state, x.shape[0])
         results = fn(x, *values)
-        outputs = dict(zip(labels, results[:len(labels)]))
+        outputs = dict(zip(labels, results[: len(labels)], strict=True))
         if not return_state:
             return outputs
-        return outputs, State(zip(names, results[len(labels):]),
-                              owner=self.__dict__['_state_token'])
+        return outputs, State(
+            zip(names, results[len(labels) :], strict=True), owner=self.__dict__["_state_token"]
+        )
 
     def _pick(self, name, x, state, return_state, kwargs, post=None):
-        '''Output ``name`` of :meth:`feed_forward` (transformed by ``post``), with state.'''
+        """Output ``name`` of :meth:`feed_forward` (transformed by ``post``), with state."""
         result = self.feed_forward(x, state=state, return_state=return_state, **kwargs)
         outputs, final = result if return_state else (result, None)
         value = outputs[name] if post is None else post(outputs[name])
@@ -181,9 +202,9 @@ class _Sequences:
     # ----- carried state in training --------------------------------------
 
     def build_graph(self, regularizers=()):
-        '''As for every model; while carried-state training builds its step,
-        the recurrent layers start from the carried state (see ``carry_state``).'''
-        carrier = self.__dict__.get('_carrier')
+        """As for every model; while carried-state training builds its step,
+        the recurrent layers start from the carried state (see ``carry_state``)."""
+        carrier = self.__dict__.get("_carrier")
         if carrier is None or not carrier.building:
             return super().build_graph(regularizers)
         return carrier.graph(regularizers)
@@ -195,10 +216,10 @@ class _Sequences:
         own, so its step is compiled for that run; a run without carried
         state reuses the plain step.
         """
-        return self.__dict__.get('_carrier')
+        return self.__dict__.get("_carrier")
 
     def itertrain(self, train, valid=None, *args, carry_state=False, **kwargs):
-        '''Train, yielding monitors after each iteration: as for every model, plus:
+        """Train, yielding monitors after each iteration: as for every model, plus:
 
         Parameters
         ----------
@@ -217,26 +238,30 @@ class _Sequences:
             callable returning consecutive batches; arrays are refused.
 
         See :meth:`theanets.graph.Network.itertrain` for the other arguments.
-        '''
+        """
         if carry_state is False or carry_state is None:
             yield from super().itertrain(train, valid, *args, **kwargs)
             return
-        algo = args[0] if args else kwargs.get('algo', 'rmsprop')
-        if not isinstance(algo, str) or algo.lower() in ('sample', 'layerwise', 'pretrain') \
-                or algo.lower().startswith(('layer', 'sup', 'pre', 'unsup')):
+        algo = args[0] if args else kwargs.get("algo", "rmsprop")
+        if (
+            not isinstance(algo, str)
+            or algo.lower() in ("sample", "layerwise", "pretrain")
+            or algo.lower().startswith(("layer", "sup", "pre", "unsup"))
+        ):
             raise util.ConfigurationError(
-                'carry_state works with the optimizers ({}), not algo={!r}'.format(
-                    ', '.join(trainer.algo_names(own=False)), algo))
+                "carry_state works with the optimizers ({}), not algo={!r}".format(
+                    ", ".join(trainer.algo_names(own=False)), algo
+                )
+            )
         period = _state.reset_period(carry_state)
         _state.stateful_layers(self)
         carrier = _state.Carrier(self)
-        train = carrier.feed(train, 'train', period, kwargs)
+        train = carrier.feed(train, "train", period, kwargs)
         if valid is None:
-            valid = train.source.copy() if isinstance(train.source, StreamBatches) \
-                else train.source
-        valid = carrier.feed(valid, 'valid', period, kwargs)
+            valid = train.source.copy() if isinstance(train.source, StreamBatches) else train.source
+        valid = carrier.feed(valid, "valid", period, kwargs)
         generator = super().itertrain(train, valid, *args, **kwargs)
-        self.__dict__['_carrier'] = carrier
+        self.__dict__["_carrier"] = carrier
         try:
             carrier.building = True
             try:
@@ -249,27 +274,27 @@ class _Sequences:
             yield from generator
         finally:
             generator.close()
-            self.__dict__.pop('_carrier', None)
+            self.__dict__.pop("_carrier", None)
 
     def __setstate__(self, state):
         super().__setstate__(state)
-        self.__dict__.pop('_stateful_cache', None)
-        self.__dict__.pop('_carrier', None)
+        self.__dict__.pop("_stateful_cache", None)
+        self.__dict__.pop("_carrier", None)
 
 
 class Autoencoder(_Sequences, feedforward.Autoencoder):
-    '''An autoencoder for sequences: 3-D inputs and outputs.'''
+    """An autoencoder for sequences: 3-D inputs and outputs."""
 
     INPUT_NDIM = 3
     OUTPUT_NDIM = 3
 
     def predict(self, x, state=None, return_state=False, **kwargs):
-        '''The reconstruction of ``x``; ``state``/``return_state`` as for :meth:`feed_forward`.'''
+        """The reconstruction of ``x``; ``state``/``return_state`` as for :meth:`feed_forward`."""
         return self._pick(self.layers[-1].output_name, x, state, return_state, kwargs)
 
 
 class Regressor(_Sequences, feedforward.Regressor):
-    '''A regressor for sequences: 3-D inputs and targets.
+    """A regressor for sequences: 3-D inputs and targets.
 
     Examples
     --------
@@ -285,41 +310,46 @@ class Regressor(_Sequences, feedforward.Regressor):
     ...     parts.append(y)
     >>> np.allclose(np.concatenate(parts, axis=1), net.predict(x), atol=1e-5)
     True
-    '''
+    """
 
     INPUT_NDIM = 3
     OUTPUT_NDIM = 3
 
     def predict(self, x, state=None, return_state=False, **kwargs):
-        '''The output for ``x``; ``state``/``return_state`` as for :meth:`feed_forward`.'''
+        """The output for ``x``; ``state``/``return_state`` as for :meth:`feed_forward`."""
         return self._pick(self.layers[-1].output_name, x, state, return_state, kwargs)
 
 
 class Classifier(_Sequences, feedforward.Classifier):
-    '''A classifier of every time step of sequences: 3-D inputs, 2-D labels.'''
+    """A classifier of every time step of sequences: 3-D inputs, 2-D labels."""
 
     INPUT_NDIM = 3
     OUTPUT_NDIM = 2
 
     def predict(self, x, state=None, return_state=False, **kwargs):
-        '''The most probable class at each time step; ``state``/``return_state``
-        as for :meth:`feed_forward`.'''
-        return self._pick(self.layers[-1].output_name, x, state, return_state, kwargs,
-                          post=lambda p: p.argmax(axis=-1))
+        """The most probable class at each time step; ``state``/``return_state``
+        as for :meth:`feed_forward`."""
+        return self._pick(
+            self.layers[-1].output_name,
+            x,
+            state,
+            return_state,
+            kwargs,
+            post=lambda p: p.argmax(axis=-1),
+        )
 
     def predict_proba(self, x, state=None, return_state=False, **kwargs):
-        '''Class probabilities at each time step; ``state``/``return_state`` as for
-        :meth:`feed_forward`.'''
+        """Class probabilities at each time step; ``state``/``return_state`` as for
+        :meth:`feed_forward`."""
         return self._pick(self.layers[-1].output_name, x, state, return_state, kwargs)
 
     def predict_logit(self, x, state=None, return_state=False, **kwargs):
-        '''Output values before the softmax; ``state``/``return_state`` as for
-        :meth:`feed_forward`.'''
-        return self._pick(self.layers[-1].full_name('pre'), x, state, return_state, kwargs)
+        """Output values before the softmax; ``state``/``return_state`` as for
+        :meth:`feed_forward`."""
+        return self._pick(self.layers[-1].full_name("pre"), x, state, return_state, kwargs)
 
-    def predict_sequence(self, labels, steps, streams=1, rng=None, stateful=False,
-                         temperature=1):
-        '''Generate labels that continue a seed sequence, one step at a time.
+    def predict_sequence(self, labels, steps, streams=1, rng=None, stateful=False, temperature=1):
+        """Generate labels that continue a seed sequence, one step at a time.
 
         Parameters
         ----------
@@ -373,11 +403,17 @@ class Classifier(_Sequences, feedforward.Classifier):
         >>> labels = list(net.predict_sequence([1, 2], 4, rng=0, stateful=True))
         >>> len(labels), all(0 <= k < 5 for k in labels)
         (4, True)
-        '''
-        if not isinstance(temperature, (int, float, np.integer, np.floating)) or \
-                isinstance(temperature, bool) or not temperature > 0:
-            raise util.ConfigurationError('predict_sequence: temperature must be a positive '
-                                          'number, not {!r}'.format(temperature))
+        """
+        if (
+            not isinstance(temperature, (int, float, np.integer, np.floating))
+            or isinstance(temperature, bool)
+            or not temperature > 0
+        ):
+            raise util.ConfigurationError(
+                "predict_sequence: temperature must be a positive number, not {!r}".format(
+                    temperature
+                )
+            )
         if stateful:
             yield from self._sample_stateful(labels, steps, streams, rng, temperature)
             return
@@ -386,9 +422,10 @@ class Classifier(_Sequences, feedforward.Classifier):
         batch = max(2, streams)
         if any(1 < i < batch for i in range(len(labels), len(labels) + steps)):
             raise IndexError(
-                'predict_sequence: with streams={} the seed needs at least {} labels, not {}: '
-                'at step i only the first i sequences are predicted (kept from the original, '
-                'which failed here too)'.format(streams, batch, len(labels)))
+                "predict_sequence: with streams={} the seed needs at least {} labels, not {}: "
+                "at step i only the first i sequences are predicted (kept from the original, "
+                "which failed here too)".format(streams, batch, len(labels))
+            )
         width = self.layers[0].output_size
         inputs = np.zeros((batch, len(labels) + steps, width), util.FLOAT)
         inputs[:, np.arange(len(labels)), labels] = 1
@@ -405,19 +442,21 @@ class Classifier(_Sequences, feedforward.Classifier):
             inputs[np.arange(batch), i, chosen] = 1
             yield chosen[0] if streams == 1 else chosen
 
-
     def _sample_stateful(self, labels, steps, streams, rng, temperature):
-        '''predict_sequence(stateful=True): one step per label.'''
+        """predict_sequence(stateful=True): one step per label."""
         width = self.layers[0].output_size
         labels = [int(k) for k in labels]
         bad = [k for k in labels if not 0 <= k < width]
         if bad:
-            raise util.DataError('predict_sequence: seed labels must be in [0, {}), not '
-                                 '{}'.format(width, bad))
-        if not isinstance(streams, (int, np.integer)) or isinstance(streams, bool) or \
-                streams < 1:
-            raise util.ConfigurationError('predict_sequence: streams must be a positive '
-                                          'whole number, not {!r}'.format(streams))
+            raise util.DataError(
+                "predict_sequence: seed labels must be in [0, {}), not {}".format(width, bad)
+            )
+        if not isinstance(streams, (int, np.integer)) or isinstance(streams, bool) or streams < 1:
+            raise util.ConfigurationError(
+                "predict_sequence: streams must be a positive whole number, not {!r}".format(
+                    streams
+                )
+            )
         if rng is None or isinstance(rng, (int, np.integer)):
             rng = np.random.RandomState(rng)
         inputs = np.zeros((streams, max(1, len(labels)), width), util.FLOAT)
@@ -436,10 +475,10 @@ class Classifier(_Sequences, feedforward.Classifier):
 
 
 def _tempered(pdf, temperature):
-    '''Probabilities ``pdf ** (1 / temperature)``, normalised in float64.'''
-    pdf = np.clip(np.asarray(pdf, 'float64'), 0, None)
+    """Probabilities ``pdf ** (1 / temperature)``, normalised in float64."""
+    pdf = np.clip(np.asarray(pdf, "float64"), 0, None)
     if temperature != 1:
-        with np.errstate(divide='ignore'):
+        with np.errstate(divide="ignore"):
             logs = np.log(pdf) / temperature
         pdf = np.exp(logs - logs.max())
     return pdf / pdf.sum()

@@ -1,4 +1,4 @@
-'''Saving and loading models, in every format: pickle, gzip and safe (npz).
+"""Saving and loading models, in every format: pickle, gzip and safe (npz).
 
 :meth:`theanets.graph.Network.save` and :meth:`~theanets.graph.Network.load`
 hand their work to :func:`save` and :func:`load` here.
@@ -68,25 +68,54 @@ that was killed is removed by the next save of the same path.
 
 This module does not import :mod:`theanets.graph`: it works on any object
 with the Network interface, and :func:`load` is given the model base class.
-'''
+"""
 
 import os
 
 from .. import util
 from . import allowlist, files, limits, npz, pickles, reading, rebuild, safe, scan
-from .files import (ZIP_MAGIC, atomic_write, check_names, clear_stale_temporaries, file_label,
-                    is_handle, is_safe_file, resolve_target)
+from .files import (
+    ZIP_MAGIC,
+    atomic_write,
+    check_names,
+    clear_stale_temporaries,
+    file_label,
+    is_handle,
+    is_safe_file,
+    resolve_target,
+)
 from .pickles import load_pickle, save_pickle
 from .safe import FORMAT, describe, load_safe, read_safe, save_safe
 
-__all__ = ['FORMAT', 'save', 'load', 'save_safe', 'load_safe', 'save_pickle', 'load_pickle',
-           'describe', 'atomic_write', 'resolve_target', 'check_names',
-           'clear_stale_temporaries', 'file_label', 'is_safe_file', 'allowlist',
-           'files', 'limits', 'npz', 'pickles', 'reading', 'rebuild', 'safe', 'scan']
+__all__ = [
+    "FORMAT",
+    "save",
+    "load",
+    "save_safe",
+    "load_safe",
+    "save_pickle",
+    "load_pickle",
+    "describe",
+    "atomic_write",
+    "resolve_target",
+    "check_names",
+    "clear_stale_temporaries",
+    "file_label",
+    "is_safe_file",
+    "allowlist",
+    "files",
+    "limits",
+    "npz",
+    "pickles",
+    "reading",
+    "rebuild",
+    "safe",
+    "scan",
+]
 
 
 def save(model, filename_or_handle, format=None):
-    '''Save ``model`` to a path or an open binary file.
+    """Save ``model`` to a path or an open binary file.
 
     Parameters
     ----------
@@ -117,25 +146,28 @@ def save(model, filename_or_handle, format=None):
     >>> save(theanets.Regressor([3, 4, 2]), buffer, format='safe')
     >>> buffer.getvalue()[:2]
     b'PK'
-    '''
+    """
     if format is None:
-        name = getattr(filename_or_handle, 'name', None) if is_handle(filename_or_handle) \
+        name = (
+            getattr(filename_or_handle, "name", None)
+            if is_handle(filename_or_handle)
             else os.fspath(filename_or_handle)
-        format = 'safe' if isinstance(name, str) and name.lower().endswith('.npz') \
-            else 'pickle'
-    if format not in ('pickle', 'safe'):
+        )
+        format = "safe" if isinstance(name, str) and name.lower().endswith(".npz") else "pickle"
+    if format not in ("pickle", "safe"):
         raise util.ConfigurationError(
             "save: format must be 'pickle' or 'safe' (or None to choose by the "
-            "file's suffix), not {!r}".format(format))
+            "file's suffix), not {!r}".format(format)
+        )
     check_names(model)
-    if format == 'safe':
+    if format == "safe":
         save_safe(model, filename_or_handle)
     else:
         save_pickle(model, filename_or_handle)
 
 
 def load(base, filename_or_handle, allow_pickle=True, trusted=False, allow_nonfinite=False):
-    '''Load a model saved with :func:`save`, in either format.
+    """Load a model saved with :func:`save`, in either format.
 
     The format is told from the file's first bytes: a zip archive is the
     safe format (read by :func:`load_safe`); gzip data is decompressed (within
@@ -185,7 +217,7 @@ def load(base, filename_or_handle, allow_pickle=True, trusted=False, allow_nonfi
     >>> _ = buffer.seek(0)
     >>> type(load(theanets.Network, buffer)).__name__
     'Regressor'
-    '''
+    """
     label = file_label(filename_or_handle)
     with reading.opened(filename_or_handle, label) as (handle, size):
         head = handle.read(len(ZIP_MAGIC))
@@ -194,13 +226,14 @@ def load(base, filename_or_handle, allow_pickle=True, trusted=False, allow_nonfi
             return read_safe(handle, size, base, label, allow_nonfinite)
         if not allow_pickle:
             raise util.LoadError(
-                '{} is not in the safe format: it is a pickle (or not a theanets model), and '
-                'loading a pickle runs code from the file, so it is refused with '
-                'allow_pickle=False. Load it with allow_pickle=True only if it comes from a '
-                "source you trust, then re-save it with format='safe'.".format(label))
+                "{} is not in the safe format: it is a pickle (or not a theanets model), and "
+                "loading a pickle runs code from the file, so it is refused with "
+                "allow_pickle=False. Load it with allow_pickle=True only if it comes from a "
+                "source you trust, then re-save it with format='safe'.".format(label)
+            )
         data = reading.read_limited(handle, size, label)
-    if data[:len(reading.GZIP_MAGIC)] == reading.GZIP_MAGIC:
+    if data[: len(reading.GZIP_MAGIC)] == reading.GZIP_MAGIC:
         data = reading.gunzip(data, label)
     model = load_pickle(data, label, base, trusted=trusted)
-    util.log('loaded model from {}', label)
+    util.log("loaded model from {}", label)
     return model

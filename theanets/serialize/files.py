@@ -1,4 +1,4 @@
-'''Writing files: the target rule, atomic writes, stale temporaries, file labels.'''
+"""Writing files: the target rule, atomic writes, stale temporaries, file labels."""
 
 import errno
 import hashlib
@@ -12,28 +12,34 @@ import tempfile
 from .. import util
 from . import limits, reading
 
-__all__ = ['atomic_write', 'resolve_target', 'clear_stale_temporaries', 'file_label',
-           'check_names', 'is_safe_file']
+__all__ = [
+    "atomic_write",
+    "resolve_target",
+    "clear_stale_temporaries",
+    "file_label",
+    "check_names",
+    "is_safe_file",
+]
 
 #: The first bytes of a zip archive (and so of every file in the safe format).
-ZIP_MAGIC = b'PK\x03\x04'
+ZIP_MAGIC = b"PK\x03\x04"
 
 #: Characters a layer or parameter name may not hold: NUL and the other
 #: control characters (a zip entry name is cut at a NUL, so such a model
 #: could be saved but not loaded).
-_BAD_NAME = re.compile(r'[\x00-\x1f\x7f]')
+_BAD_NAME = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def is_handle(filename_or_handle):
-    '''True for an open file (anything with ``read`` or ``write``), False for a path.'''
-    return hasattr(filename_or_handle, 'read') or hasattr(filename_or_handle, 'write')
+    """True for an open file (anything with ``read`` or ``write``), False for a path."""
+    return hasattr(filename_or_handle, "read") or hasattr(filename_or_handle, "write")
 
 
 # Temporaries are named '.<file name>.tmp-<host>-<pid>-<random>' (the file
 # name shortened and hashed where the whole would exceed the folder's name
 # limit): a later save of the same path removes those of processes of this
 # host that have died.
-_HOST = hashlib.md5(socket.gethostname().encode('utf8')).hexdigest()[:8]
+_HOST = hashlib.md5(socket.gethostname().encode("utf8")).hexdigest()[:8]
 
 #: Characters of mkstemp's random part.
 _RANDOM = 8
@@ -41,29 +47,29 @@ _RANDOM = 8
 
 def _name_max(folder):
     try:
-        return os.pathconf(folder, 'PC_NAME_MAX')
+        return os.pathconf(folder, "PC_NAME_MAX")
     except (AttributeError, ValueError, OSError):
         return 255
 
 
 def _stem(name, folder):
-    '''The file-name part of a temporary's name, short enough for the folder.'''
-    room = _name_max(folder) - len('..tmp-{}-{}-'.format(_HOST, 2 ** 22)) - _RANDOM
-    if len(name.encode('utf8', 'surrogateescape')) <= room:
+    """The file-name part of a temporary's name, short enough for the folder."""
+    room = _name_max(folder) - len("..tmp-{}-{}-".format(_HOST, 2**22)) - _RANDOM
+    if len(name.encode("utf8", "surrogateescape")) <= room:
         return name
-    digest = hashlib.md5(name.encode('utf8', 'surrogateescape')).hexdigest()[:8]
-    short = name.encode('utf8', 'surrogateescape')[:max(room - 9, 1)].decode('utf8', 'ignore')
-    return '{}~{}'.format(short, digest)
+    digest = hashlib.md5(name.encode("utf8", "surrogateescape")).hexdigest()[:8]
+    short = name.encode("utf8", "surrogateescape")[: max(room - 9, 1)].decode("utf8", "ignore")
+    return "{}~{}".format(short, digest)
 
 
 def _temp_prefix(path):
     folder, name = os.path.split(os.path.abspath(path))
-    return '.{}.tmp-{}-{}-'.format(_stem(name, folder), _HOST, os.getpid())
+    return ".{}.tmp-{}-{}-".format(_stem(name, folder), _HOST, os.getpid())
 
 
 def _pid_alive(pid):
-    '''Whether process ``pid`` may still run (True when it cannot be told).'''
-    if os.name != 'posix':
+    """Whether process ``pid`` may still run (True when it cannot be told)."""
+    if os.name != "posix":
         return True  # on Windows os.kill(pid, 0) would interrupt the process
     try:
         os.kill(pid, 0)
@@ -75,7 +81,7 @@ def _pid_alive(pid):
 
 
 def clear_stale_temporaries(path):
-    '''Remove temporaries of ``path`` left by saves that were killed.
+    """Remove temporaries of ``path`` left by saves that were killed.
 
     A temporary of ``path`` is removed only if it was made on this host by a
     process that no longer runs: never a temporary of another path, of
@@ -102,11 +108,12 @@ def clear_stale_temporaries(path):
     >>> removed = clear_stale_temporaries(os.path.join(folder, 'm.npz'))
     >>> [os.path.basename(p) == os.path.basename(stale) for p in removed], os.listdir(folder)
     ([True], [])
-    '''
+    """
     path = os.path.abspath(os.fspath(path))
     folder, name = os.path.split(path)
-    pattern = re.compile(r'\.{}\.tmp-{}-(\d+)-[A-Za-z0-9_]+\Z'.format(
-        re.escape(_stem(name, folder)), _HOST))
+    pattern = re.compile(
+        r"\.{}\.tmp-{}-(\d+)-[A-Za-z0-9_]+\Z".format(re.escape(_stem(name, folder)), _HOST)
+    )
     removed = []
     try:
         entries = os.listdir(folder)
@@ -124,25 +131,25 @@ def clear_stale_temporaries(path):
         except FileNotFoundError:
             continue  # another process cleared it first
         except OSError as err:
-            util.log('could not remove stale temporary {}: {}', entry, err)
+            util.log("could not remove stale temporary {}: {}", entry, err)
             continue
         removed.append(os.path.join(folder, entry))
-        util.log('removed stale temporary {}', os.path.join(folder, entry))
+        util.log("removed stale temporary {}", os.path.join(folder, entry))
     return removed
 
 
 def _error(err, path, what):
-    '''``err`` again (same class and errno), its message naming the user's ``path``.'''
+    """``err`` again (same class and errno), its message naming the user's ``path``."""
     reason = err.strerror or str(err)
-    return type(err)(err.errno, 'cannot save to {!r}: {}: {}'.format(path, what, reason))
+    return type(err)(err.errno, "cannot save to {!r}: {}: {}".format(path, what, reason))
 
 
 def _refuse(cls, code, path, why):
-    return cls(code, 'cannot save to {!r}: {}'.format(path, why))
+    return cls(code, "cannot save to {!r}: {}".format(path, why))
 
 
 def resolve_target(path):
-    '''Where saving to ``path`` writes, and the file there now (its stat, or None).
+    """Where saving to ``path`` writes, and the file there now (its stat, or None).
 
     The rule: a symlink is followed (to its final target, which gets the new
     model; the link stays a link); the target must be a regular file or not
@@ -161,46 +168,71 @@ def resolve_target(path):
     Traceback (most recent call last):
     ...
     OSError: [Errno 22] cannot save to '/dev/null': it is a character device, not a regular file...
-    '''
+    """
     if not isinstance(path, str) or not path:
-        raise _refuse(FileNotFoundError, errno.ENOENT, path, 'the path is empty')
+        raise _refuse(FileNotFoundError, errno.ENOENT, path, "the path is empty")
     target = os.path.realpath(path) if os.path.islink(path) else os.path.abspath(path)
     folder, name = os.path.split(target)
-    if len(name.encode('utf8', 'surrogateescape')) > _name_max(folder if os.path.isdir(folder)
-                                                              else '/'):
-        raise _refuse(OSError, errno.ENAMETOOLONG, path, 'the file name is longer than the '
-                      'file system allows ({} bytes)'.format(_name_max(folder)))
+    if len(name.encode("utf8", "surrogateescape")) > _name_max(
+        folder if os.path.isdir(folder) else "/"
+    ):
+        raise _refuse(
+            OSError,
+            errno.ENAMETOOLONG,
+            path,
+            "the file name is longer than the file system allows ({} bytes)".format(
+                _name_max(folder)
+            ),
+        )
     try:
         info = os.stat(target)
     except FileNotFoundError:
         info = None
     except OSError as err:
-        raise _error(err, path, 'cannot look at it') from err
+        raise _error(err, path, "cannot look at it") from err
     if info is not None and not stat.S_ISREG(info.st_mode):
         if stat.S_ISDIR(info.st_mode):
-            raise _refuse(IsADirectoryError, errno.EISDIR, path, 'it is a directory')
-        raise _refuse(OSError, errno.EINVAL, path, 'it is {}, not a regular file; a model is '
-                      'saved only over a regular file'.format(_kind(info.st_mode)))
+            raise _refuse(IsADirectoryError, errno.EISDIR, path, "it is a directory")
+        raise _refuse(
+            OSError,
+            errno.EINVAL,
+            path,
+            "it is {}, not a regular file; a model is saved only over a regular file".format(
+                _kind(info.st_mode)
+            ),
+        )
     if info is None:
         if not os.path.isdir(folder):
-            raise _refuse(FileNotFoundError, errno.ENOENT, path,
-                          'the folder {!r} does not exist'.format(folder))
+            raise _refuse(
+                FileNotFoundError,
+                errno.ENOENT,
+                path,
+                "the folder {!r} does not exist".format(folder),
+            )
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise _refuse(PermissionError, errno.EACCES, path,
-                      'cannot create files in the folder {!r}'.format(folder))
+        raise _refuse(
+            PermissionError,
+            errno.EACCES,
+            path,
+            "cannot create files in the folder {!r}".format(folder),
+        )
     return target, info
 
 
 def _kind(mode):
-    for test, name in ((stat.S_ISFIFO, 'a FIFO (named pipe)'), (stat.S_ISCHR, 'a character device'),
-                       (stat.S_ISBLK, 'a block device'), (stat.S_ISSOCK, 'a socket')):
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
         if test(mode):
             return name
-    return 'not a regular file'
+    return "not a regular file"
 
 
 def atomic_write(path, write):
-    '''Write a file atomically: to a temporary file, then renamed over the target.
+    """Write a file atomically: to a temporary file, then renamed over the target.
 
     The rule (see :func:`resolve_target`): the target is ``path``, or the
     final target of a symlink ``path`` (the link stays); it must be a
@@ -235,17 +267,17 @@ def atomic_write(path, write):
     >>> atomic_write(os.path.join(folder, 'x.bin'), lambda h: h.write(b'abc'))
     >>> os.listdir(folder)
     ['x.bin']
-    '''
+    """
     path = os.fspath(path)
     target, info = resolve_target(path)
     clear_stale_temporaries(target)
     try:
         fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target), dir=os.path.dirname(target))
     except OSError as err:
-        raise _error(err, path, 'cannot create a temporary file beside it') from err
+        raise _error(err, path, "cannot create a temporary file beside it") from err
     try:
         _keep_owner_and_mode(tmp, info, path)
-        with os.fdopen(fd, 'wb') as raw:
+        with os.fdopen(fd, "wb") as raw:
             write(raw)
             raw.flush()
             os.fsync(raw.fileno())
@@ -266,17 +298,22 @@ def _keep_owner_and_mode(tmp, info, path):
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         return
-    if hasattr(os, 'chown') and (info.st_uid, info.st_gid) != (os.getuid(), os.getgid()):
+    if hasattr(os, "chown") and (info.st_uid, info.st_gid) != (os.getuid(), os.getgid()):
         try:
             os.chown(tmp, info.st_uid, info.st_gid)
         except OSError as err:
-            raise _error(err, path, 'it belongs to user {} (group {}), and saving would make '
-                         'it yours'.format(info.st_uid, info.st_gid)) from err
+            raise _error(
+                err,
+                path,
+                "it belongs to user {} (group {}), and saving would make it yours".format(
+                    info.st_uid, info.st_gid
+                ),
+            ) from err
     os.chmod(tmp, stat.S_IMODE(info.st_mode))
 
 
 def _rewrite_in_place(tmp, target):
-    with open(tmp, 'rb') as source, open(target, 'r+b') as dest:
+    with open(tmp, "rb") as source, open(target, "r+b") as dest:
         while True:
             chunk = source.read(1 << 20)
             if not chunk:
@@ -288,21 +325,21 @@ def _rewrite_in_place(tmp, target):
 
 
 def file_label(filename_or_handle):
-    '''How messages name a file: its path, or an open handle's ``name``.
+    """How messages name a file: its path, or an open handle's ``name``.
 
     Examples
     --------
     >>> import io
     >>> file_label('model.npz'), file_label(io.BytesIO())
     ('model.npz', 'handle')
-    '''
-    if hasattr(filename_or_handle, 'read') or hasattr(filename_or_handle, 'write'):
-        return str(getattr(filename_or_handle, 'name', 'handle'))
+    """
+    if hasattr(filename_or_handle, "read") or hasattr(filename_or_handle, "write"):
+        return str(getattr(filename_or_handle, "name", "handle"))
     return os.fspath(filename_or_handle)
 
 
 def check_names(model):
-    r'''Raise ConfigurationError for a layer or parameter name a file cannot hold.
+    r"""Raise ConfigurationError for a layer or parameter name a file cannot hold.
 
     Checked before anything is written: every name must be a non-empty
     string without NUL or other control characters.
@@ -316,18 +353,21 @@ def check_names(model):
     Traceback (most recent call last):
     ...
     theanets.util.ConfigurationError: cannot save a layer named 'hid\x001': ...
-    '''
-    for what, names in (('layer', [getattr(l, 'name', None) for l in model.layers]),
-                        ('parameter', [getattr(p, 'name', None) for p in model.params])):
+    """
+    for what, names in (
+        ("layer", [getattr(l, "name", None) for l in model.layers]),
+        ("parameter", [getattr(p, "name", None) for p in model.params]),
+    ):
         for name in names:
             if not isinstance(name, str) or not name or _BAD_NAME.search(name):
                 raise util.ConfigurationError(
-                    'cannot save a {} named {!r}: names must be non-empty strings without '
-                    'NUL or other control characters; rename it first'.format(what, name))
+                    "cannot save a {} named {!r}: names must be non-empty strings without "
+                    "NUL or other control characters; rename it first".format(what, name)
+                )
 
 
 def is_safe_file(filename_or_handle):
-    '''Whether a file starts like the safe format (a zip archive).
+    """Whether a file starts like the safe format (a zip archive).
 
     Parameters
     ----------
@@ -347,9 +387,9 @@ def is_safe_file(filename_or_handle):
     >>> import io
     >>> is_safe_file(io.BytesIO(b'PK\x03\x04...'))[0]
     True
-    '''
+    """
     label = file_label(filename_or_handle)
-    if not hasattr(filename_or_handle, 'read'):
+    if not hasattr(filename_or_handle, "read"):
         handle, _ = reading.open_regular(filename_or_handle, label)
         with handle:
             return handle.read(len(ZIP_MAGIC)) == ZIP_MAGIC, os.fspath(filename_or_handle)

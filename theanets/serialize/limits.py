@@ -1,4 +1,4 @@
-'''Ceilings the loaders check before they take memory.
+"""Ceilings the loaders check before they take memory.
 
 Every size a model file declares (its length, what it decompresses to, the
 arrays it holds, the objects a pickle builds, the layers a safe file asks
@@ -6,11 +6,19 @@ for) is checked against what the file can hold and against these ceilings
 *before* memory is allocated for it. They are module attributes: a program
 that loads files larger than these may raise them, e.g.
 ``theanets.serialize.limits.MAX_FILE_BYTES = 16 << 30``.
-'''
+"""
 
-__all__ = ['MAX_FILE_BYTES', 'MAX_COMPRESSION_RATIO', 'MAX_PICKLE_OPCODES',
-           'MAX_PICKLE_NODES', 'MAX_NPZ_ENTRIES', 'MAX_DESCRIPTION_BYTES', 'MAX_HEADER_BYTES',
-           'BUILD_FLOOR', 'BUILD_FACTOR']
+__all__ = [
+    "MAX_FILE_BYTES",
+    "MAX_COMPRESSION_RATIO",
+    "MAX_PICKLE_OPCODES",
+    "MAX_PICKLE_NODES",
+    "MAX_NPZ_ENTRIES",
+    "MAX_DESCRIPTION_BYTES",
+    "MAX_HEADER_BYTES",
+    "BUILD_FLOOR",
+    "BUILD_FACTOR",
+]
 
 #: The most bytes a model file may hold, or decompress to (8 GiB).
 MAX_FILE_BYTES = 8 << 30

@@ -1,4 +1,4 @@
-'''scikit-learn estimators that build and train theanets models.
+"""scikit-learn estimators that build and train theanets models.
 
 :class:`NetworkClassifier`, :class:`NetworkRegressor` and
 :class:`AutoencoderTransformer` follow scikit-learn's conventions: the
@@ -25,11 +25,16 @@ Examples
 ['no', 'yes']
 >>> bool(clf.score(X, y) > 0.9)
 True
-'''
+"""
 
+from .autoencoder import AutoencoderTransformer
 from .base import REGULARIZERS, expected_failed_checks
 from .supervised import NetworkClassifier, NetworkRegressor
-from .autoencoder import AutoencoderTransformer
 
-__all__ = ['NetworkClassifier', 'NetworkRegressor', 'AutoencoderTransformer',
-           'expected_failed_checks', 'REGULARIZERS']
+__all__ = [
+    "NetworkClassifier",
+    "NetworkRegressor",
+    "AutoencoderTransformer",
+    "expected_failed_checks",
+    "REGULARIZERS",
+]

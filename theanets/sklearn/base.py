@@ -1,5 +1,5 @@
-'''What the estimators of :mod:`theanets.sklearn` share: parameter checks,
-building the layer list, training with early stopping, quiet logging.'''
+"""What the estimators of :mod:`theanets.sklearn` share: parameter checks,
+building the layer list, training with early stopping, quiet logging."""
 
 import contextlib
 import logging
@@ -14,33 +14,45 @@ import scipy.sparse
 try:
     from sklearn.base import BaseEstimator
     from sklearn.model_selection import train_test_split
-    from sklearn.utils.validation import (_check_sample_weight, check_is_fitted,
-                                          check_random_state, validate_data)
+    from sklearn.utils.validation import (
+        _check_sample_weight,
+        check_is_fitted,
+        check_random_state,
+        validate_data,
+    )
 except ImportError as _err:  # pragma: no cover - depends on the environment
     raise ImportError(
         'theanets.sklearn needs scikit-learn 1.6 or later (pip install "scikit-learn>=1.6"); '
-        'importing it failed: {}'.format(_err)) from _err
+        "importing it failed: {}".format(_err)
+    ) from _err
 
 from .. import layers as _layers
 from .. import losses as _losses
 from .. import trainer as _trainer
 
 #: Regularizer parameters of every estimator, passed to ``train`` when not 0.
-REGULARIZERS = ('weight_l1', 'weight_l2', 'hidden_l1', 'input_noise', 'hidden_noise',
-                'input_dropout', 'hidden_dropout')
+REGULARIZERS = (
+    "weight_l1",
+    "weight_l2",
+    "hidden_l1",
+    "input_noise",
+    "hidden_noise",
+    "input_dropout",
+    "hidden_dropout",
+)
 
 _DTYPES = (np.float64, np.float32)
 # Prediction pads its input to a multiple of this many rows: BLAS rounds the
 # rows of a float32 matrix product differently for different row counts, and
 # a sample's prediction must not depend on the other samples in the call.
 _ROWS = 64
-_LOGGER = logging.getLogger('theanets')
+_LOGGER = logging.getLogger("theanets")
 _QUIET_LOCK = threading.Lock()
-_QUIET = {'depth': 0, 'level': logging.NOTSET}
+_QUIET = {"depth": 0, "level": logging.NOTSET}
 
 
 def expected_failed_checks(estimator):
-    '''The scikit-learn estimator checks that cannot pass, with the reasons.
+    """The scikit-learn estimator checks that cannot pass, with the reasons.
 
     For ``sklearn.utils.estimator_checks.check_estimator`` and
     ``parametrize_with_checks`` (their ``expected_failed_checks`` argument).
@@ -60,27 +72,31 @@ def expected_failed_checks(estimator):
     >>> sorted(expected_failed_checks(NetworkRegressor()))  # doctest: +NORMALIZE_WHITESPACE
     ['check_sample_weight_equivalence_on_dense_data',
      'check_sample_weight_equivalence_on_sparse_data']
-    '''
-    reason = ('training is stochastic gradient descent: a sample of weight 2 and two copies of '
-              'it fall into different mini-batches, and even in one batch the weighted and the '
-              'repeated loss round differently in float32, so the models differ slightly')
-    return {'check_sample_weight_equivalence_on_dense_data': reason,
-            'check_sample_weight_equivalence_on_sparse_data': reason}
+    """
+    reason = (
+        "training is stochastic gradient descent: a sample of weight 2 and two copies of "
+        "it fall into different mini-batches, and even in one batch the weighted and the "
+        "repeated loss round differently in float32, so the models differ slightly"
+    )
+    return {
+        "check_sample_weight_equivalence_on_dense_data": reason,
+        "check_sample_weight_equivalence_on_sparse_data": reason,
+    }
 
 
 @contextlib.contextmanager
 def _logging(verbose):
-    '''Silence the ``theanets`` logger (``verbose`` false) or show its INFO
+    """Silence the ``theanets`` logger (``verbose`` false) or show its INFO
     records on stderr (``verbose`` true) while training.
 
     Quiet sections may overlap (threads of a grid search): the level is set
     by the first one to enter and restored by the last one to leave.
-    '''
+    """
     if verbose:
         handler = None
         if not _LOGGER.hasHandlers():
             handler = logging.StreamHandler(sys.stderr)
-            handler.setFormatter(logging.Formatter('%(asctime)s %(message)s', '%H:%M:%S'))
+            handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
             _LOGGER.addHandler(handler)
         level = _LOGGER.level
         _LOGGER.setLevel(logging.INFO)
@@ -92,17 +108,17 @@ def _logging(verbose):
                 _LOGGER.removeHandler(handler)
         return
     with _QUIET_LOCK:
-        if _QUIET['depth'] == 0:
-            _QUIET['level'] = _LOGGER.level
+        if _QUIET["depth"] == 0:
+            _QUIET["level"] = _LOGGER.level
             _LOGGER.setLevel(max(logging.WARNING, _LOGGER.getEffectiveLevel()))
-        _QUIET['depth'] += 1
+        _QUIET["depth"] += 1
     try:
         yield
     finally:
         with _QUIET_LOCK:
-            _QUIET['depth'] -= 1
-            if _QUIET['depth'] == 0:
-                _LOGGER.setLevel(_QUIET['level'])
+            _QUIET["depth"] -= 1
+            if _QUIET["depth"] == 0:
+                _LOGGER.setLevel(_QUIET["level"])
 
 
 def _is_int(value):
@@ -114,109 +130,131 @@ def _is_real(value):
 
 
 class _NetworkEstimator(BaseEstimator):
-    '''What the three estimators share: checking parameters, building the
-    layer list, training, and converting input for prediction.'''
+    """What the three estimators share: checking parameters, building the
+    layer list, training, and converting input for prediction."""
 
     # ----- parameters -----------------------------------------------------
 
     def _fail(self, name, expected, value):
-        raise ValueError('{}: {} must be {}, not {!r}'.format(
-            type(self).__name__, name, expected, value))
+        raise ValueError(
+            "{}: {} must be {}, not {!r}".format(type(self).__name__, name, expected, value)
+        )
 
     def _check_params(self):
-        '''Check every constructor argument (scikit-learn checks them in fit,
-        not in the constructor); raise ValueError naming the parameter.'''
+        """Check every constructor argument (scikit-learn checks them in fit,
+        not in the constructor); raise ValueError naming the parameter."""
         name = type(self).__name__
         if not isinstance(self.algo, str) or self.algo.lower() not in _trainer.algo_names():
-            self._fail('algo', 'one of {}'.format(', '.join(_trainer.algo_names())), self.algo)
+            self._fail("algo", "one of {}".format(", ".join(_trainer.algo_names())), self.algo)
         self._check_loss()
         if not isinstance(self.activation, str):
-            self._fail('activation', 'the name of an activation (e.g. "relu")', self.activation)
-        if not _is_real(self.learning_rate) or not self.learning_rate > 0 or \
-                not math.isfinite(self.learning_rate):
-            self._fail('learning_rate', 'a positive number', self.learning_rate)
+            self._fail("activation", 'the name of an activation (e.g. "relu")', self.activation)
+        if (
+            not _is_real(self.learning_rate)
+            or not self.learning_rate > 0
+            or not math.isfinite(self.learning_rate)
+        ):
+            self._fail("learning_rate", "a positive number", self.learning_rate)
         if not _is_int(self.batch_size) or self.batch_size < 1:
-            self._fail('batch_size', 'a positive int', self.batch_size)
+            self._fail("batch_size", "a positive int", self.batch_size)
         if not _is_int(self.max_updates) or self.max_updates < 1:
-            self._fail('max_updates', 'a positive int', self.max_updates)
+            self._fail("max_updates", "a positive int", self.max_updates)
         if not _is_int(self.validate_every) or self.validate_every < 1:
-            self._fail('validate_every', 'a positive int', self.validate_every)
+            self._fail("validate_every", "a positive int", self.validate_every)
         if self.validate_every > self.max_updates:
             raise ValueError(
-                '{}: validate_every={} exceeds max_updates={}: no update would be validated, '
-                'so training would keep the initial parameters'.format(
-                    name, self.validate_every, self.max_updates))
+                "{}: validate_every={} exceeds max_updates={}: no update would be validated, "
+                "so training would keep the initial parameters".format(
+                    name, self.validate_every, self.max_updates
+                )
+            )
         if not _is_real(self.patience) or not self.patience >= 0:
-            self._fail('patience', 'a number >= 0 (validations without improvement)',
-                       self.patience)
+            self._fail("patience", "a number >= 0 (validations without improvement)", self.patience)
         if not _is_real(self.min_improvement) or not 0 <= self.min_improvement < 1:
-            self._fail('min_improvement', 'a number in [0, 1) (relative improvement)',
-                       self.min_improvement)
+            self._fail(
+                "min_improvement", "a number in [0, 1) (relative improvement)", self.min_improvement
+            )
         if not _is_real(self.validation_fraction) or not 0 <= self.validation_fraction < 1:
-            self._fail('validation_fraction', 'a number in [0, 1)', self.validation_fraction)
+            self._fail("validation_fraction", "a number in [0, 1)", self.validation_fraction)
         for reg in REGULARIZERS:
             value = getattr(self, reg)
-            limit = 1 if reg.endswith('dropout') else math.inf
+            limit = 1 if reg.endswith("dropout") else math.inf
             if not _is_real(value) or not 0 <= value < limit:
-                self._fail(reg, 'a number in [0, 1)' if limit == 1 else 'a number >= 0', value)
+                self._fail(reg, "a number in [0, 1)" if limit == 1 else "a number >= 0", value)
         if self.train_options is not None and not isinstance(self.train_options, dict):
-            self._fail('train_options', 'None or a dict of further train() keywords',
-                       self.train_options)
-        reserved = set(self._train_kwargs(0, with_options=False)) | {'max_updates'}
+            self._fail(
+                "train_options", "None or a dict of further train() keywords", self.train_options
+            )
+        reserved = set(self._train_kwargs(0, with_options=False)) | {"max_updates"}
         clash = sorted(reserved & set(self.train_options or {}))
         if clash:
-            raise ValueError('{}: train_options must not set {} (they are parameters of the '
-                             'estimator: set them directly)'.format(name, ', '.join(clash)))
+            raise ValueError(
+                "{}: train_options must not set {} (they are parameters of the "
+                "estimator: set them directly)".format(name, ", ".join(clash))
+            )
         self._hidden_specs()
 
     def _check_loss(self):
-        choices = sorted(k for k, c in _losses.Loss._registry.items()
-                         if c is not _losses.Loss and self._loss_fits(c))
+        choices = sorted(
+            k
+            for k, c in _losses.Loss._registry.items()
+            if c is not _losses.Loss and self._loss_fits(c)
+        )
         if not isinstance(self.loss, str) or self.loss.lower() not in choices:
-            self._fail('loss', 'one of {}'.format(', '.join(choices)), self.loss)
+            self._fail("loss", "one of {}".format(", ".join(choices)), self.loss)
 
     @staticmethod
     def _loss_fits(cls):
-        '''Whether a loss class suits the estimator (its targets' kind).'''
+        """Whether a loss class suits the estimator (its targets' kind)."""
         return not issubclass(cls, _losses.CrossEntropy)
 
     def _hidden_specs(self):
-        '''The hidden-layer specs of ``layers``, with ``activation`` filled in.
+        """The hidden-layer specs of ``layers``, with ``activation`` filled in.
 
         An int is a layer of that many units; a tuple or dict is a theanets
         layer spec (see :meth:`theanets.Network.add_layer`) and takes
         ``activation`` unless it names one.
-        '''
+        """
         specs = self.layers
         if _is_int(specs):
             specs = (specs,)
         if not isinstance(specs, (list, tuple)):
-            self._fail('layers', 'a sequence of hidden-layer specs such as (64, 32)', specs)
+            self._fail("layers", "a sequence of hidden-layer specs such as (64, 32)", specs)
         result = []
         for spec in specs:
             if _is_int(spec):
                 if spec < 1:
-                    self._fail('layers', 'a sequence of positive sizes or layer specs', specs)
+                    self._fail("layers", "a sequence of positive sizes or layer specs", specs)
                 result.append(dict(size=int(spec), activation=self.activation))
             elif isinstance(spec, (tuple, list)):
-                named = any(isinstance(item, str) and not _layers.Layer.is_registered(item)
-                            for item in spec)
+                named = any(
+                    isinstance(item, str) and not _layers.Layer.is_registered(item) for item in spec
+                )
                 result.append(tuple(spec) if named else tuple(spec) + (self.activation,))
             elif isinstance(spec, dict):
-                result.append(dict({'activation': self.activation}, **spec))
+                result.append(dict({"activation": self.activation}, **spec))
             elif isinstance(spec, str):
                 result.append(spec)
             else:
-                self._fail('layers', 'a sequence of ints, tuples or dicts (a theanets Layer '
-                           'instance cannot be reused: every fit builds a new model)', specs)
+                self._fail(
+                    "layers",
+                    "a sequence of ints, tuples or dicts (a theanets Layer "
+                    "instance cannot be reused: every fit builds a new model)",
+                    specs,
+                )
         return result
 
     def _train_kwargs(self, seed, with_options=True):
-        kwargs = dict(algo=self.algo, learning_rate=self.learning_rate,
-                      batch_size=self.batch_size, patience=self.patience,
-                      min_improvement=self.min_improvement,
-                      validate_every=self.validate_every, rng=seed,
-                      progress=bool(self.verbose))
+        kwargs = dict(
+            algo=self.algo,
+            learning_rate=self.learning_rate,
+            batch_size=self.batch_size,
+            patience=self.patience,
+            min_improvement=self.min_improvement,
+            validate_every=self.validate_every,
+            rng=seed,
+            progress=bool(self.verbose),
+        )
         for reg in REGULARIZERS:
             if getattr(self, reg):
                 kwargs[reg] = getattr(self, reg)
@@ -228,12 +266,12 @@ class _NetworkEstimator(BaseEstimator):
 
     def _input_spec(self, X):
         if scipy.sparse.issparse(X):
-            return dict(size=X.shape[1], sparse='csr')
+            return dict(size=X.shape[1], sparse="csr")
         return X.shape[1]
 
     def _model_input(self, X):
-        '''``X`` in the form the model's input layer takes (dense or csr).'''
-        sparse = getattr(self.model_.layers[0], 'sparse', False)
+        """``X`` in the form the model's input layer takes (dense or csr)."""
+        sparse = getattr(self.model_.layers[0], "sparse", False)
         if sparse and not scipy.sparse.issparse(X):
             return scipy.sparse.csr_matrix(X)
         if not sparse and scipy.sparse.issparse(X):
@@ -241,51 +279,54 @@ class _NetworkEstimator(BaseEstimator):
         return X
 
     def _padded(self, function, X, **kwargs):
-        '''``function(X)`` computed on X padded with zero rows to a multiple of
-        ``_ROWS`` rows, so that each row's result is the same in any batch.'''
+        """``function(X)`` computed on X padded with zero rows to a multiple of
+        ``_ROWS`` rows, so that each row's result is the same in any batch."""
         n = X.shape[0]
         extra = -n % _ROWS
         if extra:
             if scipy.sparse.issparse(X):
-                X = scipy.sparse.vstack([X, scipy.sparse.csr_matrix((extra, X.shape[1]),
-                                                                    dtype=X.dtype)], format='csr')
+                X = scipy.sparse.vstack(
+                    [X, scipy.sparse.csr_matrix((extra, X.shape[1]), dtype=X.dtype)], format="csr"
+                )
             else:
                 X = np.concatenate([X, np.zeros((extra,) + X.shape[1:], X.dtype)])
         with _logging(self.verbose):  # theanets logs when it builds a graph
             return function(X, **kwargs)[:n]
 
     def _check_X(self, X):
-        '''Check ``X`` for prediction (fitted estimator, right feature count).'''
+        """Check ``X`` for prediction (fitted estimator, right feature count)."""
         check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse='csr', dtype=_DTYPES, reset=False)
+        X = validate_data(self, X, accept_sparse="csr", dtype=_DTYPES, reset=False)
         return self._model_input(X)
 
     @staticmethod
     def _weights(sample_weight, X):
-        '''Checked sample weights (ones if None); samples of weight zero are
-        dropped by the caller, so no mini-batch has weights that sum to 0.'''
+        """Checked sample weights (ones if None); samples of weight zero are
+        dropped by the caller, so no mini-batch has weights that sum to 0."""
         if sample_weight is None:
             return np.ones(X.shape[0])
-        return _check_sample_weight(sample_weight, X, dtype=np.float64,
-                                    ensure_non_negative=True)
+        return _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
 
     # ----- training -------------------------------------------------------
 
     def _split(self, n, stratify=None):
-        '''Indices of the training and validation samples.'''
+        """Indices of the training and validation samples."""
         if not self.validation_fraction:
             return np.arange(n), None
         n_valid = int(math.ceil(self.validation_fraction * n))
         if n_valid < 1 or n - n_valid < 1:
             raise ValueError(
-                '{}: validation_fraction={} of {} samples leaves {} for training and {} for '
-                'validation; each needs at least one sample (use validation_fraction=0 to '
-                'validate on the training data)'.format(
-                    type(self).__name__, self.validation_fraction, n, n - n_valid, n_valid))
+                "{}: validation_fraction={} of {} samples leaves {} for training and {} for "
+                "validation; each needs at least one sample (use validation_fraction=0 to "
+                "validate on the training data)".format(
+                    type(self).__name__, self.validation_fraction, n, n - n_valid, n_valid
+                )
+            )
         indices = np.arange(n)
         try:
-            return train_test_split(indices, test_size=n_valid, random_state=self._seed,
-                                    stratify=stratify)
+            return train_test_split(
+                indices, test_size=n_valid, random_state=self._seed, stratify=stratify
+            )
         except ValueError:
             if stratify is None:
                 raise
@@ -293,8 +334,8 @@ class _NetworkEstimator(BaseEstimator):
             return train_test_split(indices, test_size=n_valid, random_state=self._seed)
 
     def _fit(self, arrays, stratify=None):
-        '''Split, then train ``self.model_`` on ``arrays`` (input first, weights
-        last) with early stopping; record the learning curves.'''
+        """Split, then train ``self.model_`` on ``arrays`` (input first, weights
+        last) with early stopping; record the learning curves."""
         # Samples of weight 0 are left out, so that no mini-batch has weights
         # summing to 0 (sklearn's check refuses weights that are all 0).
         keep = arrays[-1].reshape(arrays[-1].shape[0], -1)[:, 0] > 0
@@ -315,29 +356,31 @@ class _NetworkEstimator(BaseEstimator):
         self.validation_loss_curve_ = []
         with _logging(self.verbose):
             for i, (train_monitors, valid_monitors) in enumerate(
-                    self.model_.itertrain(train, valid, max_updates=limit, **kwargs)):
+                self.model_.itertrain(train, valid, max_updates=limit, **kwargs)
+            ):
                 if i % self.validate_every == 0:
-                    self.validation_loss_curve_.append(valid_monitors['loss'])
+                    self.validation_loss_curve_.append(valid_monitors["loss"])
                 if i < self.max_updates:
-                    self.loss_curve_.append(train_monitors['loss'])
+                    self.loss_curve_.append(train_monitors["loss"])
         self.n_updates_ = len(self.loss_curve_)
-        self.best_validation_loss_ = min(self.validation_loss_curve_) \
-            if self.validation_loss_curve_ else None
+        self.best_validation_loss_ = (
+            min(self.validation_loss_curve_) if self.validation_loss_curve_ else None
+        )
         return self
 
     def _partial_fit(self, arrays, updates):
-        '''Train ``updates`` more updates on ``arrays``, keeping the last
-        parameters (no early stopping).'''
+        """Train ``updates`` more updates on ``arrays``, keeping the last
+        parameters (no early stopping)."""
         keep = arrays[-1].reshape(arrays[-1].shape[0], -1)[:, 0] > 0
         if not keep.all():
             arrays = [a[keep] for a in arrays]
-        kwargs = self._train_kwargs((self._seed + self.n_updates_) % 2 ** 31)
-        kwargs['patience'] = math.inf
+        kwargs = self._train_kwargs((self._seed + self.n_updates_) % 2**31)
+        kwargs["patience"] = math.inf
         with _logging(self.verbose):
             steps = self.model_.itertrain(arrays, **kwargs)
             try:
                 for i, (train_monitors, _) in enumerate(steps):
-                    self.loss_curve_.append(train_monitors['loss'])
+                    self.loss_curve_.append(train_monitors["loss"])
                     if i + 1 >= updates:
                         break
             finally:
@@ -348,7 +391,7 @@ class _NetworkEstimator(BaseEstimator):
         return self
 
     def _start(self):
-        '''Check the parameters and draw the seed of a new model.'''
+        """Check the parameters and draw the seed of a new model."""
         self._check_params()
         self._seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
@@ -358,7 +401,7 @@ class _NetworkEstimator(BaseEstimator):
         return tags
 
 
-_PARAMS_DOC = '''
+_PARAMS_DOC = """
     layers : sequence of int, tuple or dict
         The hidden layers, input side first: an int is a layer of that many
         units; a tuple or dict is a theanets layer spec (e.g. ``(64,
@@ -410,9 +453,9 @@ _PARAMS_DOC = '''
         the validation split: the same seed gives the same model.
     verbose : int
         0 (default): the ``theanets`` logger is silenced while training; more:
-        its progress messages go to stderr.'''
+        its progress messages go to stderr."""
 
-_ATTRIBUTES_DOC = '''
+_ATTRIBUTES_DOC = """
     model_ : theanets.Network
         The trained theanets model. It is built with ``weighted=True``, so
         its training data ends with an array of weights.
@@ -427,4 +470,4 @@ _ATTRIBUTES_DOC = '''
     validation_loss_curve_ : list of float
         Validation loss of each validation (the first before any update).
     best_validation_loss_ : float
-        The lowest validation loss (its parameters are the ones kept).'''
+        The lowest validation loss (its parameters are the ones kept)."""

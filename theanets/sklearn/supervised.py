@@ -1,4 +1,4 @@
-'''The supervised estimators: NetworkClassifier and NetworkRegressor.'''
+"""The supervised estimators: NetworkClassifier and NetworkRegressor."""
 
 import numpy as np
 import scipy.special
@@ -8,11 +8,12 @@ from sklearn.utils.validation import validate_data
 
 from .. import feedforward
 from .. import losses as _losses
-from .base import _DTYPES, _ATTRIBUTES_DOC, _PARAMS_DOC, _NetworkEstimator, _logging
+from .base import _ATTRIBUTES_DOC, _DTYPES, _PARAMS_DOC, _logging, _NetworkEstimator
 
 
 class NetworkClassifier(ClassifierMixin, _NetworkEstimator):
-    __doc__ = '''A neural-network classifier: a :class:`theanets.Classifier`
+    __doc__ = (
+        """A neural-network classifier: a :class:`theanets.Classifier`
     trained with theanets, as a scikit-learn estimator.
 
     The output layer has one softmax unit per class; labels may be of any
@@ -20,14 +21,18 @@ class NetworkClassifier(ClassifierMixin, _NetworkEstimator):
 
     Parameters
     ----------
-    ''' + _PARAMS_DOC.strip() + '''
+    """
+        + _PARAMS_DOC.strip()
+        + """
     loss : str
         ``'xe'`` (cross-entropy, the default) or ``'hinge'``.
 
     Attributes
     ----------
     classes_ : ndarray
-        The class labels, sorted.''' + _ATTRIBUTES_DOC + '''
+        The class labels, sorted."""
+        + _ATTRIBUTES_DOC
+        + """
 
     Examples
     --------
@@ -42,15 +47,33 @@ class NetworkClassifier(ClassifierMixin, _NetworkEstimator):
     True
     >>> clf.predict_proba(X[:2]).round(2).shape
     (2, 3)
-    '''
+    """
+    )
 
-
-    def __init__(self, layers=(32,), activation='relu', loss='xe', algo='adam',
-                 learning_rate=1e-3, batch_size=32, max_updates=100, patience=5,
-                 min_improvement=0.0, validate_every=1, validation_fraction=0.0,
-                 weight_l1=0.0, weight_l2=0.0, hidden_l1=0.0, input_noise=0.0,
-                 hidden_noise=0.0, input_dropout=0.0, hidden_dropout=0.0,
-                 train_options=None, random_state=None, verbose=0):
+    def __init__(
+        self,
+        layers=(32,),
+        activation="relu",
+        loss="xe",
+        algo="adam",
+        learning_rate=1e-3,
+        batch_size=32,
+        max_updates=100,
+        patience=5,
+        min_improvement=0.0,
+        validate_every=1,
+        validation_fraction=0.0,
+        weight_l1=0.0,
+        weight_l2=0.0,
+        hidden_l1=0.0,
+        input_noise=0.0,
+        hidden_noise=0.0,
+        input_dropout=0.0,
+        hidden_dropout=0.0,
+        train_options=None,
+        random_state=None,
+        verbose=0,
+    ):
         self.layers = layers
         self.activation = activation
         self.loss = loss
@@ -78,29 +101,35 @@ class NetworkClassifier(ClassifierMixin, _NetworkEstimator):
         return issubclass(cls, _losses.CrossEntropy)
 
     def _labels(self, y):
-        '''Indices of the labels ``y`` in ``classes_`` (ValueError for others).'''
+        """Indices of the labels ``y`` in ``classes_`` (ValueError for others)."""
         index = np.searchsorted(self.classes_, y)
         index[index >= len(self.classes_)] = 0
         unknown = self.classes_[index] != y
         if unknown.any():
-            raise ValueError('{}: y holds labels {} that are not among classes_ {}'.format(
-                type(self).__name__, np.unique(y[unknown]).tolist(), self.classes_.tolist()))
-        return index.astype('int32')
+            raise ValueError(
+                "{}: y holds labels {} that are not among classes_ {}".format(
+                    type(self).__name__, np.unique(y[unknown]).tolist(), self.classes_.tolist()
+                )
+            )
+        return index.astype("int32")
 
     def _build(self, X, classes):
         classes = np.unique(classes)
         if len(classes) < 2:
             raise ValueError(
-                '{} needs samples of at least 2 classes to learn, but y has 1 class ({!r})'
-                .format(type(self).__name__, classes.tolist()[0] if len(classes) else None))
+                "{} needs samples of at least 2 classes to learn, but y has 1 class ({!r})".format(
+                    type(self).__name__, classes.tolist()[0] if len(classes) else None
+                )
+            )
         self.classes_ = classes
         specs = [self._input_spec(X)] + self._hidden_specs() + [len(classes)]
         with _logging(self.verbose):  # theanets logs each layer
-            self.model_ = feedforward.Classifier(specs, loss=self.loss.lower(), weighted=True,
-                                                 rng=self._seed)
+            self.model_ = feedforward.Classifier(
+                specs, loss=self.loss.lower(), weighted=True, rng=self._seed
+            )
 
     def fit(self, X, y, sample_weight=None):
-        '''Build a new classifier for ``X`` and the labels ``y`` and train it.
+        """Build a new classifier for ``X`` and the labels ``y`` and train it.
 
         Parameters
         ----------
@@ -113,9 +142,9 @@ class NetworkClassifier(ClassifierMixin, _NetworkEstimator):
         Returns
         -------
         self
-        '''
+        """
         self._start()
-        X, y = validate_data(self, X, y, accept_sparse='csr', dtype=_DTYPES)
+        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=_DTYPES)
         check_classification_targets(y)
         weights = self._weights(sample_weight, X)
         self._build(X, y)
@@ -123,7 +152,7 @@ class NetworkClassifier(ClassifierMixin, _NetworkEstimator):
         return self._fit([X, labels, weights], stratify=labels)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
-        '''Train one more update (pass) on ``X`` and ``y``.
+        """Train one more update (pass) on ``X`` and ``y``.
 
         The first call (or the first after :meth:`fit` was never called)
         builds the model; ``classes`` then lists every label that will ever
@@ -133,13 +162,13 @@ class NetworkClassifier(ClassifierMixin, _NetworkEstimator):
         Returns
         -------
         self
-        '''
-        first = not hasattr(self, 'model_')
+        """
+        first = not hasattr(self, "model_")
         if first:
             self._start()
         else:
             self._check_params()
-        X, y = validate_data(self, X, y, accept_sparse='csr', dtype=_DTYPES, reset=first)
+        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=_DTYPES, reset=first)
         check_classification_targets(y)
         weights = self._weights(sample_weight, X)
         if first:
@@ -148,21 +177,23 @@ class NetworkClassifier(ClassifierMixin, _NetworkEstimator):
             self.best_validation_loss_ = None
             self.n_updates_ = 0
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
-            raise ValueError('{}: classes={} differs from classes_ {} of the first partial_fit '
-                             'call'.format(type(self).__name__, list(classes),
-                                           self.classes_.tolist()))
+            raise ValueError(
+                "{}: classes={} differs from classes_ {} of the first partial_fit call".format(
+                    type(self).__name__, list(classes), self.classes_.tolist()
+                )
+            )
         X = self._model_input(X)
         return self._partial_fit([X, self._labels(y), weights], 1)
 
     def decision_function(self, X):
-        '''Confidence scores: the output layer's values before the softmax.
+        """Confidence scores: the output layer's values before the softmax.
 
         Returns
         -------
         ndarray of shape (n_samples, n_classes), float64; for two classes,
         shape (n_samples,): the score of ``classes_[1]`` minus that of
         ``classes_[0]`` (positive means ``classes_[1]``).
-        '''
+        """
         logits = self._logits(X)
         if len(self.classes_) == 2:
             return logits[:, 1] - logits[:, 0]
@@ -173,15 +204,15 @@ class NetworkClassifier(ClassifierMixin, _NetworkEstimator):
         return self._padded(self.model_.predict_logit, X).astype(np.float64)
 
     def predict_proba(self, X):
-        '''Class probabilities, shape (n_samples, n_classes), in the order of ``classes_``.'''
+        """Class probabilities, shape (n_samples, n_classes), in the order of ``classes_``."""
         return scipy.special.softmax(self._logits(X), axis=1)
 
     def predict_log_proba(self, X):
-        '''Logarithms of :meth:`predict_proba`.'''
+        """Logarithms of :meth:`predict_proba`."""
         return scipy.special.log_softmax(self._logits(X), axis=1)
 
     def predict(self, X):
-        '''The most probable class of each sample (labels of ``classes_``).'''
+        """The most probable class of each sample (labels of ``classes_``)."""
         index = self._logits(X).argmax(axis=1)
         return self.classes_[index]
 
@@ -192,7 +223,8 @@ class NetworkClassifier(ClassifierMixin, _NetworkEstimator):
 
 
 class NetworkRegressor(RegressorMixin, _NetworkEstimator):
-    __doc__ = '''A neural-network regressor: a :class:`theanets.Regressor`
+    __doc__ = (
+        """A neural-network regressor: a :class:`theanets.Regressor`
     trained with theanets, as a scikit-learn estimator.
 
     One linear output unit per target column; ``y`` may have one column or
@@ -203,13 +235,17 @@ class NetworkRegressor(RegressorMixin, _NetworkEstimator):
 
     Parameters
     ----------
-    ''' + _PARAMS_DOC.strip() + '''
+    """
+        + _PARAMS_DOC.strip()
+        + """
     loss : str
         ``'mse'`` (the default), ``'mae'``, or another theanets loss that
         compares outputs with real-valued targets.
 
     Attributes
-    ----------''' + _ATTRIBUTES_DOC + '''
+    ----------"""
+        + _ATTRIBUTES_DOC
+        + """
     n_outputs_ : int
         Number of target columns.
 
@@ -225,15 +261,33 @@ class NetworkRegressor(RegressorMixin, _NetworkEstimator):
     (3,)
     >>> bool(reg.score(X, y) > 0.9)
     True
-    '''
+    """
+    )
 
-
-    def __init__(self, layers=(32,), activation='relu', loss='mse', algo='adam',
-                 learning_rate=1e-3, batch_size=32, max_updates=100, patience=5,
-                 min_improvement=0.0, validate_every=1, validation_fraction=0.0,
-                 weight_l1=0.0, weight_l2=0.0, hidden_l1=0.0, input_noise=0.0,
-                 hidden_noise=0.0, input_dropout=0.0, hidden_dropout=0.0,
-                 train_options=None, random_state=None, verbose=0):
+    def __init__(
+        self,
+        layers=(32,),
+        activation="relu",
+        loss="mse",
+        algo="adam",
+        learning_rate=1e-3,
+        batch_size=32,
+        max_updates=100,
+        patience=5,
+        min_improvement=0.0,
+        validate_every=1,
+        validation_fraction=0.0,
+        weight_l1=0.0,
+        weight_l2=0.0,
+        hidden_l1=0.0,
+        input_noise=0.0,
+        hidden_noise=0.0,
+        input_dropout=0.0,
+        hidden_dropout=0.0,
+        train_options=None,
+        random_state=None,
+        verbose=0,
+    ):
         self.layers = layers
         self.activation = activation
         self.loss = loss
@@ -257,24 +311,28 @@ class NetworkRegressor(RegressorMixin, _NetworkEstimator):
         self.verbose = verbose
 
     def _targets(self, y, first):
-        '''``y`` as a 2-d array; the first call records whether it was 1-d.'''
+        """``y`` as a 2-d array; the first call records whether it was 1-d."""
         if first:
             self._y_1d = y.ndim == 1
         y2 = y.reshape(-1, 1) if y.ndim == 1 else y
         if not first and y2.shape[1] != self.n_outputs_:
-            raise ValueError('{}: y has {} column(s), but the model was fitted with {}'.format(
-                type(self).__name__, y2.shape[1], self.n_outputs_))
+            raise ValueError(
+                "{}: y has {} column(s), but the model was fitted with {}".format(
+                    type(self).__name__, y2.shape[1], self.n_outputs_
+                )
+            )
         return y2
 
     def _build(self, X, y):
         self.n_outputs_ = y.shape[1]
         specs = [self._input_spec(X)] + self._hidden_specs() + [self.n_outputs_]
         with _logging(self.verbose):  # theanets logs each layer
-            self.model_ = feedforward.Regressor(specs, loss=self.loss.lower(), weighted=True,
-                                                rng=self._seed)
+            self.model_ = feedforward.Regressor(
+                specs, loss=self.loss.lower(), weighted=True, rng=self._seed
+            )
 
     def fit(self, X, y, sample_weight=None):
-        '''Build a new regressor for ``X`` and the targets ``y`` and train it.
+        """Build a new regressor for ``X`` and the targets ``y`` and train it.
 
         Parameters
         ----------
@@ -286,30 +344,39 @@ class NetworkRegressor(RegressorMixin, _NetworkEstimator):
         Returns
         -------
         self
-        '''
+        """
         self._start()
-        X, y = validate_data(self, X, y, accept_sparse='csr', dtype=_DTYPES,
-                             multi_output=True, y_numeric=True)
+        X, y = validate_data(
+            self, X, y, accept_sparse="csr", dtype=_DTYPES, multi_output=True, y_numeric=True
+        )
         weights = self._weights(sample_weight, X)
         y = self._targets(y, first=True)
         self._build(X, y)
         return self._fit([X, y, np.repeat(weights[:, None], y.shape[1], axis=1)])
 
     def partial_fit(self, X, y, sample_weight=None):
-        '''Train one more update (pass) on ``X`` and ``y``; the first call
+        """Train one more update (pass) on ``X`` and ``y``; the first call
         builds the model. No early stopping.
 
         Returns
         -------
         self
-        '''
-        first = not hasattr(self, 'model_')
+        """
+        first = not hasattr(self, "model_")
         if first:
             self._start()
         else:
             self._check_params()
-        X, y = validate_data(self, X, y, accept_sparse='csr', dtype=_DTYPES,
-                             multi_output=True, y_numeric=True, reset=first)
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse="csr",
+            dtype=_DTYPES,
+            multi_output=True,
+            y_numeric=True,
+            reset=first,
+        )
         weights = self._weights(sample_weight, X)
         y = self._targets(y, first)
         if first:
@@ -321,8 +388,8 @@ class NetworkRegressor(RegressorMixin, _NetworkEstimator):
         return self._partial_fit([X, y, np.repeat(weights[:, None], y.shape[1], axis=1)], 1)
 
     def predict(self, X):
-        '''Predicted targets: shape (n_samples,) if ``y`` was 1-d in fit, else
-        (n_samples, n_outputs); float64.'''
+        """Predicted targets: shape (n_samples,) if ``y`` was 1-d in fit, else
+        (n_samples, n_outputs); float64."""
         X = self._check_X(X)
         out = self._padded(self.model_.predict, X).astype(np.float64)
         return out[:, 0] if self._y_1d else out

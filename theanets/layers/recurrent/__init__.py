@@ -1,4 +1,4 @@
-'''Recurrent layers: sequences in, sequences out.
+"""Recurrent layers: sequences in, sequences out.
 
 Every layer here takes 3-D data ``(batch, time, features)`` (use the models
 of :mod:`theanets.recurrent`) and runs ``pytensor.scan`` over the time axis,
@@ -22,12 +22,23 @@ Common keyword arguments (besides those of :class:`~theanets.layers.Layer`):
     (``truncate_gradient`` of scan); -1 (default) means all.
 ``radius``, ``radius_<p>``
     Rescale the square blocks of weight matrices to this spectral radius.
-'''
+"""
 
 from .base import Recurrent
-from .simple import RNN, BCRNN, RRNN, MRNN, Clockwork
-from .gated import LSTM, GRU, MUT1, SCRN
 from .bidirectional import Bidirectional
+from .gated import GRU, LSTM, MUT1, SCRN
+from .simple import BCRNN, MRNN, RNN, RRNN, Clockwork
 
-__all__ = ['Recurrent', 'RNN', 'BCRNN', 'RRNN', 'MRNN', 'LSTM', 'GRU', 'Clockwork', 'MUT1',
-           'SCRN', 'Bidirectional']
+__all__ = [
+    "Recurrent",
+    "RNN",
+    "BCRNN",
+    "RRNN",
+    "MRNN",
+    "LSTM",
+    "GRU",
+    "Clockwork",
+    "MUT1",
+    "SCRN",
+    "Bidirectional",
+]

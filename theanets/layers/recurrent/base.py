@@ -1,15 +1,14 @@
-'''The machinery every recurrent layer shares: :class:`Recurrent`.'''
+"""The machinery every recurrent layer shares: :class:`Recurrent`."""
 
 import numpy as np
 import pytensor
 import pytensor.tensor as TT
 
-from ... import util
+from ... import checks, util
 from ..._backend import scan
-from ... import checks
 from ..base import Layer
 
-__all__ = ['Recurrent']
+__all__ = ["Recurrent"]
 
 
 def _float():
@@ -17,40 +16,45 @@ def _float():
 
 
 def _batch_major(x):
-    '''(time, batch, ...) <-> (batch, time, ...).'''
+    """(time, batch, ...) <-> (batch, time, ...)."""
     return x.dimshuffle((1, 0) + tuple(range(2, x.ndim)))
 
 
 def _check_sequence_inputs(layer):
-    '''ConfigurationError unless every input of ``layer`` is 3-D (batch, time, features).'''
+    """ConfigurationError unless every input of ``layer`` is 3-D (batch, time, features)."""
     for name, shape in layer._input_shapes.items():
         if len(shape) != 2:
             raise util.ConfigurationError(
-                '{}: input {!r} has {}-D data (batch + {}), but a recurrent layer needs '
-                '3-D sequences (batch, time, features); use a model from '
-                'theanets.recurrent'.format(layer._context(), name, len(shape) + 1,
-                                             checks.shape_text(shape)))
+                "{}: input {!r} has {}-D data (batch + {}), but a recurrent layer needs "
+                "3-D sequences (batch, time, features); use a model from "
+                "theanets.recurrent".format(
+                    layer._context(), name, len(shape) + 1, checks.shape_text(shape)
+                )
+            )
 
 
 def _recurrent_forms():
-    '''The registered keys of the concrete layers that read sequences, sorted.
+    """The registered keys of the concrete layers that read sequences, sorted.
 
     A layer class says it reads sequences with ``READS_SEQUENCES = True``
     (the recurrent layers and ``bidirectional``, which is no subclass of
     :class:`Recurrent`).
-    '''
-    return sorted(key for key, cls in Layer._registry.items()
-                  if cls is not Recurrent and getattr(cls, 'READS_SEQUENCES', False))
+    """
+    return sorted(
+        key
+        for key, cls in Layer._registry.items()
+        if cls is not Recurrent and getattr(cls, "READS_SEQUENCES", False)
+    )
 
 
 def _block_mask(size, modules):
-    '''A (size, size) 0/1 mask, 1 where the row's module >= the column's module.'''
+    """A (size, size) 0/1 mask, 1 where the row's module >= the column's module."""
     block = np.arange(size) // (size // modules)
     return (block[:, None] >= block[None, :]).astype(_float())
 
 
 class Recurrent(Layer):
-    '''Base class of recurrent layers.
+    """Base class of recurrent layers.
 
     Parameters
     ----------
@@ -86,24 +90,24 @@ class Recurrent(Layer):
     (True, 'h0')
     >>> [v.name for v in net.variables]
     ['h0', 'in', 'target']
-    '''
+    """
 
     #: Listed among the sequence layers in messages (see _recurrent_forms).
     READS_SEQUENCES = True
 
     #: Keyword options every recurrent layer reads (``rates``: stored fixed
     #: rates, see :meth:`_create_rates`); see :meth:`Layer.option_names`.
-    OPTIONS = ('direction', 'bptt_limit', 'rates')
+    OPTIONS = ("direction", "bptt_limit", "rates")
 
     #: Constructor arguments that name graph outputs holding initial states.
-    STATES = ('h_0',)
+    STATES = ("h_0",)
 
     #: The states carried from one time step to the next, and so from one
     #: call to the next by stateful prediction (``predict(x, state=...)``) and
     #: by training with carried state: ``h_0`` the hidden state, ``c_0`` an
     #: LSTM's cell, ``s_0`` an SCRN's context, ``p_0`` a leaky
     #: pre-activation, ``t_0`` a clockwork layer's time counter.
-    CARRIED = ('h_0',)
+    CARRIED = ("h_0",)
 
     #: Carried states that are integer counters, one per example (not
     #: ``(batch, size)`` floats).
@@ -118,24 +122,29 @@ class Recurrent(Layer):
         super().__init__(**kwargs)
         if type(self) is Recurrent:
             raise util.ConfigurationError(
-                '{}: Recurrent is the base class of the recurrent layers; use one of {}'.format(
-                    self._context(), ', '.join(_recurrent_forms())))
-        direction = kwargs.get('direction', 'forward')
+                "{}: Recurrent is the base class of the recurrent layers; use one of {}".format(
+                    self._context(), ", ".join(_recurrent_forms())
+                )
+            )
+        direction = kwargs.get("direction", "forward")
         if not isinstance(direction, str):
             raise util.ConfigurationError(
                 '{}: direction must be a string ("forward" or "backward"), not {!r}'.format(
-                    self._context(), direction))
-        limit = kwargs.get('bptt_limit', -1)
+                    self._context(), direction
+                )
+            )
+        limit = kwargs.get("bptt_limit", -1)
         if not checks.is_count(limit) or limit == 0 or limit < -1:
             raise util.ConfigurationError(
-                '{}: bptt_limit must be a positive whole number of time steps, or -1 for '
-                'no limit, not {!r}'.format(self._context(), limit))
+                "{}: bptt_limit must be a positive whole number of time steps, or -1 for "
+                "no limit, not {!r}".format(self._context(), limit)
+            )
         self._states = {}
 
     # ----- shapes ---------------------------------------------------------
 
     def resolve_inputs(self, layers):
-        '''Resolve the inputs, then the outputs named by ``h_0`` (and ``c_0``, ...).'''
+        """Resolve the inputs, then the outputs named by ``h_0`` (and ``c_0``, ...)."""
         super().resolve_inputs(layers)
         self._states = {}
         for key in self.STATES:
@@ -146,34 +155,48 @@ class Recurrent(Layer):
                 ref = ref.output_name
             if not isinstance(ref, str):
                 raise util.ConfigurationError(
-                    '{}: {} must be an output name or a Layer, not {!r}'.format(
-                        self._context(), key, ref))
-            prefix, _, suffix = ref.partition(':')
-            name = '{}:{}'.format(prefix, suffix or 'out')
-            known = {l.full_name(k): shape for l in layers if l is not self
-                     for k, shape in l._output_shapes.items()}
+                    "{}: {} must be an output name or a Layer, not {!r}".format(
+                        self._context(), key, ref
+                    )
+                )
+            prefix, _, suffix = ref.partition(":")
+            name = "{}:{}".format(prefix, suffix or "out")
+            known = {
+                l.full_name(k): shape
+                for l in layers
+                if l is not self
+                for k, shape in l._output_shapes.items()
+            }
             if name not in known:
                 raise util.ConfigurationError(
-                    '{}: {}={!r} names no output of an earlier layer; known outputs are '
-                    '{}'.format(self._context(), key, ref, sorted(known)))
+                    "{}: {}={!r} names no output of an earlier layer; known outputs are {}".format(
+                        self._context(), key, ref, sorted(known)
+                    )
+                )
             self._states[key] = name, known[name]
 
     def resolve_outputs(self):
-        '''As for Layer; inputs must be sequences and initial states ``(batch, size)``.'''
+        """As for Layer; inputs must be sequences and initial states ``(batch, size)``."""
         _check_sequence_inputs(self)
         super().resolve_outputs()
         for key, (name, shape) in self._states.items():
             if tuple(shape) != (self.output_size,):
                 raise util.ConfigurationError(
-                    '{}: {}={!r} has shape {} per example, but the initial state must be '
-                    '({},): 2-D data (batch, {})'.format(
-                        self._context(), key, name, checks.shape_text(shape), self.output_size,
-                        self.output_size))
+                    "{}: {}={!r} has shape {} per example, but the initial state must be "
+                    "({},): 2-D data (batch, {})".format(
+                        self._context(),
+                        key,
+                        name,
+                        checks.shape_text(shape),
+                        self.output_size,
+                        self.output_size,
+                    )
+                )
 
     # ----- parameters ----------------------------------------------------
 
     def add_weights(self, name, nin, nout, mean=0, std=0, sparsity=0, radius=0, diagonal=0):
-        '''Create a weight matrix ``'<layer>.<name>'`` of shape (nin, nout).
+        """Create a weight matrix ``'<layer>.<name>'`` of shape (nin, nout).
 
         If ``nin`` is the layer's size and ``nout`` a multiple of it, the
         matrix is ``nout / nin`` independently drawn square blocks side by side,
@@ -181,69 +204,84 @@ class Recurrent(Layer):
         (``radius`` and ``diagonal`` ignored). The default ``std`` is
         ``1 / sqrt(nin + nout)``; keyword arguments of the layer (``std``,
         ``std_<name>``, ...) override the defaults.
-        '''
-        mean = self._option('mean', name, mean)
-        std = self._option('std', name, std or 1 / np.sqrt(nin + nout))
-        sparsity = self._option('sparsity', name, sparsity)
+        """
+        mean = self._option("mean", name, mean)
+        std = self._option("std", name, std or 1 / np.sqrt(nin + nout))
+        sparsity = self._option("sparsity", name, sparsity)
         if nin == self.output_size and nout % nin == 0:
-            radius = self._option('radius', name, radius)
-            diagonal = self._option('diagonal', name, diagonal)
-            value = np.concatenate([
-                util.random_matrix(nin, nin, mean=mean, std=std, sparsity=sparsity,
-                                   radius=radius, diagonal=diagonal, rng=self.rng)
-                for _ in range(nout // nin)], axis=1)
+            radius = self._option("radius", name, radius)
+            diagonal = self._option("diagonal", name, diagonal)
+            value = np.concatenate(
+                [
+                    util.random_matrix(
+                        nin,
+                        nin,
+                        mean=mean,
+                        std=std,
+                        sparsity=sparsity,
+                        radius=radius,
+                        diagonal=diagonal,
+                        rng=self.rng,
+                    )
+                    for _ in range(nout // nin)
+                ],
+                axis=1,
+            )
         else:
-            value = util.random_matrix(nin, nout, mean=mean, std=std, sparsity=sparsity,
-                                       rng=self.rng)
+            value = util.random_matrix(
+                nin, nout, mean=mean, std=std, sparsity=sparsity, rng=self.rng
+            )
         return self._add_param(name, value)
 
-    def _create_rates(self, dist='uniform', size=None, eps=1e-4):
-        '''Fixed (non-learned) rates ``'<layer>.rate'``, or None for learned ones.
+    def _create_rates(self, dist="uniform", size=None, eps=1e-4):
+        """Fixed (non-learned) rates ``'<layer>.rate'``, or None for learned ones.
 
         ``'uniform'``: U(eps, 1 - eps); ``'log'``: exp(U(-6, -eps)). Drawn
         from numpy's **global** random state, as the original did -- unless
         the layer was given ``rates=[...]`` (as its ``to_spec`` does, so that
         a rebuilt or reloaded layer keeps its rates).
-        '''
+        """
         size = size or self.output_size
-        given = self.kwargs.get('rates')
-        if dist in ('uniform', 'log') and given is not None:
+        given = self.kwargs.get("rates")
+        if dist in ("uniform", "log") and given is not None:
             try:
                 rates = np.asarray(given, dtype=_float())
             except (TypeError, ValueError):
                 rates = np.zeros(0)
             if rates.shape != (size,) or not ((rates > 0) & (rates <= 1)).all():
                 raise util.ConfigurationError(
-                    '{}: rates must be {} numbers in (0, 1], not {!r}'.format(
-                        self._context(), size, given))
-        elif dist == 'uniform':
+                    "{}: rates must be {} numbers in (0, 1], not {!r}".format(
+                        self._context(), size, given
+                    )
+                )
+        elif dist == "uniform":
             rates = np.random.uniform(eps, 1 - eps, size=size).astype(_float())
-        elif dist == 'log':
+        elif dist == "log":
             rates = np.exp(np.random.uniform(-6, -eps, size=size).astype(_float()))
         else:
             return None
-        return pytensor.shared(rates.astype(_float()), name=self._param_name('rate'))
+        return pytensor.shared(rates.astype(_float()), name=self._param_name("rate"))
 
     def _rates_spec(self, spec):
-        '''Add ``rate`` (and the values of fixed rates) to a spec.'''
-        spec['rate'] = self.rate
-        if getattr(self, '_rates', None) is not None:
-            spec['rates'] = [float(r) for r in self._rates.get_value()]
+        """Add ``rate`` (and the values of fixed rates) to a spec."""
+        spec["rate"] = self.rate
+        if getattr(self, "_rates", None) is not None:
+            spec["rates"] = [float(r) for r in self._rates.get_value()]
         return spec
 
     def _check_rate(self, rate, choices):
         if not isinstance(rate, str) or rate not in choices:
-            raise util.unknown_name('rate', rate, choices, context='{}: '.format(self._context()))
+            raise util.unknown_name("rate", rate, choices, context="{}: ".format(self._context()))
         return rate
 
     # ----- graph ----------------------------------------------------------
 
     @property
     def _backwards(self):
-        return 'back' in self.kwargs.get('direction', 'forward').lower()
+        return "back" in self.kwargs.get("direction", "forward").lower()
 
     def _sequence(self, inputs):
-        '''The single input, time-major: (time, batch, features), in reading order.
+        """The single input, time-major: (time, batch, features), in reading order.
 
         A backward layer reads its input from the last step to the first,
         so it gets the input reversed in time: every sequence computed from
@@ -254,20 +292,20 @@ class Recurrent(Layer):
         input alone: reversing an input product instead gave a gradient
         program that XLA aborts on (``Invalid binary instruction opcode
         map``), killing the process in the default JAX mode.
-        '''
+        """
         return self._in_reading_order(_batch_major(inputs[self.input_name]))
 
     def _in_reading_order(self, sequence):
-        '''A time-major ``sequence`` in the order this layer steps through it.'''
+        """A time-major ``sequence`` in the order this layer steps through it."""
         return sequence[::-1] if self._backwards else sequence
 
     def _initial(self, inputs, key, batch, size=None):
-        '''The initial state named by ``key`` (``'h_0'``), or zeros (batch, size).
+        """The initial state named by ``key`` (``'h_0'``), or zeros (batch, size).
 
         While :meth:`connect_stateful` builds the layer, a state it was given
         for ``key`` replaces this usual initial state, and the scan's last
         value of the state is recorded as the final state.
-        '''
+        """
         if key in self._states:
             usual = TT.cast(inputs[self._states[key][0]], _float())
         else:
@@ -279,29 +317,29 @@ class Recurrent(Layer):
         return value
 
     def _counter(self, key, batch):
-        '''A carried integer counter (batch,) for ``key`` (``'t_0'``), or None.
+        """A carried integer counter (batch,) for ``key`` (``'t_0'``), or None.
 
         None unless :meth:`connect_stateful` is building the layer: the usual
         graph keeps its scalar counter, exactly as before.
-        '''
+        """
         if self._carry is None:
             return None
-        usual = TT.zeros((batch,), dtype='int64')
+        usual = TT.zeros((batch,), dtype="int64")
         return self._carry[key](usual) if key in self._carry else usual
 
     def _final(self, key, value):
-        '''Record the final value of a carried state (while stateful).'''
+        """Record the final value of a carried state (while stateful)."""
         if self._finals is not None:
             self._finals[key] = value
 
     # ----- carried state ----------------------------------------------------
 
     def state_name(self, key):
-        '''The name of a carried state in a model's state: ``'hid1.h'`` for ``'h_0'``.'''
-        return '{}.{}'.format(self.name, key.split('_')[0])
+        """The name of a carried state in a model's state: ``'hid1.h'`` for ``'h_0'``."""
+        return "{}.{}".format(self.name, key.split("_")[0])
 
     def carried_states(self):
-        '''The states this layer carries: ``[(key, name, shape per example, dtype)]``.
+        """The states this layer carries: ``[(key, name, shape per example, dtype)]``.
 
         Examples
         --------
@@ -309,22 +347,30 @@ class Recurrent(Layer):
         >>> net = theanets.recurrent.Regressor([3, (4, 'lstm'), 2])
         >>> [spec[:3] for spec in net.layers[1].carried_states()]
         [('h_0', 'hid1.h', (4,)), ('c_0', 'hid1.c', (4,))]
-        '''
-        return [(key, self.state_name(key), () if key in self.COUNTERS else (self.output_size,),
-                 'int64' if key in self.COUNTERS else _float())
-                for key in self.CARRIED]
+        """
+        return [
+            (
+                key,
+                self.state_name(key),
+                () if key in self.COUNTERS else (self.output_size,),
+                "int64" if key in self.COUNTERS else _float(),
+            )
+            for key in self.CARRIED
+        ]
 
     def check_stateful(self):
-        '''ConfigurationError if this layer cannot continue from a carried state.'''
+        """ConfigurationError if this layer cannot continue from a carried state."""
         if self._backwards:
             raise util.ConfigurationError(
-                '{}: a layer running backwards in time (direction={!r}) cannot carry its state '
-                'from one call to the next: it reads each sequence from its end, so it needs '
-                'the whole sequence in one call'.format(
-                    self._context(), self.kwargs.get('direction')))
+                "{}: a layer running backwards in time (direction={!r}) cannot carry its state "
+                "from one call to the next: it reads each sequence from its end, so it needs "
+                "the whole sequence in one call".format(
+                    self._context(), self.kwargs.get("direction")
+                )
+            )
 
     def connect_stateful(self, inputs, initial):
-        '''Like :meth:`connect`, starting from given states; also return the final states.
+        """Like :meth:`connect`, starting from given states; also return the final states.
 
         Parameters
         ----------
@@ -340,7 +386,7 @@ class Recurrent(Layer):
         outputs, updates : as for :meth:`connect`
         finals : dict
             Carried state key -> symbolic value after the last time step.
-        '''
+        """
         self.check_stateful()
         self._carry, self._finals, self._pending = dict(initial), {}, []
         try:
@@ -351,59 +397,65 @@ class Recurrent(Layer):
         missing = [key for key in self.CARRIED if key not in finals]
         if missing:
             raise util.ConfigurationError(
-                '{}: the layer declares carried states {} but its transform set no final '
-                'value for {}'.format(self._context(), list(self.CARRIED), missing))
+                "{}: the layer declares carried states {} but its transform set no final "
+                "value for {}".format(self._context(), list(self.CARRIED), missing)
+            )
         return outputs, updates, finals
 
     def _scan(self, step, sequences=(), states=(), constants=()):
-        '''Run ``step`` over the time axis of the time-major ``sequences``.
+        """Run ``step`` over the time axis of the time-major ``sequences``.
 
         ``states`` holds one entry per output of ``step``: the initial value
         of an output that is fed back, or None for one that is not.
         ``constants`` are passed last. The sequences are in reading order
         (see :meth:`_sequence`; reversed for backward layers), and so are
         the time-major outputs of the returned ``(outputs, updates)``.
-        '''
+        """
         states = list(states)
 
         def typed_step(*args):
             # an output fed back must have its initial state's type (e.g. the
             # static shape (?, 1) of a 1-unit layer's zeros)
-            return [out if init is None else init.type.filter_variable(out)
-                    for out, init in zip(step(*args), states)]
+            return [
+                out if init is None else init.type.filter_variable(out)
+                for out, init in zip(step(*args), states, strict=True)
+            ]
 
         values, updates = scan(
-            typed_step, sequences=list(sequences), outputs_info=states,
+            typed_step,
+            sequences=list(sequences),
+            outputs_info=states,
             non_sequences=list(constants),
-            truncate_gradient=self.kwargs.get('bptt_limit', -1),
-            name='{}_scan'.format(self.name))
+            truncate_gradient=self.kwargs.get("bptt_limit", -1),
+            name="{}_scan".format(self.name),
+        )
         self._record_finals(states, values)
         return values, updates
 
     def _fused(self, recurrence, sequence, states, constants=()):
-        '''Like :meth:`_scan`, for a recurrence computed by one operation.
+        """Like :meth:`_scan`, for a recurrence computed by one operation.
 
         ``recurrence(sequence, *states, *constants)`` returns the time-major
         sequence of each state (as :mod:`theanets.ops.lstm` does) from a
         ``sequence`` in reading order (see :meth:`_sequence`). Returns
         ``(outputs, updates)`` as :meth:`_scan`.
-        '''
+        """
         values = list(recurrence(sequence, *states, *constants))
         self._record_finals(states, values)
         return values, []
 
     def _record_finals(self, states, values):
-        '''Record the last step of each carried state (while stateful).'''
+        """Record the last step of each carried state (while stateful)."""
         if self._finals is not None:
             for value, key in self._pending:
-                for init, out in zip(states, values):
+                for init, out in zip(states, values, strict=True):
                     if init is value:
                         self._final(key, out[-1])
 
     @staticmethod
     def _outputs(names, values):
-        '''A dict of named outputs from time-major scan ``values``, made batch-major.'''
-        return {name: _batch_major(value) for name, value in zip(names, values)}
+        """A dict of named outputs from time-major scan ``values``, made batch-major."""
+        return {name: _batch_major(value) for name, value in zip(names, values, strict=True)}
 
     def to_spec(self):
         spec = super().to_spec()

@@ -1,4 +1,4 @@
-'''Gated recurrent layers: LSTM, GRU, MUT1 and SCRN.'''
+"""Gated recurrent layers: LSTM, GRU, MUT1 and SCRN."""
 
 import numpy as np
 import pytensor.tensor as TT
@@ -7,11 +7,11 @@ from ... import util
 from ..._backend import sigmoid
 from .base import Recurrent
 
-__all__ = ['LSTM', 'GRU', 'MUT1', 'SCRN']
+__all__ = ["LSTM", "GRU", "MUT1", "SCRN"]
 
 
 class LSTM(Recurrent):
-    '''A long short-term memory layer with peephole connections.
+    """A long short-term memory layer with peephole connections.
 
     ``z = x_t . xh + b + h_{t-1} . hh`` is split into ``[i, f, c, o]``;
     ``i = sigmoid(z_i + c_{t-1} * ci)``, ``f = sigmoid(z_f + c_{t-1} * cf)``,
@@ -31,22 +31,22 @@ class LSTM(Recurrent):
     >>> net = theanets.recurrent.Regressor([3, (4, 'lstm'), 2])
     >>> [p.name for p in net.layers[1].params]
     ['hid1.xh', 'hid1.hh', 'hid1.b', 'hid1.ci', 'hid1.cf', 'hid1.co']
-    '''
+    """
 
-    STATES = ('h_0', 'c_0')
-    CARRIED = ('h_0', 'c_0')
+    STATES = ("h_0", "c_0")
+    CARRIED = ("h_0", "c_0")
 
     def __init__(self, c_0=None, **kwargs):
         self.c_0 = c_0
         super().__init__(**kwargs)
 
     def setup(self):
-        self.add_weights('xh', self.input_size, 4 * self.output_size)
-        self.add_weights('hh', self.output_size, 4 * self.output_size)
-        self.add_bias('b', 4 * self.output_size, mean=2)
-        self.add_bias('ci', self.output_size)
-        self.add_bias('cf', self.output_size)
-        self.add_bias('co', self.output_size)
+        self.add_weights("xh", self.input_size, 4 * self.output_size)
+        self.add_weights("hh", self.output_size, 4 * self.output_size)
+        self.add_bias("b", 4 * self.output_size, mean=2)
+        self.add_bias("ci", self.output_size)
+        self.add_bias("cf", self.output_size)
+        self.add_bias("co", self.output_size)
 
     def transform(self, inputs):
         n = self.output_size
@@ -54,31 +54,34 @@ class LSTM(Recurrent):
         def step(x_t, h_tm1, c_tm1, hh, ci, cf, co):
             z = x_t + TT.dot(h_tm1, hh)
             i = sigmoid(z[:, :n] + c_tm1 * ci)
-            f = sigmoid(z[:, n:2 * n] + c_tm1 * cf)
-            c = f * c_tm1 + i * TT.tanh(z[:, 2 * n:3 * n])
-            o = sigmoid(z[:, 3 * n:] + c * co)
+            f = sigmoid(z[:, n : 2 * n] + c_tm1 * cf)
+            c = f * c_tm1 + i * TT.tanh(z[:, 2 * n : 3 * n])
+            o = sigmoid(z[:, 3 * n :] + c * co)
             return [o * TT.tanh(c), c]
 
         x = self._sequence(inputs)
         batch = x.shape[1]
-        states = [self._initial(inputs, 'h_0', batch), self._initial(inputs, 'c_0', batch)]
-        constants = [self.find('hh'), self.find('ci'), self.find('cf'), self.find('co')]
-        if self.kwargs.get('bptt_limit', -1) in (None, -1):
+        states = [self._initial(inputs, "h_0", batch), self._initial(inputs, "c_0", batch)]
+        constants = [self.find("hh"), self.find("ci"), self.find("cf"), self.find("co")]
+        if self.kwargs.get("bptt_limit", -1) in (None, -1):
             # the whole recurrence (input products too) and its gradient as
             # one fused operation (imported here: it imports numba, which a
             # model without an LSTM need not load)
             from ...ops.lstm import lstm_sequence
+
             values, updates = self._fused(
-                lstm_sequence, x, states, [self.find('xh'), self.find('b')] + constants)
+                lstm_sequence, x, states, [self.find("xh"), self.find("b")] + constants
+            )
         else:
             # truncated backpropagation is scan's
             values, updates = self._scan(
-                step, [TT.dot(x, self.find('xh')) + self.find('b')], states, constants)
-        return self._outputs(['out', 'cell'], values), updates
+                step, [TT.dot(x, self.find("xh")) + self.find("b")], states, constants
+            )
+        return self._outputs(["out", "cell"], values), updates
 
 
 class GRU(Recurrent):
-    '''A gated recurrent unit layer.
+    """A gated recurrent unit layer.
 
     ``x . w + b`` is split into ``[x_h, x_r, x_z]``;
     ``r = sigmoid(x_r + h_{t-1} . hr)``, ``z = sigmoid(x_z + h_{t-1} . hz)``,
@@ -93,15 +96,15 @@ class GRU(Recurrent):
     >>> net = theanets.recurrent.Regressor([3, (4, 'gru'), 2])
     >>> [p.name for p in net.layers[1].params]
     ['hid1.hh', 'hid1.hr', 'hid1.hz', 'hid1.w', 'hid1.b']
-    '''
+    """
 
     def setup(self):
         n = self.output_size
-        self.add_weights('hh', n, n)
-        self.add_weights('hr', n, n)
-        self.add_weights('hz', n, n)
-        self.add_weights('w', self.input_size, 3 * n)
-        self.add_bias('b', 3 * n)
+        self.add_weights("hh", n, n)
+        self.add_weights("hr", n, n)
+        self.add_weights("hz", n, n)
+        self.add_weights("w", self.input_size, 3 * n)
+        self.add_bias("b", 3 * n)
 
     def transform(self, inputs):
         n = self.output_size
@@ -114,16 +117,18 @@ class GRU(Recurrent):
             return [pre, hid, z, (1 - z) * h_tm1 + z * hid]
 
         x = self._sequence(inputs)
-        xw = TT.dot(x, self.find('w')) + self.find('b')
+        xw = TT.dot(x, self.find("w")) + self.find("b")
         values, updates = self._scan(
-            step, [xw[:, :, :n], xw[:, :, n:2 * n], xw[:, :, 2 * n:]],
-            [None, None, None, self._initial(inputs, 'h_0', x.shape[1])],
-            [self.find('hh'), self.find('hr'), self.find('hz')])
-        return self._outputs(['pre', 'hid', 'rate', 'out'], values), updates
+            step,
+            [xw[:, :, :n], xw[:, :, n : 2 * n], xw[:, :, 2 * n :]],
+            [None, None, None, self._initial(inputs, "h_0", x.shape[1])],
+            [self.find("hh"), self.find("hr"), self.find("hz")],
+        )
+        return self._outputs(["pre", "hid", "rate", "out"], values), updates
 
 
 class MUT1(Recurrent):
-    '''The first "mutated" gated unit (MUT1) of Jozefowicz et al. (2015).
+    """The first "mutated" gated unit (MUT1) of Jozefowicz et al. (2015).
 
     ``z = sigmoid(x . xz + bz)``, ``r = sigmoid(x . xr + br + h_{t-1} . hr)``,
     ``pre = tanh(x . xh + bh) + (r h_{t-1}) . hh``, ``hid = tanh(pre)``,
@@ -137,15 +142,15 @@ class MUT1(Recurrent):
     >>> net = theanets.recurrent.Regressor([3, (4, 'mut1'), 2])
     >>> [p.name for p in net.layers[1].params]
     ['hid1.xh', 'hid1.xr', 'hid1.xz', 'hid1.hh', 'hid1.hr', 'hid1.bh', 'hid1.br', 'hid1.bz']
-    '''
+    """
 
     def setup(self):
         d, n = self.input_size, self.output_size
-        for name in ('xh', 'xr', 'xz'):
+        for name in ("xh", "xr", "xz"):
             self.add_weights(name, d, n)
-        self.add_weights('hh', n, n)
-        self.add_weights('hr', n, n)
-        for name in ('bh', 'br', 'bz'):
+        self.add_weights("hh", n, n)
+        self.add_weights("hr", n, n)
+        for name in ("bh", "br", "bz"):
             self.add_bias(name, n)
 
     def transform(self, inputs):
@@ -158,14 +163,16 @@ class MUT1(Recurrent):
 
         x = self._sequence(inputs)
         values, updates = self._scan(
-            step, [TT.dot(x, self.find('x' + k)) + self.find('b' + k) for k in 'hrz'],
-            [None, None, None, self._initial(inputs, 'h_0', x.shape[1])],
-            [self.find('hh'), self.find('hr')])
-        return self._outputs(['pre', 'hid', 'rate', 'out'], values), updates
+            step,
+            [TT.dot(x, self.find("x" + k)) + self.find("b" + k) for k in "hrz"],
+            [None, None, None, self._initial(inputs, "h_0", x.shape[1])],
+            [self.find("hh"), self.find("hr")],
+        )
+        return self._outputs(["pre", "hid", "rate", "out"], values), updates
 
 
 class SCRN(Recurrent):
-    '''A structurally constrained recurrent network (Mikolov et al., 2014).
+    """A structurally constrained recurrent network (Mikolov et al., 2014).
 
     ``x . w`` is split into ``[x_h, x_s]``; the slow context state
     ``s_t = (1 - r) s_{t-1} + r x_s`` and the hidden state
@@ -196,32 +203,37 @@ class SCRN(Recurrent):
     >>> net = theanets.recurrent.Regressor([3, (4, 'scrn'), 2])
     >>> [p.name for p in net.layers[1].params]
     ['hid1.w', 'hid1.sh', 'hid1.hh', 'hid1.ho', 'hid1.so', 'hid1.b', 'hid1.r']
-    '''
+    """
 
-    STATES = ('h_0', 's_0')
-    CARRIED = ('s_0', 'h_0')
-    RATES = ('vector', 'uniform', 'log')
+    STATES = ("h_0", "s_0")
+    CARRIED = ("s_0", "h_0")
+    RATES = ("vector", "uniform", "log")
 
-    def __init__(self, rate='vector', s_0=None, context_size=None, **kwargs):
+    def __init__(self, rate="vector", s_0=None, context_size=None, **kwargs):
         self.s_0 = s_0
         super().__init__(**kwargs)
         self.rate = self._check_rate(rate, self.RATES)
-        if context_size is not None and (isinstance(context_size, bool) or not isinstance(
-                context_size, (int, float, np.integer, np.floating)) or context_size <= 0):
+        if context_size is not None and (
+            isinstance(context_size, bool)
+            or not isinstance(context_size, (int, float, np.integer, np.floating))
+            or context_size <= 0
+        ):
             raise util.ConfigurationError(
-                '{}: context_size must be a positive number, not {!r}'.format(
-                    self._context(), context_size))
+                "{}: context_size must be a positive number, not {!r}".format(
+                    self._context(), context_size
+                )
+            )
         self.context_size = context_size
 
     def setup(self):
         n = self.output_size
-        self.add_weights('w', self.input_size, 2 * n)
-        for name in ('sh', 'hh', 'ho', 'so'):
+        self.add_weights("w", self.input_size, 2 * n)
+        for name in ("sh", "hh", "ho", "so"):
             self.add_weights(name, n, n)
-        self.add_bias('b', n)
+        self.add_bias("b", n)
         self._rates = self._create_rates(self.rate)
-        if self.rate == 'vector':
-            self.add_bias('r', n)
+        if self.rate == "vector":
+            self.add_bias("r", n)
 
     def transform(self, inputs):
         n = self.output_size
@@ -231,23 +243,28 @@ class SCRN(Recurrent):
             return [s, self.activate(xh_t + TT.dot(h_tm1, hh) + TT.dot(s, sh))]
 
         x = self._sequence(inputs)
-        xw = TT.dot(x, self.find('w'))
-        rate = sigmoid(self.find('r')) if self.rate == 'vector' else self._rates
+        xw = TT.dot(x, self.find("w"))
+        rate = sigmoid(self.find("r")) if self.rate == "vector" else self._rates
         batch = x.shape[1]
         values, updates = self._scan(
-            step, [xw[:, :, :n], xw[:, :, n:]],
-            [self._initial(inputs, 's_0', batch), self._initial(inputs, 'h_0', batch)],
-            [rate, self.find('hh'), self.find('sh')])
-        outputs = self._outputs(['state', 'hid'], values)
-        outputs['out'] = (TT.dot(outputs['hid'], self.find('ho')) +
-                          TT.dot(outputs['state'], self.find('so')) + self.find('b'))
-        outputs['rate'] = rate
+            step,
+            [xw[:, :, :n], xw[:, :, n:]],
+            [self._initial(inputs, "s_0", batch), self._initial(inputs, "h_0", batch)],
+            [rate, self.find("hh"), self.find("sh")],
+        )
+        outputs = self._outputs(["state", "hid"], values)
+        outputs["out"] = (
+            TT.dot(outputs["hid"], self.find("ho"))
+            + TT.dot(outputs["state"], self.find("so"))
+            + self.find("b")
+        )
+        outputs["rate"] = rate
         return outputs, updates
 
     @property
     def resolved_context_size(self):
-        '''``context_size`` as the original resolved it: ``int(1 + sqrt(size))`` by
-        default, ``int(fraction * size)`` for a float, else the int given.'''
+        """``context_size`` as the original resolved it: ``int(1 + sqrt(size))`` by
+        default, ``int(fraction * size)`` for a float, else the int given."""
         n = self.output_size
         if self.context_size is None:
             return int(1 + np.sqrt(n))
