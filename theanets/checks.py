@@ -21,7 +21,7 @@ import numpy as np
 import pytensor
 import scipy.sparse
 
-from . import util
+from . import streaming, util
 
 __all__ = [
     "shape_text",
@@ -504,6 +504,25 @@ def prepare_one(caller, expected, value):
                 expected.describe(),
             )
         )
+    if streaming.is_file_backed(value):
+        return _prepare_file_backed(where, expected, value)
+    return _check_and_cast(where, expected, value, data)
+
+
+def _prepare_file_backed(where, expected, value):
+    """Check a memmap a chunk of rows at a time; cast it a batch at a time later.
+
+    Checking or casting the whole array at once would read all of it into
+    memory (see :mod:`theanets.streaming`).
+    """
+    for rows in streaming.row_chunks(value):
+        _check_and_cast(where, expected, *[streaming.read(value, rows)] * 2)
+    dtype = "int32" if expected.dtype == "int" else pytensor.config.floatX
+    return value if value.dtype == dtype else streaming.CastArray(value, dtype)
+
+
+def _check_and_cast(where, expected, value, data):
+    """Check the values of ``value`` (``data``: its stored values) and cast it."""
     if expected.dtype == "int":
         if np.issubdtype(data.dtype, np.floating):
             if not np.all(np.isfinite(data)) or np.any(data != np.round(data)):

@@ -228,7 +228,7 @@ class Autoencoder(graph.Network):
         """
         key = self._find_output(layer)
         self._graph(key, **kwargs)
-        enc = self.feed_forward(x, **kwargs)[key]
+        enc = self._output(x, key, **kwargs)
         if sample:
             if enc.size and (enc.min() < 0 or enc.max() > 1):
                 raise util.DataError(
@@ -492,7 +492,7 @@ class Classifier(graph.Network):
             The probability of each class for each example, shape
             ``(examples, classes)``; each row sums to 1.
         """
-        return self.feed_forward(x, **kwargs)[self.layers[-1].output_name]
+        return self._output(x, self.layers[-1].output_name, **kwargs)
 
     def predict_logit(self, x, **kwargs):
         """Values of the output layer before the softmax (its ``pre`` output).
@@ -511,7 +511,7 @@ class Classifier(graph.Network):
             The logits of each class for each example, shape
             ``(examples, classes)``; their softmax is :meth:`predict_proba`.
         """
-        return self.feed_forward(x, **kwargs)[self.layers[-1].full_name("pre")]
+        return self._output(x, self.layers[-1].full_name("pre"), **kwargs)
 
     def classify(self, x, **kwargs):
         """Deprecated alias of :meth:`predict`.

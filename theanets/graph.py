@@ -15,7 +15,18 @@ import numpy as np
 import pytensor
 import pytensor.tensor as TT
 
-from . import _mode, checks, layers, losses, options, regularizers, serialize, trainer, util
+from . import (
+    _mode,
+    checks,
+    layers,
+    losses,
+    options,
+    regularizers,
+    serialize,
+    streaming,
+    trainer,
+    util,
+)
 
 __all__ = ["Network"]
 
@@ -564,13 +575,22 @@ class Network:
             )
         return checks.prepare_one(caller, expected[0], x)
 
-    def feed_forward(self, x, **kwargs):
+    def feed_forward(self, x, batch_size=None, **kwargs):
         """Compute every output of the network for input ``x``.
 
         Parameters
         ----------
         x : ndarray (or scipy.sparse matrix for a sparse input)
-            Input data, examples along axis 0.
+            Input data, examples along axis 0. A :class:`numpy.memmap` is
+            read one slice of ``batch_size`` rows at a time.
+        batch_size : int, optional
+            Compute the outputs this many examples at a time (into one
+            result, the same as one call for a model without noise or
+            dropout): for inputs too large to pass to one compiled call, or
+            stored on disk. Every output is kept, the input layer's (a copy
+            of ``x``) among them: for inputs larger than memory use
+            ``predict`` (or ``predict_proba``, ``encode``), which keeps one.
+            Default: all examples at once.
         **kwargs
             Regularizers (``hidden_dropout=0.5``, ``input_noise=0.1``, ...)
             applied while computing; see :func:`theanets.regularizers.from_kwargs`.
@@ -580,7 +600,14 @@ class Network:
         dict mapping each output name (``'hid1:out'``) to an ndarray.
         """
         self._check_complete("feed_forward")
-        x = self._check_input("{}.feed_forward".format(type(self).__name__), x)
+        caller = "{}.feed_forward".format(type(self).__name__)
+        x = self._check_input(caller, x)
+        if batch_size is not None:
+            return streaming.in_batches(
+                lambda rows: self.feed_forward(rows, **kwargs), x, batch_size, caller
+            )
+        if streaming.is_streamed(x):  # a memmap in one call: read into memory
+            x = streaming.read(x, slice(None))
         regs = regularizers.from_kwargs(self, **kwargs)
         key = self._hash(regs)
         outputs, updates = self.build_graph(regs)
@@ -591,8 +618,37 @@ class Network:
         return dict(zip(labels, fn(x), strict=True))
 
     def predict(self, x, **kwargs):
-        """Compute the network's output (the last layer's ``out``) for ``x``."""
-        return self.feed_forward(x, **kwargs)[self.layers[-1].output_name]
+        """Compute the network's output (the last layer's ``out``) for ``x``.
+
+        Parameters
+        ----------
+        x : ndarray
+            Input data, examples along axis 0.
+        **kwargs
+            ``batch_size=`` and regularizers, as for :meth:`feed_forward`.
+
+        Returns
+        -------
+        ndarray
+            The output layer's values, one row per example.
+        """
+        return self._output(x, self.layers[-1].output_name, **kwargs)
+
+    def _output(self, x, name, batch_size=None, **kwargs):
+        """The output ``name`` of :meth:`feed_forward` alone.
+
+        In batches, only this output is stitched into one array: the others
+        (the input layer's, a copy of ``x``, among them) would take as much
+        memory as the data.
+        """
+        if batch_size is None:
+            return self.feed_forward(x, **kwargs)[name]
+        self._check_complete("predict")
+        caller = "{}.predict".format(type(self).__name__)
+        x = self._check_input(caller, x)
+        return streaming.in_batches(
+            lambda rows: {name: self.feed_forward(rows, **kwargs)[name]}, x, batch_size, caller
+        )[name]
 
     def score(self, x, y, w=None, **kwargs):
         """Weighted coefficient of determination (R^2) of predictions of ``y``.

@@ -27,7 +27,7 @@ import warnings
 
 import numpy as np
 
-from . import _mode, checks, downhill, feedback, layers, options, regularizers, util
+from . import _mode, checks, downhill, feedback, layers, options, regularizers, streaming, util
 
 __all__ = [
     "Checkpointer",
@@ -163,6 +163,8 @@ def itertrain(
             label,
             ", algo='pretrain' trains on the inputs alone" if pretrain else "",
         )
+        if streaming.is_batch_iterable(data):  # a generator, a DataLoader, ...
+            data = streaming.IterableBatches(data)
         if callable(data):
             data = CheckedBatches(
                 data,

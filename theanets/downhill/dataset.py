@@ -7,7 +7,7 @@ import numpy as np
 import scipy.sparse
 from pytensor.compile.sharedvalue import SharedVariable
 
-from .. import util
+from .. import streaming, util
 from ..checks import check_int, is_count
 
 __all__ = ["Dataset"]
@@ -34,15 +34,21 @@ def _is_sparse(x):
 
 
 def _is_array(x):
-    return isinstance(x, (np.ndarray, SharedVariable)) or _is_sparse(x) or _is_pandas(x)
+    return (
+        isinstance(x, (np.ndarray, SharedVariable, streaming.CastArray))
+        or _is_sparse(x)
+        or _is_pandas(x)
+    )
 
 
 def _take(x, part, axis):
     """Slice ``x`` with the slice ``part`` along ``axis``."""
     if _is_pandas(x):
         return x.iloc[part] if axis == 0 else x.iloc[:, part]
-    index = [slice(None)] * axis + [part]
-    return x[tuple(index)]
+    index = tuple([slice(None)] * axis + [part])
+    if streaming.is_streamed(x):  # read into memory now, the file's pages let go
+        return streaming.read(x, index)
+    return x[index]
 
 
 class Dataset:
@@ -58,7 +64,9 @@ class Dataset:
     ----------
     inputs : array, sequence of arrays, or callable
         Arrays (numpy, scipy.sparse csr/csc, pandas Series/DataFrame, or
-        pytensor shared variables), all of the same length along ``axis``,
+        pytensor shared variables; a :class:`numpy.memmap` is read one
+        mini-batch at a time, see :mod:`theanets.streaming`), all of the
+        same length along ``axis``,
         in the order of the optimizer's inputs; a single array is wrapped in
         a list. Or a zero-argument callable returning one mini-batch (a list
         of arrays) per call.

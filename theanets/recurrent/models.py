@@ -180,6 +180,13 @@ class _Sequences:
         if state is None and not return_state:
             return super().feed_forward(x, **kwargs)
         caller = "{}.feed_forward".format(type(self).__name__)
+        if kwargs.get("batch_size") is not None:
+            raise util.ConfigurationError(
+                "{}: batch_size= computes independent slices of the examples, but "
+                "state=/return_state=True carry one state for all of them; split "
+                "the examples (and the state) yourself".format(caller)
+            )
+        kwargs.pop("batch_size", None)
         x = self._check_input(caller, x)
         regs = regularizers.from_kwargs(self, **kwargs)
         fn, labels, names = self._stateful_function(state is not None, regs)
@@ -194,6 +201,9 @@ class _Sequences:
 
     def _pick(self, name, x, state, return_state, kwargs, post=None):
         """Output ``name`` of :meth:`feed_forward` (transformed by ``post``), with state."""
+        if state is None and not return_state:
+            value = self._output(x, name, **kwargs)
+            return value if post is None else post(value)
         result = self.feed_forward(x, state=state, return_state=return_state, **kwargs)
         outputs, final = result if return_state else (result, None)
         value = outputs[name] if post is None else post(outputs[name])
