@@ -39,7 +39,10 @@ import warnings
 import numpy as np
 import pytensor
 from pytensor.compile.mode import Mode, get_mode
+from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.traversal import ancestors
+
+from . import parallel
 
 __all__ = ["default_mode", "jax_mode", "user_mode", "jax_available"]
 
@@ -279,6 +282,8 @@ def _make_jax_linker():
             # Updated shared variables keep JAX's arrays, so that parameters
             # stay on the device between steps.
             updated = set((getattr(self.fgraph, "update_mapping", None) or {}).keys())
+            # data (not shared values) is split over the devices of train(devices=)
+            is_data = [not isinstance(v, SharedVariable) for v in self.fgraph.inputs]
             plain = [i for i in range(len(self.fgraph.outputs)) if i not in updated]
 
             def call(*args):
@@ -293,9 +298,9 @@ def _make_jax_linker():
                     )
                 if not _JAX_STARTED:
                     _JAX_STARTED.append(True)
-                outputs = list(jitted(*args))
+                outputs = list(jitted(*parallel.place(args, is_data)))
                 for i in plain:
-                    outputs[i] = np.asarray(outputs[i])
+                    outputs[i] = parallel.to_numpy(outputs[i])
                 return outputs
 
             return call
@@ -601,4 +606,4 @@ def keep_numpy_values(variables):
     for var in variables:
         value = var.get_value(borrow=True)
         if not isinstance(value, np.ndarray):
-            var.set_value(np.asarray(value), borrow=True)
+            var.set_value(parallel.to_numpy(value), borrow=True)

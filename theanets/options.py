@@ -38,6 +38,7 @@ LOOP_OPTIONS = {
     "max_updates": (None, "stop after this many updates (default: no limit)"),
     "algorithm": (None, "deprecated synonym of algo"),
     "regularizers": (None, "a list of Regularizer instances, or a dict of options"),
+    "devices": (None, "JAX devices (a count or a list) to split each mini-batch over"),
 }
 
 

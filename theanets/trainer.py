@@ -27,7 +27,18 @@ import warnings
 
 import numpy as np
 
-from . import _mode, checks, downhill, feedback, layers, options, regularizers, streaming, util
+from . import (
+    _mode,
+    checks,
+    downhill,
+    feedback,
+    layers,
+    options,
+    parallel,
+    regularizers,
+    streaming,
+    util,
+)
 
 __all__ = [
     "Checkpointer",
@@ -195,11 +206,15 @@ def itertrain(
     kwargs["progress"] = shown = feedback.Progress(
         network, kwargs.get("progress"), kwargs.get("max_updates")
     )
+    devices = kwargs.pop("devices", None)
     try:
-        for i, monitors in enumerate(shown.watch(trainer.itertrain(train_ds, valid_ds, **kwargs))):
-            _mode.keep_numpy_values(network.params)
-            yield monitors
-            saver.after_iteration(i)
+        with parallel.using(devices) as setting:
+            steps = shown.watch(trainer.itertrain(train_ds, valid_ds, **kwargs))
+            for i, monitors in enumerate(steps):
+                parallel.require_used(setting)
+                _mode.keep_numpy_values(network.params)
+                yield monitors
+                saver.after_iteration(i)
         saver.at_end()
     finally:
         _mode.keep_numpy_values(network.params)
