@@ -433,3 +433,42 @@ def test_missing_scikit_learn_is_explained(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn.base", None)  # as if it were not installed
     with pytest.raises(ImportError, match=r"theanets.sklearn needs scikit-learn 1.6 or later"):
         spec.loader.exec_module(importlib.util.module_from_spec(spec))
+
+
+def test_default_classifier_fits_iris_as_well_as_mlpclassifier():
+    # the defaults follow MLPClassifier's (100 hidden units, 200 passes,
+    # 10 without improvement): scaled iris is learned, not under-fitted
+    from sklearn.datasets import load_iris
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_iris(return_X_y=True)
+    pipe = make_pipeline(StandardScaler(), NetworkClassifier(random_state=0))
+    assert cross_val_score(pipe, X, y, cv=3).mean() >= 0.93
+
+
+def test_default_regressor_learns_unscaled_targets():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-1, 1, size=(128, 3))
+    y = 5000.0 + 800.0 * (X[:, 0] - 2 * X[:, 1] + 0.5 * X[:, 2] ** 2)
+    reg = NetworkRegressor(random_state=0).fit(X, y)
+    np.testing.assert_allclose(reg.y_mean_, [y.mean()])
+    np.testing.assert_allclose(reg.y_scale_, [y.std()])
+    assert reg.predict(X).shape == (128,)
+    assert abs(reg.predict(X).mean() - y.mean()) < 0.05 * y.std()  # original units
+    assert reg.score(X, y) > 0.9
+    raw = NetworkRegressor(random_state=0, standardize_targets=False).fit(X, y)
+    np.testing.assert_array_equal(raw.y_scale_, [1.0])
+    assert raw.score(X, y) < reg.score(X, y)  # the reason for the default
+
+
+def test_standardized_regressor_keeps_constant_and_multi_column_targets():
+    rng = np.random.RandomState(1)
+    X = rng.randn(60, 2)
+    Y = np.column_stack([np.full(60, 3.0), 100 * X[:, 0]])
+    reg = NetworkRegressor(random_state=0, max_updates=20).fit(X, Y)
+    np.testing.assert_array_equal(reg.y_scale_[0], 1.0)  # constant column: scale 1
+    np.testing.assert_allclose(reg.y_mean_, Y.mean(axis=0))
+    np.testing.assert_allclose(reg.y_scale_[1], Y[:, 1].std())
+    assert reg.predict(X).shape == (60, 2)

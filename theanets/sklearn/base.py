@@ -407,7 +407,8 @@ _PARAMS_DOC = """
         units; a tuple or dict is a theanets layer spec (e.g. ``(64,
         'tanh')`` or ``dict(size=64, activation='tanh')``, see
         :meth:`theanets.Network.add_layer`). The input and output layers are
-        sized from the data. Default ``(32,)``.
+        sized from the data. Default ``(100,)`` (as scikit-learn's
+        ``MLPClassifier``; ``AutoencoderTransformer``: ``(32,)``).
     activation : str
         The activation of hidden layers whose spec names none (default
         ``'relu'``; see :mod:`theanets.activations`).
@@ -418,10 +419,12 @@ _PARAMS_DOC = """
     batch_size : int
         Samples per mini-batch (default 32).
     max_updates : int
-        Most passes over the training data (default 100). One update of
-        theanets is one pass (epoch) over the mini-batches.
+        Most passes over the training data (default 200, as
+        ``MLPClassifier``'s ``max_iter``). One update of theanets is one
+        pass (epoch) over the mini-batches.
     patience : int or float
-        Validations without improvement before training stops (default 5).
+        Validations without improvement before training stops (default 10,
+        as ``MLPClassifier``'s ``n_iter_no_change``).
     min_improvement : float
         Relative improvement of the validation loss that counts (default 0).
     validate_every : int

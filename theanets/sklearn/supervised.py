@@ -52,14 +52,14 @@ class NetworkClassifier(ClassifierMixin, _NetworkEstimator):
 
     def __init__(
         self,
-        layers=(32,),
+        layers=(100,),
         activation="relu",
         loss="xe",
         algo="adam",
         learning_rate=1e-3,
         batch_size=32,
-        max_updates=100,
-        patience=5,
+        max_updates=200,
+        patience=10,
         min_improvement=0.0,
         validate_every=1,
         validation_fraction=0.0,
@@ -229,9 +229,11 @@ class NetworkRegressor(RegressorMixin, _NetworkEstimator):
 
     One linear output unit per target column; ``y`` may have one column or
     several. Neural networks learn best when the targets are of the order of
-    1: scale them, e.g. with
-    :class:`sklearn.compose.TransformedTargetRegressor` and a
-    :class:`~sklearn.preprocessing.StandardScaler`.
+    1, so by default each target column is standardised (its mean
+    subtracted, divided by its standard deviation, both taken from the
+    data given to ``fit`` or the first ``partial_fit``) before training, and
+    predictions are mapped back: unscaled targets (prices, counts) work as
+    they are. The loss curves and ``model_`` are in standardised units.
 
     Parameters
     ----------
@@ -241,6 +243,9 @@ class NetworkRegressor(RegressorMixin, _NetworkEstimator):
     loss : str
         ``'mse'`` (the default), ``'mae'``, or another theanets loss that
         compares outputs with real-valued targets.
+    standardize_targets : bool
+        Train on standardised targets and map predictions back (default
+        True); False trains on ``y`` as given.
 
     Attributes
     ----------"""
@@ -248,6 +253,9 @@ class NetworkRegressor(RegressorMixin, _NetworkEstimator):
         + """
     n_outputs_ : int
         Number of target columns.
+    y_mean_, y_scale_ : ndarray of shape (n_outputs,)
+        What each target column was centred and divided by (0 and 1 with
+        ``standardize_targets=False``; a constant column's scale is 1).
 
     Examples
     --------
@@ -266,14 +274,14 @@ class NetworkRegressor(RegressorMixin, _NetworkEstimator):
 
     def __init__(
         self,
-        layers=(32,),
+        layers=(100,),
         activation="relu",
         loss="mse",
         algo="adam",
         learning_rate=1e-3,
         batch_size=32,
-        max_updates=100,
-        patience=5,
+        max_updates=200,
+        patience=10,
         min_improvement=0.0,
         validate_every=1,
         validation_fraction=0.0,
@@ -287,7 +295,9 @@ class NetworkRegressor(RegressorMixin, _NetworkEstimator):
         train_options=None,
         random_state=None,
         verbose=0,
+        standardize_targets=True,
     ):
+        self.standardize_targets = standardize_targets
         self.layers = layers
         self.activation = activation
         self.loss = loss
@@ -310,8 +320,10 @@ class NetworkRegressor(RegressorMixin, _NetworkEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _targets(self, y, first):
-        """``y`` as a 2-d array; the first call records whether it was 1-d."""
+    def _targets(self, y, first, weights=None):
+        """``y`` as a 2-d array, standardised; the first call records whether
+        it was 1-d and (with ``standardize_targets``) each column's mean and
+        scale."""
         if first:
             self._y_1d = y.ndim == 1
         y2 = y.reshape(-1, 1) if y.ndim == 1 else y
@@ -321,7 +333,19 @@ class NetworkRegressor(RegressorMixin, _NetworkEstimator):
                     type(self).__name__, y2.shape[1], self.n_outputs_
                 )
             )
-        return y2
+        if first:
+            if self.standardize_targets:
+                # weighted by the sample weights, so that a sample of weight
+                # 0 counts for nothing here either (it is left out of training)
+                w = np.ones(len(y2)) if weights is None else np.asarray(weights, dtype=float)
+                mean = np.average(y2, axis=0, weights=w)
+                scale = np.sqrt(np.average((y2 - mean) ** 2, axis=0, weights=w))
+                self.y_mean_ = mean
+                self.y_scale_ = np.where(scale > 0, scale, 1.0)
+            else:
+                self.y_mean_ = np.zeros(y2.shape[1])
+                self.y_scale_ = np.ones(y2.shape[1])
+        return (y2 - self.y_mean_) / self.y_scale_
 
     def _build(self, X, y):
         self.n_outputs_ = y.shape[1]
@@ -350,7 +374,7 @@ class NetworkRegressor(RegressorMixin, _NetworkEstimator):
             self, X, y, accept_sparse="csr", dtype=_DTYPES, multi_output=True, y_numeric=True
         )
         weights = self._weights(sample_weight, X)
-        y = self._targets(y, first=True)
+        y = self._targets(y, True, weights)
         self._build(X, y)
         return self._fit([X, y, np.repeat(weights[:, None], y.shape[1], axis=1)])
 
@@ -378,7 +402,7 @@ class NetworkRegressor(RegressorMixin, _NetworkEstimator):
             reset=first,
         )
         weights = self._weights(sample_weight, X)
-        y = self._targets(y, first)
+        y = self._targets(y, first, weights)
         if first:
             self._build(X, y)
             self.loss_curve_, self.validation_loss_curve_ = [], []
@@ -392,6 +416,7 @@ class NetworkRegressor(RegressorMixin, _NetworkEstimator):
         (n_samples, n_outputs); float64."""
         X = self._check_X(X)
         out = self._padded(self.model_.predict, X).astype(np.float64)
+        out = out * self.y_scale_ + self.y_mean_
         return out[:, 0] if self._y_1d else out
 
     def __sklearn_tags__(self):
