@@ -1,0 +1,35 @@
+"""Type aliases shared by the package's annotations.
+
+PyTensor's symbolic variables have many classes (dense, sparse, shared,
+constant) whose common methods mypy cannot always see on one base, so the
+annotations name them through :data:`Symbolic`, one alias kept here; the
+numeric arrays a model takes and returns are :data:`Array` (anything
+``numpy.asarray`` accepts) and :data:`NDArray`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+#: A symbolic PyTensor variable: ``TensorVariable``, ``SparseVariable``, a
+#: shared or a constant one. ``Any`` because their methods (``.sum()``,
+#: ``.ndim``, ``.dimshuffle``) are not declared on one common base.
+Symbolic: TypeAlias = Any
+
+#: A graph's outputs by full name (``'hid1:out'``).
+Outputs: TypeAlias = Mapping[str, Symbolic]
+
+#: Numeric input data: anything ``numpy.asarray`` accepts.
+Array: TypeAlias = npt.ArrayLike
+
+#: A numpy array a model returns.
+NDArray: TypeAlias = npt.NDArray[Any]
+
+#: A seed or generator, as ``numpy.random.default_rng`` takes.
+Seed: TypeAlias = int | np.random.Generator | None
+
+__all__ = ["Array", "NDArray", "Outputs", "Seed", "Symbolic"]
