@@ -29,7 +29,7 @@ Array: TypeAlias = npt.ArrayLike
 #: A numpy array a model returns.
 NDArray: TypeAlias = npt.NDArray[Any]
 
-#: A seed or generator, as ``numpy.random.default_rng`` takes.
-Seed: TypeAlias = int | np.random.Generator | None
+#: A model's or layer's ``rng``: a seed, or a numpy random state or generator.
+Rng: TypeAlias = int | np.random.RandomState | np.random.Generator | None
 
-__all__ = ["Array", "NDArray", "Outputs", "Seed", "Symbolic"]
+__all__ = ["Array", "NDArray", "Outputs", "Rng", "Symbolic"]
