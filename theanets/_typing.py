@@ -9,8 +9,9 @@ numeric arrays a model takes and returns are :data:`Array` (anything
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
-from typing import Any, TypeAlias
+from typing import IO, Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -32,4 +33,7 @@ NDArray: TypeAlias = npt.NDArray[Any]
 #: A model's or layer's ``rng``: a seed, or a numpy random state or generator.
 Rng: TypeAlias = int | np.random.RandomState | np.random.Generator | None
 
-__all__ = ["Array", "NDArray", "Outputs", "Rng", "Symbolic"]
+#: Where a model is saved or loaded: a path, or an open binary file.
+PathOrFile: TypeAlias = str | os.PathLike[str] | IO[bytes]
+
+__all__ = ["Array", "NDArray", "Outputs", "PathOrFile", "Rng", "Symbolic"]
