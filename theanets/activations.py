@@ -14,7 +14,7 @@ Plain names: ``linear``, ``logistic``/``sigmoid``, ``tanh``, ``softplus``,
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pytensor
@@ -23,9 +23,6 @@ import pytensor.tensor as TT
 from . import util
 from ._backend import sigmoid, softplus
 from ._typing import Symbolic
-
-if TYPE_CHECKING:
-    from .layers.base import Layer
 
 __all__ = ["build", "Activation", "Compose", "Prelu", "LGrelu", "Elu", "Maxout"]
 
@@ -100,7 +97,7 @@ class _Plain:
         return "Activation({!r})".format(self.name)
 
 
-def build(name: str | Activation, layer: Layer, **kwargs: Any) -> Activation | _Plain:
+def build(name: str | Activation, layer: Any, **kwargs: Any) -> Activation | _Plain:
     """Construct the activation function called ``name`` for ``layer``.
 
     Parameters
@@ -186,7 +183,7 @@ class Activation(metaclass=util.Registrar):
     True
     """
 
-    def __init__(self, name: str, layer: Layer, **kwargs: Any) -> None:
+    def __init__(self, name: str, layer: Any, **kwargs: Any) -> None:
         self.name = name
         self.layer = layer
         self.kwargs = kwargs
@@ -234,7 +231,7 @@ class Compose(Activation):
     def __init__(
         self,
         name: str,
-        layer: Layer,
+        layer: Any,
         inner: Activation | _Plain,
         outer: Activation | _Plain,
         **kwargs: Any,

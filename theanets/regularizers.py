@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import MutableMapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pytensor.tensor as TT
@@ -22,9 +22,6 @@ from . import checks, util
 from ._backend import random_source
 from ._typing import Outputs, Symbolic
 from .layers.base import Input, Layer
-
-if TYPE_CHECKING:
-    from .graph import Network
 
 __all__ = [
     "from_kwargs",
@@ -91,7 +88,7 @@ def check_regularizers(value: Any, context: str = "regularizers") -> Any:
     return value
 
 
-def from_kwargs(graph: Network, **kwargs: Any) -> list[Regularizer]:
+def from_kwargs(graph: Any, **kwargs: Any) -> list[Regularizer]:
     """Build the regularizers named in keyword arguments.
 
     Parameters

@@ -14,7 +14,7 @@ import inspect
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pytensor
@@ -23,9 +23,6 @@ import pytensor.tensor as TT
 from .. import activations, checks, util
 from .._backend import sparse_input
 from .._typing import Outputs, Symbolic
-
-if TYPE_CHECKING:
-    from ..graph import Network
 
 #: A per-example shape: one size per axis, None where unknown.
 Shape = tuple[int | None, ...]
@@ -310,7 +307,7 @@ class Layer(metaclass=util.Registrar):
             )
         return tuple(inputs)
 
-    def bind(self, graph: Network, reset: bool = True, initialize: bool = True) -> None:
+    def bind(self, graph: Any, reset: bool = True, initialize: bool = True) -> None:
         """Resolve inputs and outputs against ``graph`` and create parameters.
 
         Parameters
