@@ -171,7 +171,10 @@ def save_safe(network: Any, filename_or_handle: PathOrFile) -> None:
     arrays[META_KEY] = np.array(meta)
 
     def write(handle):
-        np.savez(handle, allow_pickle=False, **arrays)
+        # Numbers and the description's string only: nothing that would need
+        # pickling. (numpy < 2.1's savez has no allow_pickle argument: it
+        # would store one as an array named 'allow_pickle'.)
+        np.savez(handle, **arrays)
 
     if hasattr(filename_or_handle, "write"):
         write(filename_or_handle)
