@@ -11,7 +11,10 @@ Plain names: ``linear``, ``logistic``/``sigmoid``, ``tanh``, ``softplus``,
 ``norm:mean``, ``norm:max``, ``norm:std``, ``norm:z``.
 """
 
+from __future__ import annotations
+
 import functools
+from typing import Any
 
 import numpy as np
 import pytensor
@@ -19,6 +22,7 @@ import pytensor.tensor as TT
 
 from . import util
 from ._backend import sigmoid, softplus
+from ._typing import Symbolic
 
 __all__ = ["build", "Activation", "Compose", "Prelu", "LGrelu", "Elu", "Maxout"]
 
@@ -82,18 +86,18 @@ COMMON = {
 class _Plain:
     """A parameter-free activation: a named, picklable wrapper of a function."""
 
-    def __init__(self, name):
+    def __init__(self, name: str) -> None:
         self.name = name
-        self.params = []
+        self.params: list[Symbolic] = []
 
-    def __call__(self, x):
+    def __call__(self, x: Symbolic) -> Symbolic:
         return COMMON[self.name](x)
 
     def __repr__(self):
         return "Activation({!r})".format(self.name)
 
 
-def build(name, layer, **kwargs):
+def build(name: str | Activation, layer: Any, **kwargs: Any) -> Activation | _Plain:
     """Construct the activation function called ``name`` for ``layer``.
 
     Parameters
@@ -131,9 +135,8 @@ def build(name, layer, **kwargs):
     if name in COMMON:
         return _Plain(name)
     if name.lower().partition(":")[0] == "maxout":
-        _, _, pieces = name.partition(":")
         try:
-            pieces = int(pieces)
+            pieces = int(name.partition(":")[2])
             if pieces < 1:
                 raise ValueError(pieces)
         except ValueError:
@@ -174,17 +177,17 @@ class Activation(metaclass=util.Registrar):
     --------
     >>> import pytensor.tensor as TT
     >>> class ThresholdedLinear(Activation):
-    ...     def __call__(self, x):
+    ...     def __call__(self, x: Symbolic) -> Symbolic:
     ...         return x * (x > 1)
     >>> Activation.is_registered('thresholdedlinear')
     True
     """
 
-    def __init__(self, name, layer, **kwargs):
+    def __init__(self, name: str, layer: Any, **kwargs: Any) -> None:
         self.name = name
         self.layer = layer
         self.kwargs = kwargs
-        self.params = []
+        self.params: list[Symbolic] = []
 
     def _add_param(self, suffix, value):
         """Append a shared parameter named ``'<layer>.<suffix>'``."""
@@ -199,7 +202,7 @@ class Activation(metaclass=util.Registrar):
         """A per-unit parameter initialised to ``0.1 * abs(randn(units))``."""
         return self._add_param(suffix, 0.1 * abs(self.layer.rng.randn(self.layer.output_size)))
 
-    def __call__(self, x):
+    def __call__(self, x: Symbolic) -> Symbolic:
         raise NotImplementedError("{} must implement __call__(x)".format(type(self).__name__))
 
     def __repr__(self):
@@ -225,14 +228,21 @@ class Compose(Activation):
 
     __abstract__ = True  # needs its two functions: not buildable by name
 
-    def __init__(self, name, layer, inner, outer, **kwargs):
+    def __init__(
+        self,
+        name: str,
+        layer: Any,
+        inner: Activation | _Plain,
+        outer: Activation | _Plain,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(name, layer, **kwargs)
         self.inner = self.f = inner
         self.outer = self.g = outer
         self.name = "{}({})".format(outer.name, inner.name)
         self.params = list(outer.params) + list(inner.params)
 
-    def __call__(self, x):
+    def __call__(self, x: Symbolic) -> Symbolic:
         return self.outer(self.inner(x))
 
 
@@ -248,7 +258,7 @@ class Prelu(Activation):
         super().__init__(*args, **kwargs)
         self.leak = self._small_positive("leak")
 
-    def __call__(self, x):
+    def __call__(self, x: Symbolic) -> Symbolic:
         return _relu(x) + TT.exp(self.leak) * TT.minimum(x, 0)
 
 
@@ -265,7 +275,7 @@ class LGrelu(Activation):
         self.gain = self._small_positive("gain")
         self.leak = self._small_positive("leak")
 
-    def __call__(self, x):
+    def __call__(self, x: Symbolic) -> Symbolic:
         return TT.exp(self.gain) * _relu(x) + TT.exp(self.leak) * TT.minimum(x, 0)
 
 
@@ -276,7 +286,7 @@ class Elu(Activation):
         super().__init__(*args, **kwargs)
         self.gain = self._small_positive("gain")
 
-    def __call__(self, x):
+    def __call__(self, x: Symbolic) -> Symbolic:
         return TT.switch(x >= 0, x, TT.exp(self.gain) * (TT.exp(x) - 1))
 
 
@@ -294,5 +304,5 @@ class Maxout(Activation):
         self.slope = self._add_param("slope", self.layer.rng.randn(*shape))
         self.intercept = self._add_param("intercept", self.layer.rng.randn(*shape))
 
-    def __call__(self, x):
+    def __call__(self, x: Symbolic) -> Symbolic:
         return (x[..., None] * self.slope + self.intercept).max(axis=-1)

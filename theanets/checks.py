@@ -15,7 +15,11 @@ argument, the expected and the actual shape or type -- before anything is
 compiled.
 """
 
+from __future__ import annotations
+
 import numbers
+from collections.abc import Sequence
+from typing import Any, TypeGuard
 
 import numpy as np
 import pytensor
@@ -44,7 +48,7 @@ __all__ = [
 # ----- arguments ----------------------------------------------------------
 
 
-def shape_text(shape):
+def shape_text(shape: Sequence[int | None]) -> str:
     """How messages write a shape: ``(N, 3)``, ``(?, 5)``, ``(4,)``.
 
     Examples
@@ -59,7 +63,7 @@ def shape_text(shape):
     )
 
 
-def is_number(value):
+def is_number(value: object) -> bool:
     """True for a real number: int, float, numpy scalar or 0-d numeric array; not a bool.
 
     Examples
@@ -75,7 +79,7 @@ def is_number(value):
     return isinstance(value, numbers.Real)
 
 
-def is_count(value):
+def is_count(value: object) -> TypeGuard[int]:
     """True for a whole number: an int or numpy integer, not a bool.
 
     Examples
@@ -105,7 +109,15 @@ def _describe(kind, low, high, low_open, high_open):
     return kind
 
 
-def check_real(name, value, low=None, high=None, low_open=False, high_open=False, finite=True):
+def check_real(
+    name: str,
+    value: Any,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    finite: bool = True,
+) -> float:
     """Check that ``value`` is a real number in a range; return it as a float.
 
     Any real number is accepted (ints, numpy scalars, 0-d arrays), so
@@ -141,7 +153,9 @@ def check_real(name, value, low=None, high=None, low_open=False, high_open=False
     return number
 
 
-def check_int(name, value, low=None, allow_none=False):
+def check_int(
+    name: str, value: Any, low: int | None = None, allow_none: bool = False
+) -> int | None:
     """Check that ``value`` is an integer ``>= low``; return it as an int.
 
     Examples
@@ -163,7 +177,7 @@ def check_int(name, value, low=None, allow_none=False):
     return int(value)
 
 
-def check_count(what, value, context):
+def check_count(what: str, value: Any, context: str) -> int:
     """Check that ``value`` is a positive whole number; return it as an int.
 
     Parameters
@@ -191,7 +205,7 @@ def check_count(what, value, context):
     return int(value)
 
 
-def check_pair(what, value, context):
+def check_pair(what: str, value: Any, context: str) -> tuple[int, ...]:
     """Check that ``value`` is a pair of positive whole numbers; return it as a tuple.
 
     A list is accepted (specs read from JSON hold lists).
@@ -216,7 +230,9 @@ def check_pair(what, value, context):
     )
 
 
-def check_shape(what, shape, context, unknown_ok=True):
+def check_shape(
+    what: str, shape: Any, context: str, unknown_ok: bool = True
+) -> tuple[int | None, ...]:
     """Check that ``shape`` holds positive whole numbers; return it as a tuple.
 
     ``None`` entries (unknown sizes) are allowed where ``unknown_ok``.
@@ -254,7 +270,7 @@ def check_shape(what, shape, context, unknown_ok=True):
 SEED_RANGE = (0, 2**32 - 1)
 
 
-def check_rng(what, value, context=""):
+def check_rng(what: str, value: Any, context: str = "") -> Any:
     """Check a random seed: None, an int in numpy's seed range, or a RandomState.
 
     Anything with a ``randn`` method counts as a RandomState (the original
@@ -301,7 +317,7 @@ def check_rng(what, value, context=""):
     )
 
 
-def check_layer_name(name, context="layer"):
+def check_layer_name(name: Any, context: str = "layer") -> str:
     """Check a layer name: a string without ``':'`` or NUL; return it.
 
     Output names are ``'<layer>:<output>'`` and are split at the first
@@ -329,7 +345,7 @@ def check_layer_name(name, context="layer"):
     return name
 
 
-def find_layer(layers, which, what="layer", context=""):
+def find_layer(layers: Sequence[Any], which: Any, what: str = "layer", context: str = "") -> Any:
     """The layer of ``layers`` that ``which`` names: an index or a layer name.
 
     Parameters
@@ -646,7 +662,14 @@ def prepare(caller, expected, arrays):
     return result
 
 
-def prepare_scored(caller, predicted, y, w=None, dtype="float", classes=None):
+def prepare_scored(
+    caller: str,
+    predicted: Any,
+    y: Any,
+    w: Any = None,
+    dtype: str = "float",
+    classes: int | None = None,
+) -> tuple[Any, Any]:
     """Check and cast the ``y`` (and optional ``w``) that ``score`` compares
     with the model's ``predicted`` values: both must have their shape.
 

@@ -1,10 +1,15 @@
 """Feedforward models: Autoencoder, Regressor and Classifier."""
 
+from __future__ import annotations
+
 import warnings
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from . import checks, graph, layers, regularizers, util
+from ._typing import Array, NDArray, Rng, Symbolic
 
 __all__ = ["Autoencoder", "Regressor", "Classifier"]
 
@@ -153,7 +158,9 @@ class Autoencoder(graph.Network):
     array([1., 1.])
     """
 
-    def __init__(self, layers=(), loss="mse", weighted=False, rng=13):
+    def __init__(
+        self, layers: Sequence[Any] = (), loss: str = "mse", weighted: bool = False, rng: Rng = 13
+    ) -> None:
         super().__init__(layers=layers, loss=loss, weighted=weighted, rng=rng)
         if self.layers and loss:
             if not self.inputs:
@@ -196,7 +203,9 @@ class Autoencoder(graph.Network):
             raise util.unknown_name("output", key, outputs)
         return outputs, updates
 
-    def encode(self, x, layer=None, sample=False, **kwargs):
+    def encode(
+        self, x: Array, layer: str | int | None = None, sample: bool = False, **kwargs: Any
+    ) -> NDArray:
         """Encode ``x``: the activations of an intermediate layer.
 
         Parameters
@@ -241,7 +250,7 @@ class Autoencoder(graph.Network):
             return np.random.binomial(n=1, p=enc).astype(np.uint8)
         return enc
 
-    def decode(self, z, layer=None, **kwargs):
+    def decode(self, z: Array, layer: str | int | None = None, **kwargs: Any) -> NDArray:
         """Decode codes ``z`` taken from ``layer`` (as in :meth:`encode`) to outputs.
 
         The decoding function is compiled once per layer; regularizer
@@ -285,7 +294,7 @@ class Autoencoder(graph.Network):
 
     _pretraining_model = _shadow_autoencoder
 
-    def predict(self, x, **kwargs):
+    def predict(self, x: Array, **kwargs: Any) -> NDArray:
         """Reconstruct ``x``: encode it and decode the codes.
 
         Parameters
@@ -305,7 +314,10 @@ class Autoencoder(graph.Network):
         """
         return super().predict(x, **kwargs)
 
-    def score(self, x, w=None, **kwargs):
+    # The original's signature: the second argument is the weights, not targets.
+    def score(  # type: ignore[override]
+        self, x: Array, w: Array | None = None, **kwargs: Any
+    ) -> float:
         """R^2 of reconstructing ``x``; the second argument is the weight array.
 
         ``1 - sum(w (x - xhat)^2) / sum(w (x - mean(x))^2)``, where ``xhat``
@@ -430,10 +442,12 @@ class Classifier(graph.Network):
 
     _pretraining_model = _shadow_autoencoder
 
-    def __init__(self, layers=(), loss="xe", weighted=False, rng=13):
+    def __init__(
+        self, layers: Sequence[Any] = (), loss: str = "xe", weighted: bool = False, rng: Rng = 13
+    ) -> None:
         super().__init__(layers=layers, loss=loss, weighted=weighted, rng=rng)
 
-    def monitors(self, **kwargs):
+    def monitors(self, **kwargs: Any) -> list[tuple[str, Symbolic]]:
         """As :meth:`Network.monitors`, plus ``'acc'`` (accuracy of the first loss).
 
         Parameters
@@ -457,7 +471,7 @@ class Classifier(graph.Network):
             result.append(("acc", self.losses[0].accuracy(outputs)))
         return result
 
-    def predict(self, x, **kwargs):
+    def predict(self, x: Array, **kwargs: Any) -> NDArray:
         """The most probable class of each example (argmax of the output).
 
         Parameters
@@ -475,7 +489,7 @@ class Classifier(graph.Network):
         """
         return self.predict_proba(x, **kwargs).argmax(axis=-1)
 
-    def predict_proba(self, x, **kwargs):
+    def predict_proba(self, x: Array, **kwargs: Any) -> NDArray:
         """Class probabilities: the output layer's values.
 
         Parameters
@@ -494,7 +508,7 @@ class Classifier(graph.Network):
         """
         return self._output(x, self.layers[-1].output_name, **kwargs)
 
-    def predict_logit(self, x, **kwargs):
+    def predict_logit(self, x: Array, **kwargs: Any) -> NDArray:
         """Values of the output layer before the softmax (its ``pre`` output).
 
         Parameters
@@ -513,7 +527,7 @@ class Classifier(graph.Network):
         """
         return self._output(x, self.layers[-1].full_name("pre"), **kwargs)
 
-    def classify(self, x, **kwargs):
+    def classify(self, x: Array, **kwargs: Any) -> NDArray:
         """Deprecated alias of :meth:`predict`.
 
         Parameters
@@ -534,7 +548,7 @@ class Classifier(graph.Network):
         )
         return self.predict(x, **kwargs)
 
-    def score(self, x, y, w=None, **kwargs):
+    def score(self, x: Array, y: Array, w: Array | None = None, **kwargs: Any) -> float:
         """Accuracy of predicting labels ``y``, weighted by ``w`` if given.
 
         Parameters
@@ -557,10 +571,10 @@ class Classifier(graph.Network):
         """
         caller = "{}.score".format(type(self).__name__)
         predicted = self.predict(x, **kwargs)
-        y, w = checks.prepare_scored(
+        labels, weights = checks.prepare_scored(
             caller, predicted, y, w, dtype="int", classes=self.layers[-1].output_size
         )
-        correct = y == predicted
-        if w is not None:
-            return (w * correct).sum() / w.sum()
+        correct = labels == predicted
+        if weights is not None:
+            return (weights * correct).sum() / weights.sum()
         return correct.mean()

@@ -575,7 +575,7 @@ class Network:
             )
         return checks.prepare_one(caller, expected[0], x)
 
-    def feed_forward(self, x, batch_size=None, **kwargs):
+    def feed_forward(self, x, *, batch_size=None, **kwargs):
         """Compute every output of the network for input ``x``.
 
         Parameters

@@ -7,10 +7,15 @@ constructor, ``model.add_loss('xe', weight=0.1)``, or a user subclass by its
 lower-cased class name.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
 import pytensor.tensor as TT
 
 from . import checks, util
+from ._typing import Outputs, Symbolic
 
 __all__ = [
     "Loss",
@@ -24,7 +29,7 @@ __all__ = [
 ]
 
 
-def _full_output_name(name):
+def _full_output_name(name: str) -> str:
     return name if ":" in name else name + ":out"
 
 
@@ -68,31 +73,41 @@ class Loss(metaclass=util.Registrar):
     #: Containers used to make the target variable, by ndim.
     TARGET_CONTAINERS = util.FLOAT_CONTAINERS
 
-    def __init__(self, target, weight=1.0, weighted=False, output_name="out"):
+    def __init__(
+        self,
+        target: int | Symbolic,
+        weight: float = 1.0,
+        weighted: bool = False,
+        output_name: str = "out",
+    ) -> None:
         self.weight = weight
-        if checks.is_count(target):
-            if not 0 <= target < len(self.TARGET_CONTAINERS):
-                raise util.ConfigurationError(
-                    "{}: target must have 0 to {} dimensions, not {}".format(
-                        type(self).__name__, len(self.TARGET_CONTAINERS) - 1, target
-                    )
-                )
-            target = self.TARGET_CONTAINERS[target]("target")
-        self._target = target
-        self._weights = None
+        self._target = self._target_variable(target)
+        self._weights: Symbolic | None = None
         if weighted:
-            self._weights = util.FLOAT_CONTAINERS[target.ndim]("weights")
+            self._weights = util.FLOAT_CONTAINERS[self._target.ndim]("weights")
         self.output_name = _full_output_name(output_name)
 
+    def _target_variable(self, target: int | Symbolic) -> Symbolic:
+        """``target`` itself, or a new variable named 'target' of that many dimensions."""
+        if not checks.is_count(target):
+            return target
+        if not 0 <= target < len(self.TARGET_CONTAINERS):
+            raise util.ConfigurationError(
+                "{}: target must have 0 to {} dimensions, not {}".format(
+                    type(self).__name__, len(self.TARGET_CONTAINERS) - 1, target
+                )
+            )
+        return self.TARGET_CONTAINERS[target]("target")
+
     @property
-    def variables(self):
+    def variables(self) -> list[Symbolic]:
         """The symbolic inputs this loss needs: target, then weights."""
         result = [self._target]
         if self._weights is not None:
             result.append(self._weights)
         return result
 
-    def to_spec(self):
+    def to_spec(self) -> dict[str, Any]:
         """A dict from which ``Network.add_loss`` rebuilds this loss.
 
         Returns
@@ -132,7 +147,7 @@ class Loss(metaclass=util.Registrar):
             target=target,
         )
 
-    def log(self):
+    def log(self) -> None:
         """Log a one-line description of this loss."""
         util.log(
             "using loss: {} * {} ({}{})",
@@ -158,7 +173,7 @@ class Loss(metaclass=util.Registrar):
             return err.mean()
         return (self._weights * err).sum() / _weight_total(self._weights)
 
-    def __call__(self, outputs):
+    def __call__(self, outputs: Outputs) -> Symbolic:
         """The symbolic value of this loss given the graph's ``outputs`` dict."""
         raise NotImplementedError("{} must implement __call__(outputs)".format(type(self).__name__))
 
@@ -168,7 +183,7 @@ class MeanSquaredError(Loss):
 
     __extra_registration_keys__ = ["mse"]
 
-    def __call__(self, outputs):
+    def __call__(self, outputs: Outputs) -> Symbolic:
         return self._weighted_mean(TT.sqr(self._output(outputs) - self._target))
 
 
@@ -177,7 +192,7 @@ class MeanAbsoluteError(Loss):
 
     __extra_registration_keys__ = ["mae"]
 
-    def __call__(self, outputs):
+    def __call__(self, outputs: Outputs) -> Symbolic:
         err = self._output(outputs) - self._target
         if self._weights is None:
             return abs(err).mean()
@@ -201,20 +216,26 @@ class GaussianLogLikelihood(Loss):
 
     __extra_registration_keys__ = ["gll"]
 
-    def __init__(self, mean_name="mean", covar_name="covar", covar_eps=1e-3, **kwargs):
+    def __init__(
+        self,
+        mean_name: str = "mean",
+        covar_name: str = "covar",
+        covar_eps: float = 1e-3,
+        **kwargs: Any,
+    ) -> None:
         self.mean_name = _full_output_name(mean_name)
         self.covar_name = _full_output_name(covar_name)
         self.covar_eps = covar_eps
         kwargs.setdefault("output_name", mean_name)
         super().__init__(**kwargs)
 
-    def to_spec(self):
+    def to_spec(self) -> dict[str, Any]:
         """As :meth:`Loss.to_spec`, plus ``mean_name``, ``covar_name``, ``covar_eps``."""
         spec = super().to_spec()
         spec.update(mean_name=self.mean_name, covar_name=self.covar_name, covar_eps=self.covar_eps)
         return spec
 
-    def __call__(self, outputs):
+    def __call__(self, outputs: Outputs) -> Symbolic:
         mean = outputs[self.mean_name]
         prec = 1 / (abs(outputs[self.covar_name]) + self.covar_eps)
         eta = mean * prec
@@ -242,11 +263,11 @@ class MaximumMeanDiscrepancy(Loss):
 
     __extra_registration_keys__ = ["mmd"]
 
-    def __init__(self, kernel=1, **kwargs):
+    def __init__(self, kernel: float = 1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.kernel = kernel
 
-    def to_spec(self):
+    def to_spec(self) -> dict[str, Any]:
         """As :meth:`Loss.to_spec`, plus ``kernel`` (a number or the callable)."""
         spec = super().to_spec()
         spec["kernel"] = self.kernel
@@ -258,7 +279,7 @@ class MaximumMeanDiscrepancy(Loss):
         sqdist = TT.sqr(a[:, None, :] - b[None, :, :]).sum(axis=-1)
         return TT.exp(-sqdist / self.kernel)
 
-    def __call__(self, outputs):
+    def __call__(self, outputs: Outputs) -> Symbolic:
         x, t = self._output(outputs), self._target
         k = self._kernel
         return k(t, t).mean() - 2 * k(t, x).mean() + k(x, x).mean()
@@ -269,7 +290,7 @@ class KullbackLeiblerDivergence(Loss):
 
     __extra_registration_keys__ = ["kl", "kld"]
 
-    def __call__(self, outputs):
+    def __call__(self, outputs: Outputs) -> Symbolic:
         t = TT.clip(self._target, 1e-8, 1 - 1e-8)
         x = TT.clip(self._output(outputs), 1e-8, 1 - 1e-8)
         kl = t * TT.log(t / x)
@@ -301,12 +322,12 @@ class CrossEntropy(Loss):
         w = self._weights.flatten()
         return (w * values).sum() / _weight_total(w)
 
-    def __call__(self, outputs):
+    def __call__(self, outputs: Outputs) -> Symbolic:
         probs, labels = self._rows(outputs)
         p = probs[TT.arange(labels.shape[0]), labels]
         return self._mean_over_rows(-TT.log(TT.clip(p, 1e-8, 1)))
 
-    def accuracy(self, outputs):
+    def accuracy(self, outputs: Outputs) -> Symbolic:
         """Symbolic fraction (or weighted fraction) of correctly labelled rows."""
         probs, labels = self._rows(outputs)
         correct = TT.eq(TT.argmax(probs, axis=-1), labels)
@@ -318,7 +339,7 @@ class Hinge(CrossEntropy):
 
     __extra_registration_keys__ = ["hinge"]
 
-    def __call__(self, outputs):
+    def __call__(self, outputs: Outputs) -> Symbolic:
         scores, labels = self._rows(outputs)
         correct = scores[TT.arange(labels.shape[0]), labels]
         return self._mean_over_rows(TT.maximum(0, (scores - correct[:, None]).max(axis=-1)))

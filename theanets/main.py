@@ -1,6 +1,10 @@
 """Experiment: the original convenience wrapper to build or load, train and save."""
 
+from __future__ import annotations
+
 import os
+from collections.abc import Iterator
+from typing import Any
 
 from . import graph, util
 
@@ -24,7 +28,7 @@ class Experiment:
     'Regressor'
     """
 
-    def __init__(self, network, *args, **kwargs):
+    def __init__(self, network: Any, *args: Any, **kwargs: Any) -> None:
         if isinstance(network, (str, os.PathLike)) and os.path.isfile(network):
             self.load(network, **kwargs)
         elif isinstance(network, graph.Network):
@@ -41,19 +45,19 @@ class Experiment:
                 "the path of a saved model; got {!r}".format(network)
             )
 
-    def train(self, *args, **kwargs):
+    def train(self, *args: Any, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         """Train the network: see :meth:`theanets.graph.Network.train`."""
         return self.network.train(*args, **kwargs)
 
-    def itertrain(self, *args, **kwargs):
+    def itertrain(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
         """Train the network: see :meth:`theanets.graph.Network.itertrain`."""
         return self.network.itertrain(*args, **kwargs)
 
-    def save(self, path):
+    def save(self, path: str | os.PathLike[str]) -> None:
         """Save the network to ``path``."""
         self.network.save(path)
 
-    def load(self, path, **options):
+    def load(self, path: str | os.PathLike[str], **options: Any) -> Any:
         """Load a network from ``path``; it becomes (and is returned as) ``network``.
 
         ``options`` (``allow_pickle``, ``trusted``, ``allow_nonfinite``) go to

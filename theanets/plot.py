@@ -22,6 +22,8 @@ Examples
 'updates'
 """
 
+from __future__ import annotations
+
 try:
     import matplotlib.pyplot as plt
 except ImportError as error:
@@ -30,12 +32,15 @@ except ImportError as error:
         '"pip install matplotlib"'
     ) from error
 
+from collections.abc import Sequence
+from typing import Any
+
 from . import util
 
 __all__ = ["learning_curves"]
 
 
-def learning_curves(model, monitors=("loss",), ax=None):
+def learning_curves(model: Any, monitors: Sequence[str] = ("loss",), ax: Any = None) -> Any:
     """Plot training and validation monitors against the number of updates.
 
     Parameters

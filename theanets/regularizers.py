@@ -9,14 +9,19 @@ A user subclass of :class:`Regularizer` is used by passing its lower-cased
 class name as a keyword, with a weight or a dict of constructor arguments.
 """
 
+from __future__ import annotations
+
 import fnmatch
+from collections.abc import MutableMapping, Sequence
+from typing import Any
 
 import numpy as np
 import pytensor.tensor as TT
 
 from . import checks, util
 from ._backend import random_source
-from .layers.base import Input
+from ._typing import Outputs, Symbolic
+from .layers.base import Input, Layer
 
 __all__ = [
     "from_kwargs",
@@ -44,7 +49,7 @@ def _seed(rng):
     return rng
 
 
-def check_regularizers(value, context="regularizers"):
+def check_regularizers(value: Any, context: str = "regularizers") -> Any:
     """Check the ``regularizers=`` option: None, a dict of options, or a list
     of Regularizer instances. Returns it unchanged.
 
@@ -83,7 +88,7 @@ def check_regularizers(value, context="regularizers"):
     return value
 
 
-def from_kwargs(graph, **kwargs):
+def from_kwargs(graph: Any, **kwargs: Any) -> list[Regularizer]:
     """Build the regularizers named in keyword arguments.
 
     Parameters
@@ -138,7 +143,7 @@ def from_kwargs(graph, **kwargs):
     hiddens = names(graph.layers[1:-1])
     outputs = names(graph.layers[-1:])
 
-    result = []
+    result: list[Regularizer] = []
     for kind, cls in (("dropout", BernoulliDropout), ("noise", GaussianNoise)):
         levels = _merge_levels(
             [
@@ -165,7 +170,7 @@ def from_kwargs(graph, **kwargs):
     return result
 
 
-def option_names():
+def option_names() -> list[str]:
     """The keyword options :func:`from_kwargs` reads, sorted.
 
     The regularizer names (any registered key, any case, also works) and the
@@ -183,7 +188,7 @@ def option_names():
     return sorted(names)
 
 
-def is_option(name):
+def is_option(name: str) -> bool:
     """True if :func:`from_kwargs` reads the keyword ``name``.
 
     Examples
@@ -222,7 +227,7 @@ class Regularizer(metaclass=util.Registrar):
         Strength: the factor of the loss term, or the noise/dropout level.
     """
 
-    def __init__(self, pattern="*", weight=0.0):
+    def __init__(self, pattern: str | None = "*", weight: float = 0.0) -> None:
         if not checks.is_number(weight) or not np.isfinite(weight):
             raise util.ConfigurationError(
                 "{}: weight must be a finite number, not {!r}".format(type(self).__name__, weight)
@@ -230,22 +235,22 @@ class Regularizer(metaclass=util.Registrar):
         self.pattern = pattern
         self.weight = weight
 
-    def log(self):
+    def log(self) -> None:
         """Log a one-line description."""
         util.log("regularizer: {} * {} on {}", self.weight, type(self).__name__, self.pattern)
 
-    def modify_graph(self, outputs):
+    def modify_graph(self, outputs: MutableMapping[str, Symbolic]) -> None:
         """Change one layer's ``outputs`` dict in place (nothing by default)."""
 
-    def loss(self, layers, outputs):
+    def loss(self, layers: Sequence[Layer], outputs: Outputs) -> Symbolic:
         """The symbolic penalty, before ``weight`` is applied (0 by default)."""
         return 0
 
-    def updates(self):
+    def updates(self) -> list[tuple[Symbolic, Symbolic]]:
         """Update pairs the modified graph needs (random generator states)."""
         return []
 
-    def graph_key(self):
+    def graph_key(self) -> tuple[Any, ...]:
         """What of this regularizer shapes the graph it builds: part of the
         key under which a model caches graphs and compiled functions."""
         return (type(self).__name__, self.weight, repr(self.pattern))
@@ -269,7 +274,7 @@ class WeightL2(Regularizer):
     def _penalty(self, value):
         return TT.sqr(value).mean()
 
-    def loss(self, layers, outputs):
+    def loss(self, layers: Sequence[Layer], outputs: Outputs) -> Symbolic:
         return _mean_of(
             self._penalty(p) for _, p in util.params_matching(layers, self.pattern) if p.ndim > 1
         )
@@ -296,7 +301,7 @@ class HiddenL1(Regularizer):
 
     __extra_registration_keys__ = ["hidden_l1", "hidden_sparsity"]
 
-    def loss(self, layers, outputs):
+    def loss(self, layers: Sequence[Layer], outputs: Outputs) -> Symbolic:
         pattern = _hidden_pattern(self.pattern, layers)
         return _mean_of(abs(h).mean() for _, h in util.outputs_matching(outputs, pattern))
 
@@ -315,7 +320,7 @@ class RecurrentNorm(Regularizer):
         norms = TT.sqr(h).sum(axis=-1)
         return (norms[:, :-1] - norms[:, 1:]).mean()
 
-    def loss(self, layers, outputs):
+    def loss(self, layers: Sequence[Layer], outputs: Outputs) -> Symbolic:
         return _mean_of(
             self._penalty(h) for _, h in util.outputs_matching(outputs, self.pattern) if h.ndim == 3
         )
@@ -346,12 +351,12 @@ class Contractive(Regularizer):
         gradient for it (the original raised a DisconnectedInputError).
     """
 
-    def __init__(self, pattern=None, weight=0.0, wrt="*"):
+    def __init__(self, pattern: str | None = None, weight: float = 0.0, wrt: str = "*") -> None:
         super().__init__(pattern=pattern, weight=weight)
         self.wrt = wrt
 
-    def loss(self, layers, outputs):
-        pattern = self.pattern
+    def loss(self, layers: Sequence[Layer], outputs: Outputs) -> Symbolic:
+        pattern: str | tuple[str, ...] | None = self.pattern
         if pattern in ("*", None):
             # Hidden layers only: an Input layer in the middle of a
             # multi-input network holds data, not hidden activity.
@@ -369,12 +374,14 @@ class Contractive(Regularizer):
                     self.wrt, [l.name for l in layers if isinstance(l, Input)]
                 )
             )
+
         # An output that does not depend on some input has a zero gradient
         # with respect to it (not an error).
-        return _mean_of(
-            sum(TT.sqr(g).mean() for g in TT.grad(h.mean(), wrt, disconnected_inputs="ignore"))
-            for _, h in util.outputs_matching(outputs, pattern)
-        )
+        def contraction(h: Symbolic) -> Symbolic:
+            grads: Any = TT.grad(h.mean(), wrt, disconnected_inputs="ignore")
+            return sum(TT.sqr(g).mean() for g in grads)
+
+        return _mean_of(contraction(h) for _, h in util.outputs_matching(outputs, pattern))
 
 
 class _Stochastic(Regularizer):
@@ -387,7 +394,7 @@ class _Stochastic(Regularizer):
     #: The (low, high) bounds of the weight, and how to say them.
     LIMITS = (0, np.inf, "at least 0")
 
-    def __init__(self, pattern="*:out", weight=0.0, rng=13):
+    def __init__(self, pattern: str = "*:out", weight: float = 0.0, rng: Any = 13) -> None:
         super().__init__(pattern=pattern, weight=weight)
         low, high, text = self.LIMITS
         if not low <= weight < high:
@@ -399,12 +406,12 @@ class _Stochastic(Regularizer):
         self.seed = _seed(rng)
         self.rng = random_source(self.seed)
 
-    def graph_key(self):
+    def graph_key(self) -> tuple[Any, ...]:
         """As for Regularizer, with the seed: another seed draws other noise."""
         seed = self.seed if checks.is_count(self.seed) else ("stream", id(self.seed))
         return super().graph_key() + (seed,)
 
-    def modify_graph(self, outputs):
+    def modify_graph(self, outputs: MutableMapping[str, Symbolic]) -> None:
         for name, expr in list(util.outputs_matching(outputs, self.pattern)):
             outputs[name + self.SUFFIX] = expr
             outputs[name] = self._apply(expr)
@@ -412,7 +419,7 @@ class _Stochastic(Regularizer):
     def _apply(self, expr):
         raise NotImplementedError
 
-    def updates(self):
+    def updates(self) -> list[tuple[Symbolic, Symbolic]]:
         return self.rng.updates()
 
 

@@ -44,8 +44,9 @@ CHUNK_BYTES = 8 << 20
 def _mmap_of(x: Any) -> tuple[np.memmap, mmap.mmap] | None:
     """The memmap that ``x`` views and its mmap, or None if ``x`` is in memory."""
     while isinstance(x, np.ndarray):
-        if isinstance(x, np.memmap) and isinstance(getattr(x, "_mmap", None), mmap.mmap):
-            return x, x._mmap
+        mm = getattr(x, "_mmap", None)  # numpy's own attribute: the map it reads
+        if isinstance(x, np.memmap) and isinstance(mm, mmap.mmap):
+            return x, mm
         x = x.base
     return None
 
@@ -187,7 +188,7 @@ class IterableBatches:
     """
 
     def __init__(self, data: Iterable) -> None:
-        self.data = data
+        self.data: Any = data
         self.__name__ = type(data).__name__
         self._iterator: Iterator | None = None
         self._reiterable = iter(data) is not data

@@ -6,10 +6,15 @@ shape, builds its activation and creates its parameters; ``connect(outputs)``
 adds its symbolic outputs to the graph.
 """
 
+from __future__ import annotations
+
 import collections
 import difflib
 import inspect
+import math
 import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pytensor
@@ -17,6 +22,20 @@ import pytensor.tensor as TT
 
 from .. import activations, checks, util
 from .._backend import sparse_input
+from .._typing import Outputs, Symbolic
+
+#: A per-example shape: one size per axis, None where unknown.
+Shape = tuple[int | None, ...]
+
+#: What ``transform`` returns: a variable, a dict or list of (suffix, variable)
+#: pairs, and update pairs.
+Transformed = tuple[Any, Sequence[tuple[Symbolic, Symbolic]] | None]
+
+
+def _size(shape: Shape) -> int:
+    """The number of values in an array of a fully known per-example ``shape``."""
+    return math.prod(d for d in shape if d is not None)
+
 
 __all__ = ["Layer", "Input", "Product", "Flatten", "Concatenate", "Reshape"]
 
@@ -90,7 +109,7 @@ class Layer(metaclass=util.Registrar):
     #: Keyword arguments layers read from ``self.kwargs``, besides their
     #: constructors' named arguments: the original's common options
     #: (``nrng`` is the old name of ``rng``).
-    OPTIONS = (
+    OPTIONS: tuple[str, ...] = (
         "size",
         "shape",
         "inputs",
@@ -106,11 +125,11 @@ class Layer(metaclass=util.Registrar):
 
     #: Initialisation options that also exist per parameter: ``std_w``,
     #: ``mean_b``, ``sparsity_xh``, ``radius_hh``, ``diagonal_hh``, ...
-    PARAM_OPTIONS = ("mean", "std", "sparsity", "diagonal", "radius")
+    PARAM_OPTIONS: tuple[str, ...] = ("mean", "std", "sparsity", "diagonal", "radius")
 
     _count = 0
 
-    def __init__(self, name=None, **kwargs):
+    def __init__(self, name: str | None = None, **kwargs: Any) -> None:
         Layer._count += 1
         self.name = checks.check_layer_name(
             name or "{}{}".format(type(self).__name__.lower(), Layer._count)
@@ -120,14 +139,14 @@ class Layer(metaclass=util.Registrar):
         if rng is None or checks.is_count(rng):
             rng = np.random.RandomState(rng)
         self.rng = rng
-        self._input_shapes = collections.OrderedDict()
-        self._output_shapes = {}
-        self._params = []
+        self._input_shapes: collections.OrderedDict[str, Shape] = collections.OrderedDict()
+        self._output_shapes: dict[str, Shape] = {}
+        self._params: list[Symbolic] = []
 
     # ----- options --------------------------------------------------------
 
     @classmethod
-    def option_names(cls, kwargs=None):
+    def option_names(cls, kwargs: Mapping[str, Any] | None = None) -> list[str]:
         """The keyword arguments this layer class reads, sorted.
 
         The named arguments of the constructors of the class and its bases,
@@ -218,12 +237,12 @@ class Layer(metaclass=util.Registrar):
 
     # ----- naming ---------------------------------------------------------
 
-    def full_name(self, name):
+    def full_name(self, name: str) -> str:
         """The full name of output or parameter ``name``: ``'<layer>:<name>'``."""
         return "{}:{}".format(self.name, name)
 
     @property
-    def output_name(self):
+    def output_name(self) -> str:
         """Full name of the default output: ``'<layer>:out'``."""
         return self.full_name("out")
 
@@ -236,7 +255,7 @@ class Layer(metaclass=util.Registrar):
     # ----- shapes ---------------------------------------------------------
 
     @property
-    def input_name(self):
+    def input_name(self) -> str:
         """Full name of the single input; ConfigurationError if not exactly one."""
         if len(self._input_shapes) != 1:
             raise util.ConfigurationError(
@@ -247,12 +266,12 @@ class Layer(metaclass=util.Registrar):
         return next(iter(self._input_shapes))
 
     @property
-    def input_shape(self):
+    def input_shape(self) -> Shape:
         """Per-example shape of the single input."""
         return self._input_shapes[self.input_name]
 
     @property
-    def input_size(self):
+    def input_size(self) -> int:
         """Size of the last axis of the single input."""
         size = self.input_shape[-1]
         if size is None:
@@ -262,17 +281,17 @@ class Layer(metaclass=util.Registrar):
         return size
 
     @property
-    def output_shape(self):
+    def output_shape(self) -> Shape:
         """Per-example shape of the default output (no batch axis)."""
         return self._output_shapes["out"]
 
     @property
-    def output_size(self):
+    def output_size(self) -> int | None:
         """Size of the last axis of the default output."""
         return self.output_shape[-1]
 
     @property
-    def params(self):
+    def params(self) -> list[Symbolic]:
         """Shared variables of this layer (its own, then its activation's)."""
         return self._params + list(getattr(getattr(self, "activate", None), "params", []))
 
@@ -288,7 +307,7 @@ class Layer(metaclass=util.Registrar):
             )
         return tuple(inputs)
 
-    def bind(self, graph, reset=True, initialize=True):
+    def bind(self, graph: Any, reset: bool = True, initialize: bool = True) -> None:
         """Resolve inputs and outputs against ``graph`` and create parameters.
 
         Parameters
@@ -338,7 +357,7 @@ class Layer(metaclass=util.Registrar):
         )
         return source, "{}:{}".format(prefix, suffix or "out")
 
-    def resolve_inputs(self, layers):
+    def resolve_inputs(self, layers: Sequence[Layer]) -> None:
         """Map each input name to the shape of the output it names."""
         for ref in self._input_specs():
             source, name = self._find_source(layers, ref)
@@ -366,15 +385,15 @@ class Layer(metaclass=util.Registrar):
                 "must name at least one layer)".format(self._context())
             )
 
-    def resolve_outputs(self):
+    def resolve_outputs(self) -> None:
         """Work out the output shape from the inputs and ``size``/``shape``."""
         shapes = list(self._input_shapes.values())
         if shapes:
             first = shapes[0]
-            for name, shape in self._input_shapes.items():
-                if len(shape) != len(first) or any(
+            for name, each in self._input_shapes.items():
+                if len(each) != len(first) or any(
                     a is not None and b is not None and a != b
-                    for a, b in zip(shape[:-1], first[:-1], strict=True)
+                    for a, b in zip(each[:-1], first[:-1], strict=True)
                 ):
                     raise util.ConfigurationError(
                         "{}: incompatible input shapes {}".format(
@@ -412,7 +431,7 @@ class Layer(metaclass=util.Registrar):
 
     # ----- parameters ----------------------------------------------------
 
-    def setup(self):
+    def setup(self) -> None:
         """Create this layer's parameters (none in the base class)."""
 
     def _option(self, key, name, default):
@@ -432,7 +451,16 @@ class Layer(metaclass=util.Registrar):
             )
         return value
 
-    def add_weights(self, name, nin, nout, mean=0, std=0, sparsity=0, diagonal=0):
+    def add_weights(
+        self,
+        name: str,
+        nin: int,
+        nout: int,
+        mean: float = 0,
+        std: float = 0,
+        sparsity: float = 0,
+        diagonal: float = 0,
+    ) -> Symbolic:
         """Create a weight matrix parameter ``'<layer>.<name>'`` of shape (nin, nout).
 
         The default ``std`` is ``1 / sqrt(nin + nout)``; the layer's
@@ -454,7 +482,7 @@ class Layer(metaclass=util.Registrar):
         )
         return self._add_param(name, value)
 
-    def add_bias(self, name, size, mean=0, std=1):
+    def add_bias(self, name: str, size: int, mean: float = 0, std: float = 1) -> Symbolic:
         """Create a vector parameter ``'<layer>.<name>'``; only ``mean_<name>``
         and ``std_<name>`` override the defaults."""
         util.check_allocation(
@@ -474,7 +502,7 @@ class Layer(metaclass=util.Registrar):
         self._params.append(param)
         return param
 
-    def find(self, key):
+    def find(self, key: int | str) -> Symbolic:
         """This layer's own parameter by name suffix (``'w'``) or index.
 
         Raises
@@ -495,7 +523,9 @@ class Layer(metaclass=util.Registrar):
 
     # ----- graph ----------------------------------------------------------
 
-    def connect(self, inputs):
+    def connect(
+        self, inputs: Outputs
+    ) -> tuple[dict[str, Symbolic], list[tuple[Symbolic, Symbolic]]]:
         """Add this layer's outputs to the graph.
 
         Parameters
@@ -523,7 +553,7 @@ class Layer(metaclass=util.Registrar):
             result[full] = expr
         return result, list(updates or [])
 
-    def transform(self, inputs):
+    def transform(self, inputs: Outputs) -> Transformed:
         """Compute outputs from ``inputs``; returns ``(outputs, updates)``."""
         raise NotImplementedError("{} must implement transform(inputs)".format(type(self).__name__))
 
@@ -532,7 +562,7 @@ class Layer(metaclass=util.Registrar):
 
     # ----- description ---------------------------------------------------
 
-    def to_spec(self):
+    def to_spec(self) -> dict[str, Any]:
         """A dict from which ``Network.add_layer`` rebuilds this layer."""
         spec = dict(**self.kwargs)
         spec.update(
@@ -542,7 +572,7 @@ class Layer(metaclass=util.Registrar):
         )
         return spec
 
-    def log(self):
+    def log(self) -> None:
         """Log the layer's shape and parameters."""
         inputs = ", ".join(
             "{} {}".format(n, checks.shape_text(s)) for n, s in self._input_shapes.items()
@@ -556,7 +586,7 @@ class Layer(metaclass=util.Registrar):
         )
         self.log_params()
 
-    def log_params(self):
+    def log_params(self) -> int:
         """Log each parameter's shape; return the total number of values."""
         total = 0
         for param in self.params:
@@ -588,7 +618,9 @@ class Input(Layer):
         The number of features, or the per-example shape.
     """
 
-    def __init__(self, name="in", ndim=2, sparse=False, **kwargs):
+    def __init__(
+        self, name: str = "in", ndim: int = 2, sparse: bool | str = False, **kwargs: Any
+    ) -> None:
         context = "layer {!r} (Input)".format(name)
         shape = kwargs.get("shape")
         if shape is not None:
@@ -627,10 +659,10 @@ class Input(Layer):
             self.input = util.FLOAT_CONTAINERS[ndim](self.name)
         self.sparse = fmt if sparse else False
 
-    def resolve_inputs(self, layers):
+    def resolve_inputs(self, layers: Sequence[Layer]) -> None:
         """An input layer has no inputs."""
 
-    def resolve_outputs(self):
+    def resolve_outputs(self) -> None:
         """The output shape is the declared shape."""
         shape = self.kwargs["shape"]
         if shape[-1] is None:
@@ -641,10 +673,10 @@ class Input(Layer):
             )
         self._output_shapes["out"] = checks.check_shape("shape", shape, self._context())
 
-    def transform(self, inputs):
+    def transform(self, inputs: Outputs) -> Transformed:
         return self.input, []
 
-    def to_spec(self):
+    def to_spec(self) -> dict[str, Any]:
         spec = super().to_spec()
         if self.sparse:
             spec["sparse"] = self.sparse
@@ -656,7 +688,7 @@ class Product(Layer):
 
     __extra_registration_keys__ = ["prod"]
 
-    def resolve_outputs(self):
+    def resolve_outputs(self) -> None:
         shapes = set(self._input_shapes.values())
         if len(shapes) != 1:
             raise util.ConfigurationError(
@@ -670,7 +702,7 @@ class Product(Layer):
             )
         self._output_shapes["out"] = shapes.pop()
 
-    def transform(self, inputs):
+    def transform(self, inputs: Outputs) -> Transformed:
         exprs = [inputs[name] for name in self._input_shapes]
         out = exprs[0]
         for expr in exprs[1:]:
@@ -683,7 +715,7 @@ class Flatten(Layer):
 
     __extra_registration_keys__ = ["flat"]
 
-    def resolve_outputs(self):
+    def resolve_outputs(self) -> None:
         shape = self.input_shape
         if any(d is None for d in shape):
             raise util.ConfigurationError(
@@ -691,7 +723,7 @@ class Flatten(Layer):
                     self._context(), self.input_name, checks.shape_text(shape)
                 )
             )
-        size = int(np.prod(shape))
+        size = _size(shape)
         given = self.kwargs.get("size")
         if given is not None and given != size:
             raise util.ConfigurationError(
@@ -701,7 +733,7 @@ class Flatten(Layer):
             )
         self._output_shapes["out"] = (size,)
 
-    def transform(self, inputs):
+    def transform(self, inputs: Outputs) -> Transformed:
         x = self._only_input(inputs)
         return x.reshape((x.shape[0], -1)), []
 
@@ -711,7 +743,7 @@ class Concatenate(Layer):
 
     __extra_registration_keys__ = ["concat"]
 
-    def resolve_outputs(self):
+    def resolve_outputs(self) -> None:
         shapes = list(self._input_shapes.values())
         lead = shapes[0][:-1]
         if any(s[:-1] != lead for s in shapes) or any(s[-1] is None for s in shapes):
@@ -724,9 +756,9 @@ class Concatenate(Layer):
                     ),
                 )
             )
-        self._output_shapes["out"] = tuple(lead) + (sum(s[-1] for s in shapes),)
+        self._output_shapes["out"] = tuple(lead) + (sum(s[-1] or 0 for s in shapes),)
 
-    def transform(self, inputs):
+    def transform(self, inputs: Outputs) -> Transformed:
         exprs = [inputs[name] for name in self._input_shapes]
         return TT.concatenate(exprs, axis=-1), []
 
@@ -738,27 +770,25 @@ class Reshape(Layer):
     built, this one works; it checks element counts when both are known.
     """
 
-    def resolve_outputs(self):
+    def resolve_outputs(self) -> None:
         shape = self.kwargs.get("shape")
         if shape is None:
             raise util.ConfigurationError("{} needs shape=(...)".format(self._context()))
         shape = checks.check_shape("shape", shape, self._context())
         before = self.input_shape
-        if all(d is not None for d in before + shape) and int(np.prod(before)) != int(
-            np.prod(shape)
-        ):
+        if all(d is not None for d in before + shape) and _size(before) != _size(shape):
             raise util.ConfigurationError(
                 "{}: cannot reshape input {} ({} values) to {} ({} values)".format(
                     self._context(),
                     checks.shape_text(before),
-                    int(np.prod(before)),
+                    _size(before),
                     checks.shape_text(shape),
-                    int(np.prod(shape)),
+                    _size(shape),
                 )
             )
         self._output_shapes["out"] = shape
 
-    def transform(self, inputs):
+    def transform(self, inputs: Outputs) -> Transformed:
         x = self._only_input(inputs)
         shape = tuple(-1 if d is None else d for d in self.output_shape)
         return x.reshape((x.shape[0],) + shape), []

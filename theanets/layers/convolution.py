@@ -42,7 +42,7 @@ class _Spatial:
     ``SPATIAL`` is the number of axes between the batch and channel axes.
     """
 
-    SPATIAL = None
+    SPATIAL: int | None = None
 
     def _abstract(self, family, forms):
         if self.SPATIAL is None:

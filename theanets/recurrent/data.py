@@ -1,13 +1,21 @@
 """Sequence data helpers: random windows, contiguous streams, and text."""
 
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
 import numpy as np
 
 from .. import util
+from .._typing import NDArray, Rng
 
 __all__ = ["batches", "StreamBatches", "stream_batches", "Text"]
 
 
-def batches(arrays, steps=100, batch_size=64, rng=None):
+def batches(
+    arrays: Sequence[Any], steps: int = 100, batch_size: int = 64, rng: Rng = None
+) -> Callable[[], list[NDArray]]:
     """Make a callable that samples batches of sequences from long arrays.
 
     Parameters
@@ -98,42 +106,47 @@ class StreamBatches:
         Index of the batch the next call returns.
     """
 
-    def __init__(self, arrays, steps, finish=None):
+    def __init__(
+        self,
+        arrays: Sequence[NDArray],
+        steps: int,
+        finish: Callable[[list[NDArray]], list[NDArray]] | None = None,
+    ) -> None:
         self.arrays = arrays
         self.steps = steps
         self.finish = finish
         self.position = 0
 
-    def __len__(self):
+    def __len__(self) -> int:
         """Batches in one pass (the last may be shorter than ``steps``)."""
         return -(-self.arrays[0].shape[1] // self.steps)
 
     @property
-    def streams(self):
+    def streams(self) -> int:
         """The number of streams (the batch size)."""
         return self.arrays[0].shape[0]
 
-    def batch(self, index):
+    def batch(self, index: int) -> list[NDArray]:
         """Batch ``index`` of a pass, without moving :attr:`position`."""
         lo, hi = index * self.steps, (index + 1) * self.steps
         parts = [np.ascontiguousarray(a[:, lo:hi]) for a in self.arrays]
         return self.finish(parts) if self.finish is not None else parts
 
-    def __call__(self):
+    def __call__(self) -> list[NDArray]:
         batch = self.batch(self.position)
         self.position = (self.position + 1) % len(self)
         return batch
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[list[NDArray]]:
         """The batches of one pass, in order (:attr:`position` does not move)."""
         return (self.batch(i) for i in range(len(self)))
 
-    def copy(self):
+    def copy(self) -> StreamBatches:
         """The same batches with a cursor of their own, at the start."""
         return StreamBatches(self.arrays, self.steps, self.finish)
 
 
-def stream_batches(arrays, steps, streams=None):
+def stream_batches(arrays: Sequence[Any], steps: int, streams: int | None = None) -> StreamBatches:
     """Cut long sequences into contiguous mini-batches for carried-state training.
 
     Parameters
@@ -233,29 +246,29 @@ class Text:
     'hole'
     """
 
-    def __init__(self, text, alpha=None, min_count=2, unknown="\0"):
+    def __init__(
+        self, text: str, alpha: str | None = None, min_count: int = 2, unknown: str = "\0"
+    ) -> None:
         self.unknown = unknown
-        self.alpha = alpha
-        if self.alpha is None:
-            counts = {}
+        if alpha is None:
+            counts: dict[str, int] = {}
             for c in text:
                 counts[c] = counts.get(c, 0) + 1
-            self.alpha = "".join(
-                sorted(c for c, n in counts.items() if n >= min_count and c != unknown)
-            )
+            alpha = "".join(sorted(c for c, n in counts.items() if n >= min_count and c != unknown))
+        self.alpha: str = alpha
         self._rev_index = unknown + self.alpha
         self._fwd_index = {c: i for i, c in enumerate(self._rev_index)}
         self.text = "".join(c if c in self._fwd_index else unknown for c in text)
 
-    def encode(self, txt):
+    def encode(self, txt: str) -> list[int]:
         """The list of codes of the characters of ``txt`` (unknown -> 0)."""
         return [self._fwd_index.get(c, 0) for c in txt]
 
-    def decode(self, enc):
+    def decode(self, enc: Sequence[int]) -> str:
         """The string for a list of codes."""
         return "".join(self._rev_index[c] for c in enc)
 
-    def classifier_streams(self, steps, streams):
+    def classifier_streams(self, steps: int, streams: int) -> StreamBatches:
         """Contiguous ``[one-hot inputs, next-character labels]`` batches.
 
         The text is cut into ``streams`` parallel streams; batch ``i`` of
@@ -287,11 +300,13 @@ class Text:
         feed.finish = finish
         return feed
 
-    def one_hot(self, codes):
+    def one_hot(self, codes: Sequence[int] | NDArray) -> NDArray:
         """One-hot float32 rows ``(len(codes), 1 + len(alpha))`` for a list of codes."""
         return np.eye(1 + len(self.alpha), dtype="float32")[np.asarray(codes, "int64")]
 
-    def classifier_batches(self, steps, batch_size, rng=None):
+    def classifier_batches(
+        self, steps: int, batch_size: int, rng: Rng = None
+    ) -> Callable[[], list[NDArray]]:
         """A callable giving ``[one-hot inputs, next-character labels]`` batches.
 
         Inputs are float32 ``(batch_size, steps, 1 + len(alpha))``; labels

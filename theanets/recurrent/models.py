@@ -1,5 +1,10 @@
 """The recurrent models: Autoencoder, Regressor and Classifier for sequences."""
 
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import pytensor.tensor as TT
 
@@ -8,10 +13,16 @@ from . import state as _state
 from .data import StreamBatches
 from .state import State
 
+if TYPE_CHECKING:
+    from .._typing import Array, Rng
+    from ..graph import Network as _ModelBase
+else:
+    _ModelBase = object
+
 __all__ = ["Autoencoder", "Regressor", "Classifier"]
 
 
-class _Sequences:
+class _Sequences(_ModelBase):
     """What every recurrent model adds: stateful prediction, carried-state training."""
 
     #: Training options of recurrent models (besides those of every model).
@@ -131,7 +142,10 @@ class _Sequences:
             result.append(value)
         return result
 
-    def feed_forward(self, x, state=None, return_state=False, **kwargs):
+    # Returns outputs, or (outputs, State) with return_state=True.
+    def feed_forward(
+        self, x: Array, state: State | None = None, return_state: bool = False, **kwargs: Any
+    ) -> Any:
         """Compute every output of the network for input ``x``.
 
         Parameters
@@ -187,11 +201,11 @@ class _Sequences:
                 "the examples (and the state) yourself".format(caller)
             )
         kwargs.pop("batch_size", None)
-        x = self._check_input(caller, x)
+        checked = self._check_input(caller, x)
         regs = regularizers.from_kwargs(self, **kwargs)
         fn, labels, names = self._stateful_function(state is not None, regs)
-        values = [] if state is None else self._check_state(caller, state, x.shape[0])
-        results = fn(x, *values)
+        values = [] if state is None else self._check_state(caller, state, checked.shape[0])
+        results = fn(checked, *values)
         outputs = dict(zip(labels, results[: len(labels)], strict=True))
         if not return_state:
             return outputs
@@ -211,7 +225,7 @@ class _Sequences:
 
     # ----- carried state in training --------------------------------------
 
-    def build_graph(self, regularizers=()):
+    def build_graph(self, regularizers: Sequence[Any] = ()) -> Any:
         """As for every model; while carried-state training builds its step,
         the recurrent layers start from the carried state (see ``carry_state``)."""
         carrier = self.__dict__.get("_carrier")
@@ -228,7 +242,9 @@ class _Sequences:
         """
         return self.__dict__.get("_carrier")
 
-    def itertrain(self, train, valid=None, *args, carry_state=False, **kwargs):
+    def itertrain(
+        self, train: Any, valid: Any = None, *args: Any, carry_state: bool = False, **kwargs: Any
+    ) -> Iterator[Any]:
         """Train, yielding monitors after each iteration: as for every model, plus:
 
         Parameters
@@ -298,7 +314,9 @@ class Autoencoder(_Sequences, feedforward.Autoencoder):
     INPUT_NDIM = 3
     OUTPUT_NDIM = 3
 
-    def predict(self, x, state=None, return_state=False, **kwargs):
+    def predict(
+        self, x: Array, state: State | None = None, return_state: bool = False, **kwargs: Any
+    ) -> Any:
         """The reconstruction of ``x``; ``state``/``return_state`` as for :meth:`feed_forward`."""
         return self._pick(self.layers[-1].output_name, x, state, return_state, kwargs)
 
@@ -325,7 +343,9 @@ class Regressor(_Sequences, feedforward.Regressor):
     INPUT_NDIM = 3
     OUTPUT_NDIM = 3
 
-    def predict(self, x, state=None, return_state=False, **kwargs):
+    def predict(
+        self, x: Array, state: State | None = None, return_state: bool = False, **kwargs: Any
+    ) -> Any:
         """The output for ``x``; ``state``/``return_state`` as for :meth:`feed_forward`."""
         return self._pick(self.layers[-1].output_name, x, state, return_state, kwargs)
 
@@ -336,7 +356,9 @@ class Classifier(_Sequences, feedforward.Classifier):
     INPUT_NDIM = 3
     OUTPUT_NDIM = 2
 
-    def predict(self, x, state=None, return_state=False, **kwargs):
+    def predict(
+        self, x: Array, state: State | None = None, return_state: bool = False, **kwargs: Any
+    ) -> Any:
         """The most probable class at each time step; ``state``/``return_state``
         as for :meth:`feed_forward`."""
         return self._pick(
@@ -348,17 +370,29 @@ class Classifier(_Sequences, feedforward.Classifier):
             post=lambda p: p.argmax(axis=-1),
         )
 
-    def predict_proba(self, x, state=None, return_state=False, **kwargs):
+    def predict_proba(
+        self, x: Array, state: State | None = None, return_state: bool = False, **kwargs: Any
+    ) -> Any:
         """Class probabilities at each time step; ``state``/``return_state`` as for
         :meth:`feed_forward`."""
         return self._pick(self.layers[-1].output_name, x, state, return_state, kwargs)
 
-    def predict_logit(self, x, state=None, return_state=False, **kwargs):
+    def predict_logit(
+        self, x: Array, state: State | None = None, return_state: bool = False, **kwargs: Any
+    ) -> Any:
         """Output values before the softmax; ``state``/``return_state`` as for
         :meth:`feed_forward`."""
         return self._pick(self.layers[-1].full_name("pre"), x, state, return_state, kwargs)
 
-    def predict_sequence(self, labels, steps, streams=1, rng=None, stateful=False, temperature=1):
+    def predict_sequence(
+        self,
+        labels: Sequence[int],
+        steps: int,
+        streams: int = 1,
+        rng: Rng = None,
+        stateful: bool = False,
+        temperature: float = 1,
+    ) -> Any:
         """Generate labels that continue a seed sequence, one step at a time.
 
         Parameters

@@ -70,9 +70,13 @@ This module does not import :mod:`theanets.graph`: it works on any object
 with the Network interface, and :func:`load` is given the model base class.
 """
 
+from __future__ import annotations
+
 import os
+from typing import Any
 
 from .. import util
+from .._typing import PathOrFile
 from . import allowlist, files, limits, npz, pickles, reading, rebuild, safe, scan
 from .files import (
     ZIP_MAGIC,
@@ -114,7 +118,7 @@ __all__ = [
 ]
 
 
-def save(model, filename_or_handle, format=None):
+def save(model: Any, filename_or_handle: PathOrFile, format: str | None = None) -> None:
     """Save ``model`` to a path or an open binary file.
 
     Parameters
@@ -166,7 +170,13 @@ def save(model, filename_or_handle, format=None):
         save_pickle(model, filename_or_handle)
 
 
-def load(base, filename_or_handle, allow_pickle=True, trusted=False, allow_nonfinite=False):
+def load(
+    base: type,
+    filename_or_handle: PathOrFile,
+    allow_pickle: bool = True,
+    trusted: bool = False,
+    allow_nonfinite: bool = False,
+) -> Any:
     """Load a model saved with :func:`save`, in either format.
 
     The format is told from the file's first bytes: a zip archive is the

@@ -1,5 +1,7 @@
 """Writing files: the target rule, atomic writes, stale temporaries, file labels."""
 
+from __future__ import annotations
+
 import errno
 import hashlib
 import io
@@ -8,9 +10,13 @@ import re
 import socket
 import stat
 import tempfile
+from typing import IO, TYPE_CHECKING, Any
 
 from .. import util
 from . import limits, reading
+
+if TYPE_CHECKING:  # typing.TypeIs from Python 3.13
+    from typing_extensions import TypeIs
 
 __all__ = [
     "atomic_write",
@@ -30,7 +36,7 @@ ZIP_MAGIC = b"PK\x03\x04"
 _BAD_NAME = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def is_handle(filename_or_handle):
+def is_handle(filename_or_handle: object) -> TypeIs[IO[bytes]]:
     """True for an open file (anything with ``read`` or ``write``), False for a path."""
     return hasattr(filename_or_handle, "read") or hasattr(filename_or_handle, "write")
 
@@ -324,7 +330,7 @@ def _rewrite_in_place(tmp, target):
         os.fsync(dest.fileno())
 
 
-def file_label(filename_or_handle):
+def file_label(filename_or_handle: Any) -> str:
     """How messages name a file: its path, or an open handle's ``name``.
 
     Examples
@@ -366,7 +372,7 @@ def check_names(model):
                 )
 
 
-def is_safe_file(filename_or_handle):
+def is_safe_file(filename_or_handle: Any) -> tuple[bool, Any]:
     """Whether a file starts like the safe format (a zip archive).
 
     Parameters

@@ -10,12 +10,16 @@ with :mod:`pickle` itself: only for files from a source you trust, since a
 pickle can then run any code.
 """
 
+from __future__ import annotations
+
 import gzip
 import io
 import os
 import pickle
+from typing import Any
 
 from .. import util
+from .._typing import PathOrFile
 from . import scan
 from .allowlist import Allowlist
 from .files import atomic_write, file_label, is_handle
@@ -23,7 +27,7 @@ from .files import atomic_write, file_label, is_handle
 __all__ = ["save_pickle", "load_pickle"]
 
 
-def save_pickle(model, filename_or_handle):
+def save_pickle(model: Any, filename_or_handle: PathOrFile) -> None:
     """Pickle ``model`` to a path (gzip-compressed if it ends in ``.gz``) or a handle.
 
     A path is written atomically (:func:`~theanets.serialize.files.atomic_write`);
@@ -68,7 +72,7 @@ class _Unpickler(pickle.Unpickler):
         return obj
 
 
-def load_pickle(data, label, base, trusted=False):
+def load_pickle(data: bytes, label: str, base: type, trusted: bool = False) -> Any:
     """Unpickle a model from the bytes of a pickle.
 
     Parameters

@@ -4,11 +4,15 @@ See :mod:`theanets.serialize` for the layout. Nothing a file names is
 imported or called when it is loaded.
 """
 
+from __future__ import annotations
+
 import json
+from typing import IO, Any
 
 import numpy as np
 
 from .. import layers, util
+from .._typing import PathOrFile
 from . import limits, npz, reading, rebuild
 from .files import ZIP_MAGIC, atomic_write, file_label
 
@@ -91,7 +95,7 @@ def _loss_spec(network, index, loss):
     return {key: _jsonable(value, where, key) for key, value in spec.items()}
 
 
-def describe(network):
+def describe(network: Any) -> dict[str, Any]:
     """The JSON-ready description of ``network`` stored in a safe file.
 
     Parameters
@@ -136,7 +140,7 @@ def describe(network):
     )
 
 
-def save_safe(network, filename_or_handle):
+def save_safe(network: Any, filename_or_handle: PathOrFile) -> None:
     """Save ``network`` in the safe format (see the module docstring).
 
     Parameters
@@ -167,7 +171,10 @@ def save_safe(network, filename_or_handle):
     arrays[META_KEY] = np.array(meta)
 
     def write(handle):
-        np.savez(handle, allow_pickle=False, **arrays)
+        # Numbers and the description's string only: nothing that would need
+        # pickling. (numpy < 2.1's savez has no allow_pickle argument: it
+        # would store one as an array named 'allow_pickle'.)
+        np.savez(handle, **arrays)
 
     if hasattr(filename_or_handle, "write"):
         write(filename_or_handle)
@@ -248,7 +255,12 @@ def _stored(archive, meta, label):
     return stored
 
 
-def load_safe(filename_or_handle, base, label=None, allow_nonfinite=False):
+def load_safe(
+    filename_or_handle: PathOrFile,
+    base: type,
+    label: str | None = None,
+    allow_nonfinite: bool = False,
+) -> Any:
     """Load a model saved with :func:`save_safe` without running its code.
 
     Nothing named in the file is imported or called: the model class must be
@@ -296,7 +308,9 @@ def load_safe(filename_or_handle, base, label=None, allow_nonfinite=False):
         return read_safe(handle, size, base, label, allow_nonfinite)
 
 
-def read_safe(handle, size, base, label, allow_nonfinite=False):
+def read_safe(
+    handle: IO[bytes], size: int, base: type, label: str, allow_nonfinite: bool = False
+) -> Any:
     """Load a safe file from a seekable handle holding ``size`` bytes from its position."""
     archive = npz.Archive(handle, size, label)
     with archive.zip:
