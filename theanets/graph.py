@@ -5,17 +5,32 @@ checking options and data, checkpoints); saving and loading to
 :mod:`theanets.serialize`.
 """
 
+from __future__ import annotations
+
 import functools
 import hashlib
 import logging
 import os
 import warnings
+from typing import Any
 
 import numpy as np
 import pytensor
 import pytensor.tensor as TT
 
-from . import _mode, checks, layers, losses, options, regularizers, serialize, trainer, util
+from . import (
+    _buckets,
+    _cache,
+    _mode,
+    checks,
+    layers,
+    losses,
+    options,
+    regularizers,
+    serialize,
+    trainer,
+    util,
+)
 
 __all__ = ["Network"]
 
@@ -113,7 +128,7 @@ class Network:
         self.layers = []
         self.losses = []
         self._graphs = {}
-        self._functions = {}
+        self._caches = self._new_caches()
         layers = self._layer_specs(layers, loss, weighted)
         for i, spec in enumerate(layers):
             last = i == len(layers) - 1
@@ -445,6 +460,60 @@ class Network:
         parts += [r.graph_key() for r in regs]
         return hashlib.md5(repr(parts).encode("utf8")).hexdigest()
 
+    #: The most entries each of a model's own caches keeps.
+    CACHE_SIZES = dict(
+        functions=32, optimizers=trainer.CACHED_OPTIMIZERS, layerwise=16, pretraining=4
+    )
+
+    def _new_caches(self) -> _cache.NamedCaches:
+        return _cache.NamedCaches(**self.CACHE_SIZES)
+
+    def structure_key(self, regularizers: Any = ()) -> str:
+        """A key of the structure of the graph built with ``regularizers``.
+
+        Two models with the same key build the same graph with their own
+        parameters: the same model class, layer specs (forms, sizes, shapes,
+        activations, connections; not the seeds that only initialize the
+        parameters), losses, regularizers (with the seeds of their noise
+        and dropout), and float type. Compiled functions are shared between
+        models under this key (see :func:`theanets._mode.function`).
+
+        Parameters
+        ----------
+        regularizers : sequence of Regularizer
+            As for :meth:`build_graph`.
+
+        Returns
+        -------
+        str
+            A hexadecimal digest.
+
+        Examples
+        --------
+        >>> import theanets
+        >>> a = theanets.Regressor([3, 4, 2], rng=1)
+        >>> b = theanets.Regressor([3, 4, 2], rng=2)
+        >>> a.structure_key() == b.structure_key()
+        True
+        >>> a.structure_key() == theanets.Regressor([3, 5, 2]).structure_key()
+        False
+        """
+        parts: list[Any] = [type(self).__module__, type(self).__name__, pytensor.config.floatX]
+        for layer in self.layers:
+            spec = {k: v for k, v in layer.to_spec().items() if k != "rng"}
+            parts.append((type(layer).__name__, sorted(spec.items(), key=repr), layer.output_shape))
+        for loss in self.losses:
+            parts.append(
+                (
+                    type(loss).__name__,
+                    loss.weight,
+                    loss.output_name,
+                    [(v.name, str(v.type)) for v in loss.variables],
+                )
+            )
+        parts += [r.graph_key() for r in regularizers]
+        return hashlib.md5(repr(parts).encode("utf8")).hexdigest()
+
     def build_graph(self, regularizers=()):
         """Connect the layers into a symbolic graph.
 
@@ -488,13 +557,25 @@ class Network:
             updates.extend(reg.updates())
         return outputs, updates
 
-    def _compile(self, key, inputs, outputs, updates=()):
-        """Compile (once per key) a function, caching it in ``_functions``."""
-        if key not in self._functions:
-            self._functions[key] = _mode.function(
-                inputs, outputs, updates=updates, on_unused_input="ignore"
+    def _compile(self, key, inputs, outputs, updates=(), share=None):
+        """Compile (once per key) a function, kept in the model's ``functions`` cache.
+
+        ``share`` (default: ``key`` with the model's :meth:`structure_key`)
+        names the function for models of the same structure, which get a
+        copy of it (see :func:`theanets._mode.function`).
+        """
+        cache = self._caches["functions"]
+        fn = cache.get(key)
+        if fn is None:
+            fn = _mode.function(
+                inputs,
+                outputs,
+                updates=updates,
+                on_unused_input="ignore",
+                share=share if share is not None else (self.structure_key(), key[0]),
             )
-        return self._functions[key]
+            cache.put(key, fn)
+        return fn
 
     def _expected_inputs(self):
         return [
@@ -586,9 +667,18 @@ class Network:
         outputs, updates = self.build_graph(regs)
         labels = sorted(outputs)
         fn = self._compile(
-            ("feed_forward", key), self.inputs, [outputs[l] for l in labels], updates
+            ("feed_forward", key),
+            self.inputs,
+            [outputs[l] for l in labels],
+            updates,
+            share=("feed_forward", self.structure_key(regs)),
         )
-        return dict(zip(labels, fn(x), strict=True))
+        if regs or updates or not _mode.static_shapes(fn) or not isinstance(x, np.ndarray):
+            results = fn(x)  # random draws and updates would change with padding
+        else:
+            rows, steps = _buckets.padding_of(self)
+            results = _buckets.call_padded(fn, x, rows, steps)
+        return dict(zip(labels, results, strict=True))
 
     def predict(self, x, **kwargs):
         """Compute the network's output (the last layer's ``out``) for ``x``."""
@@ -836,7 +926,7 @@ class Network:
         self.losses = state["losses"]
         self._rng = state.get("rng", 13)
         self._graphs = {}
-        self._functions = {}
+        self._caches = self._new_caches()
 
     def save(self, filename_or_handle, format=None):
         """Save the network to a path or an open binary file.
