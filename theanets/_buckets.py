@@ -7,11 +7,11 @@ Rows (axis 0) are padded with zeros up to the next power of two (at least
 the outputs sliced back: every layer listed in :data:`ROW_WISE` computes
 each example from that example alone, so the real rows' outputs are those
 of the unpadded call. Sequence lengths (axis 1 of a recurrent model's
-input) are padded likewise where every recurrent layer runs the same way:
-at the end if all run forwards (an output at step ``t`` depends on steps up
-to ``t`` only), at the start if all run backwards. A model with a
-bidirectional layer, or with layers running both ways, or with another
-kind of layer, keeps its lengths (each new length compiles anew).
+input) are padded likewise, at the end, if every recurrent layer runs
+forwards: an output at step ``t`` depends on steps up to ``t`` only. A
+model with a bidirectional or backward-running layer (whose outputs would
+depend on the padding, and which gives them in its reading order), or with
+another kind of layer, keeps its lengths: each new length compiles anew.
 
 Examples
 --------
@@ -71,7 +71,7 @@ def _kinds() -> tuple[tuple[type, ...], tuple[type, ...]]:
 
 def padding_of(model: Any) -> tuple[bool, str | None]:
     """Whether ``model``'s rows may be padded, and where its sequences may be
-    (``'end'``, ``'start'`` or None), as the module notes say."""
+    (``'end'`` or None), as the module notes say."""
     from .layers.recurrent import Recurrent
 
     row_wise, step_wise = _kinds()
@@ -84,12 +84,8 @@ def padding_of(model: Any) -> tuple[bool, str | None]:
         return rows, None
     if not all(isinstance(layer, step_wise) for layer in model.layers):
         return rows, None
-    directions = {layer._backwards for layer in model.layers if isinstance(layer, Recurrent)}
-    if directions == {False}:
-        return rows, "end"
-    if directions == {True}:
-        return rows, "start"
-    return rows, None
+    directions = [layer._backwards for layer in model.layers if isinstance(layer, Recurrent)]
+    return rows, ("end" if directions and not any(directions) else None)
 
 
 def call_padded(fn: Any, x: np.ndarray, rows: bool, steps: str | None) -> list[np.ndarray]:
@@ -105,7 +101,7 @@ def call_padded(fn: Any, x: np.ndarray, rows: bool, steps: str | None) -> list[n
     rows : bool
         Whether to pad axis 0.
     steps : str or None
-        Where to pad axis 1: ``'end'``, ``'start'`` or None.
+        ``'end'`` to pad axis 1 at its end, None to leave it.
 
     Returns
     -------
@@ -118,10 +114,8 @@ def call_padded(fn: Any, x: np.ndarray, rows: bool, steps: str | None) -> list[n
     if rows and n:
         pad[0] = (0, bucket(n) - n)
     if steps and t:
-        extra = bucket(t) - t
-        pad[1] = (0, extra) if steps == "end" else (extra, 0)
+        pad[1] = (0, bucket(t) - t)
     if all(p == (0, 0) for p in pad):
         return list(fn(x))
     outputs = fn(np.pad(x, pad))
-    lead = pad[1][0]
-    return [o[:n, lead : lead + t] if steps and t else o[:n] for o in outputs]
+    return [o[:n, :t] if steps and t else o[:n] for o in outputs]
