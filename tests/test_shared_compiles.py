@@ -312,3 +312,17 @@ def test_default_mode_counts(tmp_path):
     # 100 sequence lengths from 1 to 496: one graph, six sizes
     assert report["steps"].get("graph") == 1 and report["steps"].get("shape", 0) <= 6, report
     assert report["steps_close"]
+
+
+def test_outputs_computed_from_parameters_alone_are_not_sliced():
+    net = theanets.recurrent.Regressor([3, (5, "scrn"), 2])
+    outputs, _ = net.build_graph()
+    labels = sorted(outputs)
+    fn = pytensor.function(net.inputs, [outputs[l] for l in labels])
+    x = RS.randn(3, 7, 3).astype("float32")
+    ndims = [outputs[l].ndim for l in labels]
+    assert 1 in ndims  # the layer's rate
+    got = _buckets.call_padded(fn, x, True, "end", ndims)
+    for label, g, w in zip(labels, got, fn(x), strict=True):
+        assert g.shape == w.shape, label
+        np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-6)

@@ -88,20 +88,28 @@ def padding_of(model: Any) -> tuple[bool, str | None]:
     return rows, ("end" if directions and not any(directions) else None)
 
 
-def call_padded(fn: Any, x: np.ndarray, rows: bool, steps: str | None) -> list[np.ndarray]:
+def call_padded(
+    fn: Any, x: np.ndarray, rows: bool, steps: str | None, ndims: list[int] | None = None
+) -> list[np.ndarray]:
     """``fn(x)``, with ``x`` padded as allowed and the outputs sliced back.
 
     Parameters
     ----------
     fn : callable
-        A compiled function of one input whose outputs all have the
-        examples along axis 0 (and the steps along axis 1 if ``steps``).
+        A compiled function of one input whose outputs of two or more
+        dimensions have the examples along axis 0 (and those of three or
+        more the steps along axis 1 if ``steps``).
     x : ndarray
         The input.
     rows : bool
         Whether to pad axis 0.
     steps : str or None
         ``'end'`` to pad axis 1 at its end, None to leave it.
+    ndims : list of int, optional
+        The number of dimensions of each output (default: taken from the
+        outputs). Outputs of one dimension are not sliced (they are
+        computed from parameters alone, as an SCRN layer's ``rate``), nor
+        along the steps if they have fewer than three.
 
     Returns
     -------
@@ -118,4 +126,8 @@ def call_padded(fn: Any, x: np.ndarray, rows: bool, steps: str | None) -> list[n
     if all(p == (0, 0) for p in pad):
         return list(fn(x))
     outputs = fn(np.pad(x, pad))
-    return [o[:n, :t] if steps and t else o[:n] for o in outputs]
+    ndims = [np.ndim(o) for o in outputs] if ndims is None else ndims
+    return [
+        o if d < 2 else o[:n, :t] if steps and t and d >= 3 else o[:n]
+        for o, d in zip(outputs, ndims, strict=True)
+    ]

@@ -677,7 +677,8 @@ class Network:
             results = fn(x)  # random draws and updates would change with padding
         else:
             rows, steps = _buckets.padding_of(self)
-            results = _buckets.call_padded(fn, x, rows, steps)
+            ndims = [outputs[l].ndim for l in labels]
+            results = _buckets.call_padded(fn, x, rows, steps, ndims)
         return dict(zip(labels, results, strict=True))
 
     def predict(self, x, **kwargs):

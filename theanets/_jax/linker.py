@@ -63,7 +63,8 @@ def reusing(jitted: Any) -> Iterator[None]:
 
 
 def _signature(args: tuple[Any, ...]) -> tuple[Any, ...]:
-    return tuple((np.shape(a), str(getattr(a, "dtype", type(a).__name__))) for a in args)
+    # attribute reads only: this runs at every call of a compiled function
+    return tuple((getattr(a, "shape", None), getattr(a, "dtype", None)) for a in args)
 
 
 class _Counted:
@@ -83,7 +84,7 @@ class _Counted:
                 util.log(
                     "compiling {} for new input shapes {}",
                     self.name,
-                    [s for s, _ in signature if s],
+                    [s for s, _ in signature if s],  # the arrays' shapes
                 )
         return self.jitted(*args)
 
