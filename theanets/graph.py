@@ -200,7 +200,7 @@ class Network:
 
     # ----- building -------------------------------------------------------
 
-    def add_layer(self, layer=None, **kwargs):
+    def add_layer(self, layer: Any = None, **kwargs: Any) -> Any:
         """Add a layer to the network (it is bound by the constructor).
 
         Parameters
@@ -357,7 +357,7 @@ class Network:
             "paired (layers: {})".format(context, [l.name for l in self.layers])
         )
 
-    def add_loss(self, loss=None, **kwargs):
+    def add_loss(self, loss: Any = None, **kwargs: Any) -> Any:
         """Add a loss to the network.
 
         Parameters
@@ -393,7 +393,7 @@ class Network:
         self.losses.append(new)
         return new
 
-    def set_loss(self, *args, **kwargs):
+    def set_loss(self, *args: Any, **kwargs: Any) -> Any:
         """Replace all losses with one: arguments as :meth:`add_loss`."""
         self.losses = []
         return self.add_loss(*args, **kwargs)
@@ -401,12 +401,12 @@ class Network:
     # ----- introspection --------------------------------------------------
 
     @property
-    def inputs(self):
+    def inputs(self) -> list[Any]:
         """Symbolic input variables, one per Input layer, in layer order."""
         return [layer.input for layer in self.layers if isinstance(layer, layers.Input)]
 
     @property
-    def variables(self):
+    def variables(self) -> list[Any]:
         """All symbolic data the training loss needs: inputs, targets, weights.
 
         This is the order of arrays in training data (``[X, y]``,
@@ -423,16 +423,16 @@ class Network:
         return result
 
     @property
-    def params(self):
+    def params(self) -> list[Any]:
         """All parameters (shared variables), in layer order."""
         return [param for layer in self.layers for param in layer.params]
 
     @property
-    def num_params(self):
+    def num_params(self) -> int:
         """Total number of parameter values."""
         return sum(int(np.prod(p.get_value().shape)) for p in self.params)
 
-    def find(self, which, param):
+    def find(self, which: int | str, param: int | str) -> Any:
         """Get a parameter of a layer.
 
         Parameters
@@ -514,7 +514,7 @@ class Network:
         parts += [r.graph_key() for r in regularizers]
         return hashlib.md5(repr(parts).encode("utf8")).hexdigest()
 
-    def build_graph(self, regularizers=()):
+    def build_graph(self, regularizers: Any = ()) -> tuple[dict[str, Any], list[Any]]:
         """Connect the layers into a symbolic graph.
 
         Parameters
@@ -645,7 +645,7 @@ class Network:
             )
         return checks.prepare_one(caller, expected[0], x)
 
-    def feed_forward(self, x, **kwargs):
+    def feed_forward(self, x: Any, **kwargs: Any) -> dict[str, np.ndarray]:
         """Compute every output of the network for input ``x``.
 
         Parameters
@@ -681,11 +681,11 @@ class Network:
             results = _buckets.call_padded(fn, x, rows, steps, ndims)
         return dict(zip(labels, results, strict=True))
 
-    def predict(self, x, **kwargs):
+    def predict(self, x: Any, **kwargs: Any) -> np.ndarray:
         """Compute the network's output (the last layer's ``out``) for ``x``."""
         return self.feed_forward(x, **kwargs)[self.layers[-1].output_name]
 
-    def score(self, x, y, w=None, **kwargs):
+    def score(self, x: Any, y: Any, w: Any = None, **kwargs: Any) -> float:
         """Weighted coefficient of determination (R^2) of predictions of ``y``.
 
         ``1 - sum(w (y - yhat)^2) / sum(w (y - mean(y))^2)`` where mean(y) is
@@ -716,7 +716,7 @@ class Network:
                         )
                     )
 
-    def loss(self, **kwargs):
+    def loss(self, **kwargs: Any) -> Any:
         """The symbolic training loss: weighted losses plus regularizers.
 
         Parameters
@@ -732,7 +732,7 @@ class Network:
             total = total + reg.weight * reg.loss(self.layers, outputs)
         return total
 
-    def monitors(self, **kwargs):
+    def monitors(self, **kwargs: Any) -> list[tuple[str, Any]]:
         """Named symbolic values to report during training.
 
         The first is ``('err', <first loss>)``. ``monitors=`` (a dict, or a
@@ -827,7 +827,7 @@ class Network:
                     "not {!r}".format(name, level)
                 )
 
-    def updates(self, **kwargs):
+    def updates(self, **kwargs: Any) -> list[Any]:
         """Update pairs the graph needs (from recurrent scans; usually empty)."""
         regs = regularizers.from_kwargs(self, **kwargs)
         return self.build_graph(regs)[1]
@@ -929,7 +929,7 @@ class Network:
         self._graphs = {}
         self._caches = self._new_caches()
 
-    def save(self, filename_or_handle, format=None):
+    def save(self, filename_or_handle: Any, format: str | None = None) -> None:
         """Save the network to a path or an open binary file.
 
         Parameters
@@ -967,7 +967,7 @@ class Network:
         serialize.save(self, filename_or_handle, format)
 
     @classmethod
-    def load(cls, filename_or_handle, allow_pickle=True, **options):
+    def load(cls, filename_or_handle: Any, allow_pickle: bool = True, **options: Any) -> Network:
         """Load a network saved with :meth:`save`, in either format.
 
         The format is told from the file's first bytes: a zip archive is the
