@@ -476,7 +476,8 @@ class Network:
         activations, connections; not the seeds that only initialize the
         parameters), losses, regularizers (with the seeds of their noise
         and dropout), and float type. Compiled functions are shared between
-        models under this key (see :func:`theanets._mode.function`).
+        models under this key: a model of a known structure gets copies of
+        the functions compiled for the first, with its own parameters.
 
         Parameters
         ----------
