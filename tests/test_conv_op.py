@@ -423,7 +423,7 @@ def test_jax_computes_known_shape_arithmetic_with_numpy(caplog):
     ],
 )
 def test_few_cores_run_xla_eigen_kernels_on_one_thread(monkeypatch, cores, flags, expect):
-    from theanets import _mode
+    from theanets._jax import process as _mode
 
     monkeypatch.setenv("XLA_FLAGS", flags)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
@@ -432,7 +432,7 @@ def test_few_cores_run_xla_eigen_kernels_on_one_thread(monkeypatch, cores, flags
 
 
 def test_glibc_keeps_large_buffers(monkeypatch):
-    from theanets import _mode
+    from theanets._jax import process as _mode
 
     for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES"):
         monkeypatch.delenv(name, raising=False)

@@ -98,7 +98,7 @@ def test_decode_inverts_encode(ae):
     np.testing.assert_allclose(ae.decode(ae.encode(x, layer=1), layer=1), ae.predict(x), **TOL)
     pre = ae.encode(x, layer="hid1:pre")
     np.testing.assert_allclose(ae.decode(pre, layer="hid1:pre"), ae.predict(x), **TOL)
-    assert ("decode", "hid2:out") in ae._functions
+    assert ("decode", "hid2:out") in ae._caches["functions"]
 
 
 def test_decode_codes_of_wrong_width(ae):

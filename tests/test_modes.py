@@ -101,7 +101,9 @@ def test_random_draws_are_not_compiled_in_jax(no_user_mode, monkeypatch):
 
 
 def test_jax_mode_without_jax_says_how_to_install(monkeypatch):
-    monkeypatch.setattr(_mode, "jax_available", lambda: False)
+    from theanets import _jax
+
+    monkeypatch.setattr(_jax, "jax_available", lambda: False)
     with pytest.raises(ImportError, match="pip install jax"):
         _mode.jax_mode()
 

@@ -26,7 +26,10 @@ FAST = dict(max_updates=3, validate_every=2, batch_size=10)
 
 @pytest.fixture
 def compiles(monkeypatch):
-    """The names of the functions compiled while the test runs."""
+    """The names of the functions compiled while the test runs (by this
+    test's models: the process's cache of functions shared between models
+    of the same structure is emptied first)."""
+    theanets._cache.CACHES.clear()
     calls = []
     real = pytensor.function
 
@@ -159,7 +162,7 @@ def test_a_new_learning_rate_compiles_nothing(compiles, algo):
 def test_a_new_learning_rate_gives_what_a_new_compilation_gives(algo, kwargs):
     reused, rebuilt = _ae(), _ae()
     for lr in (0.01, 0.003, 0.02):
-        rebuilt._functions.clear()
+        rebuilt._caches.clear()
         assert _run(reused, algo, dict(kwargs, learning_rate=lr)) == _run(
             rebuilt, algo, dict(kwargs, learning_rate=lr)
         )
@@ -209,7 +212,7 @@ def test_second_call_starts_with_fresh_optimizer_state(algo, kwargs):
     reused, rebuilt = _ae(), _ae()
     for i in range(3):
         if i:
-            rebuilt._functions.clear()
+            rebuilt._caches.clear()
         assert _run(reused, algo, kwargs) == _run(rebuilt, algo, kwargs)
         for a, b in zip(reused.params, rebuilt.params, strict=True):
             np.testing.assert_array_equal(a.get_value(), b.get_value())
@@ -237,7 +240,7 @@ def test_pretrainer_reuse_equals_a_fresh_run(algo):
     rebuilt = theanets.Regressor([6, 5, 4, 2])
     for i in range(2):
         if i:
-            rebuilt._functions.clear()
+            rebuilt._caches.clear()
         a = [(dict(t), dict(v)) for t, v in reused.itertrain(data, algo=algo, **FAST)]
         b = [(dict(t), dict(v)) for t, v in rebuilt.itertrain(data, algo=algo, **FAST)]
         assert a == b
@@ -249,5 +252,4 @@ def test_the_cache_of_optimizers_is_bounded():
     net = _ae()
     for i in range(theanets.trainer.CACHED_OPTIMIZERS + 3):
         net.train([X], rms_halflife=i + 1, max_updates=1)
-    cached = [k for k in net._functions if k[0] == "optimizer"]
-    assert len(cached) == theanets.trainer.CACHED_OPTIMIZERS
+    assert len(net._caches["optimizers"]) == theanets.trainer.CACHED_OPTIMIZERS

@@ -5,10 +5,8 @@ included) needs to know where PyTensor keeps sigmoid, softplus, sparse
 products, random streams, graph traversal and the R- and L-operators, how
 its ``scan`` returns updates, nor that it has no batched convolution or
 pooling (``conv2d`` and ``pool`` stand in for Theano's). Where PyTensor
-versions differ, the difference is settled here, once, at import.
+versions differ, :mod:`theanets._compat` settles the difference, once, at import.
 """
-
-import inspect
 
 import numpy as np
 import pytensor
@@ -19,13 +17,9 @@ from pytensor.sparse.variable import SparseVariable
 from pytensor.tensor.math import sigmoid, softplus
 from pytensor.tensor.random import shared_rng
 
+from ._compat import PULLBACK, PUSHFORWARD, SCAN_HAS_RETURN_UPDATES, graph_inputs
 from .ops.conv import Conv2d, border_pads
 from .ops.pool import Pool2d
-
-try:
-    from pytensor.graph.traversal import graph_inputs
-except ImportError:  # PyTensor < 2.32
-    from pytensor.graph.basic import graph_inputs
 
 __all__ = [
     "sigmoid",
@@ -43,14 +37,6 @@ __all__ = [
     "jacobian_vector",
     "vector_jacobian",
 ]
-
-# PyTensor 3 deprecates scan's (outputs, updates) return value; 2.38 has no
-# return_updates argument and always returns both.
-_SCAN_HAS_RETURN_UPDATES = "return_updates" in inspect.signature(pytensor.scan).parameters
-
-# PyTensor 3 renames Rop/Lop to pushforward/pullback (the old names warn).
-_PUSHFORWARD = getattr(pytensor.gradient, "pushforward", None) or pytensor.gradient.Rop
-_PULLBACK = getattr(pytensor.gradient, "pullback", None) or pytensor.gradient.Lop
 
 
 class RandomSource:
@@ -114,12 +100,12 @@ def random_source(seed):
 
 def jacobian_vector(f, wrt, v):
     """The R-operator ``J(f, wrt) v`` (``pushforward``, formerly ``Rop``)."""
-    return _PUSHFORWARD(f, wrt, v)
+    return PUSHFORWARD(f, wrt, v)
 
 
 def vector_jacobian(f, wrt, v):
     """The L-operator ``v J(f, wrt)`` (``pullback``, formerly ``Lop``)."""
-    return _PULLBACK(f, wrt, v)
+    return PULLBACK(f, wrt, v)
 
 
 def is_sparse(var):
@@ -243,7 +229,7 @@ def scan(fn, **kwargs):
     kwargs["return_list"] = True
     if kwargs.get("mode") is None and pytensor.config.mode == "FAST_COMPILE":
         kwargs["mode"] = "FAST_COMPILE"
-    if _SCAN_HAS_RETURN_UPDATES:
+    if SCAN_HAS_RETURN_UPDATES:
         return pytensor.scan(fn, return_updates=False, **kwargs), []
     outputs, updates = pytensor.scan(fn, **kwargs)
     return outputs, list(updates.items())

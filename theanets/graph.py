@@ -5,17 +5,22 @@ checking options and data, checkpoints); saving and loading to
 :mod:`theanets.serialize`.
 """
 
+from __future__ import annotations
+
 import functools
 import hashlib
 import logging
 import os
 import warnings
+from typing import Any
 
 import numpy as np
 import pytensor
 import pytensor.tensor as TT
 
 from . import (
+    _buckets,
+    _cache,
     _mode,
     checks,
     layers,
@@ -124,7 +129,7 @@ class Network:
         self.layers = []
         self.losses = []
         self._graphs = {}
-        self._functions = {}
+        self._caches = self._new_caches()
         layers = self._layer_specs(layers, loss, weighted)
         for i, spec in enumerate(layers):
             last = i == len(layers) - 1
@@ -196,7 +201,7 @@ class Network:
 
     # ----- building -------------------------------------------------------
 
-    def add_layer(self, layer=None, **kwargs):
+    def add_layer(self, layer: Any = None, **kwargs: Any) -> Any:
         """Add a layer to the network (it is bound by the constructor).
 
         Parameters
@@ -255,7 +260,7 @@ class Network:
             kwargs["shape"] = tuple(int(x) for x in layer)
         elif isinstance(layer, (tuple, list)):
             sized = False
-            seen = {}
+            seen: dict[str, Any] = {}
             for item in layer:
                 if isinstance(item, str):
                     what = "form" if layers.Layer.is_registered(item) else "activation"
@@ -353,7 +358,7 @@ class Network:
             "paired (layers: {})".format(context, [l.name for l in self.layers])
         )
 
-    def add_loss(self, loss=None, **kwargs):
+    def add_loss(self, loss: Any = None, **kwargs: Any) -> Any:
         """Add a loss to the network.
 
         Parameters
@@ -389,7 +394,7 @@ class Network:
         self.losses.append(new)
         return new
 
-    def set_loss(self, *args, **kwargs):
+    def set_loss(self, *args: Any, **kwargs: Any) -> Any:
         """Replace all losses with one: arguments as :meth:`add_loss`."""
         self.losses = []
         return self.add_loss(*args, **kwargs)
@@ -397,12 +402,12 @@ class Network:
     # ----- introspection --------------------------------------------------
 
     @property
-    def inputs(self):
+    def inputs(self) -> list[Any]:
         """Symbolic input variables, one per Input layer, in layer order."""
         return [layer.input for layer in self.layers if isinstance(layer, layers.Input)]
 
     @property
-    def variables(self):
+    def variables(self) -> list[Any]:
         """All symbolic data the training loss needs: inputs, targets, weights.
 
         This is the order of arrays in training data (``[X, y]``,
@@ -419,16 +424,16 @@ class Network:
         return result
 
     @property
-    def params(self):
+    def params(self) -> list[Any]:
         """All parameters (shared variables), in layer order."""
         return [param for layer in self.layers for param in layer.params]
 
     @property
-    def num_params(self):
+    def num_params(self) -> int:
         """Total number of parameter values."""
         return sum(int(np.prod(p.get_value().shape)) for p in self.params)
 
-    def find(self, which, param):
+    def find(self, which: int | str, param: int | str) -> Any:
         """Get a parameter of a layer.
 
         Parameters
@@ -456,7 +461,62 @@ class Network:
         parts += [r.graph_key() for r in regs]
         return hashlib.md5(repr(parts).encode("utf8")).hexdigest()
 
-    def build_graph(self, regularizers=()):
+    #: The most entries each of a model's own caches keeps.
+    CACHE_SIZES = dict(
+        functions=32, optimizers=trainer.CACHED_OPTIMIZERS, layerwise=16, pretraining=4
+    )
+
+    def _new_caches(self) -> _cache.NamedCaches:
+        return _cache.NamedCaches(**self.CACHE_SIZES)
+
+    def structure_key(self, regularizers: Any = ()) -> str:
+        """A key of the structure of the graph built with ``regularizers``.
+
+        Two models with the same key build the same graph with their own
+        parameters: the same model class, layer specs (forms, sizes, shapes,
+        activations, connections; not the seeds that only initialize the
+        parameters), losses, regularizers (with the seeds of their noise
+        and dropout), and float type. Compiled functions are shared between
+        models under this key: a model of a known structure gets copies of
+        the functions compiled for the first, with its own parameters.
+
+        Parameters
+        ----------
+        regularizers : sequence of Regularizer
+            As for :meth:`build_graph`.
+
+        Returns
+        -------
+        str
+            A hexadecimal digest.
+
+        Examples
+        --------
+        >>> import theanets
+        >>> a = theanets.Regressor([3, 4, 2], rng=1)
+        >>> b = theanets.Regressor([3, 4, 2], rng=2)
+        >>> a.structure_key() == b.structure_key()
+        True
+        >>> a.structure_key() == theanets.Regressor([3, 5, 2]).structure_key()
+        False
+        """
+        parts: list[Any] = [type(self).__module__, type(self).__name__, pytensor.config.floatX]
+        for layer in self.layers:
+            spec = {k: v for k, v in layer.to_spec().items() if k != "rng"}
+            parts.append((type(layer).__name__, sorted(spec.items(), key=repr), layer.output_shape))
+        for loss in self.losses:
+            parts.append(
+                (
+                    type(loss).__name__,
+                    loss.weight,
+                    loss.output_name,
+                    [(v.name, str(v.type)) for v in loss.variables],
+                )
+            )
+        parts += [r.graph_key() for r in regularizers]
+        return hashlib.md5(repr(parts).encode("utf8")).hexdigest()
+
+    def build_graph(self, regularizers: Any = ()) -> tuple[dict[str, Any], list[Any]]:
         """Connect the layers into a symbolic graph.
 
         Parameters
@@ -499,13 +559,25 @@ class Network:
             updates.extend(reg.updates())
         return outputs, updates
 
-    def _compile(self, key, inputs, outputs, updates=()):
-        """Compile (once per key) a function, caching it in ``_functions``."""
-        if key not in self._functions:
-            self._functions[key] = _mode.function(
-                inputs, outputs, updates=updates, on_unused_input="ignore"
+    def _compile(self, key, inputs, outputs, updates=(), share=None):
+        """Compile (once per key) a function, kept in the model's ``functions`` cache.
+
+        ``share`` (default: ``key`` with the model's :meth:`structure_key`)
+        names the function for models of the same structure, which get a
+        copy of it (see :func:`theanets._mode.function`).
+        """
+        cache = self._caches["functions"]
+        fn = cache.get(key)
+        if fn is None:
+            fn = _mode.function(
+                inputs,
+                outputs,
+                updates=updates,
+                on_unused_input="ignore",
+                share=share if share is not None else (self.structure_key(), key[0]),
             )
-        return self._functions[key]
+            cache.put(key, fn)
+        return fn
 
     def _expected_inputs(self):
         return [
@@ -575,7 +647,9 @@ class Network:
             )
         return checks.prepare_one(caller, expected[0], x)
 
-    def feed_forward(self, x, *, batch_size=None, **kwargs):
+    def feed_forward(
+        self, x: Any, *, batch_size: int | None = None, **kwargs: Any
+    ) -> dict[str, np.ndarray]:
         """Compute every output of the network for input ``x``.
 
         Parameters
@@ -613,11 +687,21 @@ class Network:
         outputs, updates = self.build_graph(regs)
         labels = sorted(outputs)
         fn = self._compile(
-            ("feed_forward", key), self.inputs, [outputs[l] for l in labels], updates
+            ("feed_forward", key),
+            self.inputs,
+            [outputs[l] for l in labels],
+            updates,
+            share=("feed_forward", self.structure_key(regs)),
         )
-        return dict(zip(labels, fn(x), strict=True))
+        if regs or updates or not _mode.static_shapes(fn) or not isinstance(x, np.ndarray):
+            results = fn(x)  # random draws and updates would change with padding
+        else:
+            rows, steps = _buckets.padding_of(self)
+            ndims = [outputs[l].ndim for l in labels]
+            results = _buckets.call_padded(fn, x, rows, steps, ndims)
+        return dict(zip(labels, results, strict=True))
 
-    def predict(self, x, **kwargs):
+    def predict(self, x: Any, **kwargs: Any) -> np.ndarray:
         """Compute the network's output (the last layer's ``out``) for ``x``.
 
         Parameters
@@ -634,7 +718,7 @@ class Network:
         """
         return self._output(x, self.layers[-1].output_name, **kwargs)
 
-    def _output(self, x, name, batch_size=None, **kwargs):
+    def _output(self, x: Any, name: str, batch_size: int | None = None, **kwargs: Any) -> Any:
         """The output ``name`` of :meth:`feed_forward` alone.
 
         In batches, only this output is stitched into one array: the others
@@ -650,7 +734,7 @@ class Network:
             lambda rows: {name: self.feed_forward(rows, **kwargs)[name]}, x, batch_size, caller
         )[name]
 
-    def score(self, x, y, w=None, **kwargs):
+    def score(self, x: Any, y: Any, w: Any = None, **kwargs: Any) -> float:
         """Weighted coefficient of determination (R^2) of predictions of ``y``.
 
         ``1 - sum(w (y - yhat)^2) / sum(w (y - mean(y))^2)`` where mean(y) is
@@ -681,7 +765,7 @@ class Network:
                         )
                     )
 
-    def loss(self, **kwargs):
+    def loss(self, **kwargs: Any) -> Any:
         """The symbolic training loss: weighted losses plus regularizers.
 
         Parameters
@@ -697,7 +781,7 @@ class Network:
             total = total + reg.weight * reg.loss(self.layers, outputs)
         return total
 
-    def monitors(self, **kwargs):
+    def monitors(self, **kwargs: Any) -> list[tuple[str, Any]]:
         """Named symbolic values to report during training.
 
         The first is ``('err', <first loss>)``. ``monitors=`` (a dict, or a
@@ -792,7 +876,7 @@ class Network:
                     "not {!r}".format(name, level)
                 )
 
-    def updates(self, **kwargs):
+    def updates(self, **kwargs: Any) -> list[Any]:
         """Update pairs the graph needs (from recurrent scans; usually empty)."""
         regs = regularizers.from_kwargs(self, **kwargs)
         return self.build_graph(regs)[1]
@@ -892,9 +976,9 @@ class Network:
         self.losses = state["losses"]
         self._rng = state.get("rng", 13)
         self._graphs = {}
-        self._functions = {}
+        self._caches = self._new_caches()
 
-    def save(self, filename_or_handle, format=None):
+    def save(self, filename_or_handle: Any, format: str | None = None) -> None:
         """Save the network to a path or an open binary file.
 
         Parameters
@@ -932,7 +1016,7 @@ class Network:
         serialize.save(self, filename_or_handle, format)
 
     @classmethod
-    def load(cls, filename_or_handle, allow_pickle=True, **options):
+    def load(cls, filename_or_handle: Any, allow_pickle: bool = True, **options: Any) -> Network:
         """Load a network saved with :meth:`save`, in either format.
 
         The format is told from the file's first bytes: a zip archive is the

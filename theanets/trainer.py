@@ -273,7 +273,8 @@ _RUNTIME_OPTIONS = frozenset(
     ]
 )
 
-#: How many compiled optimizers a network keeps (the most recently used).
+#: How many compiled optimizers a network keeps (the most recently used):
+#: the size of its ``optimizers`` cache (``Network.CACHE_SIZES``).
 CACHED_OPTIMIZERS = 8
 
 
@@ -326,14 +327,10 @@ def optimizer_for(network, algo, kwargs):
     # their seeds in the key, each call's rng draws its own noise and
     # dropout masks (rng only steers the loop otherwise).
     kwargs = dict(kwargs, regularizers=regularizers.from_kwargs(network, **kwargs))
-    key = (
-        "optimizer",
-        algo,
-        network._hash(kwargs["regularizers"]),
-        network._training_variant(),
-        options,
-    )
-    cache = network._functions
+    structure = network.structure_key(kwargs["regularizers"])
+    variant = network._training_variant()
+    key = (algo, network._hash(kwargs["regularizers"]), variant, options)
+    cache = network._caches["optimizers"]
     entry = cache.pop(key, None)
     if entry is None:
         opt = downhill.build(
@@ -345,13 +342,16 @@ def optimizer_for(network, algo, kwargs):
             params=network.params,
             monitor_gradients=kwargs.get("monitor_gradients", False),
         )
+        # Models of the same structure share the compiled steps (each with
+        # its own parameters and optimizer state swapped in), unless an
+        # option is an object known only by identity, or the step carries
+        # state of this run (carried-state training).
+        if variant is None and not refs:
+            opt.share_key = ("optimizer", algo, structure, options)
         entry = (opt, refs)
-        cached = [k for k in cache if isinstance(k, tuple) and k[:1] == ("optimizer",)]
-        for old in cached[: max(0, len(cached) - CACHED_OPTIMIZERS + 1)]:
-            del cache[old]
     else:
         entry[0].reset_early_stopping()
-    cache[key] = entry  # (re)inserted last: the most recently used
+    cache.put(key, entry)  # (re)inserted last: the most recently used
     return entry[0]
 
 
@@ -541,15 +541,15 @@ class SupervisedPretrainer:
             for layer in net.layers:
                 layer.bind(net, initialize=False)
             return
-        key = ("layerwise-tail", i, tied, tuple(id(layer) for layer in original))
-        entry = net._functions.get(key)
+        key = (i, tied, tuple(id(layer) for layer in original))
+        entry = net._caches["layerwise"].get(key)
         tail = entry[0] if entry is not None else self._new_tail(original, i, tied)
         net.layers = original[: i + 1] + tail
         for layer in net.layers:
             layer.bind(net, initialize=entry is None and any(layer is t for t in tail))
         params = [param for layer in tail for param in layer.params]
         if entry is None:
-            net._functions[key] = (tail, [p.get_value() for p in params], original)
+            net._caches["layerwise"].put(key, (tail, [p.get_value() for p in params], original))
         else:
             for param, value in zip(params, entry[1], strict=True):
                 param.set_value(value)
@@ -613,12 +613,13 @@ class UnsupervisedPretrainer:
         for spec in specs[::-1][:-2]:
             specs.append(dict(form="tied", partner=spec["name"], activation=spec["activation"]))
         specs.append(dict(form="tied", partner=specs[1]["name"], activation="linear"))
-        key = ("pretrain-shadow", tuple(id(layer) for layer in net.layers), repr(specs))
-        entry = net._functions.get(key)
+        key = (tuple(id(layer) for layer in net.layers), repr(specs))
+        cache = net._caches["pretraining"]
+        entry = cache.get(key)
         if entry is None:
             util.log("pretraining a shadow autoencoder")
             shadow = net._pretraining_model(specs)
-            net._functions[key] = (shadow, [p.get_value() for p in shadow.params], list(net.layers))
+            cache.put(key, (shadow, [p.get_value() for p in shadow.params], list(net.layers)))
             return shadow
         shadow, initial, _ = entry
         util.log("pretraining the shadow autoencoder again")

@@ -5,12 +5,15 @@ module list in the documentation); the error classes add a few subclasses so
 that clearer errors stay catchable by the ``except`` clauses old scripts use.
 """
 
+from __future__ import annotations
+
 import difflib
 import fnmatch
 import logging
 import os
 import pickle
 import sys
+from collections.abc import Callable
 
 import numpy as np
 import pytensor
@@ -184,9 +187,29 @@ class Registrar(type):
     def _family(cls):
         return cls.__mro__[-2].__name__.lower() if len(cls.__mro__) > 1 else "name"
 
-    def names(cls):
-        """The sorted keys of the concrete (buildable) classes of the family."""
-        return sorted(k for k, c in cls._registry.items() if not c._registrar_abstract)
+    def names(cls, where: Callable[[type], bool] | None = None) -> list[str]:
+        """The buildable names: the sorted keys of the concrete classes of the family.
+
+        Parameters
+        ----------
+        where : callable, optional
+            ``where(klass)`` True for the classes to list (default: all).
+
+        Returns
+        -------
+        list of str
+
+        Examples
+        --------
+        >>> import theanets
+        >>> theanets.losses.Loss.names(where=lambda c: 'Cross' in c.__name__)
+        ['crossentropy', 'xe']
+        """
+        return sorted(
+            k
+            for k, c in cls._registry.items()
+            if not c._registrar_abstract and (where is None or where(c))
+        )
 
     def build(cls, key, *args, **kwargs):
         """Instantiate the concrete class registered under ``key`` (any case).

@@ -239,6 +239,10 @@ class Optimizer(metaclass=util.Registrar):
     # -- compiling ----------------------------------------------------------
 
     def _function(self, kind, updates):
+        # share_key (set by theanets.trainer.optimizer_for) names the
+        # structure of the model trained: a step compiled for an earlier
+        # model of that structure is copied with this one's variables.
+        share = getattr(self, "share_key", None)
         return _mode.function(
             self._inputs,
             self._monitor_exprs,
@@ -246,6 +250,7 @@ class Optimizer(metaclass=util.Registrar):
             name="{}_{}".format(type(self).__name__.lower(), kind),
             allow_input_downcast=True,
             on_unused_input="ignore",
+            share=None if share is None else share + (kind, self._hyper_key()),
         )
 
     def _compile(self, **kwargs):

@@ -84,7 +84,9 @@ def numba_register(op_class, version):
     """
     from pytensor.link.numba.dispatch import basic
 
-    register = getattr(basic, "register_funcify_default_op_cache_key", None)
+    from .._compat import numba_cached_register
+
+    register = numba_cached_register()
     if register is None:  # PyTensor < 2.36: no disk cache of these
         return basic.numba_funcify.register(op_class)
 

@@ -7,7 +7,8 @@ PyTensor 3 asks an operation for ``pullback`` (vector-Jacobian product) and
 """
 
 from pytensor.gradient import DisconnectedType, disconnected_type
-from pytensor.graph.op import Op
+
+from .._compat import OPS_HAVE_PULLBACK
 
 __all__ = ["disconnected", "bilinear_pushforward", "add_legacy_gradient_methods"]
 
@@ -36,7 +37,7 @@ def bilinear_pushforward(op, a, b, ta, tb, rest=()):
 
 def add_legacy_gradient_methods(*op_classes):
     """Give ``op_classes`` PyTensor 2's ``L_op`` and ``R_op`` (PyTensor < 3 only)."""
-    if hasattr(Op, "pullback"):
+    if OPS_HAVE_PULLBACK:
         return
 
     def L_op(self, inputs, outputs, cotangents):
