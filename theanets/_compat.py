@@ -8,7 +8,9 @@ once, at import (the one module that asks which version it has).
 - PyTensor 3 renames ``Rop``/``Lop`` to ``pushforward``/``pullback`` and
   asks operations for ``pullback``/``pushforward`` instead of
   ``L_op``/``R_op``;
-- Numba conversions are cached on disk under a versioned key from 2.36.
+- Numba conversions are cached on disk under a versioned key from 2.36;
+- ``ifelse`` and ``IfElse`` moved to ``pytensor.conditional.op`` in 3.3
+  (importing them from ``pytensor.ifelse`` is deprecated there).
 """
 
 from __future__ import annotations
@@ -26,13 +28,20 @@ try:
 except ImportError:  # PyTensor < 2.32
     from pytensor.graph.basic import ancestors, graph_inputs  # type: ignore[no-redef]
 
+try:  # PyTensor >= 3.3
+    from pytensor.conditional.op import IfElse, ifelse
+except ImportError:
+    from pytensor.ifelse import IfElse, ifelse
+
 __all__ = [
+    "IfElse",
     "OPS_HAVE_PULLBACK",
     "PULLBACK",
     "PUSHFORWARD",
     "SCAN_HAS_RETURN_UPDATES",
     "ancestors",
     "graph_inputs",
+    "ifelse",
     "numba_cached_register",
 ]
 

@@ -38,12 +38,13 @@ def concrete_shape_arithmetic() -> None:
     import jax
     import jax.numpy as jnp
     from pytensor.graph.basic import Constant
-    from pytensor.ifelse import IfElse
     from pytensor.link.jax.dispatch import jax_funcify
     from pytensor.tensor.basic import ARange, MakeVector, ScalarFromTensor, Split, TensorFromScalar
     from pytensor.tensor.elemwise import DimShuffle, Elemwise
     from pytensor.tensor.shape import Shape, Shape_i
     from pytensor.tensor.subtensor import Subtensor
+
+    from .._compat import IfElse
 
     def is_shape_arithmetic(node):
         return node is not None and all(
@@ -108,7 +109,9 @@ def concrete_shape_arithmetic() -> None:
         # concatenate layer, a bidirectional layer) then failed with
         # "Abstract tracer value ... in jax.numpy.split". The sizes come
         # from shapes, concrete here, so they are summed with numpy.
-        def split(x, axis, splits):
+        def split(x, *rest):
+            # (x, axis, splits) before PyTensor 3.3; from it the axis is the op's
+            axis, splits = rest if len(rest) == 2 else (op.axis, rest[0])
             if isinstance(axis, jax.core.Tracer) or isinstance(splits, jax.core.Tracer):
                 raise NotImplementedError(
                     "theanets: a join or split along a position known only at run time "

@@ -340,7 +340,9 @@ class Conv2d(_ConvOp):
         x, w = inputs
         output_storage[0][0] = self._np_forward(x, w)
 
-    def infer_shape(self, fgraph, node, shapes):
+    def infer_shape(self, *args):
+        # (fgraph, node, shapes) before PyTensor 3.3, (node, shapes) from it
+        node, shapes = args[-2:]
         (n, width, height, _), (f, _, _, _) = shapes
         out = [
             (size + p[0] + p[1] - filt) // step + 1
@@ -382,7 +384,9 @@ class Conv2dGradInputs(_ConvOp):
         g, w, x = inputs
         output_storage[0][0] = self._np_grad_inputs(g, w, x.shape)
 
-    def infer_shape(self, fgraph, node, shapes):
+    def infer_shape(self, *args):
+        # (fgraph, node, shapes) before PyTensor 3.3, (node, shapes) from it
+        node, shapes = args[-2:]
         return [shapes[2]]
 
     def connection_pattern(self, node):
@@ -420,7 +424,9 @@ class Conv2dGradWeights(_ConvOp):
         x, g = inputs
         output_storage[0][0] = self._np_grad_weights(x, g)
 
-    def infer_shape(self, fgraph, node, shapes):
+    def infer_shape(self, *args):
+        # (fgraph, node, shapes) before PyTensor 3.3, (node, shapes) from it
+        node, shapes = args[-2:]
         (_, _, _, c), (_, _, _, f) = shapes
         return [(f, c) + self.filter_size]
 

@@ -337,7 +337,9 @@ class LSTMSequence(Op):
     def perform(self, node, inputs, output_storage):
         _store(output_storage, _forward(*inputs))
 
-    def infer_shape(self, fgraph, node, shapes):
+    def infer_shape(self, *args):
+        # (fgraph, node, shapes) before PyTensor 3.3, (node, shapes) from it
+        node, shapes = args[-2:]
         x, xh, hh = shapes[0], shapes[3], shapes[5]
         return [(x[0], x[1], hh[0]), (x[0], x[1], hh[0]), (x[0], x[1], xh[1])]
 
@@ -385,7 +387,9 @@ class LSTMSequenceGrad(Op):
     def perform(self, node, inputs, output_storage):
         _store(output_storage, _backward(*inputs))
 
-    def infer_shape(self, fgraph, node, shapes):
+    def infer_shape(self, *args):
+        # (fgraph, node, shapes) before PyTensor 3.3, (node, shapes) from it
+        node, shapes = args[-2:]
         return shapes[:_FORWARD]
 
     @staticmethod

@@ -250,7 +250,9 @@ class Pool2d(_PoolOp):
     def perform(self, node, inputs, output_storage):
         output_storage[0][0] = self._np_pool(inputs[0])
 
-    def infer_shape(self, fgraph, node, shapes):
+    def infer_shape(self, *args):
+        # (fgraph, node, shapes) before PyTensor 3.3, (node, shapes) from it
+        node, shapes = args[-2:]
         ((n, width, height, c),) = shapes
         counts = [
             (d - p) // s + 1
@@ -295,7 +297,9 @@ class Pool2dGrad(_PoolOp):
     def perform(self, node, inputs, output_storage):
         output_storage[0][0] = self._np_grad(*inputs)
 
-    def infer_shape(self, fgraph, node, shapes):
+    def infer_shape(self, *args):
+        # (fgraph, node, shapes) before PyTensor 3.3, (node, shapes) from it
+        node, shapes = args[-2:]
         return [shapes[0]]
 
     def pullback(self, inputs, outputs, cotangents):
@@ -329,7 +333,9 @@ class Pool2dMaskedSum(_PoolOp):
     def perform(self, node, inputs, output_storage):
         output_storage[0][0] = self._np_masked_sum(*inputs)
 
-    def infer_shape(self, fgraph, node, shapes):
+    def infer_shape(self, *args):
+        # (fgraph, node, shapes) before PyTensor 3.3, (node, shapes) from it
+        node, shapes = args[-2:]
         return [shapes[1]]
 
     def pullback(self, inputs, outputs, cotangents):

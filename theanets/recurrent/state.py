@@ -5,9 +5,9 @@ import itertools
 import numpy as np
 import pytensor
 import pytensor.tensor as TT
-from pytensor.ifelse import ifelse
 
 from .. import checks, util
+from .._compat import ifelse
 from ..layers.recurrent import Bidirectional, Recurrent
 from .data import StreamBatches
 
