@@ -307,10 +307,12 @@ def test_default_mode_counts(tmp_path):
     assert report["second"].get("graph", 0) == 0 and report["second"].get("shape", 0) == 0
     assert report["second"].get("copy") == 3
     # 100 row counts from 1 to 496: the six sizes 16 ... 512, one of them known
+    # (and 50 rows, unpadded, when the padding was checked)
     assert report["rows"].get("graph", 0) == 0 and report["rows"].get("shape", 0) <= 6
     assert report["rows_close"]
-    # 100 sequence lengths from 1 to 496: one graph, six sizes
-    assert report["steps"].get("graph") == 1 and report["steps"].get("shape", 0) <= 6, report
+    # 100 sequence lengths from 1 to 496: one graph, six sizes, and the
+    # first length unpadded (the first padded call is checked against it)
+    assert report["steps"].get("graph") == 1 and report["steps"].get("shape", 0) <= 7, report
     assert report["steps_close"]
 
 
@@ -326,3 +328,15 @@ def test_outputs_computed_from_parameters_alone_are_not_sliced():
     for label, g, w in zip(labels, got, fn(x), strict=True):
         assert g.shape == w.shape, label
         np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-6)
+
+
+def test_outputs_not_along_examples_and_steps_turn_the_padding_off():
+    x = TT.tensor3("x")
+    # a time-major output: slicing it as (examples, steps) would be wrong
+    fn = pytensor.function([x], [x * 2, x.dimshuffle(1, 0, 2) + 1])
+    data = RS.randn(3, 5, 2).astype("float32")
+    for _ in range(2):
+        got = _buckets.call_padded(fn, data, True, "end")
+        for g, w in zip(got, fn(data), strict=True):
+            np.testing.assert_array_equal(g, w)
+    assert _buckets._checked(fn) is False
