@@ -1,4 +1,4 @@
-"""The benchmark cases, built the same way in theanets and in PyTorch.
+"""The benchmark cases, built the same way in theanets, PyTorch and the peers.
 
 Each case is a dict of its shapes and hyper-parameters; ``make_data`` draws
 its data (float32), ``theanets_model`` and ``torch_model`` build it in each
@@ -35,6 +35,24 @@ CASES = {
         algo="adam",
         learning_rate=1e-3,
     ),
+    "gru": dict(
+        title="gru regressor 32-(128 gru)-4, 50 steps, mse, batch 64, adam",
+        kind="gru",
+        sizes=[32, 128, 4],
+        steps=50,
+        batch=64,
+        algo="adam",
+        learning_rate=1e-3,
+    ),
+    "bilstm": dict(
+        title="bidirectional lstm regressor 32-(2x128 lstm)-4, 50 steps, mse, batch 64, adam",
+        kind="bilstm",
+        sizes=[32, 128, 4],
+        steps=50,
+        batch=64,
+        algo="adam",
+        learning_rate=1e-3,
+    ),
     "conv": dict(
         title="conv classifier 28x28x1 -> conv2 16x5x5 relu -> pool2 -> 10, batch 64, adam",
         kind="conv",
@@ -55,6 +73,9 @@ def _decay(halflife):
     return float(np.exp(-np.log(2) / halflife))
 
 
+# the recurrent cases: (examples, steps, inputs) -> (examples, steps, outputs)
+RECURRENT = ("lstm", "gru", "bilstm")
+
 BETA1, BETA2, RMS_EWMA, EPSILON = _decay(7), _decay(69), _decay(14), 1e-8
 
 
@@ -70,7 +91,7 @@ def make_data(case, batches, seed=0):
             rng.rand(n, c["sizes"][0]).astype("float32"),
             rng.randint(0, c["sizes"][-1], size=n).astype("int32"),
         ]
-    if c["kind"] == "lstm":
+    if c["kind"] in RECURRENT:
         return [
             rng.randn(n, c["steps"], c["sizes"][0]).astype("float32"),
             rng.randn(n, c["steps"], c["sizes"][-1]).astype("float32"),
@@ -96,9 +117,14 @@ def theanets_model(case):
     if c["kind"] == "classifier":
         s = c["sizes"]
         return theanets.Classifier([s[0]] + [(n, c["activation"]) for n in s[1:-1]] + [s[-1]])
-    if c["kind"] == "lstm":
+    if c["kind"] in ("lstm", "gru"):
         s = c["sizes"]
-        return theanets.recurrent.Regressor([s[0], (s[1], "lstm"), s[2]])
+        return theanets.recurrent.Regressor([s[0], (s[1], c["kind"]), s[2]])
+    if c["kind"] == "bilstm":
+        # each direction has size // 2 units: as many as PyTorch's and the peers'
+        s = c["sizes"]
+        layer = dict(form="bidirectional", worker="lstm", size=2 * s[1])
+        return theanets.recurrent.Regressor([s[0], layer, s[2]])
     if c["kind"] == "conv":
         return theanets.convolution.Classifier(
             [
@@ -199,14 +225,17 @@ def torch_model(case):
                 return ((out - x) ** 2).mean()
         else:
             loss = nn.CrossEntropyLoss()
-    elif c["kind"] == "lstm":
+    elif c["kind"] in RECURRENT:
         s = c["sizes"]
+        kind = c["kind"]
 
         class LSTMRegressor(nn.Module):
             def __init__(self):
                 super().__init__()
-                self.lstm = nn.LSTM(s[0], s[1], batch_first=True)
-                self.out = nn.Linear(s[1], s[2])
+                rnn = nn.GRU if kind == "gru" else nn.LSTM
+                both = kind == "bilstm"
+                self.lstm = rnn(s[0], s[1], batch_first=True, bidirectional=both)
+                self.out = nn.Linear(s[1] * (2 if both else 1), s[2])
 
             def forward(self, x):
                 return self.out(self.lstm(x)[0])

@@ -1,8 +1,11 @@
 #!/usr/bin/env python
-"""theanets against PyTorch on the CPU: training and prediction speed, start-up.
+"""theanets against its peers on the CPU: training and prediction speed, start-up.
 
-One command runs every case in theanets and in PyTorch, on the same data,
-float32, with the same batch size and thread count, in the same run::
+One command runs every case in theanets, PyTorch, Keras 3 on its JAX backend
+and a hand-written JAX + optax step (``peers.py``: ``jax.lax.scan`` over the
+cell, one ``jax.jit`` step donating its buffers), on the same data, float32,
+with the same batch size and thread count, in the same run, the libraries
+taking turns (``--rounds``) so that load from elsewhere falls on all::
 
     python benchmarks/run.py            # everything, 1 and 2 threads
     python benchmarks/run.py --quick    # a short smoke run (1 thread)
@@ -15,6 +18,8 @@ Cases:
 2. ``classifier``: 784-512-512-10, relu, softmax cross-entropy, batch 128,
    RMSProp;
 3. ``lstm``: LSTM regressor, 32 inputs, 128 units, 50 steps, batch 64, Adam;
+   ``gru`` the same with a GRU, ``bilstm`` with a bidirectional LSTM (128
+   units each way);
 4. ``conv``: conv2 (16 5x5 filters, relu) + 2x2 max-pool + dense softmax on
    28x28 images, batch 64, Adam;
 5. ``predict``: prediction throughput of (1) on 10,000 rows;
@@ -53,8 +58,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 # Steps per repetition (full run); --quick divides them.
-STEPS = {"autoencoder": 40, "classifier": 30, "lstm": 4, "conv": 15}
-TRAIN_CASES = ("autoencoder", "classifier", "lstm", "conv")
+STEPS = {"autoencoder": 40, "classifier": 30, "lstm": 4, "gru": 4, "bilstm": 2, "conv": 15}
+TRAIN_CASES = ("autoencoder", "classifier", "lstm", "gru", "bilstm", "conv")
+# the peers, each measured in its own process, beside theanets
+PEERS = ("torch", "keras", "jax")
 PREDICT_ROWS = 10000
 THREAD_VARS = (
     "OMP_NUM_THREADS",
@@ -195,11 +202,46 @@ def measure_torch(case, steps, reps, warmup, threads):
     )
 
 
+def measure_peer(lib, case, steps, reps, warmup):
+    """Steps per second of Keras 3 (JAX) or hand-written JAX + optax on ``case``."""
+    import cases
+    import peers
+
+    start = time.perf_counter()
+    step_fn = peers.keras_step(case) if lib == "keras" else peers.jax_step(case)
+    batch = cases.CASES[case]["batch"]
+    data = cases.make_data(case, 8)
+    first = [None]
+
+    def step(i):
+        j = (i % 8) * batch
+        step_fn(*[a[j : j + batch] for a in data] + [None] * (2 - len(data)))
+        if first[0] is None:
+            first[0] = time.perf_counter() - start
+
+    rates = _rates(step, steps, reps, warmup)
+    import jax
+
+    if lib == "keras":
+        import keras
+
+        engine = "keras {} (jax {})".format(keras.__version__, jax.__version__)
+    else:
+        import optax
+
+        engine = "jax {} + optax {}".format(jax.__version__, optax.__version__)
+    return dict(rates=rates, first=first[0], blas=blas_info(), engine=engine)
+
+
 def worker(spec):
     """Entry point of a measuring process: prints one JSON line."""
     sys.path.insert(0, HERE)
     if spec["lib"] == "theanets":
         result = measure_theanets(spec["case"], spec["steps"], spec["reps"], spec["warmup"])
+    elif spec["lib"] in ("keras", "jax"):
+        result = measure_peer(
+            spec["lib"], spec["case"], spec["steps"], spec["reps"], spec["warmup"]
+        )
     else:
         result = measure_torch(
             spec["case"], spec["steps"], spec["reps"], spec["warmup"], spec["threads"]
@@ -265,48 +307,75 @@ def fmt_rate(result, unit):
     return "{:9.1f} {}/s".format(statistics.median(result["rates"]), unit)
 
 
+def _merge(results):
+    """One result from the rounds of one library: all rates, the first error."""
+    errors = [r for r in results if "error" in r]
+    if errors:
+        return errors[0]
+    merged = dict(results[0])
+    merged["rates"] = [rate for r in results for rate in r["rates"]]
+    return merged
+
+
+def _median(result):
+    return statistics.median(result["rates"]) if "error" not in result else None
+
+
 def speed_table(args, threads_list, modes):
-    """Cases 1-5: steps (rows) per second of each library, and their ratio."""
+    """Cases 1-5: steps (rows) per second of each library, and their ratios.
+
+    Each library runs ``--rounds`` times in turn (a fresh process each
+    time, ``reps`` repetitions each), so that a burst of load from elsewhere
+    falls on all of them; the median is over all repetitions of all rounds.
+    """
     divisor = 4 if args.quick else 1
     reps = 3 if args.quick else args.reps
+    rounds = 1 if args.quick else args.rounds
     warmup = 2 if args.quick else 5
     cases_ = [c for c in args.cases.split(",") if c in TRAIN_CASES + ("predict",)]
+    peers = [p for p in args.peers.split(",") if p]
     rows, blas_seen = [], {}
     for threads in threads_list:
         for case in cases_:
             if case == "predict":
                 steps, unit = (1 if args.quick else 3), "rows"
+                libs = [("torch", "default")] if "torch" in peers else []
             else:
                 steps, unit = max(1, STEPS[case] // divisor), "steps"
+                libs = [(p, "default") for p in peers]
+            libs += [("theanets", mode) for mode in modes]
             spec = dict(case=case, threads=threads, steps=steps, reps=reps, warmup=warmup)
-            torch_result = run_worker(
-                dict(spec, lib="torch"),
-                child_env(threads, "default", args.keep_coretype),
-                args.timeout,
-            )
-            for mode in modes:
-                result = run_worker(
-                    dict(spec, lib="theanets"),
-                    child_env(threads, mode, args.keep_coretype),
-                    args.timeout,
-                )
-                ratio = ""
-                if "error" not in result and "error" not in torch_result:
-                    ratio = "{:5.2f}x".format(
-                        statistics.median(result["rates"])
-                        / statistics.median(torch_result["rates"])
+            runs = {lib: [] for lib in libs}
+            for _ in range(rounds):
+                for lib, mode in libs:
+                    runs[lib, mode].append(
+                        run_worker(
+                            dict(spec, lib=lib),
+                            child_env(threads, mode, args.keep_coretype),
+                            args.timeout,
+                        )
                     )
-                name = result.get("engine", "theanets {}".format(mode))
-                line = "{:<12} {:>2} thr  {:<28} {:<18} pytorch {:<18} ratio {}".format(
-                    case, threads, name, fmt_rate(result, unit), fmt_rate(torch_result, unit), ratio
+            results = {lib: _merge(r) for lib, r in runs.items()}
+            for (lib, mode), result in results.items():
+                name = result.get("engine", "{} {}".format(lib, mode))
+                line = "{:<12} {:>2} thr  {:<34} {:<18}".format(
+                    case, threads, name[:34], fmt_rate(result, unit)
                 )
+                if lib == "theanets":
+                    for peer in peers:
+                        other = results.get((peer, "default"))
+                        if other and _median(result) and _median(other):
+                            line += " {} {:5.2f}x".format(peer, _median(result) / _median(other))
                 print(line, flush=True)
-                rows.append(
-                    dict(case=case, threads=threads, mode=mode, theanets=result, torch=torch_result)
+                if "engine" in result:
+                    blas_seen.setdefault((result["engine"].split(" (")[0], threads), result["blas"])
+            rows.append(
+                dict(
+                    case=case,
+                    threads=threads,
+                    results={"{} {}".format(*k): v for k, v in results.items()},
                 )
-                for r in (result, torch_result):
-                    if "engine" in r:
-                        blas_seen.setdefault((r["engine"].split(" (")[0], threads), r.get("blas"))
+            )
     print("\nBLAS and threads seen in the measuring processes:")
     for (engine, threads), blas in sorted(blas_seen.items()):
         print("  {} thread(s), {}: {}".format(threads, engine, "; ".join(blas or [])))
@@ -355,7 +424,15 @@ def main(argv=None):
     parser.add_argument(
         "--modes", default="default", help="theanets modes: 'default' and/or PyTensor mode names"
     )
-    parser.add_argument("--reps", type=int, default=7, help="timed repetitions (median taken)")
+    parser.add_argument(
+        "--reps", type=int, default=3, help="timed repetitions per round (median taken)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds: each library in turn, once per round"
+    )
+    parser.add_argument(
+        "--peers", default=",".join(PEERS), help="peers measured beside theanets: torch,keras,jax"
+    )
     parser.add_argument("--timeout", type=int, default=900, help="seconds per process")
     parser.add_argument(
         "--keep-coretype", action="store_true", help="keep OPENBLAS_CORETYPE from the environment"
@@ -369,7 +446,9 @@ def main(argv=None):
     modes = args.modes.split(",")
     available = len(os.sched_getaffinity(0))
     print(
-        "theanets vs PyTorch, float32, CPU; {} core(s) available to this process".format(available)
+        "theanets vs {}, float32, CPU; {} core(s) available to this process".format(
+            args.peers, available
+        )
     )
     if any(t > available for t in threads_list):
         print("warning: fewer cores than threads; such runs share cores")

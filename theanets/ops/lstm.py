@@ -10,7 +10,9 @@ the gradient of the recurrent weights as a single matrix product at the end.
 
 The same kernels run in every compile mode: ``perform`` calls them (the
 Python linker of ``FAST_COMPILE``), the Numba mode calls them from its
-compiled graph, and the JAX mode calls them through ``jax.pure_callback``.
+compiled graph, and the JAX mode calls them back from XLA on the CPU; on an
+accelerator the JAX mode compiles the op to XLA operations only
+(:mod:`theanets.ops.xla_lstm`).
 Only first-order gradients are fused: second-order derivatives (the
 Hessian-vector products of ESGD) and R-operators are taken through the
 equivalent ``scan`` graph (:func:`reference`), so they stay exact.
@@ -581,24 +583,45 @@ def _store(output_storage, values):
 def _register_jax():
     """Register the JAX implementations: the kernels, called back from XLA.
 
+    On an accelerator (or with ``THEANETS_JAX_RECURRENCE=xla``) the op
+    compiles to XLA operations instead (:mod:`theanets.ops.xla_lstm`), with
+    no host callback.
+
     ``jax.pure_callback`` hands its callback ``jax.Array`` values, whose
     conversion to numpy waits for XLA's CPU thread pool, which the calling
     program occupies: on a single core it never returns. So the kernels get
     their own primitives, lowered to a host callback that receives XLA's
     buffers as numpy arrays directly (``jax._src.callback.emit_python_callback``,
-    the lowering ``pure_callback`` itself uses).
+    the lowering ``pure_callback`` itself uses). With jax 0.10.2,
+    ``jax.pure_callback`` still hangs on one pinned core (the benchmarks'
+    LSTM case under ``taskset -c 0``), so the private lowering stays; where
+    an installed jax lacks it, the XLA path is taken.
     """
     from pytensor.link.jax.dispatch import jax_funcify
 
-    forward_p = _jax_primitive("theanets_lstm_forward", _forward, _forward_shapes)
-    backward_p = _jax_primitive("theanets_lstm_backward", _backward, _backward_shapes)
+    from . import xla_lstm
+
+    primitives = []
+
+    def kernels():
+        # made at the first compilation on the callback path only
+        if not primitives:
+            primitives.append(_jax_primitive("theanets_lstm_forward", _forward, _forward_shapes))
+            primitives.append(_jax_primitive("theanets_lstm_backward", _backward, _backward_shapes))
+        return primitives
 
     @jax_funcify.register(LSTMSequence)
     def _jax_forward(op, node=None, **kwargs):
+        if xla_lstm.jax_path() == "xla":
+            return xla_lstm.forward
+        forward_p = kernels()[0]
         return lambda *inputs: tuple(forward_p.bind(*inputs))
 
     @jax_funcify.register(LSTMSequenceGrad)
     def _jax_backward(op, node=None, **kwargs):
+        if xla_lstm.jax_path() == "xla":
+            return lambda *inputs: tuple(xla_lstm.backward(*inputs))
+        backward_p = kernels()[1]
         return lambda *inputs: tuple(backward_p.bind(*inputs))
 
 
@@ -639,7 +662,8 @@ def _jax_primitive(name, kernel, shapes):
         )
         return results
 
-    # every platform: on an accelerator the buffers go through the host
+    # every platform (reached only where THEANETS_JAX_RECURRENCE=callback
+    # forces it off the CPU: the buffers then go through the host)
     mlir.register_lowering(primitive, lowering, cacheable=False)
     return primitive
 
