@@ -716,6 +716,7 @@ class Network:
         ndarray
             The output layer's values, one row per example.
         """
+        self._check_complete("feed_forward")
         return self._output(x, self.layers[-1].output_name, **kwargs)
 
     def _output(self, x: Any, name: str, batch_size: int | None = None, **kwargs: Any) -> Any:

@@ -138,10 +138,13 @@ _TRAIN_DOC = """{summary}
 
         Parameters
         ----------
-        train : list of arrays, Dataset, or callable
+        train : list of arrays, Dataset, callable or iterable of batches
             Training data, arrays in the order of :attr:`variables`
             (``[X, y]``, ``[X, y, w]``, or ``[X]`` for an autoencoder).
-            Arrays of another float dtype are cast to floatX once.
+            Arrays of another float dtype are cast to floatX once; a
+            :class:`numpy.memmap` is read a batch at a time, and a callable
+            or an iterable (a generator) gives one batch at a time (see
+            :mod:`theanets.streaming`).
         valid : same as train, optional
             Validation data; the training data is used if None.
         algo : str or trainer object
@@ -199,6 +202,11 @@ _TRAIN_DOC = """{summary}
             Half-lives of adam's moment averages (defaults 7 and 69).
         batch_size : int
             Examples per mini-batch (default 32).
+        devices : int or list of jax devices
+            Train data-parallel (default None: one device): each mini-batch
+            is split over this many of ``jax.devices()`` (or these devices),
+            parameters replicated, gradients summed by XLA; JAX mode only.
+            See :mod:`theanets.parallel`.
         iteration_size : int
             Mini-batches per training iteration and per validation
             (default None: all of them); ``train_batches`` and
