@@ -677,6 +677,7 @@ class Network:
         caller = "{}.feed_forward".format(type(self).__name__)
         x = self._check_input(caller, x)
         if batch_size is not None:
+            checks.check_int("{}: batch_size".format(caller), batch_size, 1)
             return streaming.in_batches(
                 lambda rows: self.feed_forward(rows, **kwargs), x, batch_size, caller
             )
@@ -731,6 +732,7 @@ class Network:
         self._check_complete("predict")
         caller = "{}.predict".format(type(self).__name__)
         x = self._check_input(caller, x)
+        checks.check_int("{}: batch_size".format(caller), batch_size, 1)
         return streaming.in_batches(
             lambda rows: {name: self.feed_forward(rows, **kwargs)[name]}, x, batch_size, caller
         )[name]

@@ -233,7 +233,7 @@ def in_batches(
         The input, examples along axis 0; a file-backed array is read one
         slice at a time.
     batch_size : int
-        Rows per call (a positive int).
+        Rows per call (a positive int, checked by the caller).
     what : str
         The caller, for messages.
 
@@ -242,15 +242,6 @@ def in_batches(
     dict mapping each output name to one array holding all rows, as one
     call of ``compute`` on all of ``x`` would.
     """
-    # checked here, not with theanets.checks, which imports this module
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-        raise util.ConfigurationError(
-            "{}: batch_size must be a positive int, not {!r}".format(what, batch_size)
-        )
-    if batch_size < 1:
-        raise util.ConfigurationError(
-            "{}: batch_size must be a positive int, not {}".format(what, batch_size)
-        )
     n = x.shape[0]
     outputs: dict[str, np.ndarray] = {}
     for start in range(0, n, batch_size):
