@@ -5,6 +5,7 @@ Autoencoder and Classifier; 'sample', 'layerwise' and 'pretrain' are checked
 for what they set, in which order they train, and what they leave behind.
 """
 
+import contextlib
 import logging
 import re
 
@@ -670,19 +671,62 @@ def test_sequences_of_different_lengths_are_refused():
         net.train(lambda: [x, y], max_updates=1)
 
 
-def test_ctrl_c_stops_after_the_current_step_and_is_never_lost():
-    import os
+@contextlib.contextmanager
+def _sigint(handler):
+    """SIGINT handled by ``handler`` for the test, as before afterwards.
+
+    A process started in the background by a non-interactive shell (``cmd &``,
+    as a CI script may start the suite) inherits SIGINT ignored, and Python
+    then keeps it ignored: the Ctrl-C test must set up the terminal's case
+    itself.
+    """
+    import signal
+
+    before = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def _train_and_press_ctrl_c_at_step(step):
     import signal
 
     x = np.random.RandomState(0).randn(16, 3).astype("float32")
     net = theanets.Regressor([3, 2])
-    steps = []
+    steps = 0
     for _ in net.itertrain([x, x[:, :2]], max_updates=50, validate_every=1, batch_size=16):
-        steps.append(1)
-        if len(steps) == 3:
-            os.kill(os.getpid(), signal.SIGINT)  # arrives while the loop runs
-    assert len(steps) == 3  # stopped before the next step, no KeyboardInterrupt escaped
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+        steps += 1
+        if steps == step:
+            # delivered to this (the main) thread before raise_signal returns
+            signal.raise_signal(signal.SIGINT)
+    return steps
+
+
+def test_ctrl_c_stops_after_the_current_step_and_is_never_lost():
+    import signal
+
+    with _sigint(signal.default_int_handler):
+        steps = _train_and_press_ctrl_c_at_step(3)
+        assert steps == 3  # stopped before the next step, no KeyboardInterrupt escaped
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+def test_training_leaves_an_ignored_or_own_sigint_handler_alone():
+    import signal
+
+    with _sigint(signal.SIG_IGN):
+        assert _train_and_press_ctrl_c_at_step(3) == 50  # ignored, as the program asked
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    seen = []
+
+    def own(signum, frame):
+        seen.append(signum)
+
+    with _sigint(own):
+        assert _train_and_press_ctrl_c_at_step(3) == 50
+        assert seen == [signal.SIGINT]  # the program's handler got it
+        assert signal.getsignal(signal.SIGINT) is own
 
 
 def test_pretrain_copies_the_parameters_of_layers_with_dots_in_their_names(caplog):

@@ -10,7 +10,9 @@ once, at import (the one module that asks which version it has).
   ``L_op``/``R_op``;
 - Numba conversions are cached on disk under a versioned key from 2.36;
 - ``ifelse`` and ``IfElse`` moved to ``pytensor.conditional.op`` in 3.3
-  (importing them from ``pytensor.ifelse`` is deprecated there).
+  (importing them from ``pytensor.ifelse`` is deprecated there), which also
+  rewrites an ``IfElse`` into a ``LazyIfElse`` holding each branch's
+  computation as an inner graph (None before 3.3).
 """
 
 from __future__ import annotations
@@ -29,12 +31,15 @@ except ImportError:  # PyTensor < 2.32
     from pytensor.graph.basic import ancestors, graph_inputs  # type: ignore[no-redef]
 
 try:  # PyTensor >= 3.3
-    from pytensor.conditional.op import IfElse, ifelse
+    from pytensor.conditional.op import IfElse, LazyIfElse, ifelse
 except ImportError:
     from pytensor.ifelse import IfElse, ifelse
 
+    LazyIfElse = None
+
 __all__ = [
     "IfElse",
+    "LazyIfElse",
     "OPS_HAVE_PULLBACK",
     "PULLBACK",
     "PUSHFORWARD",

@@ -44,7 +44,7 @@ def concrete_shape_arithmetic() -> None:
     from pytensor.tensor.shape import Shape, Shape_i
     from pytensor.tensor.subtensor import Subtensor
 
-    from .._compat import IfElse
+    from .._compat import IfElse, LazyIfElse
 
     def is_shape_arithmetic(node):
         return node is not None and all(
@@ -144,6 +144,24 @@ def concrete_shape_arithmetic() -> None:
             return chosen if n_outs > 1 else chosen[0]
 
         return ifelse
+
+    if LazyIfElse is not None:
+        traced_lazy_ifelse = jax_funcify.dispatch(LazyIfElse)
+
+        @jax_funcify.register(LazyIfElse)
+        def convert_lazy_ifelse(op, node=None, **kwargs):
+            # PyTensor >= 3.3 moves the branches' computations into the
+            # condition (each an inner graph): the same choice while tracing
+            # as above, by calling the chosen branch.
+            traced = traced_lazy_ifelse(op, node=node, **kwargs)
+            branches = jax_funcify(op.true_branch, **kwargs), jax_funcify(op.false_branch, **kwargs)
+
+            def lazy_ifelse(cond, *args):
+                if isinstance(cond, jax.core.Tracer):
+                    return traced(cond, *args)
+                return branches[0 if bool(np.asarray(cond)) else 1](*args)
+
+            return lazy_ifelse
 
     @jax_funcify.register(ARange)
     def convert_arange(op, node=None, **kwargs):
