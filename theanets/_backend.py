@@ -5,7 +5,8 @@ included) needs to know where PyTensor keeps sigmoid, softplus, sparse
 products, random streams, graph traversal and the R- and L-operators, how
 its ``scan`` returns updates, nor that it has no batched convolution or
 pooling (``conv2d`` and ``pool`` stand in for Theano's). Where PyTensor
-versions differ, :mod:`theanets._compat` settles the difference, once, at import.
+versions differ (only where ``ifelse`` lives), :mod:`theanets._compat`
+settles the difference, once, at import.
 """
 
 import numpy as np
@@ -13,11 +14,11 @@ import pytensor
 import pytensor.gradient
 import pytensor.sparse
 import pytensor.tensor as TT
+from pytensor.graph.traversal import graph_inputs
 from pytensor.sparse.variable import SparseVariable
 from pytensor.tensor.math import sigmoid, softplus
 from pytensor.tensor.random import shared_rng
 
-from ._compat import PULLBACK, PUSHFORWARD, SCAN_HAS_RETURN_UPDATES, graph_inputs
 from .ops.conv import Conv2d, border_pads
 from .ops.pool import Pool2d
 
@@ -100,12 +101,12 @@ def random_source(seed):
 
 def jacobian_vector(f, wrt, v):
     """The R-operator ``J(f, wrt) v`` (``pushforward``, formerly ``Rop``)."""
-    return PUSHFORWARD(f, wrt, v)
+    return pytensor.gradient.pushforward(f, wrt, v)
 
 
 def vector_jacobian(f, wrt, v):
     """The L-operator ``v J(f, wrt)`` (``pullback``, formerly ``Lop``)."""
-    return PULLBACK(f, wrt, v)
+    return pytensor.gradient.pullback(f, wrt, v)
 
 
 def is_sparse(var):
@@ -229,7 +230,4 @@ def scan(fn, **kwargs):
     kwargs["return_list"] = True
     if kwargs.get("mode") is None and pytensor.config.mode == "FAST_COMPILE":
         kwargs["mode"] = "FAST_COMPILE"
-    if SCAN_HAS_RETURN_UPDATES:
-        return pytensor.scan(fn, return_updates=False, **kwargs), []
-    outputs, updates = pytensor.scan(fn, **kwargs)
-    return outputs, list(updates.items())
+    return pytensor.scan(fn, return_updates=False, **kwargs), []

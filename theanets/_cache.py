@@ -32,9 +32,8 @@ from typing import Any
 
 import numpy as np
 from pytensor.graph.basic import Constant
+from pytensor.graph.traversal import ancestors
 from pytensor.tensor.sharedvar import SharedVariable
-
-from ._compat import ancestors
 
 __all__ = ["CACHES", "NamedCache", "NamedCaches", "graph_signature", "shared_variables"]
 

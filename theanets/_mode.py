@@ -38,9 +38,9 @@ from typing import Any
 import numpy as np
 import pytensor
 from pytensor.compile.mode import Mode, get_mode
+from pytensor.graph.traversal import ancestors
 
 from . import _cache, _compiles, _jax, parallel
-from ._compat import ancestors
 from ._gc import gc_paused
 from ._jax import SCAN_REWRITES, ForkedJAXError, jax_available, jax_mode
 

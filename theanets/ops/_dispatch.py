@@ -84,11 +84,7 @@ def numba_register(op_class, version):
     """
     from pytensor.link.numba.dispatch import basic
 
-    from .._compat import numba_cached_register
-
-    register = numba_cached_register()
-    if register is None:  # PyTensor < 2.36: no disk cache of these
-        return basic.numba_funcify.register(op_class)
+    register = basic.register_funcify_default_op_cache_key
 
     def decorator(convert):
         def versioned(*args, **kwargs):

@@ -49,7 +49,7 @@ from pytensor.graph.op import Op
 from pytensor.scalar import upcast
 
 from ._dispatch import after_import
-from ._gradient import add_legacy_gradient_methods, bilinear_pushforward
+from ._gradient import bilinear_pushforward
 
 __all__ = ["Conv2d", "Conv2dGradInputs", "Conv2dGradWeights", "border_pads", "BORDER_MODES"]
 
@@ -440,9 +440,6 @@ class Conv2dGradWeights(_ConvOp):
 
     def pushforward(self, inputs, outputs, tangents):
         return bilinear_pushforward(self, *inputs, *tangents)
-
-
-add_legacy_gradient_methods(Conv2d, Conv2dGradInputs, Conv2dGradWeights)
 
 
 # -- conversions for PyTensor's JAX and Numba linkers ---------------------------

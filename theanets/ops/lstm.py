@@ -34,7 +34,7 @@ from pytensor.graph.op import Op
 
 from .._backend import jacobian_vector, scan
 from ._dispatch import after_import
-from ._gradient import add_legacy_gradient_methods, disconnected
+from ._gradient import disconnected
 
 __all__ = ["lstm_sequence", "reference", "LSTMSequence", "LSTMSequenceGrad"]
 
@@ -440,9 +440,6 @@ def _pushforward(outputs, inputs, tangents):
         return [out.zeros_like() for out in outputs]
     wrt, points = zip(*pairs, strict=True)
     return [jacobian_vector(out, list(wrt), list(points)) for out in outputs]
-
-
-add_legacy_gradient_methods(LSTMSequence, LSTMSequenceGrad)
 
 
 def _checked_inputs(inputs):

@@ -35,7 +35,7 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
 from ._dispatch import after_import
-from ._gradient import add_legacy_gradient_methods, disconnected
+from ._gradient import disconnected
 
 __all__ = ["Pool2d", "Pool2dGrad", "Pool2dMaskedSum", "POOL_MODES"]
 
@@ -347,9 +347,6 @@ class Pool2dMaskedSum(_PoolOp):
         x, out, _ = inputs
         th = tangents[2]
         return [disconnected_type() if disconnected(th) else self(x, out, th)]
-
-
-add_legacy_gradient_methods(Pool2d, Pool2dGrad, Pool2dMaskedSum)
 
 
 # -- conversions for PyTensor's JAX and Numba linkers ---------------------------
