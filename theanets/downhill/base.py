@@ -289,7 +289,7 @@ class Optimizer(metaclass=util.Registrar):
 
     #: Hyper-parameters that the compiled step reads from shared variables
     #: (see :meth:`_shared_hyper`): a new value needs no new compilation.
-    SHARED_HYPERS = ("learning_rate",)
+    SHARED_HYPERS: tuple[str, ...] = ("learning_rate",)
 
     def _shared_names(self):
         """The names of :attr:`SHARED_HYPERS` that are shared with these settings.

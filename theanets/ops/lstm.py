@@ -23,6 +23,7 @@ the compiler can vectorize; float64 uses the exact function.
 """
 
 import math
+from typing import Any
 
 import numba
 import numpy as np
@@ -531,7 +532,7 @@ def _kernel_args(arrays):
     return out
 
 
-_BLAS = []
+_BLAS: list[Any] = []  # the BLAS libraries, selected once
 
 
 def _one_blas_thread():

@@ -100,18 +100,18 @@ class Recurrent(Layer):
     OPTIONS = ("direction", "bptt_limit", "rates")
 
     #: Constructor arguments that name graph outputs holding initial states.
-    STATES = ("h_0",)
+    STATES: tuple[str, ...] = ("h_0",)
 
     #: The states carried from one time step to the next, and so from one
     #: call to the next by stateful prediction (``predict(x, state=...)``) and
     #: by training with carried state: ``h_0`` the hidden state, ``c_0`` an
     #: LSTM's cell, ``s_0`` an SCRN's context, ``p_0`` a leaky
     #: pre-activation, ``t_0`` a clockwork layer's time counter.
-    CARRIED = ("h_0",)
+    CARRIED: tuple[str, ...] = ("h_0",)
 
     #: Carried states that are integer counters, one per example (not
     #: ``(batch, size)`` floats).
-    COUNTERS = ()
+    COUNTERS: tuple[str, ...] = ()
 
     # set only while connect_stateful builds the layer
     _carry = _finals = None
