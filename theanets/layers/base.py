@@ -181,7 +181,7 @@ class Layer(metaclass=util.Registrar):
                         worker = param.default
         if "worker" in names:
             worker = (kwargs or {}).get("worker", worker)
-            inner = cls._registry.get(worker.lower()) if isinstance(worker, str) else None
+            inner = cls.get_class(worker) if cls.is_registered(worker) else None
             if inner is not None and inner is not cls:
                 inner = inner.option_names()
                 names.update(inner)

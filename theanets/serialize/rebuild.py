@@ -235,7 +235,7 @@ def rebuild(cls, base, meta, stored, label):
         if not losses.Loss.is_registered(form):
             raise util.LoadError(
                 "{}: cannot rebuild loss {}: {}".format(
-                    label, i, util.unknown_name("loss", form, losses.Loss._registry)
+                    label, i, util.unknown_name("loss", form, losses.Loss.names())
                 )
             )
         try:

@@ -195,11 +195,7 @@ class _NetworkEstimator(BaseEstimator):
         self._hidden_specs()
 
     def _check_loss(self):
-        choices = sorted(
-            k
-            for k, c in _losses.Loss._registry.items()
-            if c is not _losses.Loss and self._loss_fits(c)
-        )
+        choices = _losses.Loss.names(where=self._loss_fits)
         if not isinstance(self.loss, str) or self.loss.lower() not in choices:
             self._fail("loss", "one of {}".format(", ".join(choices)), self.loss)
 

@@ -40,10 +40,8 @@ def _recurrent_forms():
     (the recurrent layers and ``bidirectional``, which is no subclass of
     :class:`Recurrent`).
     """
-    return sorted(
-        key
-        for key, cls in Layer._registry.items()
-        if cls is not Recurrent and getattr(cls, "READS_SEQUENCES", False)
+    return Layer.names(
+        where=lambda cls: cls is not Recurrent and getattr(cls, "READS_SEQUENCES", False)
     )
 
 

@@ -44,9 +44,7 @@ class Bidirectional(Layer):
 
     def __init__(self, worker="rnn", **kwargs):
         super().__init__(**kwargs)
-        choices = sorted(
-            k for k, c in Layer._registry.items() if c is not Recurrent and issubclass(c, Recurrent)
-        )
+        choices = Layer.names(where=lambda c: c is not Recurrent and issubclass(c, Recurrent))
         if not isinstance(worker, str) or worker.lower() not in choices:
             raise util.unknown_name(
                 "worker", worker, choices, context="{}: ".format(self._context())
