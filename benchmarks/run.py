@@ -108,8 +108,10 @@ def _rates(step, steps, reps, warmup, unit=1):
     return rates
 
 
-def measure_theanets(case, steps, reps, warmup):
-    """Steps per second of theanets on ``case``, one per repetition."""
+def measure_theanets(case, steps, reps, warmup, extra=None):
+    """Steps per second of theanets on ``case``, one per repetition.
+
+    ``extra``: more keywords of ``itertrain`` (a regularizer, say)."""
     import cases
     import numpy as np
     import pytensor
@@ -133,9 +135,8 @@ def measure_theanets(case, steps, reps, warmup):
     else:
         data = cases.make_data(case, 8)
         model = cases.theanets_model(case)
-        it = model.itertrain(
-            data, max_updates=warmup + steps * reps + 2, **cases.theanets_train_kwargs(case)
-        )
+        kwargs = dict(cases.theanets_train_kwargs(case), **(extra or {}))
+        it = model.itertrain(data, max_updates=warmup + steps * reps + 2, **kwargs)
         first = [None]
 
         def step(i):
@@ -145,6 +146,8 @@ def measure_theanets(case, steps, reps, warmup):
 
         rates = _rates(step, steps, reps, warmup)
     linker = type(theanets._mode.default_mode().linker).__name__.replace("Linker", "")
+    if extra:  # the mode a regularized model compiles in, and why
+        linker = theanets._mode.choose([], [model.loss(**extra)]).describe()
     return dict(
         rates=rates,
         first=first[0],
@@ -237,7 +240,9 @@ def worker(spec):
     """Entry point of a measuring process: prints one JSON line."""
     sys.path.insert(0, HERE)
     if spec["lib"] == "theanets":
-        result = measure_theanets(spec["case"], spec["steps"], spec["reps"], spec["warmup"])
+        result = measure_theanets(
+            spec["case"], spec["steps"], spec["reps"], spec["warmup"], spec.get("extra")
+        )
     elif spec["lib"] in ("keras", "jax"):
         result = measure_peer(
             spec["lib"], spec["case"], spec["steps"], spec["reps"], spec["warmup"]

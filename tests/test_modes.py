@@ -89,15 +89,93 @@ def test_sparse_graphs_are_not_compiled_in_jax(no_user_mode, monkeypatch):
     assert isinstance(_mode.default_mode([w], [], [(s, s + y)]).linker, NumbaLinker)
 
 
-def test_random_draws_are_not_compiled_in_jax(no_user_mode, monkeypatch):
-    # JAX's generator would give other draws for the same seed
+def _noisy(seed=13):
     from theanets import _backend
 
-    monkeypatch.setattr(_mode, "jax_available", lambda: True)
     x = TT.matrix("x")
-    source = _backend.RandomSource(13)
-    y = x * source.normal(0, 1, x.shape)
-    assert isinstance(_mode.default_mode([x], [y], source.updates()).linker, NumbaLinker)
+    source = _backend.RandomSource(seed)
+    y = x * source.normal(0, 1, x.shape) * source.binomial(1, 0.5, x.shape)
+    return x, y, source.updates()
+
+
+def test_random_draws_compile_in_jax_with_its_generator(no_user_mode, monkeypatch):
+    pytest.importorskip("jax")
+    monkeypatch.delenv("THEANETS_DRAWS", raising=False)
+    x, y, updates = _noisy()
+    choice = _mode.choose([x], [y], updates)
+    assert choice.mode is _mode.jax_mode()
+    assert choice.describe() == "JAX: noise and dropout drawn by JAX's generator"
+    f = pytensor.function([x], y, updates=updates, mode=choice.mode)
+    ones = np.ones((40, 50), pytensor.config.floatX)
+    first, second = np.asarray(f(ones)), np.asarray(f(ones))
+    # each call draws anew; about half of the binomial mask is zero
+    assert not np.array_equal(first, second)
+    assert 0.35 < np.mean(first == 0) < 0.65
+    # the same seed gives the same draws in a new function
+    x2, y2, updates2 = _noisy()
+    g = pytensor.function([x2], y2, updates=updates2, mode=_mode.default_mode([x2], [y2], updates2))
+    np.testing.assert_array_equal(np.asarray(g(ones)), first)
+
+
+def test_numpy_draws_are_one_setting_away(no_user_mode, monkeypatch):
+    monkeypatch.setattr(_mode, "jax_available", lambda: True)
+    monkeypatch.setenv("THEANETS_DRAWS", "numpy")
+    x, y, updates = _noisy()
+    choice = _mode.choose([x], [y], updates)
+    assert isinstance(choice.mode.linker, NumbaLinker)
+    assert choice.describe() == "Numba: THEANETS_DRAWS=numpy keeps numpy's random draws"
+    # a graph without draws still compiles with JAX
+    assert _mode.choose([x], [2 * x]).name == "JAX"
+
+
+def test_an_unknown_draws_setting_names_the_choices(no_user_mode, monkeypatch):
+    monkeypatch.setattr(_mode, "jax_available", lambda: True)
+    monkeypatch.setenv("THEANETS_DRAWS", "torch")
+    x, y, updates = _noisy()
+    with pytest.raises(ValueError, match="THEANETS_DRAWS must be one of jax, numpy, not 'torch'"):
+        _mode.choose([x], [y], updates)
+
+
+def test_every_numba_choice_says_why(no_user_mode, monkeypatch):
+    x = pytensor.sparse.csr_matrix("x", dtype=pytensor.config.floatX)
+    w = TT.matrix("w")
+    y = pytensor.sparse.structured_dot(x, w)
+    monkeypatch.setattr(_mode, "jax_available", lambda: True)
+    assert _mode.choose([x, w], [y]).describe() == (
+        "Numba: the model takes sparse inputs, which JAX cannot hold"
+    )
+    monkeypatch.setattr(_mode, "jax_available", lambda: False)
+    assert _mode.choose([w], [2 * w]).describe() == "Numba: jax is not installed"
+    with pytensor.config.change_flags(mode="NUMBA"):
+        assert _mode.choose([w], [2 * w]).describe() == (
+            "Numba: the mode set in pytensor's configuration"
+        )
+
+
+def test_dropout_trains_under_jax_and_keeps_numpy_draws_on_request(no_user_mode, monkeypatch):
+    # a real model: dropout's binomial masks compile in JAX (no NumPyro
+    # needed), and with THEANETS_DRAWS=numpy the same model draws numpy's
+    pytest.importorskip("jax")
+    import theanets
+    from theanets import _compiles
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(64, 5).astype(pytensor.config.floatX)
+    Y = rng.randn(64, 2).astype(pytensor.config.floatX)
+    finals = {}
+    for setting in ("jax", "numpy"):
+        monkeypatch.setenv("THEANETS_DRAWS", setting)
+        net = theanets.Regressor([5, (8, "relu"), 2], rng=3)
+        before = _compiles.counts()
+        net.train(
+            [X, Y], algo="sgd", max_updates=3, validate_every=1, hidden_dropout=0.5, progress=False
+        )
+        # XLA programs are compiled (counted as "shape") in the JAX mode only
+        assert ((_compiles.counts() - before)["shape"] > 0) == (setting == "jax")
+        finals[setting] = net.params[0].get_value().copy()
+        assert np.isfinite(finals[setting]).all()
+    # the two generators give the model different masks, hence weights
+    assert not np.allclose(finals["jax"], finals["numpy"])
 
 
 def test_jax_mode_without_jax_says_how_to_install(monkeypatch):

@@ -18,6 +18,7 @@ from pytensor.graph.traversal import graph_inputs
 from pytensor.sparse.variable import SparseVariable
 from pytensor.tensor.math import sigmoid, softplus
 from pytensor.tensor.random import shared_rng
+from pytensor.tensor.random.basic import BinomialRV, NormalRV
 
 from .ops.conv import Conv2d, border_pads
 from .ops.pool import Pool2d
@@ -27,6 +28,8 @@ __all__ = [
     "softplus",
     "RandomSource",
     "random_source",
+    "SourceNormal",
+    "SourceBinomial",
     "is_sparse",
     "dot",
     "sparse_input",
@@ -38,6 +41,22 @@ __all__ = [
     "jacobian_vector",
     "vector_jacobian",
 ]
+
+
+class SourceNormal(NormalRV):
+    """The normal draws of a :class:`RandomSource`: PyTensor's, under a type
+    of their own, so that the JAX mode can give theanets' draws (noise) a
+    faster generator (:mod:`theanets._jax.draws`) without changing anyone
+    else's; every other mode draws exactly as PyTensor's ``normal``."""
+
+
+class SourceBinomial(BinomialRV):
+    """The binomial draws of a :class:`RandomSource` (dropout's masks); see
+    :class:`SourceNormal`."""
+
+
+_SOURCE_NORMAL = SourceNormal()
+_SOURCE_BINOMIAL = SourceBinomial()
 
 
 class RandomSource:
@@ -76,14 +95,16 @@ class RandomSource:
     def normal(self, loc, scale, size, dtype=None):
         """A symbolic array of normal draws (float64 unless ``dtype`` is given)."""
         rng = self._generator()
-        next_rng, value = rng.normal(loc, scale, size=size, dtype=dtype)
+        next_rng, value = _SOURCE_NORMAL(
+            loc, scale, size=size, rng=rng, dtype=dtype, return_next_rng=True
+        )
         self._updates.append((rng, next_rng))
         return value
 
     def binomial(self, n, p, size):
         """A symbolic array of binomial draws (int64)."""
         rng = self._generator()
-        next_rng, value = rng.binomial(n, p, size=size)
+        next_rng, value = _SOURCE_BINOMIAL(n, p, size=size, rng=rng, return_next_rng=True)
         self._updates.append((rng, next_rng))
         return value
 

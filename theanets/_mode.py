@@ -14,10 +14,14 @@ C++ compiler), while running its steps at least as fast. So:
   mode is then given the static-shape fix of :mod:`theanets._jax`;
 - otherwise, if ``jax`` is installed (a dependency of theanets, so it
   normally is; ``pip install jax`` where it was left out) and the
-  function has no sparse variable (JAX has no sparse matrices) and draws no
-  random numbers (JAX has its own generator: the same seed would give other
-  noise and dropout masks than the other modes), JAX;
+  function has no sparse variable (JAX has no sparse matrices), JAX; a
+  function that draws random numbers (noise, dropout) draws them with
+  JAX's generator, unless ``THEANETS_DRAWS=numpy`` asks for numpy's (the
+  draws of the other modes; see :mod:`theanets._jax.draws`);
 - otherwise PyTensor's default mode (Numba).
+
+:func:`choose` returns the mode with the reason for it, which the training
+display shows when it compiles.
 
 A function compiled with a ``share`` key is kept in the process's
 ``functions`` cache (:data:`theanets._cache.CACHES`); a later function of
@@ -33,7 +37,7 @@ here for the modules that import them from here.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pytensor
@@ -43,10 +47,13 @@ from pytensor.graph.traversal import ancestors
 from . import _cache, _compiles, _jax, parallel
 from ._gc import gc_paused
 from ._jax import SCAN_REWRITES, ForkedJAXError, jax_available, jax_mode
+from ._jax.draws import draws
 
 __all__ = [
     "SCAN_REWRITES",
+    "Choice",
     "ForkedJAXError",
+    "choose",
     "default_mode",
     "function",
     "gc_paused",
@@ -99,17 +106,16 @@ def _flatten(variables):
     return flat
 
 
-def _needs_numpy_draws_or_sparse(variables):
-    """True if the graph has sparse variables or draws random numbers.
-
-    JAX has no sparse matrices, and draws its random numbers with its own
-    generator: the same seed would give other noise and dropout masks than
-    in the other modes (and binomial draws need NumPyro).
-    """
+def _kinds(variables):
+    """(has sparse variables, draws random numbers) of the graph of ``variables``."""
     from pytensor.sparse.type import SparseTensorType
     from pytensor.tensor.random.type import RandomType
 
-    return any(isinstance(var.type, (SparseTensorType, RandomType)) for var in ancestors(variables))
+    kinds = {type(var.type) for var in ancestors(variables)}
+    return (
+        any(issubclass(k, SparseTensorType) for k in kinds),
+        any(issubclass(k, RandomType) for k in kinds),
+    )
 
 
 def _has_scan(variables):
@@ -120,21 +126,96 @@ def _has_scan(variables):
     )
 
 
-def default_mode(inputs: Any = (), outputs: Any = (), updates: Any = ()) -> Mode:
-    """The compile mode for a function of ``inputs``, ``outputs``, ``updates``.
+class Choice(NamedTuple):
+    """A compile mode with its name and the reason it was chosen."""
+
+    mode: Mode
+    name: str
+    reason: str
+
+    def describe(self) -> str:
+        """``name`` and ``reason`` in a few words, for the display.
+
+        Examples
+        --------
+        >>> Choice(get_mode(None), 'Numba', 'jax is not installed').describe()
+        'Numba: jax is not installed'
+        """
+        return self.name + (": " + self.reason if self.reason else "")
+
+
+def _linker_name(mode: Mode) -> str:
+    name = type(getattr(mode, "linker", None)).__name__
+    for plain in ("JAX", "Numba", "CVM", "VM", "C", "Py"):
+        if plain.lower() in name.lower():
+            return plain
+    return name
+
+
+def choose(inputs: Any = (), outputs: Any = (), updates: Any = ()) -> Choice:
+    """The compile mode for a function of ``inputs``, ``outputs``, ``updates``,
+    with the reason for it.
 
     Pass the same arguments as to ``pytensor.function`` (any of them may be
-    left out: they are only looked at for sparse variables and random
-    draws, which stay in PyTensor's default mode).
+    left out: they are only looked at for sparse variables, random draws
+    and ``scan``).
+
+    Returns
+    -------
+    Choice
+        The user's mode if they chose one (a JAX mode with the static-shape
+        fix); else JAX when it is installed and the function has no sparse
+        variable (with fewer rewrites, ``SCAN_REWRITES``, for a function
+        holding a ``scan``), its random draws made with JAX's generator
+        unless ``THEANETS_DRAWS=numpy``; else PyTensor's default mode
+        (Numba). Its reason is empty for a plain JAX function.
+
+    Raises
+    ------
+    ValueError
+        If ``THEANETS_DRAWS`` is set to another value than ``jax`` or ``numpy``.
+
+    Examples
+    --------
+    With no mode configured, a graph with noise gives
+    ``JAX: noise and dropout drawn by JAX's generator`` (and ``Numba:
+    THEANETS_DRAWS=numpy keeps numpy's random draws`` with that setting):
+
+    >>> import pytensor.tensor as TT
+    >>> from theanets._backend import RandomSource
+    >>> x = TT.matrix('x')
+    >>> noise = RandomSource(1).normal(0, 1, x.shape)
+    >>> choice = choose([x], [x + noise])
+    >>> choice.mode.linker is not None and bool(choice.describe())
+    True
+    """
+    chosen = user_mode()
+    if chosen is not None:
+        if _jax.is_plain_jax(chosen):
+            chosen = _jax.jax_mode(chosen.provided_optimizer)
+        return Choice(chosen, _linker_name(chosen), "the mode set in pytensor's configuration")
+    variables = _flatten(inputs) + _flatten(outputs) + _flatten(updates)
+    sparse, random = _kinds(variables)
+    reason = ""
+    if not jax_available():
+        reason = "jax is not installed"
+    elif sparse:
+        reason = "the model takes sparse inputs, which JAX cannot hold"
+    elif random and draws() == "numpy":
+        reason = "THEANETS_DRAWS=numpy keeps numpy's random draws"
+    else:
+        mode = _jax.jax_mode(_jax.scan_optimizer() if _has_scan(variables) else None)
+        return Choice(mode, "JAX", "noise and dropout drawn by JAX's generator" if random else "")
+    return Choice(get_mode(None), "Numba", reason)
+
+
+def default_mode(inputs: Any = (), outputs: Any = (), updates: Any = ()) -> Mode:
+    """The compile mode for a function of ``inputs``, ``outputs``, ``updates``:
+    the mode of :func:`choose`.
 
     Returns
     -------
     pytensor.compile.mode.Mode
-        The user's mode if they chose one (a JAX mode with the static-shape
-        fix), else JAX when it is installed and the function has neither
-        sparse variables nor random draws (with fewer rewrites,
-        ``SCAN_REWRITES``, for a function holding a ``scan``), else
-        PyTensor's default mode (Numba).
 
     Examples
     --------
@@ -145,15 +226,7 @@ def default_mode(inputs: Any = (), outputs: Any = (), updates: Any = ()) -> Mode
     >>> f([[1, 2]]).tolist()
     [[2.0, 4.0]]
     """
-    chosen = user_mode()
-    if chosen is not None:
-        if _jax.is_plain_jax(chosen):
-            return _jax.jax_mode(chosen.provided_optimizer)
-        return chosen
-    variables = _flatten(inputs) + _flatten(outputs) + _flatten(updates)
-    if jax_available() and not _needs_numpy_draws_or_sparse(variables):
-        return _jax.jax_mode(_jax.scan_optimizer() if _has_scan(variables) else None)
-    return get_mode(None)
+    return choose(inputs, outputs, updates).mode
 
 
 def _copy_of(cached: Any, variables: list[Any]) -> Any:

@@ -197,14 +197,17 @@ def require_used(setting: DataParallel | None) -> None:
     ------
     theanets.util.ConfigurationError
         If no JAX-compiled function ran while ``setting`` was in force: the
-        model compiled with another mode (Numba: a model that draws random
-        numbers or takes sparse inputs, or ``PYTENSOR_FLAGS=mode=...``),
+        model compiled with another mode (Numba: a model that takes sparse
+        inputs, one that draws random numbers under ``THEANETS_DRAWS=numpy``,
+        or ``PYTENSOR_FLAGS=mode=...``),
         which runs on one CPU device only.
     """
     if setting is not None and not setting.used:
         raise util.ConfigurationError(
             "devices={}: nothing ran on the devices, because this model's "
-            "functions were not compiled with JAX (a model with noise, dropout or "
-            "sparse inputs compiles with Numba, as does a PYTENSOR_FLAGS mode "
-            "setting); data-parallel training needs the JAX mode".format(len(setting))
+            "functions were not compiled with JAX (a model with sparse inputs "
+            "compiles with Numba, as do noise and dropout under THEANETS_DRAWS=numpy "
+            "and a PYTENSOR_FLAGS mode setting); data-parallel training needs the JAX mode".format(
+                len(setting)
+            )
         )

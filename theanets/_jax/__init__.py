@@ -20,6 +20,7 @@ from typing import Any
 
 from pytensor.compile.mode import Mode
 
+from . import draws as _draws
 from .convert import concrete_shape_arithmetic
 from .linker import make_linker, reusing
 from .process import ForkedJAXError, prepare_process
@@ -95,6 +96,7 @@ def jax_mode(optimizer: Any = None) -> Mode:
 
         prepare_process()
         concrete_shape_arithmetic()
+        _draws.register()
         linker = make_linker()()
         _JAX_MODES[key] = Mode(linker, JAX.provided_optimizer if optimizer is None else optimizer)
     return _JAX_MODES[key]
