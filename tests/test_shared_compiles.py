@@ -116,6 +116,32 @@ def test_a_second_model_of_the_same_structure_compiles_nothing():
     assert counts["copy"] == 3
 
 
+def _stateful_regressor(seed):
+    return theanets.recurrent.Regressor([4, (6, "lstm"), 2], rng=seed)
+
+
+def test_stateful_prediction_is_shared_between_models_of_a_structure():
+    seqs = RS.randn(3, 5, 4).astype("float32")
+    first = _fresh(lambda: _stateful_regressor(1))
+    (out, state), counts = _counted(lambda: first.predict(seqs, return_state=True))
+    _, counts_given = _counted(lambda: first.predict(seqs, state=state, return_state=True))
+    assert counts["graph"] == 1 and counts_given["graph"] == 1  # from zeros; from a state
+    second = _stateful_regressor(2)
+    (out2, state2), counts = _counted(lambda: second.predict(seqs, return_state=True))
+    (more2, _), counts_given = _counted(
+        lambda: second.predict(seqs, state=state2, return_state=True)
+    )
+    assert counts["graph"] == 0 and counts["copy"] == 1
+    assert counts_given["graph"] == 0 and counts_given["copy"] == 1
+    # the copies compute with the second model's parameters and state
+    fresh = _fresh(lambda: _stateful_regressor(2))
+    (expect, expect_state) = fresh.predict(seqs, return_state=True)
+    np.testing.assert_allclose(out2, expect, rtol=1e-6)
+    assert not np.allclose(out2, out)
+    (expect_more, _) = fresh.predict(seqs, state=expect_state, return_state=True)
+    np.testing.assert_allclose(more2, expect_more, rtol=1e-6)
+
+
 def test_shared_functions_give_what_compiling_afresh_gives():
     first = _fresh(_classifier)
     first.train([X, Y], **TRAIN)

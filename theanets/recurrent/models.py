@@ -76,11 +76,14 @@ class _Sequences(_ModelBase):
             labels = sorted(outputs)
             names = [name for _, _, name, _, _ in specs]
             inputs = list(self.inputs) + ([variables[n] for n in names] if given else [])
+            # shared between models of this structure: a second model's
+            # stateful prediction is a copy with its own parameters
             fn = _mode.function(
                 inputs,
                 [outputs[l] for l in labels] + [finals[n] for n in names],
                 updates=updates,
                 on_unused_input="ignore",
+                share=("stateful", key[0], self.structure_key(regs)),
             )
             cache[key] = fn, labels, names
         return cache[key]
