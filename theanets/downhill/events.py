@@ -181,6 +181,16 @@ def notify(listeners, event, *args):
 
     Every listener hears the event, also after one has asked to stop. A
     reason that is not a string (e.g. True) is named by the listener's class.
+
+    Examples
+    --------
+    >>> class Tired(Listener):
+    ...     def update(self, count, monitors):
+    ...         return True if count >= 3 else None
+    >>> notify([Listener(), Tired()], 'update', 2, {'loss': 1.0}) is None
+    True
+    >>> notify([Listener(), Tired()], 'update', 3, {'loss': 1.0})
+    'Tired'
     """
     reason = None
     for listener in listeners:
@@ -191,7 +201,13 @@ def notify(listeners, event, *args):
 
 
 def log_monitors(label, count, monitors, suffix=""):
-    """Log one line of monitor values (``'<label> <count> loss=... ...'``)."""
+    """Log one line of monitor values at INFO, as the loop does for each
+    update and validation.
+
+    Examples
+    --------
+    >>> log_monitors('SGD', 3, {'loss': 0.5, 'err': 0.25})  # 'SGD 3 loss=0.5 err=0.25'
+    """
     values = " ".join("{}={:.6g}".format(k, v) for k, v in monitors.items())
     _logger.info("%s %d %s%s", label, count, values, suffix)
 
