@@ -5,9 +5,11 @@ picks a trainer from ``algo``: a downhill optimizer name gives a
 :class:`DownhillTrainer`; ``'sample'`` a :class:`SampleTrainer`;
 ``'layerwise'`` a :class:`SupervisedPretrainer`; ``'pretrain'`` an
 :class:`UnsupervisedPretrainer`. It checks the options and the data, wraps the
-data into :class:`~theanets.downhill.Dataset` objects and saves checkpoints
-(:class:`Checkpointer`). Each trainer has ``itertrain(train, valid,
-**kwargs)`` yielding ``(train_monitors, valid_monitors)`` pairs.
+data into :class:`~theanets.downhill.Dataset` objects and hands the
+optimizers' loops their listeners (:mod:`theanets.downhill.events`): the
+display, the history and the checkpoints (:class:`Checkpointer`). Each
+trainer has ``itertrain(train, valid, **kwargs)`` yielding
+``(train_monitors, valid_monitors)`` pairs.
 
 This module knows the network only through its methods (``loss``,
 ``monitors``, ``variables``, ``params``, ``save``, ...): it imports no model
@@ -142,8 +144,12 @@ def itertrain(
     The engine of :meth:`theanets.graph.Network.itertrain`, which documents
     the arguments. Picks the trainer (:func:`make_trainer`), checks the
     options (unknown names get an :class:`UnknownOptionWarning`) and the
-    data, wraps the data into :class:`~theanets.downhill.Dataset` objects,
-    runs the trainer and saves checkpoints.
+    data, wraps the data into :class:`~theanets.downhill.Dataset` objects
+    and runs the trainer, its loops heard by the display
+    (:class:`theanets.feedback.Progress`), the history
+    (:class:`theanets.feedback.History`) and the checkpoints
+    (:class:`Checkpointer`), ended once for all stages
+    (:class:`theanets.downhill.events.Relay`).
     """
     if "rng" not in kwargs:
         kwargs["rng"] = getattr(network, "_rng", 13)

@@ -147,7 +147,9 @@ class Optimizer(metaclass=util.Registrar):
 
     Subclasses implement :meth:`_get_updates_for` (and, for their own
     hyper-parameters, :meth:`_prepare`); momentum, gradient clipping,
-    compilation, the training loop and early stopping live here.
+    compilation and the training loop live here. The loop tells its
+    listeners what happens (:mod:`theanets.downhill.events`); the first is
+    the optimizer's own early stopping.
 
     Parameters
     ----------
@@ -166,6 +168,13 @@ class Optimizer(metaclass=util.Registrar):
     monitor_gradients : bool, optional
         Also report ``'grad(<param name>)'`` (sum of squared gradient) for
         each parameter; unnamed parameters are called ``unnamed<k>``.
+
+    Attributes
+    ----------
+    early_stopping : theanets.downhill.events.EarlyStopping
+        Keeps the parameters of the best validation and stops the loop when
+        patience elapses; set from ``patience`` and ``min_improvement`` by
+        every :meth:`iterate`, reset by :meth:`reset_early_stopping`.
 
     Notes
     -----
@@ -217,8 +226,6 @@ class Optimizer(metaclass=util.Registrar):
                 self._monitor_exprs.append((grad * grad).sum())
 
         self._update_count = 0
-        #: The :class:`~theanets.downhill.events.EarlyStopping` of this
-        #: optimizer: the first listener of every :meth:`iterate`.
         self.early_stopping = events.EarlyStopping(self._params)
         self.f_eval = self.f_step = None
         self._compiled_for = None
@@ -497,7 +504,7 @@ class Optimizer(metaclass=util.Registrar):
         listeners : sequence of :class:`~theanets.downhill.events.Listener`, optional
             Told of every event of the loop (compiling, validations,
             updates, the end: see :mod:`theanets.downhill.events`), after
-            :attr:`early_stopping`; any of them may end the loop. None by
+            :attr:`early_stopping`; any of them may end the loop. Empty by
             default: nothing is shown or recorded.
         **kwargs
             Hyper-parameters; unknown names are ignored.
