@@ -17,8 +17,8 @@ through :func:`theanets.util.say`: printed as ``YYYYMMDD HHMMSS theanets
 ...`` if the application has not configured logging, logged (and never
 printed twice) if it has.
 
-Every update is also recorded in the model's :attr:`history`
-(:func:`history`), a dict of lists that plots in one line
+Every update and validation is also recorded in the model's :attr:`history`
+(:func:`history`, :class:`History`), a dict of lists that plots in one line
 (:func:`theanets.plot.learning_curves`) or turns into a
 ``pandas.DataFrame``.
 """
@@ -33,8 +33,9 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from . import util
+from .downhill import events
 
-__all__ = ["Progress", "history"]
+__all__ = ["History", "Progress", "history"]
 
 #: The logger of the progress lines.
 LOGGER = logging.getLogger(__name__)
@@ -97,21 +98,56 @@ def _seconds(value):
     return "{:d} min {:02d} s".format(int(value // 60), int(value % 60))
 
 
-class Progress:
-    """The display of one ``train``/``itertrain`` call (see the module).
+class History(events.Listener):
+    """Records every validation and update of a training into the model's
+    :func:`history`.
 
-    Made by the training entry point, which passes it on to the trainers in
-    the ``progress`` keyword, so that an optimizer can say when it compiles
-    (:meth:`compiling`); :meth:`watch` wraps the training iterator.
+    Made by :func:`theanets.trainer.itertrain` for each ``train`` call
+    (whatever ``progress`` says).
 
     Parameters
     ----------
     network : theanets.graph.Network
-        The model being trained: its :func:`history` gets every update.
-    progress : None, bool or Progress
+        The model whose ``history`` gets the rows.
+
+    Examples
+    --------
+    >>> import theanets
+    >>> net = theanets.Regressor([3, 4, 2])
+    >>> recorder = History(net)
+    >>> recorder.validation(0, {'loss': 2.0})
+    >>> recorder.update(1, {'loss': 1.5})
+    >>> net.history['train'], net.history['valid']
+    ({'update': [1], 'loss': [1.5]}, {'update': [0], 'loss': [2.0]})
+    """
+
+    def __init__(self, network):
+        self.history = history(network)
+
+    def _updates(self):
+        """The updates recorded so far (over all ``train`` calls)."""
+        done = self.history["train"]["update"]
+        return done[-1] if done else 0
+
+    def validation(self, count, monitors):
+        _append(self.history["valid"], self._updates(), monitors)
+
+    def update(self, count, monitors):
+        _append(self.history["train"], self._updates() + 1, monitors)
+
+
+class Progress(events.Listener):
+    """The display of one ``train``/``itertrain`` call (see the module).
+
+    Made by :func:`theanets.trainer.itertrain`, which hands it to the
+    optimizers' loops as one of their listeners: it says when an optimizer
+    compiles, shows the updates and validations, and sums up at the end.
+
+    Parameters
+    ----------
+    progress : None or bool
         None or True: show progress (a bar in a terminal, lines elsewhere);
-        False: record the history only. A Progress (a training started by
-        another one, with its keywords) shows nothing of its own.
+        False: show nothing.
     max_updates : int, optional
         The length of the bar, if known.
 
@@ -122,21 +158,19 @@ class Progress:
 
     Examples
     --------
-    >>> import theanets
-    >>> Progress(theanets.Regressor([3, 4, 2]), progress='yes')
+    >>> Progress(progress='yes')
     Traceback (most recent call last):
     ...
     theanets.util.ConfigurationError: train: progress must be None, True or False, not 'yes'
     """
 
-    def __init__(self, network, progress=None, max_updates=None):
-        if not (progress is None or isinstance(progress, (bool, Progress))):
+    def __init__(self, progress=None, max_updates=None):
+        if not (progress is None or isinstance(progress, bool)):
             raise util.ConfigurationError(
                 "train: progress must be None, True or False, not {!r}".format(progress)
             )
-        self.history = history(network)
         self.max_updates = max_updates if isinstance(max_updates, int) else None
-        if progress is False or isinstance(progress, Progress) or not util.console_enabled(LOGGER):
+        if progress is False or not util.console_enabled(LOGGER):
             self.mode = "off"
         elif getattr(sys.stderr, "isatty", lambda: False)():
             self.mode = "bar"
@@ -145,8 +179,9 @@ class Progress:
         self.updates = 0
         self.best = None  # (validation loss, updates before it)
         self.started = time.time()
-        self.compile_started = None
+        self._compiling_since = None
         self._validation = None
+        self._marker = None  # a validation not shown yet: its ' *' or ''
         self._bar = None
         self._redirect = contextlib.ExitStack()
 
@@ -154,41 +189,47 @@ class Progress:
         if self.mode != "off":
             util.say(LOGGER, text)
 
-    def compiling(self):
-        """Called by an optimizer just before it compiles its functions.
-
-        PyTensor's default (Numba) linker compiles at the first call, so the
-        time shown runs until the first update is done.
-        """
+    def compile_started(self, optimizer, detail=""):
+        """Say that the optimizer compiles (and why, if ``detail`` says)."""
         self._close_bar()
-        self.compile_started = time.time()
-        self._say("compiling the training function...")
+        self._compiling_since = time.time()
+        self._say(
+            "compiling the training function{}...".format(" ({})".format(detail) if detail else "")
+        )
 
-    def update(self, training, validation):
-        """Record (and show) one update: the monitors it yielded."""
+    def compile_finished(self, optimizer):
+        """Say how long compiling took. PyTensor's default (Numba) linker
+        compiles at the first call, so the time runs until the first update
+        is done."""
+        if self._compiling_since is not None:
+            self._say("compiled in {}".format(_seconds(time.time() - self._compiling_since)))
+            self._compiling_since = None
+
+    def validation(self, count, monitors):
+        """Keep the validation (shown with the next update) and the best loss."""
+        self._validation = monitors
+        self._marker = ""
+        loss = monitors.get("loss", math.nan)
+        if self.best is None or loss < self.best[0]:
+            self.best = (loss, self.updates)
+            self._marker = " *"
+
+    def update(self, count, monitors):
+        """Show one update: a line with the validation before it, or the bar."""
         self.updates += 1
-        if self.compile_started is not None:
-            self._say("compiled in {}".format(_seconds(time.time() - self.compile_started)))
-            self.compile_started = None
-        base = self.history["train"]["update"][-1] if self.history["train"]["update"] else 0
-        _append(self.history["train"], base + 1, training)
-        marker = ""
-        new = validation is not None and validation is not self._validation
-        if new:
-            self._validation = validation
-            _append(self.history["valid"], base, validation)
-            loss = validation.get("loss", math.nan)
-            if self.best is None or loss < self.best[0]:
-                self.best = (loss, self.updates - 1)
-                marker = " *"
-        if self.mode == "lines" and new:
+        if self.mode == "lines" and self._marker is not None:
             self._say(
                 "update {} train {} | valid {} | best {:.4g}{}".format(
-                    self.updates, _values(training), _values(validation), self.best[0], marker
+                    self.updates,
+                    _values(monitors),
+                    _values(self._validation),
+                    self.best[0],
+                    self._marker,
                 )
             )
         elif self.mode == "bar":
-            self._show_bar(training)
+            self._show_bar(monitors)
+        self._marker = None
 
     def _show_bar(self, training):
         if self._bar is None:
@@ -219,11 +260,11 @@ class Progress:
             self._bar = None
         self._redirect.close()
 
-    def close(self, summary=True):
-        """End the display: close the bar and (if ``summary``) say what
-        training achieved."""
+    def end(self, reason):
+        """End the display: close the bar and, unless training was aborted
+        (an error, or the consumer stopped iterating), say what it achieved."""
         self._close_bar()
-        if summary and self.updates:
+        if reason not in events.ABORTED and self.updates:
             best = (
                 ""
                 if self.best is None
@@ -234,19 +275,3 @@ class Progress:
                     self.updates, _seconds(time.time() - self.started), best
                 )
             )
-
-    def watch(self, iterator):
-        """Yield the ``(train, valid)`` pairs of ``iterator``, showing each.
-
-        The bar is closed however training ends; the summary line is only
-        said when the iterator is exhausted (not after an error, nor when the
-        consumer stops iterating).
-        """
-        finished = False
-        try:
-            for training, validation in iterator:
-                self.update(training, validation)
-                yield training, validation
-            finished = True
-        finally:
-            self.close(summary=finished)

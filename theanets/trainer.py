@@ -5,9 +5,11 @@ picks a trainer from ``algo``: a downhill optimizer name gives a
 :class:`DownhillTrainer`; ``'sample'`` a :class:`SampleTrainer`;
 ``'layerwise'`` a :class:`SupervisedPretrainer`; ``'pretrain'`` an
 :class:`UnsupervisedPretrainer`. It checks the options and the data, wraps the
-data into :class:`~theanets.downhill.Dataset` objects and saves checkpoints
-(:class:`Checkpointer`). Each trainer has ``itertrain(train, valid,
-**kwargs)`` yielding ``(train_monitors, valid_monitors)`` pairs.
+data into :class:`~theanets.downhill.Dataset` objects and hands the
+optimizers' loops their listeners (:mod:`theanets.downhill.events`): the
+display, the history and the checkpoints (:class:`Checkpointer`). Each
+trainer has ``itertrain(train, valid, **kwargs)`` yielding
+``(train_monitors, valid_monitors)`` pairs.
 
 This module knows the network only through its methods (``loss``,
 ``monitors``, ``variables``, ``params``, ``save``, ...): it imports no model
@@ -142,8 +144,12 @@ def itertrain(
     The engine of :meth:`theanets.graph.Network.itertrain`, which documents
     the arguments. Picks the trainer (:func:`make_trainer`), checks the
     options (unknown names get an :class:`UnknownOptionWarning`) and the
-    data, wraps the data into :class:`~theanets.downhill.Dataset` objects,
-    runs the trainer and saves checkpoints.
+    data, wraps the data into :class:`~theanets.downhill.Dataset` objects
+    and runs the trainer, its loops heard by the display
+    (:class:`theanets.feedback.Progress`), the history
+    (:class:`theanets.feedback.History`) and the checkpoints
+    (:class:`Checkpointer`), ended once for all stages
+    (:class:`theanets.downhill.events.Relay`).
     """
     if "rng" not in kwargs:
         kwargs["rng"] = getattr(network, "_rng", 13)
@@ -203,21 +209,48 @@ def itertrain(
     valid_ds = wrap(valid if valid is not None else train, "valid")
 
     saver = Checkpointer(network, save_every, save_progress)
-    kwargs["progress"] = shown = feedback.Progress(
-        network, kwargs.get("progress"), kwargs.get("max_updates")
-    )
+    shown = feedback.Progress(kwargs.get("progress"), kwargs.get("max_updates"))
+    # One end for all the stages of a training (layerwise, pretrain).
+    relay = downhill.events.Relay([shown, feedback.History(network), saver])
     devices = kwargs.pop("devices", None)
     try:
         with parallel.using(devices) as setting:
-            steps = shown.watch(trainer.itertrain(train_ds, valid_ds, **kwargs))
-            for i, monitors in enumerate(steps):
+            if isinstance(trainer, _LISTENING_TRAINERS):
+                steps = trainer.itertrain(train_ds, valid_ds, listeners=[relay], **kwargs)
+            else:
+                steps = _announce(trainer.itertrain(train_ds, valid_ds, **kwargs), relay)
+            for monitors in steps:
                 parallel.require_used(setting)
                 _mode.keep_numpy_values(network.params)
                 yield monitors
-                saver.after_iteration(i)
-        saver.at_end()
+    except GeneratorExit:
+        relay.finish("closed")
+        raise
+    except BaseException:
+        relay.finish("error")
+        raise
+    else:
+        relay.finish()
     finally:
         _mode.keep_numpy_values(network.params)
+
+
+def _announce(pairs, listener):
+    """Yield the ``(train, valid)`` pairs of a trainer that takes no
+    listeners (``algo='sample'``, a user's trainer object), telling
+    ``listener`` of each as the optimizers' loop would (a validation when a
+    new validation dict comes); it cannot stop such a trainer."""
+    count = 0
+    last = None
+    for training, validation in pairs:
+        if validation is not None and validation is not last:
+            last = validation
+            listener.validation(count, validation)
+        count += 1
+        listener.update(count, training)
+        yield training, validation
+        listener.resumed(count)
+    listener.end("finished")
 
 
 class CheckedBatches:
@@ -375,10 +408,12 @@ class DownhillTrainer:
         self.algo = algo
         self.network = network
 
-    def itertrain(self, train, valid=None, **kwargs):
-        """Yield ``(train_monitors, valid_monitors)`` after each iteration."""
+    def itertrain(self, train, valid=None, listeners=(), **kwargs):
+        """Yield ``(train_monitors, valid_monitors)`` after each iteration;
+        ``listeners`` hear the optimizer's loop
+        (:meth:`theanets.downhill.Optimizer.iterate`)."""
         opt = optimizer_for(self.network, self.algo, kwargs)
-        yield from opt.iterate(train, valid=valid, **kwargs)
+        yield from opt.iterate(train, valid=valid, listeners=listeners, **kwargs)
 
 
 def _column(batch, index):
@@ -554,8 +589,9 @@ class SupervisedPretrainer:
             for param, value in zip(params, entry[1], strict=True):
                 param.set_value(value)
 
-    def itertrain(self, train, valid=None, **kwargs):
-        """Yield the monitors of every stage in turn."""
+    def itertrain(self, train, valid=None, listeners=(), **kwargs):
+        """Yield the monitors of every stage in turn; ``listeners`` hear each
+        stage's loop."""
         net = self.network
         original = list(net.layers)
         output_name = net.losses[0].output_name
@@ -571,7 +607,9 @@ class SupervisedPretrainer:
                     stages - 1,
                     " -> ".join(layer.name for layer in net.layers),
                 )
-                yield from DownhillTrainer(self.algo, net).itertrain(train, valid, **kwargs)
+                yield from DownhillTrainer(self.algo, net).itertrain(
+                    train, valid, listeners=listeners, **kwargs
+                )
         finally:
             net.layers = original
             net.losses[0].output_name = output_name
@@ -627,12 +665,15 @@ class UnsupervisedPretrainer:
             param.set_value(value)
         return shadow
 
-    def itertrain(self, train, valid=None, **kwargs):
-        """Yield the monitors of the shadow autoencoder's training."""
+    def itertrain(self, train, valid=None, listeners=(), **kwargs):
+        """Yield the monitors of the shadow autoencoder's training;
+        ``listeners`` hear each stage's loop."""
         net = self.network
         names = set(layer.name for layer in net.layers[:-1])
         shadow = self._shadow()
-        yield from SupervisedPretrainer(self.algo, shadow).itertrain(train, valid, **kwargs)
+        yield from SupervisedPretrainer(self.algo, shadow).itertrain(
+            train, valid, listeners=listeners, **kwargs
+        )
         # longest names first: a layer named 'enc.1' is not layer 'enc'
         by_length = sorted(names, key=len, reverse=True)
         for param in shadow.params:
@@ -645,11 +686,39 @@ class UnsupervisedPretrainer:
 #: The trainers of this module, whose options :mod:`theanets.options` knows.
 _OWN_TRAINERS = (DownhillTrainer, SampleTrainer, SupervisedPretrainer, UnsupervisedPretrainer)
 
+#: The trainers that hand ``listeners`` to the optimizers' loops.
+_LISTENING_TRAINERS = (DownhillTrainer, SupervisedPretrainer, UnsupervisedPretrainer)
 
-class Checkpointer:
+
+class Checkpointer(downhill.events.Listener):
     """Saves a network during training, as ``save_every``/``save_progress`` say.
 
-    Used by :func:`itertrain`.
+    A listener of the training loop, made by :func:`itertrain` for each
+    ``train`` call. With ``save_every > 0``, when the consumer asks for the
+    next update (``resumed``) after the ``i``-th (from 0, over all stages)
+    and ``i > 0``: an int saves if ``i % save_every == 0``, a float if more
+    than ``save_every`` minutes passed since the last save (or the start).
+    With ``save_every == 0``, once when training ends (not when it is
+    aborted). ``save_progress`` None saves nothing.
+
+    Parameters
+    ----------
+    network : theanets.graph.Network
+        The model to save.
+    save_every : int or float
+        Iterations (int) or minutes (float) between saves; 0 saves at the end.
+    save_progress : str, path, binary file or None
+        Where to save; a string is formatted with the Unix time.
+
+    Examples
+    --------
+    >>> import io, theanets
+    >>> handle = io.BytesIO()
+    >>> saver = Checkpointer(theanets.Regressor([3, 4, 2]), 2, handle)
+    >>> for count in (1, 2, 3):
+    ...     saver.resumed(count)
+    >>> saver.saved_at, handle.tell() > 0
+    (2, True)
     """
 
     def __init__(self, network, save_every, save_progress):
@@ -658,6 +727,7 @@ class Checkpointer:
         self.target = save_progress
         self.last = time.time()
         self.saved_at = None
+        self.taken = 0  # updates taken by the consumer
         if save_progress is not None and not (
             checks.is_number(save_every) and np.isfinite(save_every)
         ):
@@ -709,7 +779,10 @@ class Checkpointer:
                     pass
             raise
 
-    def after_iteration(self, i):
+    def resumed(self, count):
+        """The consumer took an update: save if one is due (see the class)."""
+        i = self.taken
+        self.taken += 1
         if self.target is None or i == 0 or self.every <= 0:
             return
         if self.minutes:
@@ -719,6 +792,7 @@ class Checkpointer:
         if due:
             self._save(i)
 
-    def at_end(self):
-        if self.target is not None and self.every <= 0:
+    def end(self, reason):
+        """Training ended: with ``save_every == 0``, save (unless it was aborted)."""
+        if reason not in downhill.events.ABORTED and self.target is not None and self.every <= 0:
             self._save(None)

@@ -21,6 +21,7 @@ from pytensor.compile.sharedvalue import SharedVariable
 
 from .. import _mode, util
 from ..checks import check_int, check_real
+from . import events
 from .util import find_inputs_and_params, log_param, shared_like
 
 __all__ = ["build", "Optimizer"]
@@ -146,7 +147,9 @@ class Optimizer(metaclass=util.Registrar):
 
     Subclasses implement :meth:`_get_updates_for` (and, for their own
     hyper-parameters, :meth:`_prepare`); momentum, gradient clipping,
-    compilation, the training loop and early stopping live here.
+    compilation and the training loop live here. The loop tells its
+    listeners what happens (:mod:`theanets.downhill.events`); the first is
+    the optimizer's own early stopping.
 
     Parameters
     ----------
@@ -165,6 +168,13 @@ class Optimizer(metaclass=util.Registrar):
     monitor_gradients : bool, optional
         Also report ``'grad(<param name>)'`` (sum of squared gradient) for
         each parameter; unnamed parameters are called ``unnamed<k>``.
+
+    Attributes
+    ----------
+    early_stopping : theanets.downhill.events.EarlyStopping
+        Keeps the parameters of the best validation and stops the loop when
+        patience elapses; set from ``patience`` and ``min_improvement`` by
+        every :meth:`iterate`, reset by :meth:`reset_early_stopping`.
 
     Notes
     -----
@@ -216,7 +226,7 @@ class Optimizer(metaclass=util.Registrar):
                 self._monitor_exprs.append((grad * grad).sum())
 
         self._update_count = 0
-        self.reset_early_stopping()
+        self.early_stopping = events.EarlyStopping(self._params)
         self.f_eval = self.f_step = None
         self._compiled_for = None
         self._initial_state = []
@@ -253,13 +263,15 @@ class Optimizer(metaclass=util.Registrar):
             share=None if share is None else share + (kind, self._hyper_key()),
         )
 
-    def _compile(self, **kwargs):
+    def _compile(self, listeners=(), **kwargs):
         """Compile the evaluation and the training-step functions.
 
         If they were compiled before with the same hyper-parameters, they are
         kept and the optimizer state (accumulators, velocities, Adam's step
         count, ESGD's random generators) is reset to its initial values
-        instead, which is what compiling again would give.
+        instead, which is what compiling again would give. Otherwise the
+        ``listeners`` hear ``compile_started`` (and the loop tells them
+        ``compile_finished`` after the first update).
         """
         self._prepare(**kwargs)  # checks kwargs first
         for name, var in self._hypers.items():
@@ -267,10 +279,9 @@ class Optimizer(metaclass=util.Registrar):
         key = self._hyper_key()
         if self.f_step is not None and key == self._compiled_for:
             self.reset_state()
-            return
-        progress = kwargs.get("progress")
-        if hasattr(progress, "compiling"):  # a theanets.feedback.Progress
-            progress.compiling()
+            return False
+        # detail: a short reason for the wait, shown by the display (none yet)
+        events.notify(listeners, "compile_started", self, "")
         self._hypers = {}
         updates = list(self._step_updates())
         graph_vars = set(id(var) for var, _ in self._updates)
@@ -283,6 +294,7 @@ class Optimizer(metaclass=util.Registrar):
         self.f_eval = self._function("eval", self._updates)
         self.f_step = self._function("step", self._updates + updates)
         self._compiled_for = key
+        return True
 
     #: Hyper-parameters that steer the loop but are not compiled in.
     _LOOP_PARAMS = ("patience", "validate_every", "min_improvement")
@@ -346,11 +358,7 @@ class Optimizer(metaclass=util.Registrar):
 
     def reset_early_stopping(self):
         """Forget the best validation loss: the current parameters are the best so far."""
-        self._best_loss = 1e100
-        self._best_iter = 0
-        self._best_update = 0
-        self._curr_iter = 0
-        self._best_params = [p.get_value() for p in self._params]
+        self.early_stopping.reset()
 
     def get_updates(self, **kwargs):
         """Yield ``(variable, new value)`` update pairs for one step.
@@ -468,20 +476,22 @@ class Optimizer(metaclass=util.Registrar):
 
     # -- the training loop --------------------------------------------------
 
-    def iterate(self, train=None, valid=None, max_updates=None, **kwargs):
+    def iterate(self, train=None, valid=None, max_updates=None, listeners=(), **kwargs):
         """Optimize step by step, yielding the monitors after each step.
 
         Every ``validate_every`` steps (starting before the first) the
         ``valid`` dataset is evaluated; if that validation loss has not
         improved (relatively, by more than ``min_improvement``) for more than
-        ``patience`` validations, the loop stops before stepping. Each step
-        is one pass of ``iteration_size`` mini-batches of ``train``.
+        ``patience`` validations, the loop stops before stepping
+        (:attr:`early_stopping`). Each step is one pass of ``iteration_size``
+        mini-batches of ``train``.
 
         When the loop ends -- patience, ``max_updates``, a
-        ``KeyboardInterrupt`` or divergence, but not when the consumer stops
-        iterating -- the parameters with the best validation loss are
-        restored. If a training or validation loss is not finite, the loop
-        stops with a ``RuntimeWarning`` and does not yield that step.
+        ``KeyboardInterrupt``, divergence or a listener's request, but not
+        when the consumer stops iterating nor on an error -- the parameters
+        with the best validation loss are restored. If a training or
+        validation loss is not finite, the loop stops with a
+        ``RuntimeWarning`` and does not yield that step.
 
         Parameters
         ----------
@@ -491,6 +501,11 @@ class Optimizer(metaclass=util.Registrar):
             Validation data; defaults to ``train``.
         max_updates : int, optional
             Stop after this many steps (default: no limit).
+        listeners : sequence of :class:`~theanets.downhill.events.Listener`, optional
+            Told of every event of the loop (compiling, validations,
+            updates, the end: see :mod:`theanets.downhill.events`), after
+            :attr:`early_stopping`; any of them may end the loop. Empty by
+            default: nothing is shown or recorded.
         **kwargs
             Hyper-parameters; unknown names are ignored.
 
@@ -504,41 +519,71 @@ class Optimizer(metaclass=util.Registrar):
             next validation.
         """
         max_updates = check_int("max_updates", max_updates, 0, allow_none=True)
-        self._compile(**kwargs)
+        listeners = [self.early_stopping] + events.check_listeners(listeners)
+        compiled = self._compile(listeners, **kwargs)
+        self.early_stopping.patience = self.patience
+        self.early_stopping.min_improvement = self.min_improvement
         if valid is None:
             valid = train
         self._update_count = 0
         with _interrupt_after_step() as interrupted:
-            yield from self._loop(train, valid, max_updates, interrupted)
+            yield from self._loop(train, valid, max_updates, interrupted, listeners, compiled)
 
-    def _loop(self, train, valid, max_updates, interrupted):
-        """The body of :meth:`iterate`; ``interrupted()`` is true after a Ctrl-C."""
+    def _loop(self, train, valid, max_updates, interrupted, listeners, compiled):
+        """The body of :meth:`iterate`; ``interrupted()`` is true after a Ctrl-C.
+
+        ``compiled``: the functions were compiled for this loop, so the
+        listeners hear ``compile_finished`` after the first update.
+        """
         validated = None  # the update count at the last validation
         training = validation = None
-        while max_updates is None or self._update_count < max_updates:
-            if interrupted():
+        reason = stop = None
+        try:
+            while max_updates is None or self._update_count < max_updates:
+                if interrupted():
+                    stop = "interrupted"
+                if stop is not None:
+                    break
+                try:
+                    if self._update_count % self.validate_every == 0:
+                        validated = self._update_count
+                        validation = self.evaluate(valid)
+                        if self._diverged(validation, "validation"):
+                            stop = "diverged"
+                            break
+                        stop = events.notify(
+                            listeners, "validation", self._update_count, validation
+                        )
+                        if stop is not None:
+                            break
+                    training = self._step(train)
+                except KeyboardInterrupt:
+                    stop = "interrupted"
+                    break
+                if self._diverged(training, "training"):
+                    stop = "diverged"
+                    break
+                self._update_count += 1
+                events.log_monitors(type(self).__name__, self._update_count, training)
+                if compiled:
+                    compiled = False
+                    events.notify(listeners, "compile_finished", self)
+                stop = events.notify(listeners, "update", self._update_count, training)
+                yield training, validation
+                stop = events.notify(listeners, "resumed", self._update_count) or stop
+            reason = "max_updates" if stop is None else stop
+        except GeneratorExit:
+            reason = "closed"
+            raise
+        except BaseException:
+            reason = "error"
+            raise
+        finally:
+            if reason == "interrupted":
                 _logger.info("interrupted!")
-                break
-            try:
-                if self._update_count % self.validate_every == 0:
-                    validated = self._update_count
-                    validation = self.evaluate(valid)
-                    if self._diverged(validation, "validation"):
-                        break
-                    if self._test_patience(validation):
-                        _logger.info("patience elapsed!")
-                        break
-                training = self._step(train)
-            except KeyboardInterrupt:
-                _logger.info("interrupted!")
-                break
-            if self._diverged(training, "training"):
-                break
-            self._update_count += 1
-            self._log(training, self._update_count, type(self).__name__)
-            yield training, validation
-        self._warn_unvalidated(validated)
-        self.set_params("best")
+            if reason not in events.ABORTED:
+                self._warn_unvalidated(validated)
+            events.notify(listeners, "end", reason)
 
     def _warn_unvalidated(self, validated):
         """Say in the log if restoring the best parameters drops updates that
@@ -563,7 +608,7 @@ class Optimizer(metaclass=util.Registrar):
             self._update_count - validated,
             self._update_count,
             validated,
-            self._best_update,
+            self.early_stopping.best_update,
             " (no update was validated: validate_every={} is more than the {} updates made; "
             "lower validate_every to keep them)".format(self.validate_every, self._update_count)
             if untrained
@@ -584,9 +629,10 @@ class Optimizer(metaclass=util.Registrar):
             where = "the training loss of update {} is {}".format(self._update_count + 1, loss)
         else:
             where = "the validation loss after update {} is {}".format(self._update_count, loss)
-        if self._best_loss < 1e100:
+        stopper = self.early_stopping
+        if stopper.best_loss < 1e100:
             best = "the best parameters (from update {}, validation loss {:g})".format(
-                self._best_update, self._best_loss
+                stopper.best_update, stopper.best_loss
             )
         else:
             best = "the initial parameters (no finite validation loss was seen)"
@@ -596,25 +642,6 @@ class Optimizer(metaclass=util.Registrar):
         self.set_params("best")
         warnings.warn(message, RuntimeWarning, stacklevel=3)
         return True
-
-    def _test_patience(self, monitors):
-        """Record a validation; return True if patience has elapsed."""
-        self._curr_iter += 1
-        loss = monitors["loss"]
-        marker = ""
-        if self._best_loss - loss > self._best_loss * self.min_improvement:
-            self._best_loss = loss
-            self._best_iter = self._curr_iter
-            self._best_update = self._update_count
-            self._best_params = [p.get_value() for p in self._params]
-            marker = " *"
-        self._log(monitors, self._update_count, "validation", marker)
-        return self._curr_iter - self._best_iter > self.patience
-
-    @staticmethod
-    def _log(monitors, count, label, suffix=""):
-        values = " ".join("{}={:.6g}".format(k, v) for k, v in monitors.items())
-        _logger.info("%s %d %s%s", label, count, values, suffix)
 
     def _run(self, function, dataset):
         # A diverging model overflows inside the compiled function; that is
@@ -682,7 +709,7 @@ class Optimizer(metaclass=util.Registrar):
             restores the parameters with the best validation loss so far.
         """
         if not isinstance(targets, (list, tuple)):
-            targets = self._best_params
+            targets = self.early_stopping.best_params
         if len(targets) != len(self._params):
             raise util.ConfigurationError(
                 "set_params: got {} values for {} parameters".format(
