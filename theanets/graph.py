@@ -114,12 +114,7 @@ class Network:
     DEFAULT_OUTPUT_ACTIVATION = "linear"
     #: Training options read besides the optimizers', regularizers' and
     #: datasets' own: {name: (default, description)}. Subclasses extend it.
-    TRAIN_OPTIONS = {
-        "monitors": (None, "output/parameter glob pattern -> levels to report"),
-        "monitor_gradients": (False, "report each parameter's squared gradient sum"),
-        "rng": (None, "seed of shuffling, noise and dropout (default: the network's rng)"),
-        "progress": (None, "training display: None/True a bar in a terminal, False silent"),
-    }
+    TRAIN_OPTIONS = options.described(*options.MODEL_OPTIONS)
     INPUT_NDIM = 2
     OUTPUT_NDIM = 2
 
