@@ -45,6 +45,7 @@ def _documented(method, model_options):
 
     functools.update_wrapper(documented, method)
     documented.__doc__ = options.train_doc(method.__name__, model_options)
+    documented.model_options = model_options  # type: ignore[attr-defined]
     return documented
 
 
@@ -956,10 +957,11 @@ class Network:
         """A model class that extends ``TRAIN_OPTIONS`` gets train and itertrain
         methods whose docstrings list its options too."""
         super().__init_subclass__(**kwargs)
-        if "TRAIN_OPTIONS" not in cls.__dict__:
+        if cls.TRAIN_OPTIONS is Network.TRAIN_OPTIONS:
             return
         for name in ("train", "itertrain"):
-            if name not in cls.__dict__:
+            method = getattr(cls, name)  # Network's, or documented for a base class
+            if method is getattr(Network, name) or hasattr(method, "model_options"):
                 setattr(cls, name, _documented(getattr(Network, name), cls.TRAIN_OPTIONS))
 
     # ----- persistence ----------------------------------------------------

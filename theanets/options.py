@@ -20,7 +20,7 @@ import textwrap
 import warnings
 
 from . import checks, downhill, regularizers, util
-from .downhill.hypers import Flag, Int, Kind, Option
+from .downhill.hypers import Flag, Kind, Option
 
 __all__ = [
     "LOOP_OPTIONS",
@@ -48,185 +48,153 @@ def _regularizer(name, doc, synonyms=(), default=0, kind="float or dict"):
 _NOISE = "add Gaussian noise of this standard deviation to {}"
 _DROPOUT = "set this fraction of {} to zero (and scale the rest up to keep the mean)"
 
-#: Every training option, in the order of the documentation.
-TABLE = (
-    (
-        Option(
-            "algo",
-            "rmsprop",
-            Kind("str or trainer object"),
-            "loop",
-            True,
-            "the training algorithm: ``'rmsprop'``, ``'sgd'``, ``'nag'``, ``'rprop'``, "
-            "``'adagrad'``, ``'adadelta'``, ``'esgd'``, ``'adam'``; ``'sample'``, "
-            "``'layerwise'`` (or ``'supervised'``), ``'pretrain'`` (or ``'unsupervised'``); "
-            "or an object with an ``itertrain(train, valid, **kwargs)`` method (its "
-            "``TRAIN_OPTIONS``, if any, are its options)",
-            synonyms=("algorithm",),
-        ),
-        Option(
-            "subalgo",
-            "rmsprop",
-            Kind("str"),
-            "loop",
-            True,
-            "the optimizer of each stage of ``'layerwise'`` and ``'pretrain'``",
-        ),
-        Option(
-            "save_every",
-            0,
-            Kind("int or float"),
-            "loop",
-            False,
-            "an int saves every that many iterations, a float every that many minutes; 0 "
-            "saves once, when training ends (the original raised ZeroDivisionError for 0)",
-        ),
-        Option(
-            "save_progress",
-            None,
-            Kind("str, path or binary file"),
-            "loop",
-            False,
-            "where to save (None: nowhere); a string is formatted with the Unix time "
-            "(``'model-{}.pkl'``)",
-        ),
-    )
-    + downhill.hypers.OPTIONS
-    + (
-        Option(
-            "max_updates",
-            None,
-            Int(0, allow_none=True),
-            "loop",
-            False,
-            "stop after this many updates (None: no limit)",
-        ),
-        Option(
-            "batch_size",
-            32,
-            Int(),
-            "dataset",
-            False,
-            "examples per mini-batch (``<= 0``: one batch of everything)",
-        ),
-        Option(
-            "iteration_size",
-            None,
-            Int(1, allow_none=True),
-            "dataset",
-            False,
-            "mini-batches per training iteration and per validation (None: all of them); "
-            "it overrides ``train_batches`` and ``valid_batches``",
-        ),
-        Option(
-            "train_batches",
-            None,
-            Int(1, allow_none=True),
-            "dataset",
-            False,
-            "mini-batches per training iteration, where no ``iteration_size`` is given",
-        ),
-        Option(
-            "valid_batches",
-            None,
-            Int(1, allow_none=True),
-            "dataset",
-            False,
-            "mini-batches per validation, where no ``iteration_size`` is given",
-        ),
-        Option("axis", 0, Int(), "dataset", False, "the axis of the examples in the data arrays"),
-        Option(
-            "devices",
-            None,
-            Kind("int or list of jax devices"),
-            "loop",
-            True,
-            "train data-parallel (None: on one device): each mini-batch is split over this "
-            "many of ``jax.devices()`` (or these devices), parameters replicated, gradients "
-            "summed by XLA; JAX mode only (see :mod:`theanets.parallel`)",
-        ),
-        Option(
-            "monitors",
-            None,
-            Kind("dict"),
-            "model",
-            True,
-            "output or parameter glob pattern -> levels to report (see "
-            ":meth:`~theanets.graph.Network.monitors`)",
-        ),
-        Option(
-            "monitor_gradients",
-            False,
-            Flag(),
-            "model",
-            True,
-            "also report ``grad(<param>)``, each parameter's squared gradient sum",
-        ),
-        Option(
-            "rng",
-            None,
-            Kind("int or numpy.random.RandomState"),
-            "model",
-            False,
-            "seed of mini-batch shuffling, noise and dropout (None: the network's ``rng``)",
-        ),
-        Option(
-            "progress",
-            None,
-            Kind("None or bool"),
-            "model",
-            False,
-            "the training display: None or True, a progress bar in a terminal and at most "
-            "one log line per validation elsewhere; False, silent",
-        ),
-        Option(
-            "carry_state",
-            False,
-            Kind("bool, str or int"),
-            "model",
-            True,
-            "recurrent models: start each batch from the state the previous batch of its "
-            'stream ended in (True/"epoch": reset each pass, "never", or reset every N '
-            "batches); data from ``stream_batches()``",
-        ),
-        _regularizer(
-            "regularizers",
-            "a list of :class:`~theanets.regularizers.Regularizer` objects (then the keywords "
-            "below are not read), or a dict of those keywords; any registered regularizer "
-            "name (a user subclass's lower-cased class name) is an option too",
-            default=None,
-            kind="list or dict",
-        ),
-        _regularizer("weight_l2", "penalty: weight x mean squared weight", ("weight_decay",)),
-        _regularizer("weight_l1", "penalty: weight x mean absolute weight", ("weight_sparsity",)),
-        _regularizer(
-            "hidden_l1",
-            "penalty: weight x mean absolute activation of the hidden layers",
-            ("hidden_sparsity",),
-        ),
-        _regularizer(
-            "contractive",
-            "penalty: weight x squared gradient of the hidden activations with respect to "
-            "the inputs",
-        ),
-        _regularizer(
-            "recurrent_norm", "penalise changes in the norm of recurrent states between time steps"
-        ),
-        _regularizer("recurrent_state", "penalise changes of recurrent states between time steps"),
-        _regularizer("input_noise", _NOISE.format("the inputs"), kind="float"),
-        _regularizer("hidden_noise", _NOISE.format("the hidden layers' outputs"), kind="float"),
-        _regularizer("output_noise", _NOISE.format("the output"), kind="float"),
-        _regularizer(
-            "noise", "glob pattern of output names -> noise deviation", default=None, kind="dict"
-        ),
-        _regularizer("input_dropout", _DROPOUT.format("the inputs"), kind="float"),
-        _regularizer("hidden_dropout", _DROPOUT.format("the hidden layers' outputs"), kind="float"),
-        _regularizer("output_dropout", _DROPOUT.format("the output"), kind="float"),
-        _regularizer(
-            "dropout", "glob pattern of output names -> dropout rate", default=None, kind="dict"
-        ),
-    )
+#: The entries of the loop that are parameters of ``train`` itself.
+_TRAIN_ARGS = (
+    Option(
+        "algo",
+        "rmsprop",
+        Kind("str or trainer object"),
+        "loop",
+        True,
+        "the training algorithm: ``'rmsprop'``, ``'sgd'``, ``'nag'``, ``'rprop'``, "
+        "``'adagrad'``, ``'adadelta'``, ``'esgd'``, ``'adam'``; ``'sample'``, "
+        "``'layerwise'`` (or ``'supervised'``), ``'pretrain'`` (or ``'unsupervised'``); "
+        "or an object with an ``itertrain(train, valid, **kwargs)`` method (its "
+        "``TRAIN_OPTIONS``, if any, are its options); ``algorithm`` is a deprecated "
+        "synonym",
+        synonyms=("algorithm",),
+    ),
+    Option(
+        "subalgo",
+        "rmsprop",
+        Kind("str"),
+        "loop",
+        True,
+        "the optimizer of each stage of ``'layerwise'`` and ``'pretrain'``",
+    ),
+    Option(
+        "save_every",
+        0,
+        Kind("int or float"),
+        "loop",
+        False,
+        "an int saves every that many iterations, a float every that many minutes; 0 "
+        "saves once, when training ends (the original raised ZeroDivisionError for 0)",
+    ),
+    Option(
+        "save_progress",
+        None,
+        Kind("str, path or binary file"),
+        "loop",
+        False,
+        "where to save (None: nowhere); a string is formatted with the Unix time "
+        "(``'model-{}.pkl'``)",
+    ),
 )
+
+#: The other entries of the loop, the models' and the regularizers'.
+_OTHERS = (
+    Option(
+        "devices",
+        None,
+        Kind("int or list of jax devices"),
+        "loop",
+        True,
+        "train data-parallel (None: on one device): each mini-batch is split over this "
+        "many of ``jax.devices()`` (or these devices), parameters replicated, gradients "
+        "summed by XLA; JAX mode only (see :mod:`theanets.parallel`)",
+    ),
+    Option(
+        "monitors",
+        None,
+        Kind("dict"),
+        "model",
+        True,
+        "output or parameter glob pattern -> levels to report (see "
+        ":meth:`~theanets.graph.Network.monitors`)",
+    ),
+    Option(
+        "monitor_gradients",
+        False,
+        Flag(),
+        "model",
+        True,
+        "also report ``grad(<param>)``, each parameter's squared gradient sum",
+    ),
+    Option(
+        "rng",
+        None,
+        Kind("int or numpy.random.RandomState"),
+        "model",
+        False,
+        "seed of mini-batch shuffling, noise and dropout (None: the network's ``rng``)",
+    ),
+    Option(
+        "progress",
+        None,
+        Kind("None or bool"),
+        "model",
+        False,
+        "the training display: None or True, a progress bar in a terminal and at most "
+        "one log line per validation elsewhere; False, silent",
+    ),
+    Option(
+        "carry_state",
+        False,
+        Kind("bool, str or int"),
+        "model",
+        True,
+        "recurrent models: start each batch from the state the previous batch of its "
+        'stream ended in (True/"epoch": reset each pass, "never", or reset every N '
+        "batches); data from ``stream_batches()``",
+    ),
+    _regularizer(
+        "regularizers",
+        "a list of :class:`~theanets.regularizers.Regularizer` objects (then the keywords "
+        "below are not read), or a dict of those keywords; any registered regularizer "
+        "name (a user subclass's lower-cased class name) is an option too",
+        default=None,
+        kind="list or dict",
+    ),
+    _regularizer(
+        "weight_l2",
+        "penalty: weight x mean squared weight (or ``weight_decay``)",
+        ("weight_decay",),
+    ),
+    _regularizer(
+        "weight_l1",
+        "penalty: weight x mean absolute weight (or ``weight_sparsity``)",
+        ("weight_sparsity",),
+    ),
+    _regularizer(
+        "hidden_l1",
+        "penalty: weight x mean absolute activation of the hidden layers (or ``hidden_sparsity``)",
+        ("hidden_sparsity",),
+    ),
+    _regularizer(
+        "contractive",
+        "penalty: weight x squared gradient of the hidden activations with respect to the inputs",
+    ),
+    _regularizer(
+        "recurrent_norm", "penalise changes in the norm of recurrent states between time steps"
+    ),
+    _regularizer("recurrent_state", "penalise changes of recurrent states between time steps"),
+    _regularizer("input_noise", _NOISE.format("the inputs"), kind="float"),
+    _regularizer("hidden_noise", _NOISE.format("the hidden layers' outputs"), kind="float"),
+    _regularizer("output_noise", _NOISE.format("the output"), kind="float"),
+    _regularizer(
+        "noise", "glob pattern of output names -> noise deviation", default=None, kind="dict"
+    ),
+    _regularizer("input_dropout", _DROPOUT.format("the inputs"), kind="float"),
+    _regularizer("hidden_dropout", _DROPOUT.format("the hidden layers' outputs"), kind="float"),
+    _regularizer("output_dropout", _DROPOUT.format("the output"), kind="float"),
+    _regularizer(
+        "dropout", "glob pattern of output names -> dropout rate", default=None, kind="dict"
+    ),
+)
+
+#: Every training option, in the order of the documentation.
+TABLE = _TRAIN_ARGS + downhill.hypers.OPTIONS + downhill.hypers.DATA_OPTIONS + _OTHERS
 
 _BY_NAME = {entry.name: entry for entry in TABLE}
 
@@ -425,11 +393,9 @@ _TRAIN_DOC = """{summary}
 _SIGNATURE = ("algo", "subalgo", "save_every", "save_progress")
 
 
-def _entry(name, kind, default, doc, synonyms=()):
+def _entry(name, kind, default, doc):
     """One numpydoc entry of the docstring: ``name : kind`` and its text."""
     text = "{} (default {!r}).".format(doc, default)
-    if synonyms:
-        text += " Also {}.".format(", ".join("``{}``".format(s) for s in synonyms))
     indent = " " * 12
     return "        {} : {}\n{}\n".format(
         name, kind, textwrap.fill(text, 79, initial_indent=indent, subsequent_indent=indent)
@@ -437,7 +403,7 @@ def _entry(name, kind, default, doc, synonyms=()):
 
 
 def _table_entry(entry):
-    return _entry(entry.name, entry.constraint.kind, entry.default, entry.doc, entry.synonyms)
+    return _entry(entry.name, entry.constraint.kind, entry.default, entry.doc)
 
 
 _TRAIN_DOC_PARTS = dict(

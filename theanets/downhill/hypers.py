@@ -5,10 +5,11 @@ Each record gives a training option's name, default, constraint, owner
 ``'regularizer'`` or ``'model'``), whether its value is compiled into the
 training step, and a line of documentation. :data:`OPTIONS` holds those the
 optimizers read; an optimizer class names the ones it reads in its
-``HYPERS``, and :meth:`Optimizer._prepare
-<theanets.downhill.Optimizer>` reads, checks, sets and logs them in one
-loop. :mod:`theanets.options` adds the other training options to the same
-table.
+``HYPERS``, and the ``_prepare`` method of
+:class:`~theanets.downhill.Optimizer` reads, checks, sets and logs them in
+one loop. :data:`DATA_OPTIONS` are the loop's and the datasets' options that
+downhill reads (``max_updates``, ``batch_size``, ...).
+:mod:`theanets.options` adds the other training options to the same table.
 
 Examples
 --------
@@ -32,7 +33,18 @@ import numpy as np
 from .. import util
 from ..checks import check_int, check_real
 
-__all__ = ["OWNERS", "Option", "Real", "Int", "Flag", "Kind", "OPTIONS", "option", "decay"]
+__all__ = [
+    "OWNERS",
+    "Option",
+    "Real",
+    "Int",
+    "Flag",
+    "Kind",
+    "OPTIONS",
+    "DATA_OPTIONS",
+    "option",
+    "decay",
+]
 
 #: Who reads an option.
 OWNERS = ("loop", "dataset", "optimizer", "regularizer", "model")
@@ -116,7 +128,8 @@ class Option:
         The compiled step reads it from a shared variable: a new value needs
         no compile (:attr:`Optimizer.SHARED_HYPERS`).
     synonyms : tuple of str
-        Deprecated names of the option.
+        Other names of the option (``doc`` mentions them). The optimizers'
+        are deprecated: the optimizers warn when they are used.
     """
 
     name: str
@@ -201,7 +214,9 @@ OPTIONS = (
         Real(0),
         "optimizer",
         True,
-        "if > 0, clip each gradient element to [-limit, limit] (before max_gradient_norm)",
+        "if > 0, clip each gradient element to [-limit, limit] (it takes precedence over "
+        "``max_gradient_norm``; ``max_gradient_clip`` and ``gradient_clip`` are deprecated "
+        "synonyms)",
         synonyms=("max_gradient_clip", "gradient_clip"),
     ),
     Option(
@@ -281,7 +296,54 @@ OPTIONS = (
     ),
 )
 
-_BY_NAME = {entry.name: entry for entry in OPTIONS}
+#: The options of the loop and the datasets that the downhill functions read
+#: (:meth:`Optimizer.iterate`, :func:`minimize`, :class:`Dataset`).
+DATA_OPTIONS = (
+    Option(
+        "max_updates",
+        None,
+        Int(0, allow_none=True),
+        "loop",
+        False,
+        "stop after this many updates (None: no limit)",
+    ),
+    Option(
+        "batch_size",
+        32,
+        Int(),
+        "dataset",
+        False,
+        "examples per mini-batch (``<= 0``: one batch of everything)",
+    ),
+    Option(
+        "iteration_size",
+        None,
+        Int(1, allow_none=True),
+        "dataset",
+        False,
+        "mini-batches per training iteration and per validation (None: all of them); "
+        "it overrides ``train_batches`` and ``valid_batches``",
+    ),
+    Option(
+        "train_batches",
+        None,
+        Int(1, allow_none=True),
+        "dataset",
+        False,
+        "mini-batches per training iteration, where no ``iteration_size`` is given",
+    ),
+    Option(
+        "valid_batches",
+        None,
+        Int(1, allow_none=True),
+        "dataset",
+        False,
+        "mini-batches per validation, where no ``iteration_size`` is given",
+    ),
+    Option("axis", 0, Int(), "dataset", False, "the axis of the examples in the data arrays"),
+)
+
+_BY_NAME = {entry.name: entry for entry in OPTIONS + DATA_OPTIONS}
 
 
 def option(name: str | Option) -> Option:
