@@ -45,7 +45,7 @@ def _documented(method, model_options):
 
     functools.update_wrapper(documented, method)
     documented.__doc__ = options.train_doc(method.__name__, model_options)
-    documented.model_options = model_options  # type: ignore[attr-defined]
+    documented.model_options = model_options
     return documented
 
 
