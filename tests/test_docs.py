@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from docs import apinames, gallery
+from docs import apinames, gallery, optiontables
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCS = os.path.join(ROOT, "docs")
@@ -77,6 +77,32 @@ def test_guide_pages_are_picked_up_by_the_index():
     with open(os.path.join(DOCS, "index.rst"), encoding="utf-8") as handle:
         index = handle.read()
     assert "   :glob:" in index and "   guide/*" in index
+
+
+def test_the_guide_tables_of_options_are_made_from_the_options_table():
+    with open(optiontables.GUIDE, encoding="utf-8") as handle:
+        page = handle.read()
+    assert optiontables.stale(page) == [], (
+        "docs/guide/training.rst: tables differ from theanets.options.TABLE; "
+        "rewrite them with python -m docs.optiontables"
+    )
+    assert optiontables.rewrite(page) == page
+
+
+def test_a_stale_or_missing_guide_table_is_found():
+    from theanets import options
+
+    page = "Intro\n\n.. BEGIN options table\n.. END options table\n\nMore\n"
+    assert optiontables.stale(page) == ["options", "regularizers"]
+    fresh = optiontables.rewrite(page)
+    assert optiontables.stale(fresh) == ["regularizers"]
+    assert fresh.startswith("Intro\n\n.. BEGIN options table\n\n.. list-table::")
+    assert fresh.endswith(".. END options table\n\nMore\n")
+    for entry in options.TABLE:
+        if entry.owner != "regularizer":
+            assert "   * - ``{}``\n     - ``{!r}``\n".format(entry.name, entry.default) in fresh
+    changed = fresh.replace("     - ``0.0001``", "     - ``0.001``")
+    assert changed != fresh and optiontables.stale(changed) == ["options", "regularizers"]
 
 
 #: ``theanets[...]`` as something to install: from PyPI that is the unrelated

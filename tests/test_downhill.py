@@ -15,7 +15,7 @@ import pytensor.tensor as TT
 import pytest
 
 from theanets import _backend, downhill, util
-from theanets.downhill import Dataset
+from theanets.downhill import Dataset, hypers
 
 FLOAT = pytensor.config.floatX
 RTOL, ATOL = (1e-3, 1e-6) if FLOAT == "float32" else (1e-7, 1e-10)
@@ -882,3 +882,185 @@ def test_reset_state_restores_the_initial_accumulators():
     assert any(np.any(v.get_value() != 0) for v in state)
     opt.reset_state()
     assert all(np.all(v.get_value() == 0) for v in state)
+
+
+# -- the table of hyper-parameters ---------------------------------------------
+
+
+def _probe_value(entry):
+    """A value that the entry's constraint refuses, and the start of the message."""
+    constraint = entry.constraint
+    low = constraint.low if isinstance(constraint.low, (int, float)) else None
+    bad = low - 1 if low is not None else "x"
+    return bad, r"^{}={!r} is not allowed: expected ".format(entry.name, bad).replace("(", r"\(")
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_effective_defaults_are_those_of_the_table(algo):
+    opt = Regression().build(algo)
+    list(opt.get_updates())
+    names = [entry.name for entry in type(opt).hyper_options()]
+    assert len(names) == len(set(names)) and {"learning_rate", "patience"} <= set(names)
+    for entry in type(opt).hyper_options():
+        if entry.name == "nesterov" and algo == "nag":
+            continue  # nag sets it
+        want = entry.check(entry.default)  # the canonical form: a float, an int
+        if entry.convert is not None:
+            want = entry.convert(want)
+        got = getattr(opt, entry.attr or entry.name)
+        assert got == want and type(got) is type(want), (entry.name, got, want)
+    assert opt.nesterov is (algo == "nag")
+
+
+def test_each_optimizer_reads_what_it_declares():
+    read = {
+        algo: [e.name for e in downhill.Optimizer.get_class(algo).hyper_options()] for algo in ALGOS
+    }
+    common = [e.name for e in downhill.Optimizer.hyper_options()]
+    assert read["sgd"] == read["nag"] == common
+    assert (
+        read["rprop"]
+        == ["rprop_increase", "rprop_decrease", "rprop_min_step", "rprop_max_step"] + common
+    )
+    assert read["adagrad"] == ["rms_regularizer"] + common
+    assert (
+        read["rmsprop"]
+        == read["adadelta"]
+        == read["esgd"]
+        == ["rms_halflife", "rms_regularizer"] + common
+    )
+    assert (
+        read["adam"]
+        == ["beta1_halflife", "beta2_halflife", "rms_halflife", "rms_regularizer"] + common
+    )
+    # every hyper-parameter of the table is read by some optimizer
+    assert {n for names in read.values() for n in names} == {e.name for e in hypers.OPTIONS}
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_every_hyper_parameter_is_logged_once_in_order(algo, caplog):
+    opt = Regression().build(algo)
+    with caplog.at_level(logging.INFO, logger="theanets.downhill"):
+        list(opt.get_updates(learning_rate=0.05, momentum=0.5))
+    logged = [r.getMessage() for r in caplog.records if " = " in r.getMessage()]
+    entries = type(opt).hyper_options()
+    assert [m.split(" = ")[0] for m in logged] == [e.name for e in entries]
+    assert "learning_rate = 0.05" in logged and "momentum = 0.5" in logged
+    assert "validate_every = 10" in logged
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [e for e in hypers.OPTIONS if not isinstance(e.constraint, hypers.Flag)],
+    ids=lambda e: e.name,
+)
+def test_a_bad_value_of_each_hyper_parameter_gets_the_one_message(entry):
+    algo = next(a for a in ALGOS if entry in downhill.Optimizer.get_class(a).hyper_options())
+    bad, message = _probe_value(entry)
+    with pytest.raises(util.ConfigurationError, match=message):
+        list(Regression().build(algo).get_updates(**{entry.name: bad}))
+    with pytest.raises(util.ConfigurationError, match=message):
+        entry.check(bad)
+
+
+def test_a_bound_that_names_another_option():
+    entry = hypers.option("rprop_max_step")
+    assert entry.check(3, {"rprop_min_step": 2.0}) == 3.0
+    with pytest.raises(
+        util.ConfigurationError,
+        match=r"rprop_max_step=1 is not allowed: expected a real number >= 2",
+    ):
+        entry.check(1, {"rprop_min_step": 2.0})
+
+
+def test_dataset_options_are_checked_by_the_table():
+    for name in ("batch_size", "iteration_size", "axis"):
+        bad, message = _probe_value(hypers.option(name))
+        with pytest.raises(util.ConfigurationError, match=message):
+            Dataset([X, Y], **{name: bad})
+
+
+def test_signature_defaults_are_the_tables():
+    import inspect
+
+    for function, names in (
+        (Dataset.__init__, ("batch_size", "iteration_size", "axis")),
+        (downhill.minimize, ("batch_size", "train_batches", "valid_batches")),
+        (downhill.Optimizer.iterate, ("max_updates",)),
+    ):
+        parameters = inspect.signature(function).parameters
+        for name in names:
+            assert parameters[name].default == hypers.option(name).default, (function, name)
+
+
+def test_an_unknown_name_in_hypers_is_reported():
+    class Odd(downhill.SGD):
+        HYPERS = ("learning_rat",)
+
+    try:
+        with pytest.raises(util.UnknownNameError, match="unknown hyper-parameter 'learning_rat'"):
+            Odd.hyper_options()
+    finally:
+        del downhill.Optimizer._registry["odd"]
+
+
+def test_a_user_optimizer_with_its_own_prepare_keywords_keeps_working():
+    from theanets import options
+
+    class ScaledSGD(downhill.SGD):
+        def _prepare(self, scale=0.5, **kwargs):
+            self.scale = scale
+            super()._prepare(**kwargs)
+
+        def _get_updates_for(self, param, grad):
+            yield param, self.scale * self.learning_rate * grad
+
+    try:
+        opt = Regression().build("scaledsgd")
+        assert_same_steps(
+            run_steps(opt, 2, learning_rate=0.1), reference("sgd", 2, learning_rate=0.05)
+        )
+        assert opt.scale == 0.5 and opt.learning_rate == 0.1
+        other = Regression().build("scaledsgd")
+        assert_same_steps(
+            run_steps(other, 2, learning_rate=0.1, scale=0.25),
+            reference("sgd", 2, learning_rate=0.025),
+        )
+        assert options._optimizer_options()["scale"] == 0.5  # a known training option
+    finally:
+        del downhill.Optimizer._registry["scaledsgd"]
+
+
+def test_a_user_optimizer_may_declare_an_option_record():
+    from theanets import options
+
+    scale = hypers.Option(
+        "scale_by", 0.5, hypers.Real(0, low_open=True), "optimizer", True, "a factor"
+    )
+
+    class ScaledBy(downhill.SGD):
+        HYPERS = (scale,)
+
+        def _get_updates_for(self, param, grad):
+            yield param, self.scale_by * self.learning_rate * grad
+
+    try:
+        assert ScaledBy.hyper_options()[0] is scale
+        opt = Regression().build("scaledby")
+        assert_same_steps(
+            run_steps(opt, 2, learning_rate=0.1), reference("sgd", 2, learning_rate=0.05)
+        )
+        with pytest.raises(
+            util.ConfigurationError,
+            match=r"scale_by=0 is not allowed: expected a finite real number > 0",
+        ):
+            list(Regression().build("scaledby").get_updates(scale_by=0))
+        assert options._optimizer_options()["scale_by"] == 0.5
+    finally:
+        del downhill.Optimizer._registry["scaledby"]
+
+
+def test_loop_and_shared_hypers_come_from_the_table():
+    assert downhill.Optimizer._LOOP_PARAMS == ("patience", "validate_every", "min_improvement")
+    assert downhill.Optimizer.SHARED_HYPERS == ("learning_rate",)
+    assert downhill.RProp.SHARED_HYPERS == ()

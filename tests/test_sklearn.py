@@ -19,6 +19,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from theanets import util
 from theanets.sklearn import (
     AutoencoderTransformer,
     NetworkClassifier,
@@ -338,20 +339,35 @@ def test_quiet_unless_verbose(rng, caplog):
         (dict(algo="adamm"), r"algo must be one of .*adam.*, not 'adamm'"),
         (dict(loss="mse"), r"loss must be one of crossentropy, hinge, xe, not 'mse'"),
         (dict(activation=3), r"activation must be the name of an activation"),
-        (dict(learning_rate=0), r"learning_rate must be a positive number, not 0"),
-        (dict(batch_size=2.5), r"batch_size must be a positive int, not 2.5"),
-        (dict(max_updates=0), r"max_updates must be a positive int, not 0"),
-        (dict(validate_every=True), r"validate_every must be a positive int, not True"),
+        (
+            dict(learning_rate=0),
+            r"learning_rate=0 is not allowed: expected a finite real number > 0",
+        ),
+        (dict(batch_size=2.5), r"batch_size=2.5 is not allowed: expected an integer >= 1"),
+        (dict(max_updates=0), r"max_updates=0 is not allowed: expected an integer >= 1"),
+        (
+            dict(validate_every=True),
+            r"validate_every=True is not allowed: expected an integer >= 1",
+        ),
         (
             dict(validate_every=20, max_updates=10),
             r"validate_every=20 exceeds max_updates=10: no "
             r"update would be validated",
         ),
-        (dict(patience=-1), r"patience must be a number >= 0"),
-        (dict(min_improvement=2), r"min_improvement must be a number in \[0, 1\)"),
-        (dict(validation_fraction=1), r"validation_fraction must be a number in \[0, 1\)"),
-        (dict(weight_l2=-1), r"weight_l2 must be a number >= 0, not -1"),
-        (dict(hidden_dropout=1), r"hidden_dropout must be a number in \[0, 1\), not 1"),
+        (dict(patience=-1), r"patience=-1 is not allowed: expected a real number >= 0"),
+        (
+            dict(min_improvement=2),
+            r"min_improvement=2 is not allowed: expected a real number in \[0, 1\)",
+        ),
+        (
+            dict(validation_fraction=1),
+            r"validation_fraction=1 is not allowed: expected a real number in \[0, 1\)",
+        ),
+        (dict(weight_l2=-1), r"weight_l2=-1 is not allowed: expected a finite real number >= 0"),
+        (
+            dict(hidden_dropout=1),
+            r"hidden_dropout=1 is not allowed: expected a real number in \[0, 1\)",
+        ),
         (dict(train_options=[1]), r"train_options must be None or a dict"),
         (dict(train_options=dict(learning_rate=1)), r"train_options must not set learning_rate"),
         (dict(layers="wide"), r"layers must be a sequence of hidden-layer specs"),
@@ -364,6 +380,37 @@ def test_bad_parameters_are_reported_in_fit(blobs, params, message):
     clf = NetworkClassifier(**params)  # the constructor only stores them
     with pytest.raises(ValueError, match="NetworkClassifier: " + message):
         clf.fit(X, y)
+
+
+_PROBES = [-1, -1e-4, 0, 1e-4, 0.5, 1, 2, 32, 1000.0, 2.5, "x", None, True]
+
+
+@pytest.mark.parametrize("cls", [NetworkClassifier, NetworkRegressor, AutoencoderTransformer])
+def test_parameter_constraints_come_from_the_options_table(cls):
+    from sklearn.utils._param_validation import make_constraint, validate_parameter_constraints
+
+    from theanets import options
+    from theanets.sklearn import base
+
+    estimator = cls()
+    assert set(estimator._parameter_constraints) == set(estimator.get_params())
+    validate_parameter_constraints(
+        estimator._parameter_constraints, estimator.get_params(), cls.__name__
+    )  # the defaults satisfy them
+    for name, constraint in base.CONSTRAINTS.items():
+        table = options.option(name).constraint if name in options._BY_NAME else None
+        (interval,) = [make_constraint(c) for c in estimator._parameter_constraints[name]]
+        for value in _PROBES:
+            try:
+                accepted = constraint.check(name, value) is not None
+            except util.ConfigurationError:
+                accepted = False
+            if accepted and table is not None:
+                table.check(name, value)  # never wider than the table's
+            if not isinstance(value, (bool, str)) and value is not None:
+                # scikit-learn's reading of it agrees (it admits bools)
+                assert interval.is_satisfied_by(value) == accepted, (name, value)
+    assert base.CONSTRAINTS["validate_every"] is options.option("validate_every").constraint
 
 
 def test_bad_autoencoder_parameters(rng):

@@ -1104,3 +1104,99 @@ def test_help_of_train_lists_every_option_with_its_default():
             assert "default {}".format(default) in entries[name][1], name
         for name in ("max_updates", "save_progress", "iteration_size", "monitors"):
             assert "default None" in entries[name][1], name
+
+
+# ----- the table of options ---------------------------------------------------
+
+
+def _table_entry_text(entry):
+    return " ".join("{} (default {!r}).".format(entry.doc, entry.default).split())
+
+
+@pytest.mark.parametrize(
+    "cls", [theanets.Regressor, theanets.Classifier, theanets.recurrent.Regressor]
+)
+def test_help_of_train_lists_every_table_option_with_the_tables_default(cls):
+    model_options = set(cls.TRAIN_OPTIONS)
+    assert set(options.MODEL_OPTIONS) <= model_options
+    # a recurrent model's itertrain documents carry_state its own way
+    methods = (cls.train,) if "carry_state" in model_options else (cls.train, cls.itertrain)
+    for method in methods:
+        entries = _doc_entries(method.__doc__)
+        for entry in options.TABLE:
+            if entry.owner == "model" and entry.name not in model_options:
+                assert entry.name not in entries, entry.name  # another model's
+                continue
+            head, text = entries[entry.name]
+            assert head == "{} : {}".format(entry.name, entry.constraint.kind), head
+            assert text.startswith(_table_entry_text(entry)), entry.name  # a section may follow
+            for synonym in entry.synonyms:
+                assert "``{}``".format(synonym) in text, synonym
+
+
+def test_every_option_is_known_to_train():
+    net = theanets.recurrent.Regressor([3, (4, "rnn"), 2])
+    known = set(options.train_options(net))
+    for entry in options.TABLE:
+        assert entry.name in known and set(entry.synonyms) <= known, entry.name
+
+
+def test_the_runtime_options_are_those_not_compiled():
+    # the options kept out of the key of the compiled-optimizer cache
+    assert trainer._RUNTIME_OPTIONS == {
+        "batch_size",
+        "iteration_size",
+        "train_batches",
+        "valid_batches",
+        "axis",
+        "max_updates",
+        "patience",
+        "validate_every",
+        "min_improvement",
+        "rng",
+        "progress",
+        "save_every",
+        "save_progress",
+    }
+    assert trainer._RUNTIME_OPTIONS == {e.name for e in options.TABLE if not e.compiled}
+
+
+def test_train_signature_defaults_are_the_tables():
+    import inspect
+
+    for function in (graph.Network.train, graph.Network.itertrain, trainer.itertrain):
+        parameters = inspect.signature(function).parameters
+        for name in ("algo", "subalgo", "save_every", "save_progress"):
+            assert parameters[name].default == options.option(name).default, (function, name)
+    assert inspect.signature(downhill.minimize).parameters["algo"].default == "rmsprop"
+    carry = inspect.signature(theanets.recurrent.Regressor.itertrain).parameters["carry_state"]
+    assert carry.default == options.option("carry_state").default
+
+
+def _algo_reading(name):
+    """An algorithm whose optimizer reads hyper-parameter ``name`` (sgd if none does)."""
+    for algo in trainer.algo_names(own=False):
+        if name in [e.name for e in downhill.Optimizer.get_class(algo).hyper_options()]:
+            return algo
+    return "sgd"
+
+
+# train_batches and valid_batches reach the Dataset as its iteration_size,
+# which its message names
+_CHECKED = [
+    e
+    for e in options.TABLE
+    if isinstance(e.constraint, (downhill.hypers.Real, downhill.hypers.Int))
+    and e.name not in ("train_batches", "valid_batches")
+]
+
+
+@pytest.mark.parametrize("entry", _CHECKED, ids=lambda e: e.name)
+def test_a_bad_value_of_each_checked_option_gets_the_one_message(entry):
+    net = theanets.Regressor([4, 3])
+    with pytest.raises(
+        util.ConfigurationError, match=r"^{}='x' is not allowed: expected ".format(entry.name)
+    ):
+        net.train(
+            [X, Y], algo=_algo_reading(entry.name), **dict({"max_updates": 1}, **{entry.name: "x"})
+        )

@@ -45,6 +45,7 @@ def _documented(method, model_options):
 
     functools.update_wrapper(documented, method)
     documented.__doc__ = options.train_doc(method.__name__, model_options)
+    documented.model_options = model_options
     return documented
 
 
@@ -114,12 +115,7 @@ class Network:
     DEFAULT_OUTPUT_ACTIVATION = "linear"
     #: Training options read besides the optimizers', regularizers' and
     #: datasets' own: {name: (default, description)}. Subclasses extend it.
-    TRAIN_OPTIONS = {
-        "monitors": (None, "output/parameter glob pattern -> levels to report"),
-        "monitor_gradients": (False, "report each parameter's squared gradient sum"),
-        "rng": (None, "seed of shuffling, noise and dropout (default: the network's rng)"),
-        "progress": (None, "training display: None/True a bar in a terminal, False silent"),
-    }
+    TRAIN_OPTIONS = options.described(*options.MODEL_OPTIONS)
     INPUT_NDIM = 2
     OUTPUT_NDIM = 2
 
@@ -961,10 +957,11 @@ class Network:
         """A model class that extends ``TRAIN_OPTIONS`` gets train and itertrain
         methods whose docstrings list its options too."""
         super().__init_subclass__(**kwargs)
-        if "TRAIN_OPTIONS" not in cls.__dict__:
+        if cls.TRAIN_OPTIONS is Network.TRAIN_OPTIONS:
             return
         for name in ("train", "itertrain"):
-            if name not in cls.__dict__:
+            method = getattr(cls, name)  # Network's, or documented for a base class
+            if method is getattr(Network, name) or hasattr(method, "model_options"):
                 setattr(cls, name, _documented(getattr(Network, name), cls.TRAIN_OPTIONS))
 
     # ----- persistence ----------------------------------------------------

@@ -1,24 +1,37 @@
-"""Training options: the keywords ``train``/``itertrain`` understand, their
-defaults, the warning for a keyword that nothing reads, and the docstring
-that lists them all (``help(model.train)``).
+"""Training options: the one table of the keywords ``train``/``itertrain``
+understand (:data:`TABLE`), the warning for a keyword that nothing reads,
+and the docstring that lists them all (``help(model.train)``).
 
-Known options come from the downhill optimizers' hyper-parameters, the
-regularizers' keywords, the options of the training loop
-(:data:`LOOP_OPTIONS`) and the model class's ``TRAIN_OPTIONS``.
+Each entry is a :class:`~theanets.downhill.hypers.Option`: its name,
+default, constraint, owner (loop, dataset, optimizer, regularizer, model),
+whether it is compiled into the training step, and what it does. The
+optimizers' entries are those of :data:`theanets.downhill.hypers.OPTIONS`;
+the loop's, the models' and the regularizers' are added here. Everything
+else that lists options is made from the table: :data:`LOOP_OPTIONS`,
+:func:`train_options`, :func:`train_doc`, the models' ``TRAIN_OPTIONS``
+(:func:`described`), the options the trainer keeps out of its cache key,
+the scikit-learn estimators' ``_parameter_constraints`` and the tables of
+the training guide.
 """
 
 import difflib
 import inspect
-import re
+import textwrap
 import warnings
 
 from . import checks, downhill, regularizers, util
+from .downhill.hypers import Flag, Kind, Option
 
 __all__ = [
     "LOOP_OPTIONS",
+    "MODEL_OPTIONS",
+    "RUNTIME_OPTIONS",
+    "TABLE",
     "UnknownOptionWarning",
     "check_options",
     "check_values",
+    "described",
+    "option",
     "train_doc",
     "train_options",
 ]
@@ -28,32 +41,222 @@ class UnknownOptionWarning(UserWarning):
     """A keyword argument of ``train``/``itertrain`` that nothing reads."""
 
 
-#: Options read by :func:`itertrain` and the Dataset wrapping, with defaults.
+def _regularizer(name, doc, synonyms=(), default=0, kind="float or dict"):
+    return Option(name, default, Kind(kind), "regularizer", True, doc, synonyms=synonyms)
+
+
+_NOISE = "add Gaussian noise of this standard deviation to {}"
+_DROPOUT = "set this fraction of {} to zero (and scale the rest up to keep the mean)"
+
+#: The entries of the loop that are parameters of ``train`` itself.
+_TRAIN_ARGS = (
+    Option(
+        "algo",
+        "rmsprop",
+        Kind("str or trainer object"),
+        "loop",
+        True,
+        "the training algorithm: ``'rmsprop'``, ``'sgd'``, ``'nag'``, ``'rprop'``, "
+        "``'adagrad'``, ``'adadelta'``, ``'esgd'``, ``'adam'``; ``'sample'``, "
+        "``'layerwise'`` (or ``'supervised'``), ``'pretrain'`` (or ``'unsupervised'``); "
+        "or an object with an ``itertrain(train, valid, **kwargs)`` method (its "
+        "``TRAIN_OPTIONS``, if any, are its options); ``algorithm`` is a deprecated "
+        "synonym",
+        synonyms=("algorithm",),
+    ),
+    Option(
+        "subalgo",
+        "rmsprop",
+        Kind("str"),
+        "loop",
+        True,
+        "the optimizer of each stage of ``'layerwise'`` and ``'pretrain'``",
+    ),
+    Option(
+        "save_every",
+        0,
+        Kind("int or float"),
+        "loop",
+        False,
+        "an int saves every that many iterations, a float every that many minutes; 0 "
+        "saves once, when training ends (the original raised ZeroDivisionError for 0)",
+    ),
+    Option(
+        "save_progress",
+        None,
+        Kind("str, path or binary file"),
+        "loop",
+        False,
+        "where to save (None: nowhere); a string is formatted with the Unix time "
+        "(``'model-{}.pkl'``)",
+    ),
+)
+
+#: The other entries of the loop, the models' and the regularizers'.
+_OTHERS = (
+    Option(
+        "devices",
+        None,
+        Kind("int or list of jax devices"),
+        "loop",
+        True,
+        "train data-parallel (None: on one device): each mini-batch is split over this "
+        "many of ``jax.devices()`` (or these devices), parameters replicated, gradients "
+        "summed by XLA; JAX mode only (see :mod:`theanets.parallel`)",
+    ),
+    Option(
+        "monitors",
+        None,
+        Kind("dict"),
+        "model",
+        True,
+        "output or parameter glob pattern -> levels to report (see "
+        ":meth:`~theanets.graph.Network.monitors`)",
+    ),
+    Option(
+        "monitor_gradients",
+        False,
+        Flag(),
+        "model",
+        True,
+        "also report ``grad(<param>)``, each parameter's squared gradient sum",
+    ),
+    Option(
+        "rng",
+        None,
+        Kind("int or numpy.random.RandomState"),
+        "model",
+        False,
+        "seed of mini-batch shuffling, noise and dropout (None: the network's ``rng``)",
+    ),
+    Option(
+        "progress",
+        None,
+        Kind("None or bool"),
+        "model",
+        False,
+        "the training display: None or True, a progress bar in a terminal and at most "
+        "one log line per validation elsewhere; False, silent",
+    ),
+    Option(
+        "carry_state",
+        False,
+        Kind("bool, str or int"),
+        "model",
+        True,
+        "recurrent models: start each batch from the state the previous batch of its "
+        'stream ended in (True/"epoch": reset each pass, "never", or reset every N '
+        "batches); data from ``stream_batches()``",
+    ),
+    _regularizer(
+        "regularizers",
+        "a list of :class:`~theanets.regularizers.Regularizer` objects (then the keywords "
+        "below are not read), or a dict of those keywords; any registered regularizer "
+        "name (a user subclass's lower-cased class name) is an option too",
+        default=None,
+        kind="list or dict",
+    ),
+    _regularizer(
+        "weight_l2",
+        "penalty: weight x mean squared weight (or ``weight_decay``)",
+        ("weight_decay",),
+    ),
+    _regularizer(
+        "weight_l1",
+        "penalty: weight x mean absolute weight (or ``weight_sparsity``)",
+        ("weight_sparsity",),
+    ),
+    _regularizer(
+        "hidden_l1",
+        "penalty: weight x mean absolute activation of the hidden layers (or ``hidden_sparsity``)",
+        ("hidden_sparsity",),
+    ),
+    _regularizer(
+        "contractive",
+        "penalty: weight x squared gradient of the hidden activations with respect to the inputs",
+    ),
+    _regularizer(
+        "recurrent_norm", "penalise changes in the norm of recurrent states between time steps"
+    ),
+    _regularizer("recurrent_state", "penalise changes of recurrent states between time steps"),
+    _regularizer("input_noise", _NOISE.format("the inputs"), kind="float"),
+    _regularizer("hidden_noise", _NOISE.format("the hidden layers' outputs"), kind="float"),
+    _regularizer("output_noise", _NOISE.format("the output"), kind="float"),
+    _regularizer(
+        "noise", "glob pattern of output names -> noise deviation", default=None, kind="dict"
+    ),
+    _regularizer("input_dropout", _DROPOUT.format("the inputs"), kind="float"),
+    _regularizer("hidden_dropout", _DROPOUT.format("the hidden layers' outputs"), kind="float"),
+    _regularizer("output_dropout", _DROPOUT.format("the output"), kind="float"),
+    _regularizer(
+        "dropout", "glob pattern of output names -> dropout rate", default=None, kind="dict"
+    ),
+)
+
+#: Every training option, in the order of the documentation.
+TABLE = _TRAIN_ARGS + downhill.hypers.OPTIONS + downhill.hypers.DATA_OPTIONS + _OTHERS
+
+_BY_NAME = {entry.name: entry for entry in TABLE}
+
+
+def option(name):
+    """The entry of :data:`TABLE` called ``name``.
+
+    Examples
+    --------
+    >>> option('batch_size').default, option('batch_size').owner
+    (32, 'dataset')
+    """
+    return _BY_NAME[name]
+
+
+def described(*names):
+    """``{name: (default, doc)}`` of the entries ``names``: a model class's
+    ``TRAIN_OPTIONS``.
+
+    Examples
+    --------
+    >>> described('rng')['rng'][0] is None
+    True
+    """
+    return {name: (_BY_NAME[name].default, _BY_NAME[name].doc) for name in names}
+
+
+#: The models' entries that every model reads (``Network.TRAIN_OPTIONS``);
+#: model classes add their own (the recurrent models ``carry_state``).
+MODEL_OPTIONS = ("monitors", "monitor_gradients", "rng", "progress")
+
+#: Options read by :func:`itertrain` and the Dataset wrapping, with defaults:
+#: ``{name: (default, doc)}`` of the loop's and the datasets' entries.
 LOOP_OPTIONS = {
-    "batch_size": (32, "examples per mini-batch"),
-    "iteration_size": (None, "mini-batches per training iteration and validation (default: all)"),
-    "train_batches": (None, "mini-batches per training iteration (if no iteration_size)"),
-    "valid_batches": (None, "mini-batches per validation (if no iteration_size)"),
-    "axis": (0, "axis of the examples in the data arrays"),
-    "max_updates": (None, "stop after this many updates (default: no limit)"),
-    "algorithm": (None, "deprecated synonym of algo"),
-    "regularizers": (None, "a list of Regularizer instances, or a dict of options"),
-    "devices": (None, "JAX devices (a count or a list) to split each mini-batch over"),
+    entry.name: (entry.default, entry.doc)
+    for entry in TABLE
+    if entry.owner in ("loop", "dataset") and entry not in downhill.hypers.OPTIONS
 }
+
+#: The options that do not change the compiled training step (batch sizes,
+#: ``max_updates``, early stopping, the display, checkpoints, ``rng``).
+RUNTIME_OPTIONS = frozenset(entry.name for entry in TABLE if not entry.compiled)
 
 
 def _optimizer_options():
-    """{name: default} of every hyper-parameter the downhill optimizers read."""
+    """{name: default} of every hyper-parameter the downhill optimizers read.
+
+    Those their ``HYPERS`` name (and the deprecated synonyms), and those of a
+    user subclass that takes its own as keywords of ``_prepare``.
+    """
     result = {}
     for cls in downhill.Optimizer._registry.values():  # the abstract base's too
+        for entry in cls.hyper_options():
+            for name in (entry.name,) + entry.synonyms:
+                result.setdefault(name, entry.default)
         for klass in cls.__mro__:
             prepare = klass.__dict__.get("_prepare")
-            if prepare is None:
+            if prepare is None or prepare is downhill.Optimizer.__dict__["_prepare"]:
                 continue
             for name, param in inspect.signature(prepare).parameters.items():
                 if param.default is not inspect.Parameter.empty:
                     result.setdefault(name, param.default)
-    result.update(max_gradient_clip=0, gradient_clip=0)  # deprecated synonyms
     return result
 
 
@@ -70,10 +273,15 @@ def train_options(network):
     >>> all(n in names for n in ('learning_rate', 'hidden_l1', 'batch_size'))
     True
     """
-    names = set(LOOP_OPTIONS) | set(_optimizer_options())
+    names = {name for entry in TABLE if entry.owner != "model" for name in _names(entry)}
+    names |= set(_optimizer_options())
     names |= set(regularizers.option_names())
     names |= set(getattr(network, "TRAIN_OPTIONS", {}))
     return sorted(names)
+
+
+def _names(entry):
+    return (entry.name,) + entry.synonyms
 
 
 def check_options(network, kwargs, extra=None):
@@ -133,7 +341,7 @@ def check_values(network, kwargs, save_every=0):
 
 
 #: The docstring of ``Network.train`` and ``Network.itertrain`` (see
-#: :func:`train_doc`): every training option, with its default.
+#: :func:`train_doc`); the entries of the options come from :data:`TABLE`.
 _TRAIN_DOC = """{summary}
 
         Parameters
@@ -147,105 +355,10 @@ _TRAIN_DOC = """{summary}
             :mod:`theanets.streaming`).
         valid : same as train, optional
             Validation data; the training data is used if None.
-        algo : str or trainer object
-            ``'rmsprop'`` (default), ``'sgd'``, ``'nag'``, ``'rprop'``,
-            ``'adagrad'``, ``'adadelta'``, ``'esgd'``, ``'adam'``;
-            ``'sample'``, ``'layerwise'`` (or ``'supervised'``),
-            ``'pretrain'`` (or ``'unsupervised'``); or an object with an
-            ``itertrain(train, valid, **kwargs)`` method (its
-            ``TRAIN_OPTIONS``, if any, are its options). ``algorithm`` is a
-            deprecated synonym.
-        subalgo : str
-            The optimizer of each stage of ``'layerwise'``/``'pretrain'``
-            (default ``'rmsprop'``).
-        save_every : int or float
-            An int saves every that many iterations, a float every that many
-            minutes; 0 saves only when training ends (default 0; the
-            original raised ZeroDivisionError for 0).
-        save_progress : str, path or binary file, optional
-            Where to save (default None: nowhere); a string is formatted with
-            the Unix time (``'model-{{}}.pkl'``).
-
+{signature}
         Other Parameters
         ----------------
-        learning_rate : float
-            Step size (default 1e-4; unused by adadelta).
-        momentum : float
-            Momentum in [0, 1) (default 0).
-        nesterov : bool
-            Nesterov momentum (default False; ``algo='nag'`` sets it).
-        patience : int
-            Validations without improvement before stopping (default 5).
-        validate_every : int
-            Updates between validations (default 10).
-        min_improvement : float
-            Relative loss decrease that counts as improvement (default 0).
-        max_updates : int
-            Stop after this many updates (default None: no limit).
-        max_gradient_norm : float
-            Rescale each parameter's gradient to at most this L2 norm
-            (default 0: off).
-        max_gradient_elem : float
-            Clip each gradient element to this magnitude (default 0: off;
-            ``max_gradient_clip``/``gradient_clip`` are deprecated synonyms).
-        rms_halflife : float
-            Half-life, in updates, of the gradient averages of rmsprop,
-            adadelta and esgd (default 14).
-        rms_regularizer : float
-            The epsilon of adagrad, rmsprop, adadelta, esgd and adam
-            (default 1e-8).
-        rprop_increase, rprop_decrease : float
-            rprop's step-size factors (defaults 1.01 and 0.99).
-        rprop_min_step, rprop_max_step : float
-            rprop's step-size bounds (defaults 0 and 100).
-        beta1_halflife, beta2_halflife : float
-            Half-lives of adam's moment averages (defaults 7 and 69).
-        batch_size : int
-            Examples per mini-batch (default 32).
-        devices : int or list of jax devices
-            Train data-parallel (default None: one device): each mini-batch
-            is split over this many of ``jax.devices()`` (or these devices),
-            parameters replicated, gradients summed by XLA; JAX mode only.
-            See :mod:`theanets.parallel`.
-        iteration_size : int
-            Mini-batches per training iteration and per validation
-            (default None: all of them); ``train_batches`` and
-            ``valid_batches`` set each alone.
-        axis : int
-            The axis of the examples in the data arrays (default 0).
-        weight_l2, weight_l1 : float
-            Penalties on the mean squared / absolute weights (default 0;
-            synonyms ``weight_decay``, ``weight_sparsity``).
-        hidden_l1 : float
-            Penalty on the mean absolute hidden activation (default 0;
-            synonym ``hidden_sparsity``).
-        recurrent_norm, recurrent_state : float
-            Penalties on recurrent state changes (default 0).
-        contractive : float or dict
-            Contractive penalty (default 0); a dict gives its arguments.
-        input_dropout, hidden_dropout, output_dropout : float
-            Dropout rates (default 0); ``dropout`` is a dict of output glob
-            pattern -> rate.
-        input_noise, hidden_noise, output_noise : float
-            Standard deviations of additive Gaussian noise (default 0);
-            ``noise`` is a dict of output glob pattern -> deviation.
-        regularizers : list or dict
-            Regularizer instances, or a dict of the options above (default
-            None). Any registered regularizer name (a user subclass's
-            lower-cased class name) is an option too.
-        monitors : dict
-            Output or parameter glob pattern -> levels to report (default
-            None; see :meth:`monitors`).
-        monitor_gradients : bool
-            Also report each parameter's squared gradient sum (default False).
-        rng : int or numpy.random.RandomState
-            Seed of mini-batch shuffling, noise and dropout (default: the
-            network's ``rng``).
-        progress : None, bool
-            The training display: None (default) or True, a progress bar in
-            a terminal and at most one log line per validation elsewhere;
-            False, silent.
-{model_options}        **kwargs
+{options}        **kwargs
             Options of the model class: its ``TRAIN_OPTIONS`` (name ->
             (default, description)). A name that nothing reads gets an
             :class:`~theanets.trainer.UnknownOptionWarning` saying "perhaps
@@ -275,6 +388,23 @@ _TRAIN_DOC = """{summary}
         >>> x, y = rs.randn(20, 3).astype('f'), rs.randn(20, 2).astype('f')
         {example}
         """
+
+#: The options that are named parameters of ``train`` and ``itertrain``.
+_SIGNATURE = ("algo", "subalgo", "save_every", "save_progress")
+
+
+def _entry(name, kind, default, doc):
+    """One numpydoc entry of the docstring: ``name : kind`` and its text."""
+    text = "{} (default {!r}).".format(doc, default)
+    indent = " " * 12
+    return "        {} : {}\n{}\n".format(
+        name, kind, textwrap.fill(text, 79, initial_indent=indent, subsequent_indent=indent)
+    )
+
+
+def _table_entry(entry):
+    return _entry(entry.name, entry.constraint.kind, entry.default, entry.doc)
+
 
 _TRAIN_DOC_PARTS = dict(
     itertrain=dict(
@@ -307,8 +437,9 @@ _TRAIN_DOC_PARTS = dict(
 def train_doc(method, options=None):
     """The docstring of ``Network.<method>`` (``'train'`` or ``'itertrain'``).
 
-    It lists every training option with its default; ``options`` (a model
-    class's ``TRAIN_OPTIONS``) adds those it does not name already.
+    It lists every entry of :data:`TABLE` with its default, except the
+    models' own: those of every model (:data:`MODEL_OPTIONS`) and those of
+    ``options`` (a model class's ``TRAIN_OPTIONS``) are listed instead.
 
     Examples
     --------
@@ -316,9 +447,15 @@ def train_doc(method, options=None):
     >>> 'learning_rate : float' in doc, 'carry : option' in doc
     (True, True)
     """
-    extra = ""
-    for name, (default, text) in sorted((options or {}).items()):
-        if re.search(r"\b{}\b".format(re.escape(name)), _TRAIN_DOC):
-            continue
-        extra += "        {} : option\n            {} (default {!r}).\n".format(name, text, default)
-    return _TRAIN_DOC.format(model_options=extra, **_TRAIN_DOC_PARTS[method])
+    signature = "".join(_table_entry(_BY_NAME[name]) for name in _SIGNATURE)
+    listed = "".join(
+        _table_entry(entry)
+        for entry in TABLE
+        if entry.owner != "model" and entry.name not in _SIGNATURE
+    )
+    for name, (default, text) in dict(described(*MODEL_OPTIONS), **(options or {})).items():
+        entry = _BY_NAME.get(name)  # a class may describe an entry its own way
+        ours = entry is not None and (entry.default, entry.doc) == (default, text)
+        kind = entry.constraint.kind if ours else "option"
+        listed += _entry(name, kind, default, text)
+    return _TRAIN_DOC.format(signature=signature, options=listed, **_TRAIN_DOC_PARTS[method])

@@ -287,24 +287,9 @@ class CheckedBatches:
 
 # ----- caching compiled optimizers ---------------------------------------------
 
-#: Options that change how training runs, not what is compiled.
-_RUNTIME_OPTIONS = frozenset(
-    [
-        "batch_size",
-        "iteration_size",
-        "train_batches",
-        "valid_batches",
-        "axis",
-        "max_updates",
-        "patience",
-        "validate_every",
-        "min_improvement",
-        "rng",
-        "progress",
-        "save_every",
-        "save_progress",
-    ]
-)
+#: Options that change how training runs, not what is compiled: the
+#: entries of the options table that are not compiled into the step.
+_RUNTIME_OPTIONS = options.RUNTIME_OPTIONS
 
 #: How many compiled optimizers a network keeps (the most recently used):
 #: the size of its ``optimizers`` cache (``Network.CACHE_SIZES``).

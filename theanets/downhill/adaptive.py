@@ -5,32 +5,25 @@ see :meth:`Optimizer.get_updates`); ``lr`` is ``learning_rate``, ``eps`` is
 ``rms_regularizer`` and ``gamma = exp(-ln 2 / rms_halflife)``.
 """
 
-import numpy as np
 import pytensor.tensor as TT
 
 from .. import util
 from .._backend import RandomSource, jacobian_vector, vector_jacobian
-from ..checks import check_real
 from .base import Optimizer
-from .util import log_param, shared_like, shared_scalar_like
+from .util import shared_like, shared_scalar_like
 
 __all__ = ["RProp", "RMSProp", "ADAGRAD", "ADADELTA", "ESGD", "Adam"]
-
-
-def _halflife(name, value):
-    """Decay factor ``exp(-ln 2 / value)`` of a checked half-life."""
-    halflife = check_real(name, value, 0, low_open=True)
-    return float(np.exp(-np.log(2) / halflife))
 
 
 class RProp(Optimizer):
     """Resilient backpropagation (iRprop-).
 
     Each element has its own step size, starting at ``learning_rate``. It is
-    multiplied by ``rprop_increase`` (1.01) when the gradient keeps its sign,
-    by ``rprop_decrease`` (0.99) when the sign flips -- and then that
-    gradient is treated as zero (no move, and none remembered) -- and clipped
-    to ``[rprop_min_step, rprop_max_step]`` (0, 100).
+    multiplied by ``rprop_increase`` when the gradient keeps its sign, by
+    ``rprop_decrease`` when the sign flips -- and then that gradient is
+    treated as zero (no move, and none remembered) -- and clipped to
+    ``[rprop_min_step, rprop_max_step]`` (the defaults are in
+    :data:`~theanets.downhill.hypers.OPTIONS`).
     ``step = sign(grad) * size``.
 
     Examples
@@ -46,23 +39,7 @@ class RProp(Optimizer):
 
     SHARED_HYPERS = ()  # the learning rate is the initial step size, not in the step
 
-    def _prepare(
-        self,
-        rprop_increase=1.01,
-        rprop_decrease=0.99,
-        rprop_min_step=0,
-        rprop_max_step=100,
-        **kwargs,
-    ):
-        self.step_increase = check_real("rprop_increase", rprop_increase, 1)
-        self.step_decrease = check_real("rprop_decrease", rprop_decrease, 0, 1, low_open=True)
-        self.min_step = check_real("rprop_min_step", rprop_min_step, 0)
-        self.max_step = check_real("rprop_max_step", rprop_max_step, self.min_step, finite=False)
-        log_param("rprop_increase", self.step_increase)
-        log_param("rprop_decrease", self.step_decrease)
-        log_param("rprop_min_step", self.min_step)
-        log_param("rprop_max_step", self.max_step)
-        super()._prepare(**kwargs)
+    HYPERS = ("rprop_increase", "rprop_decrease", "rprop_min_step", "rprop_max_step")
 
     def _get_updates_for(self, param, grad):
         grad_tm1 = shared_like(param, "grad")
@@ -81,7 +58,7 @@ class RProp(Optimizer):
 class ADAGRAD(Optimizer):
     """ADAGRAD: ``acc += grad**2``; ``step = lr * grad / sqrt(acc + eps)``.
 
-    Reads ``rms_regularizer`` (1e-8) as ``eps``.
+    Reads ``rms_regularizer`` as ``eps``.
 
     Examples
     --------
@@ -94,10 +71,7 @@ class ADAGRAD(Optimizer):
     [1.0, 1.0]
     """
 
-    def _prepare(self, rms_regularizer=1e-8, **kwargs):
-        self.epsilon = check_real("rms_regularizer", rms_regularizer, 0)
-        log_param("rms_regularizer", self.epsilon)
-        super()._prepare(**kwargs)
+    HYPERS = ("rms_regularizer",)
 
     def _get_updates_for(self, param, grad):
         g2_tm1 = shared_like(param, "g2_acc")
@@ -110,8 +84,8 @@ class RMSProp(Optimizer):
     """RMSProp, Graves' (2013) variant that centres the second moment.
 
     ``f = gamma f + (1 - gamma) grad``, ``s = gamma s + (1 - gamma) grad**2``,
-    ``step = lr * grad / sqrt(s - f**2 + eps)``. Reads ``rms_halflife`` (14)
-    and ``rms_regularizer`` (1e-8).
+    ``step = lr * grad / sqrt(s - f**2 + eps)``. Reads ``rms_halflife`` and
+    ``rms_regularizer``.
 
     Rounding can make ``s - f**2`` slightly negative when gradients are
     nearly constant (a NaN in downhill); it is floored at zero here, which
@@ -128,12 +102,7 @@ class RMSProp(Optimizer):
     [1.0, 1.0]
     """
 
-    def _prepare(self, rms_halflife=14, rms_regularizer=1e-8, **kwargs):
-        self.ewma = _halflife("rms_halflife", rms_halflife)
-        self.epsilon = check_real("rms_regularizer", rms_regularizer, 0)
-        log_param("rms_halflife", rms_halflife)
-        log_param("rms_regularizer", self.epsilon)
-        super()._prepare(**kwargs)
+    HYPERS = ("rms_halflife", "rms_regularizer")
 
     def _get_updates_for(self, param, grad):
         g1_tm1 = shared_like(param, "g1_ewma")
@@ -152,8 +121,8 @@ class ADADELTA(RMSProp):
     ``s = gamma s + (1 - gamma) grad**2``,
     ``delta = grad * sqrt(x + eps) / sqrt(s + eps)``,
     ``x = gamma x + (1 - gamma) delta**2``, ``step = delta`` (with the
-    previous ``x`` in ``delta``). Reads ``rms_halflife`` (14) and
-    ``rms_regularizer`` (1e-8).
+    previous ``x`` in ``delta``). Reads ``rms_halflife`` and
+    ``rms_regularizer``.
 
     Examples
     --------
@@ -182,8 +151,8 @@ class ESGD(RMSProp):
 
     With ``v ~ N(0, 1)`` drawn afresh every step and ``Hv`` the
     Hessian-vector product, ``D = gamma D + (1 - gamma) Hv**2`` and
-    ``step = lr * grad / (sqrt(D) + eps)``. Reads ``rms_halflife`` (14) and
-    ``rms_regularizer`` (1e-8).
+    ``step = lr * grad / (sqrt(D) + eps)``. Reads ``rms_halflife`` and
+    ``rms_regularizer``.
 
     Parameters
     ----------
@@ -246,9 +215,9 @@ class Adam(RMSProp):
     ``t += 1``, ``m = b1 m + (1 - b1) grad``,
     ``v = b2 v + (1 - b2) grad**2``,
     ``step = lr * (m / (1 - b1**t)) / (sqrt(v / (1 - b2**t)) + eps)``, with
-    ``b1 = exp(-ln 2 / beta1_halflife)`` (7, so ~0.9057) and
-    ``b2 = exp(-ln 2 / beta2_halflife)`` (69, so ~0.9900). Reads
-    ``rms_regularizer`` (1e-8); ``rms_halflife`` is accepted but unused.
+    ``b1 = exp(-ln 2 / beta1_halflife)`` (~0.9057 by default) and
+    ``b2 = exp(-ln 2 / beta2_halflife)`` (~0.9900). Reads
+    ``rms_regularizer``; ``rms_halflife`` is accepted but unused.
 
     Examples
     --------
@@ -261,12 +230,7 @@ class Adam(RMSProp):
     [1.0, 1.0]
     """
 
-    def _prepare(self, beta1_halflife=7, beta2_halflife=69, **kwargs):
-        self.beta1 = _halflife("beta1_halflife", beta1_halflife)
-        self.beta2 = _halflife("beta2_halflife", beta2_halflife)
-        log_param("beta1_halflife", beta1_halflife)
-        log_param("beta2_halflife", beta2_halflife)
-        super()._prepare(**kwargs)
+    HYPERS = ("beta1_halflife", "beta2_halflife")
 
     def _get_updates_for(self, param, grad):
         t_tm1 = shared_scalar_like(param, "t")

@@ -20,8 +20,8 @@ import pytensor.tensor as TT
 from pytensor.compile.sharedvalue import SharedVariable
 
 from .. import _mode, util
-from ..checks import check_int, check_real
-from . import events
+from ..checks import check_int
+from . import events, hypers
 from .util import find_inputs_and_params, log_param, shared_like
 
 __all__ = ["build", "Optimizer"]
@@ -180,10 +180,12 @@ class Optimizer(metaclass=util.Registrar):
     -----
     Hyper-parameters are keyword arguments of :meth:`iterate`,
     :meth:`minimize` and :meth:`get_updates`; unknown ones are ignored.
-    Common to all algorithms (defaults in parentheses): ``learning_rate``
-    (1e-4), ``momentum`` (0), ``nesterov`` (False), ``patience`` (5),
-    ``validate_every`` (10), ``min_improvement`` (0), ``max_gradient_norm``
-    (0), ``max_gradient_elem`` (0).
+    Each class names those it reads in ``HYPERS`` (:meth:`hyper_options`);
+    their defaults and constraints are the entries of
+    :data:`theanets.downhill.hypers.OPTIONS`. Common to all algorithms:
+    ``learning_rate``, ``momentum``, ``nesterov``, ``patience``,
+    ``validate_every``, ``min_improvement``, ``max_gradient_norm``,
+    ``max_gradient_elem``.
 
     Examples
     --------
@@ -297,11 +299,11 @@ class Optimizer(metaclass=util.Registrar):
         return True
 
     #: Hyper-parameters that steer the loop but are not compiled in.
-    _LOOP_PARAMS = ("patience", "validate_every", "min_improvement")
+    _LOOP_PARAMS = tuple(o.attr or o.name for o in hypers.OPTIONS if not o.compiled)
 
     #: Hyper-parameters that the compiled step reads from shared variables
     #: (see :meth:`_shared_hyper`): a new value needs no new compilation.
-    SHARED_HYPERS: tuple[str, ...] = ("learning_rate",)
+    SHARED_HYPERS: tuple[str, ...] = tuple(o.name for o in hypers.OPTIONS if o.shared)
 
     def _shared_names(self):
         """The names of :attr:`SHARED_HYPERS` that are shared with these settings.
@@ -418,50 +420,67 @@ class Optimizer(metaclass=util.Registrar):
                 grad = grad * TT.minimum(1, self.max_gradient_norm / norm)
             yield param, grad
 
-    def _prepare(
-        self,
-        learning_rate=1e-4,
-        momentum=0,
-        nesterov=False,
-        patience=5,
-        validate_every=10,
-        min_improvement=0,
-        max_gradient_norm=0,
-        max_gradient_elem=0,
-        **kwargs,
-    ):
-        """Read and check the common hyper-parameters.
+    #: The hyper-parameters this class reads, by their names in
+    #: :data:`~theanets.downhill.hypers.OPTIONS` (or as
+    #: :class:`~theanets.downhill.hypers.Option` records of its own), besides
+    #: those its base classes read; :meth:`_prepare` sets each as an attribute.
+    HYPERS: tuple[str | hypers.Option, ...] = (
+        "learning_rate",
+        "momentum",
+        "nesterov",
+        "patience",
+        "validate_every",
+        "min_improvement",
+        "max_gradient_norm",
+        "max_gradient_elem",
+    )
 
-        Subclasses add their own named hyper-parameters and chain here with
-        the remaining ``kwargs``; names nobody knows are ignored.
+    @classmethod
+    def hyper_options(cls):
+        """The :class:`~theanets.downhill.hypers.Option` of every
+        hyper-parameter the class reads: the ``HYPERS`` of the class, then
+        those of its bases.
+
+        Examples
+        --------
+        >>> from theanets import downhill
+        >>> [o.name for o in downhill.Adam.hyper_options()][:4]
+        ['beta1_halflife', 'beta2_halflife', 'rms_halflife', 'rms_regularizer']
         """
-        for old in ("max_gradient_clip", "gradient_clip"):
-            if old in kwargs and max_gradient_elem == 0:
-                warnings.warn(
-                    "{} is deprecated; use max_gradient_elem".format(old),
-                    DeprecationWarning,
-                    stacklevel=4,
-                )
-                max_gradient_elem = kwargs[old]
-        self.learning_rate = check_real("learning_rate", learning_rate, 0)
-        self.momentum = check_real("momentum", momentum, 0, 1, high_open=True)
-        self.nesterov = bool(nesterov)
-        self.patience = check_real("patience", patience, 0, finite=False)
-        self.validate_every = check_int("validate_every", validate_every, 1)
-        self.min_improvement = check_real("min_improvement", min_improvement, 0)
-        self.max_gradient_norm = check_real("max_gradient_norm", max_gradient_norm, 0)
-        self.max_gradient_elem = check_real("max_gradient_elem", max_gradient_elem, 0)
-        for name in (
-            "learning_rate",
-            "momentum",
-            "nesterov",
-            "patience",
-            "validate_every",
-            "min_improvement",
-            "max_gradient_norm",
-            "max_gradient_elem",
-        ):
-            log_param(name, getattr(self, name))
+        found = {}
+        for klass in cls.__mro__:
+            for item in klass.__dict__.get("HYPERS", ()):
+                entry = hypers.option(item)
+                found.setdefault(entry.name, entry)
+        return list(found.values())
+
+    def _prepare(self, **kwargs):
+        """Read, check, set and log the hyper-parameters of :meth:`hyper_options`.
+
+        Each value (its table default if not given) is checked against its
+        constraint, set as the attribute the table names (converted where it
+        says so: a half-life becomes a decay factor) and logged. A subclass
+        may still take hyper-parameters of its own as keywords and chain here
+        with the remaining ``kwargs``; names nobody knows are ignored.
+        """
+        values = {}
+        for entry in self.hyper_options():
+            value = kwargs.get(entry.name, entry.default)
+            for old in entry.synonyms:
+                if old in kwargs and value == entry.default:
+                    warnings.warn(
+                        "{} is deprecated; use {}".format(old, entry.name),
+                        DeprecationWarning,
+                        stacklevel=4,
+                    )
+                    value = kwargs[old]
+            values[entry.name] = value = entry.check(value, values)
+            setattr(
+                self,
+                entry.attr or entry.name,
+                value if entry.convert is None else entry.convert(value),
+            )
+            log_param(entry.name, value)
 
     def _get_updates_for(self, param, grad):
         """Yield ``(var, value)`` pairs for one parameter.

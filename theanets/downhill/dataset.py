@@ -8,7 +8,8 @@ import scipy.sparse
 from pytensor.compile.sharedvalue import SharedVariable
 
 from .. import streaming, util
-from ..checks import check_int, is_count
+from ..checks import is_count
+from .hypers import option
 
 __all__ = ["Dataset"]
 
@@ -111,9 +112,9 @@ class Dataset:
             name = "dataset{}".format(Dataset._count)
             Dataset._count += 1
         self.name = name
-        self.batch_size = check_int("batch_size", batch_size)
-        self.iteration_size = check_int("iteration_size", iteration_size, 1, allow_none=True)
-        self.axis = check_int("axis", axis)
+        self.batch_size = option("batch_size").check(batch_size)
+        self.iteration_size = option("iteration_size").check(iteration_size)
+        self.axis = option("axis").check(axis)
         if rng is None or is_count(rng):
             rng = np.random.RandomState(rng)
         self.rng = rng

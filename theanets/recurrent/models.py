@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pytensor.tensor as TT
 
-from .. import _mode, feedforward, regularizers, trainer, util
+from .. import _mode, feedforward, options, regularizers, trainer, util
 from . import state as _state
 from .data import StreamBatches
 from .state import State
@@ -27,13 +27,7 @@ class _Sequences(_ModelBase):
 
     #: Training options of recurrent models (besides those of every model).
     TRAIN_OPTIONS = dict(
-        getattr(feedforward.Regressor, "TRAIN_OPTIONS", {}),
-        carry_state=(
-            False,
-            "start each batch from the state the previous batch of its "
-            'stream ended in (True/"epoch": reset each pass, "never", or '
-            "reset every N batches); data from stream_batches()",
-        ),
+        getattr(feedforward.Regressor, "TRAIN_OPTIONS", {}), **options.described("carry_state")
     )
 
     # ----- stateful prediction ------------------------------------------

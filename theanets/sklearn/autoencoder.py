@@ -1,13 +1,15 @@
 """AutoencoderTransformer: an autoencoder as a scikit-learn transformer."""
 
+import numbers
+
 import numpy as np
 import scipy.sparse
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from .. import feedforward
-from .base import _ATTRIBUTES_DOC, _DTYPES, _PARAMS_DOC, _is_int, _logging, _NetworkEstimator
+from .. import checks, feedforward
+from .base import _ATTRIBUTES_DOC, _DTYPES, _PARAMS_DOC, _logging, _NetworkEstimator
 
 
 class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _NetworkEstimator):
@@ -56,6 +58,12 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     >>> ae.get_feature_names_out().tolist()
     ['autoencodertransformer0', 'autoencodertransformer1', 'autoencodertransformer2']
     """
+    )
+
+    _parameter_constraints: dict = dict(
+        _NetworkEstimator._parameter_constraints,
+        code_layer=[None, numbers.Integral, str],
+        tied=["boolean"],
     )
 
     def __init__(
@@ -111,7 +119,9 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     def _check_params(self):
         super()._check_params()
         if not (
-            self.code_layer is None or _is_int(self.code_layer) or isinstance(self.code_layer, str)
+            self.code_layer is None
+            or checks.is_count(self.code_layer)
+            or isinstance(self.code_layer, str)
         ):
             self._fail("code_layer", "None, a layer index or a layer name", self.code_layer)
         if not isinstance(self.tied, (bool, np.bool_)):

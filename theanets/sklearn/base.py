@@ -2,6 +2,7 @@
 building the layer list, training with early stopping, quiet logging."""
 
 import contextlib
+import dataclasses
 import logging
 import math
 import numbers
@@ -14,6 +15,7 @@ import scipy.sparse
 try:
     from sklearn.base import BaseEstimator
     from sklearn.model_selection import train_test_split
+    from sklearn.utils._param_validation import Interval
     from sklearn.utils.validation import (
         _check_sample_weight,
         check_is_fitted,
@@ -26,9 +28,13 @@ except ImportError as _err:  # pragma: no cover - depends on the environment
         "importing it failed: {}".format(_err)
     ) from _err
 
+from .. import checks as _checks
 from .. import layers as _layers
 from .. import losses as _losses
+from .. import options as _options
 from .. import trainer as _trainer
+from .. import util as _util
+from ..downhill.hypers import Int, Real
 
 #: Regularizer parameters of every estimator, passed to ``train`` when not 0.
 REGULARIZERS = (
@@ -121,12 +127,54 @@ def _logging(verbose):
                 _LOGGER.setLevel(_QUIET["level"])
 
 
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+def _narrowed(name, **changes):
+    """The constraint of training option ``name`` in the options table, with
+    ``changes``: where an estimator accepts less than ``train``."""
+    return dataclasses.replace(_options.option(name).constraint, **changes)
 
 
-def _is_real(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+#: The constraints of the estimators' numeric parameters: for those that are
+#: training options, the table's (:data:`theanets.options.TABLE`), narrowed
+#: where the estimator accepts less: a learning rate of 0 never trains,
+#: ``batch_size`` and ``max_updates`` count from 1 (train's "one batch of
+#: everything" and "no limit" make no sense for an estimator), and
+#: ``min_improvement`` is a fraction. The regularizer weights, which train
+#: also takes as dicts, are numbers here.
+CONSTRAINTS = dict(
+    learning_rate=_narrowed("learning_rate", low_open=True),
+    batch_size=_narrowed("batch_size", low=1),
+    max_updates=_narrowed("max_updates", low=1, allow_none=False),
+    validate_every=_options.option("validate_every").constraint,
+    patience=_options.option("patience").constraint,
+    min_improvement=_narrowed("min_improvement", high=1, high_open=True),
+    validation_fraction=Real(0, 1, high_open=True),
+    **{
+        name: Real(0, 1, high_open=True) if name.endswith("dropout") else Real(0)
+        for name in REGULARIZERS
+    },
+)
+
+
+def _sklearn_constraint(constraint):
+    """A table constraint as scikit-learn's ``_parameter_constraints`` write it."""
+    if isinstance(constraint, Int):
+        return [Interval(numbers.Integral, constraint.low, None, closed="left")]
+    closed = ("both", "left", "right", "neither")[2 * constraint.low_open + constraint.high_open]
+    return [Interval(numbers.Real, constraint.low, constraint.high, closed=closed)]
+
+
+#: ``_parameter_constraints`` of the parameters every estimator has; the
+#: numeric ones are made from :data:`CONSTRAINTS`.
+PARAMETER_CONSTRAINTS = dict(
+    {name: _sklearn_constraint(c) for name, c in CONSTRAINTS.items()},
+    layers=["array-like", numbers.Integral],
+    activation=[str],
+    loss=[str],
+    algo=[str],
+    train_options=[dict, None],
+    random_state=["random_state"],
+    verbose=["verbose"],
+)
 
 
 class _NetworkEstimator(BaseEstimator):
@@ -134,6 +182,8 @@ class _NetworkEstimator(BaseEstimator):
     layer list, training, and converting input for prediction."""
 
     # ----- parameters -----------------------------------------------------
+
+    _parameter_constraints: dict = PARAMETER_CONSTRAINTS
 
     def _fail(self, name, expected, value):
         raise ValueError(
@@ -149,18 +199,11 @@ class _NetworkEstimator(BaseEstimator):
         self._check_loss()
         if not isinstance(self.activation, str):
             self._fail("activation", 'the name of an activation (e.g. "relu")', self.activation)
-        if (
-            not _is_real(self.learning_rate)
-            or not self.learning_rate > 0
-            or not math.isfinite(self.learning_rate)
-        ):
-            self._fail("learning_rate", "a positive number", self.learning_rate)
-        if not _is_int(self.batch_size) or self.batch_size < 1:
-            self._fail("batch_size", "a positive int", self.batch_size)
-        if not _is_int(self.max_updates) or self.max_updates < 1:
-            self._fail("max_updates", "a positive int", self.max_updates)
-        if not _is_int(self.validate_every) or self.validate_every < 1:
-            self._fail("validate_every", "a positive int", self.validate_every)
+        for param, constraint in CONSTRAINTS.items():
+            try:
+                constraint.check(param, getattr(self, param))
+            except _util.ConfigurationError as err:
+                raise ValueError("{}: {}".format(name, err)) from None
         if self.validate_every > self.max_updates:
             raise ValueError(
                 "{}: validate_every={} exceeds max_updates={}: no update would be validated, "
@@ -168,19 +211,6 @@ class _NetworkEstimator(BaseEstimator):
                     name, self.validate_every, self.max_updates
                 )
             )
-        if not _is_real(self.patience) or not self.patience >= 0:
-            self._fail("patience", "a number >= 0 (validations without improvement)", self.patience)
-        if not _is_real(self.min_improvement) or not 0 <= self.min_improvement < 1:
-            self._fail(
-                "min_improvement", "a number in [0, 1) (relative improvement)", self.min_improvement
-            )
-        if not _is_real(self.validation_fraction) or not 0 <= self.validation_fraction < 1:
-            self._fail("validation_fraction", "a number in [0, 1)", self.validation_fraction)
-        for reg in REGULARIZERS:
-            value = getattr(self, reg)
-            limit = 1 if reg.endswith("dropout") else math.inf
-            if not _is_real(value) or not 0 <= value < limit:
-                self._fail(reg, "a number in [0, 1)" if limit == 1 else "a number >= 0", value)
         if self.train_options is not None and not isinstance(self.train_options, dict):
             self._fail(
                 "train_options", "None or a dict of further train() keywords", self.train_options
@@ -212,13 +242,13 @@ class _NetworkEstimator(BaseEstimator):
         ``activation`` unless it names one.
         """
         specs = self.layers
-        if _is_int(specs):
+        if _checks.is_count(specs):
             specs = (specs,)
         if not isinstance(specs, (list, tuple)):
             self._fail("layers", "a sequence of hidden-layer specs such as (64, 32)", specs)
         result = []
         for spec in specs:
-            if _is_int(spec):
+            if _checks.is_count(spec):
                 if spec < 1:
                     self._fail("layers", "a sequence of positive sizes or layer specs", specs)
                 result.append(dict(size=int(spec), activation=self.activation))

@@ -272,6 +272,10 @@ class NetworkRegressor(RegressorMixin, _NetworkEstimator):
     """
     )
 
+    _parameter_constraints: dict = dict(
+        _NetworkEstimator._parameter_constraints, standardize_targets=["boolean"]
+    )
+
     def __init__(
         self,
         layers=(100,),
