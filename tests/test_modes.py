@@ -148,7 +148,7 @@ def test_every_numba_choice_says_why(no_user_mode, monkeypatch):
     assert _mode.choose([w], [2 * w]).describe() == "Numba: jax is not installed"
     with pytensor.config.change_flags(mode="NUMBA"):
         assert _mode.choose([w], [2 * w]).describe() == (
-            "Numba: the mode set in pytensor's configuration"
+            "NUMBA: the mode set in PyTensor's configuration"
         )
 
 
@@ -213,3 +213,45 @@ def test_benchmark_harness_smoke():
     assert proc.stdout.count("ratio") == 2, proc.stdout
     assert "FAILED" not in proc.stdout, proc.stdout
     assert "BLAS and threads" in proc.stdout
+
+
+def test_the_display_names_the_mode_and_why(no_user_mode, caplog, monkeypatch):
+    # a plain script's first line while it trains a model with dropout
+    pytest.importorskip("jax")
+    import io
+    import logging
+    import sys
+
+    import theanets
+
+    monkeypatch.delenv("THEANETS_DRAWS", raising=False)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # lines, not a bar
+    caplog.set_level(logging.INFO, logger="theanets")
+    rng = np.random.RandomState(0)
+    X = rng.randn(32, 3).astype(pytensor.config.floatX)
+    Y = rng.randn(32, 2).astype(pytensor.config.floatX)
+    net = theanets.Regressor([3, (4, "relu"), 2])
+    net.train([X, Y], algo="sgd", max_updates=2, hidden_dropout=0.1)
+    messages = [r.getMessage() for r in caplog.records if r.name == "theanets.feedback"]
+    assert messages[0] == (
+        "compiling the training function (JAX: noise and dropout drawn by JAX's generator)..."
+    )
+
+
+def test_the_display_names_a_configured_mode(caplog, monkeypatch):
+    import io
+    import logging
+    import sys
+
+    import theanets
+
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    caplog.set_level(logging.INFO, logger="theanets")
+    X = np.ones((16, 3), pytensor.config.floatX)
+    with pytensor.config.change_flags(mode="FAST_COMPILE"):
+        theanets.Regressor([3, 2]).train([X, X[:, :2]], algo="sgd", max_updates=1)
+    messages = [r.getMessage() for r in caplog.records if r.name == "theanets.feedback"]
+    assert messages[0] == (
+        "compiling the training function "
+        "(FAST_COMPILE: the mode set in PyTensor's configuration)..."
+    )

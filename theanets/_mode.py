@@ -193,7 +193,11 @@ def choose(inputs: Any = (), outputs: Any = (), updates: Any = ()) -> Choice:
     if chosen is not None:
         if _jax.is_plain_jax(chosen):
             chosen = _jax.jax_mode(chosen.provided_optimizer)
-        return Choice(chosen, _linker_name(chosen), "the mode set in pytensor's configuration")
+        config = pytensor.config
+        named = config.mode if isinstance(config.mode, str) and config.mode != "Mode" else None
+        return Choice(
+            chosen, named or _linker_name(chosen), "the mode set in PyTensor's configuration"
+        )
     variables = _flatten(inputs) + _flatten(outputs) + _flatten(updates)
     sparse, random = _kinds(variables)
     reason = ""

@@ -282,10 +282,12 @@ class Optimizer(metaclass=util.Registrar):
         if self.f_step is not None and key == self._compiled_for:
             self.reset_state()
             return False
-        # detail: a short reason for the wait, shown by the display (none yet)
-        events.notify(listeners, "compile_started", self, "")
         self._hypers = {}
         updates = list(self._step_updates())
+        # detail: the compile mode and why (a model with sparse inputs, say,
+        # compiles with Numba), for the display
+        choice = _mode.choose(self._inputs, self._monitor_exprs, self._updates + updates)
+        events.notify(listeners, "compile_started", self, choice.describe())
         graph_vars = set(id(var) for var, _ in self._updates)
         param_vars = set(id(param) for param in self._params)
         self._initial_state = [
