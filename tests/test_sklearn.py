@@ -519,3 +519,14 @@ def test_standardized_regressor_keeps_constant_and_multi_column_targets():
     np.testing.assert_allclose(reg.y_mean_, Y.mean(axis=0))
     np.testing.assert_allclose(reg.y_scale_[1], Y[:, 1].std())
     assert reg.predict(X).shape == (60, 2)
+
+
+def test_fit_validates_on_all_rows_in_one_batch(rng):
+    # the validation loss is the mean over all rows, not the mean of the
+    # mini-batches' means (20 rows in batches of 8: 8, 8 and 4)
+    X = rng.randn(20, 3)
+    y = (X[:, 0] > 0).astype(int)
+    est = _fast(NetworkClassifier, max_updates=3, validate_every=1, batch_size=8).fit(X, y)
+    proba = est.predict_proba(X)
+    expect = -np.mean(np.log(proba[np.arange(len(y)), y]))
+    np.testing.assert_allclose(est.best_validation_loss_, expect, rtol=1e-4)
