@@ -19,7 +19,13 @@ Cases:
    RMSProp;
 3. ``lstm``: LSTM regressor, 32 inputs, 128 units, 50 steps, batch 64, Adam;
    ``gru`` the same with a GRU, ``bilstm`` with a bidirectional LSTM (128
-   units each way);
+   units each way); ``char`` a character model step (``theanets-char-rnn``'s
+   model on the shipped text: one-hot characters, LSTM of 96 units,
+   softmax over the next character, 32 steps, 16 streams, Adam), carrying
+   the state from one batch of a stream to the next with gradients cut at
+   the boundary (theanets ``carry_state=True``; PyTorch and JAX pass the
+   last state, detached, to the next step; Keras a stateful LSTM), from
+   zeros at the start of each pass over the 8 batches;
 4. ``conv``: conv2 (16 5x5 filters, relu) + 2x2 max-pool + dense softmax on
    28x28 images, batch 64, Adam;
 5. ``predict``: prediction throughput of (1) on 10,000 rows;
