@@ -215,7 +215,7 @@ def _sequence(form, p, x):
     if form == "bidirectional":
         # the backward worker reads the input reversed; its outputs stay reversed
         return jnp.concatenate([peers._lstm_seq(p["fw"], x), peers._lstm_seq(p["bw"], x[::-1])], -1)
-    n = p["xh"].shape[1]
+    n = p["hh"].shape[0] if "hh" in p else p["xh"].shape[1]  # mrnn has no hh
     if form == "rnn":
 
         def cell(h, xs_t):
