@@ -19,7 +19,9 @@ process (``run.py``'s ``child_env``, ``pinned`` and ``run_worker``):
     with a fresh PyTensor ``base_compiledir`` (where theanets also keeps
     JAX's persistent cache; theanets' own Numba kernels are pointed there
     too with ``NUMBA_CACHE_DIR``) and "warm" in a second process with the
-    same directory; targets <= 3 s cold, <= 1 s warm.
+    same directory; targets <= 3 s cold, <= 1 s warm. Where that time went
+    is printed after the table (PyTensor's rewriting and linking, the
+    first calls, where XLA compiles or reads its cache, and the rest).
 
 ``bidirectional`` has 128 (16) units each way, as the ``bilstm`` case of
 ``run.py``; ``bcrnn`` has 4 modules and ``clockwork`` the periods (1, 2, 4,
@@ -352,6 +354,40 @@ def _mode_name():
     return type(theanets._mode.default_mode().linker).__name__.replace("Linker", "")
 
 
+def _first(form, shape, data):
+    """The first training call, and where its time went (as profile_compile.py
+    splits it): PyTensor's rewriting, its linker, the first call of each
+    compiled function (where XLA compiles or reads its cache), the rest
+    (building the graphs and gradients, checks)."""
+    from pytensor.compile import executor
+    from pytensor.compile.debug import profiling
+
+    calls, seen = [], set()
+    original = executor.Function.__call__
+
+    def timed(self, *args, **kwargs):
+        if id(self) in seen:
+            return original(self, *args, **kwargs)
+        seen.add(id(self))
+        t = time.perf_counter()
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            calls.append(time.perf_counter() - t)
+
+    executor.Function.__call__ = timed
+    rewrite0, link0 = profiling.total_graph_rewrite_time, profiling.total_time_linker
+    start = time.perf_counter()
+    _theanets_model(form, shape).train(data, max_updates=1, **train_kwargs(shape))
+    first = time.perf_counter() - start
+    rewrite = profiling.total_graph_rewrite_time - rewrite0
+    link = profiling.total_time_linker - link0
+    split = dict(
+        rewrite=rewrite, link=link, call=sum(calls), graph=first - rewrite - link - sum(calls)
+    )
+    return dict(first=first, split=split, engine="theanets " + _mode_name())
+
+
 def worker(spec):
     form, what = spec["form"], spec["what"]
     if spec["lib"] == "theanets":
@@ -363,10 +399,7 @@ def worker(spec):
         shape = SPEED if what == "speed" else SMALL
         data = make_data(shape)
         if what == "first":
-            start = time.perf_counter()
-            _theanets_model(form, shape).train(data, max_updates=1, **train_kwargs(shape))
-            first = time.perf_counter() - start
-            return dict(first=first, engine="theanets " + _mode_name())
+            return _first(form, shape, data)
         model = _theanets_model(form, shape)
         total = spec["warmup"] + spec["steps"] * spec["reps"] + 2
         it = model.itertrain(data, max_updates=total, **train_kwargs(shape))
@@ -500,6 +533,7 @@ def main(argv=None):
                 for state in ("cold", "warm"):
                     r = measure(dict(base, lib="theanets", what="first"), tmp, args)
                     row[state] = r.get("first")
+                    row[state + "_split"] = r.get("split")
                     if "error" in r:
                         row[state + "_error"] = r["error"]
             finally:
@@ -549,6 +583,22 @@ def main(argv=None):
                 _met(None if warm is None else warm <= TARGET_WARM),
             )
         )
+    if not args.no_first:
+        print(
+            "\nWhere the first training call's time went (s): graph = building graphs and "
+            "gradients,\nrewrite = PyTensor's rewriting, link = its linker, call = first calls "
+            "(XLA compiling or reading its cache):"
+        )
+        for row in rows:
+            parts = []
+            for state in ("cold", "warm"):
+                split = row.get(state + "_split")
+                if split:
+                    parts.append(
+                        "{} graph {graph:.2f} rewrite {rewrite:.2f} link {link:.2f} "
+                        "call {call:.2f}".format(state, **split)
+                    )
+            print("  {:<14} {}".format(row["form"], "; ".join(parts) or "-"))
     engines = sorted({row.get("theanets_engine", "?") for row in rows})
     print("\ntheanets compiled in: {}".format("; ".join(engines)))
     return rows
