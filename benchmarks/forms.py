@@ -3,7 +3,9 @@
 
 For each recurrent form theanets registers (``Layer.names`` of the classes
 that read sequences: the nine recurrent layers and ``bidirectional``, here
-with LSTM workers), at one thread, pinned, each measurement in its own
+with LSTM workers), and ``lstm-scan`` (the LSTM's equations through
+``scan``, the path a ``bptt_limit`` takes, instead of the fused
+operation), at one thread, pinned, each measurement in its own
 process (``run.py``'s ``child_env``, ``pinned`` and ``run_worker``):
 
 (a) training steps per second of a regressor 32-(128 form)-4 (50 steps,
@@ -62,6 +64,12 @@ OPTIONS = {
     "bidirectional": dict(worker="lstm"),
 }
 
+#: Rows beside the registered forms: another code path of a form, with the
+#: same equations. ``lstm-scan``: the LSTM through ``scan`` (the path a
+#: ``bptt_limit`` takes, here as long as the sequences, so nothing is
+#: truncated) instead of the fused operation.
+VARIANTS = {"lstm-scan": ("lstm", dict(bptt_limit="steps"))}
+
 TARGET_SPEED, TARGET_COLD, TARGET_WARM = 0.8, 3.0, 1.0
 
 
@@ -75,8 +83,12 @@ def recurrent_forms():
     )
 
 
-def layer_spec(form, units):
+def layer_spec(form, shape):
+    """The theanets spec of ``form``'s layer for ``shape``."""
+    form, extra = VARIANTS.get(form, (form, {}))
+    units = shape["sizes"][1]
     spec = dict(form=form, size=units, activation="tanh", **OPTIONS.get(form, {}))
+    spec.update({k: shape[v] if v == "steps" else v for k, v in extra.items()})
     if form == "bidirectional":
         spec["size"] = 2 * units  # each worker gets half
     return spec
@@ -102,6 +114,7 @@ def train_kwargs(shape):
 
 #: forms whose equations the JAX programs below reproduce
 PEERS = (
+    "lstm-scan",
     "rnn",
     "bcrnn",
     "rrnn",
@@ -131,6 +144,8 @@ def peer_params(form, m, n, k, rng):
     """The parameters of ``form``, named as theanets names them (without the
     layer's name): ``dict(layer=..., out=...)``."""
     import numpy as np
+
+    form = VARIANTS.get(form, (form,))[0]
 
     def one(form):
         if form in ("rnn", "bcrnn", "clockwork"):
@@ -203,6 +218,7 @@ def _sequence(form, p, x):
     import numpy as np
     import peers
 
+    form = VARIANTS.get(form, (form,))[0]
     sig, tanh, scan = jax.nn.sigmoid, jnp.tanh, jax.lax.scan
     opts = OPTIONS.get(form, {})
     batch = x.shape[1]
@@ -345,7 +361,7 @@ def _theanets_model(form, shape):
     import theanets
 
     m, n, k = shape["sizes"]
-    return theanets.recurrent.Regressor([m, layer_spec(form, n), k])
+    return theanets.recurrent.Regressor([m, layer_spec(form, shape), k])
 
 
 def _mode_name():
@@ -489,7 +505,7 @@ def main(argv=None):
         error = check(args.check_worker)
         print("RESULT " + json.dumps(dict(rates=[error])), flush=True)
         return None
-    forms = args.forms.split(",") if args.forms else recurrent_forms()
+    forms = args.forms.split(",") if args.forms else recurrent_forms() + list(VARIANTS)
     print(
         "theanets (default mode) vs hand-written JAX + optax, float32, 1 thread pinned; "
         "{} round(s); {} core(s) available".format(args.rounds, len(os.sched_getaffinity(0)))
