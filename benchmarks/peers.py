@@ -286,8 +286,12 @@ def keras_step(case: str) -> Step:
         }[kind]
         layers = [keras.Input((c["steps"], m)), rnn(), L.Dense(k)]
     elif kind == "char":
-        # a stateful LSTM carries its state from one batch to the next,
-        # without gradients through it; reset every cases.BATCHES steps
+        # a stateful LSTM, reset every cases.BATCHES steps. NB: Keras 3.15 on
+        # JAX does not carry it through train_on_batch: the state variables
+        # are not among the model's non_trainable_variables, so the
+        # stateless train step drops their new values and every step starts
+        # from zeros (only an eager model(x) updates them). Keras' figure
+        # is for that step; carrying the state would add no arithmetic.
         width = 1 + len(cases.char_text(case)[1])
         layers = [
             keras.Input(batch_shape=(c["batch"], c["steps"], width)),

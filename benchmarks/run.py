@@ -24,8 +24,10 @@ Cases:
    softmax over the next character, 32 steps, 16 streams, Adam), carrying
    the state from one batch of a stream to the next with gradients cut at
    the boundary (theanets ``carry_state=True``; PyTorch and JAX pass the
-   last state, detached, to the next step; Keras a stateful LSTM), from
-   zeros at the start of each pass over the 8 batches;
+   last state, detached, to the next step), from zeros at the start of
+   each pass over the 8 batches; Keras has a stateful LSTM, but Keras 3
+   on JAX does not carry its state through ``train_on_batch`` (see
+   ``peers.py``), so each of its steps starts from zeros;
 4. ``conv``: conv2 (16 5x5 filters, relu) + 2x2 max-pool + dense softmax on
    28x28 images, batch 64, Adam;
 5. ``predict``: prediction throughput of (1) on 10,000 rows;
