@@ -53,6 +53,16 @@ CASES = {
         algo="adam",
         learning_rate=1e-3,
     ),
+    "char": dict(
+        title="character model: lstm 96 units, 32 steps, 16 streams, carried state, adam",
+        kind="char",
+        size=96,
+        steps=32,
+        batch=16,  # streams: batch i of every stream continues its batch i - 1
+        text="declaration",
+        algo="adam",
+        learning_rate=1e-3,
+    ),
     "conv": dict(
         title="conv classifier 28x28x1 -> conv2 16x5x5 relu -> pool2 -> 10, batch 64, adam",
         kind="conv",
@@ -78,6 +88,53 @@ RECURRENT = ("lstm", "gru", "bilstm")
 
 BETA1, BETA2, RMS_EWMA, EPSILON = _decay(7), _decay(69), _decay(14), 1e-8
 
+# the batches of data each training case cycles through; for the character
+# model one pass over its streams: every library starts from zeros again at
+# the start of each pass (theanets' carry_state=True resets at the start of
+# each pass of a StreamBatches)
+BATCHES = 8
+
+
+def char_text(case="char"):
+    """``(codes, alphabet)`` of the character case's text, encoded as theanets'
+    character models encode it: code 0 for unknown characters, 1 + the index in the sorted
+    alphabet otherwise (without importing theanets)."""
+    import os
+
+    path = os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        "theanets",
+        "data",
+        CASES[case]["text"] + ".txt",
+    )
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    alphabet = "".join(sorted(set(text)))
+    index = {c: i + 1 for i, c in enumerate(alphabet)}
+    return np.array([index[c] for c in text], "int32"), alphabet
+
+
+def _char_data(case, batches):
+    """Batch-ordered one-hot inputs and next-character labels of the char case.
+
+    The text is cut into ``batch`` streams (as ``stream_batches`` does);
+    rows ``[j * batch, (j + 1) * batch)`` are batch ``j``, one row per
+    stream, each continuing the same stream's batch ``j - 1``.
+    """
+    c = CASES[case]
+    codes, alphabet = char_text(case)
+    streams, steps = c["batch"], c["steps"]
+    each = (len(codes) - 1) // streams
+    if batches * steps > each:
+        raise ValueError("the text is too short for {} batches".format(batches))
+    starts = np.arange(streams) * each
+    rows = [
+        codes[s + j * steps : s + j * steps + steps + 1] for j in range(batches) for s in starts
+    ]
+    rows = np.stack(rows)
+    eye = np.eye(1 + len(alphabet), dtype="float32")
+    return [eye[rows[:, :-1]], rows[:, 1:].astype("int32")]
+
 
 def make_data(case, batches, seed=0):
     """Training data for ``batches`` mini-batches of ``case``: a list of arrays."""
@@ -96,6 +153,8 @@ def make_data(case, batches, seed=0):
             rng.randn(n, c["steps"], c["sizes"][0]).astype("float32"),
             rng.randn(n, c["steps"], c["sizes"][-1]).astype("float32"),
         ]
+    if c["kind"] == "char":
+        return _char_data(case, batches)
     if c["kind"] == "conv":
         return [
             rng.rand(n, *c["image"]).astype("float32"),
@@ -125,6 +184,11 @@ def theanets_model(case):
         s = c["sizes"]
         layer = dict(form="bidirectional", worker="lstm", size=2 * s[1])
         return theanets.recurrent.Regressor([s[0], layer, s[2]])
+    if c["kind"] == "char":
+        # the model theanets-char-rnn trains: one-hot inputs, softmax outputs
+        from theanets import charrnn
+
+        return charrnn.build_model(char_text(case)[1], size=c["size"], form="lstm")
     if c["kind"] == "conv":
         return theanets.convolution.Classifier(
             [
@@ -157,7 +221,31 @@ def theanets_train_kwargs(case):
         kw.update(beta1_halflife=7, beta2_halflife=69)
     if c["algo"] == "rmsprop":
         kw.update(rms_halflife=14)
+    if c["kind"] == "char":
+        kw.update(carry_state=True)
     return kw
+
+
+def theanets_data(case, arrays):
+    """The training data of ``itertrain`` for the arrays of ``make_data``.
+
+    The arrays themselves, except for the character case: there, the
+    streams in stream order (``theanets.recurrent.stream_batches``), which
+    ``carry_state=True`` needs, giving the same batches in the same order
+    as the peers read them.
+    """
+    c = CASES[case]
+    if c["kind"] != "char":
+        return arrays
+    import theanets
+
+    streams = c["batch"]
+    out = []
+    for a in arrays:
+        # (batches * streams, steps, ...) -> (streams, batches * steps, ...)
+        a = a.reshape((-1, streams) + a.shape[1:]).swapaxes(0, 1)
+        out.append(np.ascontiguousarray(a.reshape((streams, -1) + a.shape[3:])))
+    return theanets.recurrent.stream_batches(out, steps=c["steps"])
 
 
 def torch_data(case, arrays):
@@ -244,6 +332,31 @@ def torch_model(case):
 
         def loss(out, y):
             return ((out - y) ** 2).mean()
+    elif c["kind"] == "char":
+        width = 1 + len(char_text(case)[1])
+
+        class CharModel(nn.Module):
+            # carries (h, c) from one batch to the next, detached (truncated
+            # back-propagation), from zeros at the start of each pass
+            def __init__(self):
+                super().__init__()
+                self.lstm = nn.LSTM(width, c["size"], batch_first=True)
+                self.out = nn.Linear(c["size"], width)
+                self.state, self.calls = None, 0
+
+            def forward(self, x):
+                if self.calls % BATCHES == 0:
+                    self.state = None
+                self.calls += 1
+                h, state = self.lstm(x, self.state)
+                self.state = tuple(s.detach() for s in state)
+                return self.out(h)
+
+        module = CharModel()
+        xent = nn.CrossEntropyLoss()
+
+        def loss(out, y):
+            return xent(out.reshape(-1, out.shape[-1]), y.reshape(-1))
     elif c["kind"] == "conv":
         w, h, ch = c["image"]
         fw, fh = c["filter_size"]

@@ -49,14 +49,20 @@ def _gru_params(rng, m, n):
     )
 
 
-def _lstm_seq(p, x, reverse=False):
-    """theanets' LSTM (with peepholes) over time-major ``x``: the outputs."""
+def _lstm_seq(p, x, reverse=False, initial=None, final=False):
+    """theanets' LSTM (with peepholes) over time-major ``x``: the outputs.
+
+    ``initial``: the ``(h, c)`` to start from (zeros by default); with
+    ``final``, return ``(outputs, (h, c) after the last step)``.
+    """
     import jax
     import jax.numpy as jnp
 
     n = p["hh"].shape[0]
     xs = x @ p["xh"] + p["b"]
     zeros = jnp.zeros((x.shape[1], n), x.dtype)
+    if initial is None:
+        initial = (zeros, zeros)
 
     def cell(carry, z_x):
         h, c = carry
@@ -68,7 +74,8 @@ def _lstm_seq(p, x, reverse=False):
         h = o * jnp.tanh(c)
         return (h, c), h
 
-    return jax.lax.scan(cell, (zeros, zeros), xs, reverse=reverse)[1]
+    last, hs = jax.lax.scan(cell, initial, xs, reverse=reverse)
+    return (hs, last) if final else hs
 
 
 def _gru_seq(p, x):
@@ -176,12 +183,58 @@ def _jax_model(case: str, rng: np.random.RandomState):
     return params, loss
 
 
+def _jax_char_step(case: str) -> Step:
+    """The character case in JAX + optax: the LSTM's state carried between
+    steps (an input of the jitted step, not differentiated: truncated
+    back-propagation), zeros again every ``cases.BATCHES`` steps."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    c = cases.CASES[case]
+    width = 1 + len(cases.char_text(case)[1])
+    rng = np.random.RandomState(0)
+    n = c["size"]
+    params = dict(
+        rnn=_lstm_params(rng, width, n),
+        out=dict(w=_init(rng, n, width), b=np.zeros(width, "float32")),
+    )
+    opt = optax.adam(c["learning_rate"], b1=cases.BETA1, b2=cases.BETA2, eps=cases.EPSILON)
+    params = jax.tree_util.tree_map(jnp.asarray, params)
+
+    def loss(p, state, x, y):
+        h, state = _lstm_seq(p["rnn"], jnp.swapaxes(x, 0, 1), initial=state, final=True)
+        logits = jnp.swapaxes(h @ p["out"]["w"] + p["out"]["b"], 0, 1)
+        logp = jax.nn.log_softmax(logits)
+        return -jnp.mean(jnp.take_along_axis(logp, y[..., None], axis=-1)), state
+
+    def _update(p, s, state, x, y):
+        (value, state), grads = jax.value_and_grad(loss, has_aux=True)(p, state, x, y)
+        updates, s = opt.update(grads, s, p)
+        return optax.apply_updates(p, updates), s, state, value
+
+    update = jax.jit(_update, donate_argnums=(0, 1, 2))
+    held = [params, opt.init(params), None, 0]
+
+    def step(x, y):
+        if held[3] % cases.BATCHES == 0:
+            zeros = jnp.zeros((x.shape[0], n), jnp.float32)
+            held[2] = (zeros, jnp.zeros_like(zeros))
+        held[3] += 1
+        held[0], held[1], held[2], value = update(held[0], held[1], held[2], x, y)
+        return float(value)
+
+    return step
+
+
 def jax_step(case: str) -> Step:
     """One jitted training step of ``case`` in JAX + optax, donating its buffers."""
     import jax
     import optax
 
     c = cases.CASES[case]
+    if c["kind"] == "char":
+        return _jax_char_step(case)
     params, loss = _jax_model(case, np.random.RandomState(0))
     if c["algo"] == "adam":
         opt = optax.adam(c["learning_rate"], b1=cases.BETA1, b2=cases.BETA2, eps=cases.EPSILON)
@@ -232,6 +285,19 @@ def keras_step(case: str) -> Step:
             "bilstm": lambda: L.Bidirectional(L.LSTM(n, return_sequences=True)),
         }[kind]
         layers = [keras.Input((c["steps"], m)), rnn(), L.Dense(k)]
+    elif kind == "char":
+        # a stateful LSTM, reset every cases.BATCHES steps. NB: Keras 3.15 on
+        # JAX does not carry it through train_on_batch: the state variables
+        # are not among the model's non_trainable_variables, so the
+        # stateless train step drops their new values and every step starts
+        # from zeros (only an eager model(x) updates them). Keras' figure
+        # is for that step; carrying the state would add no arithmetic.
+        width = 1 + len(cases.char_text(case)[1])
+        layers = [
+            keras.Input(batch_shape=(c["batch"], c["steps"], width)),
+            L.LSTM(c["size"], return_sequences=True, stateful=True),
+            L.Dense(width),
+        ]
     elif kind == "conv":
         layers = [
             keras.Input(c["image"]),
@@ -251,13 +317,18 @@ def keras_step(case: str) -> Step:
         opt = keras.optimizers.RMSprop(
             c["learning_rate"], rho=cases.RMS_EWMA, epsilon=cases.EPSILON, centered=True
         )
-    if kind in ("classifier", "conv"):
+    if kind in ("classifier", "conv", "char"):
         lossname = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     else:
         lossname = "mse"
     model.compile(optimizer=opt, loss=lossname, jit_compile=True)
+    calls = [0]
 
     def step(x, y):
+        if kind == "char":
+            if calls[0] % cases.BATCHES == 0:
+                model.layers[0].reset_state()
+            calls[0] += 1
         return float(model.train_on_batch(x, x if y is None else y))
 
     return step

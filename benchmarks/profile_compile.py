@@ -69,7 +69,7 @@ def child(case, predict):
 
     executor.Function.__call__ = timed_call
 
-    data = cases.make_data(case, 4)
+    data = cases.theanets_data(case, cases.make_data(case, 4))
     kwargs = cases.theanets_train_kwargs(case)
 
     def phases(fn):

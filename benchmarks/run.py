@@ -19,7 +19,15 @@ Cases:
    RMSProp;
 3. ``lstm``: LSTM regressor, 32 inputs, 128 units, 50 steps, batch 64, Adam;
    ``gru`` the same with a GRU, ``bilstm`` with a bidirectional LSTM (128
-   units each way);
+   units each way); ``char`` a character model step (``theanets-char-rnn``'s
+   model on the shipped text: one-hot characters, LSTM of 96 units,
+   softmax over the next character, 32 steps, 16 streams, Adam), carrying
+   the state from one batch of a stream to the next with gradients cut at
+   the boundary (theanets ``carry_state=True``; PyTorch and JAX pass the
+   last state, detached, to the next step), from zeros at the start of
+   each pass over the 8 batches; Keras has a stateful LSTM, but Keras 3
+   on JAX does not carry its state through ``train_on_batch`` (see
+   ``peers.py``), so each of its steps starts from zeros;
 4. ``conv``: conv2 (16 5x5 filters, relu) + 2x2 max-pool + dense softmax on
    28x28 images, batch 64, Adam;
 5. ``predict``: prediction throughput of (1) on 10,000 rows;
@@ -58,8 +66,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 # Steps per repetition (full run); --quick divides them.
-STEPS = {"autoencoder": 40, "classifier": 30, "lstm": 4, "gru": 4, "bilstm": 2, "conv": 15}
-TRAIN_CASES = ("autoencoder", "classifier", "lstm", "gru", "bilstm", "conv")
+STEPS = {
+    "autoencoder": 40,
+    "classifier": 30,
+    "lstm": 4,
+    "gru": 4,
+    "bilstm": 2,
+    "char": 16,
+    "conv": 15,
+}
+TRAIN_CASES = ("autoencoder", "classifier", "lstm", "gru", "bilstm", "char", "conv")
 # the peers, each measured in its own process, beside theanets
 PEERS = ("torch", "keras", "jax")
 PREDICT_ROWS = 10000
@@ -133,7 +149,7 @@ def measure_theanets(case, steps, reps, warmup, extra=None):
 
         rates = _rates(step, steps, reps, warmup, unit=len(x))
     else:
-        data = cases.make_data(case, 8)
+        data = cases.theanets_data(case, cases.make_data(case, cases.BATCHES))
         model = cases.theanets_model(case)
         kwargs = dict(cases.theanets_train_kwargs(case), **(extra or {}))
         it = model.itertrain(data, max_updates=warmup + steps * reps + 2, **kwargs)
@@ -180,12 +196,12 @@ def measure_torch(case, steps, reps, warmup, threads):
         rates = _rates(step, steps, reps, warmup, unit=len(x))
     else:
         batch = cases.CASES[case]["batch"]
-        data = cases.torch_data(case, cases.make_data(case, 8))
+        data = cases.torch_data(case, cases.make_data(case, cases.BATCHES))
         module, loss_fn, opt = cases.torch_model(case)
         first = [None]
 
         def step(i):
-            j = (i % 8) * batch
+            j = (i % cases.BATCHES) * batch
             x = data[0][j : j + batch]
             target = x if len(data) == 1 else data[1][j : j + batch]
             opt.zero_grad()
@@ -213,11 +229,11 @@ def measure_peer(lib, case, steps, reps, warmup):
     start = time.perf_counter()
     step_fn = peers.keras_step(case) if lib == "keras" else peers.jax_step(case)
     batch = cases.CASES[case]["batch"]
-    data = cases.make_data(case, 8)
+    data = cases.make_data(case, cases.BATCHES)
     first = [None]
 
     def step(i):
-        j = (i % 8) * batch
+        j = (i % cases.BATCHES) * batch
         step_fn(*[a[j : j + batch] for a in data] + [None] * (2 - len(data)))
         if first[0] is None:
             first[0] = time.perf_counter() - start
@@ -285,8 +301,11 @@ def pinned(threads):
     return pin
 
 
-def run_worker(spec, env, timeout):
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(spec)]
+def run_worker(spec, env, timeout, script=None):
+    """Run ``script --worker SPEC`` (this file by default) pinned to
+    ``spec['threads']`` cores; the JSON it prints after ``RESULT``, or
+    ``dict(error=...)``."""
+    cmd = [sys.executable, script or os.path.abspath(__file__), "--worker", json.dumps(spec)]
     try:
         proc = subprocess.run(
             cmd,
