@@ -52,7 +52,9 @@ class BCRNN(RNN):
     """A block-cascading RNN: modules of units with fixed, graded leak rates.
 
     The ``size`` units form ``num_modules`` equal modules; module ``i``
-    receives recurrent input from modules ``j <= i`` only, and keeps a fixed
+    receives recurrent input from modules ``j >= i`` only (``mask`` is
+    block-lower-triangular, ``hh[j, i]`` joining unit ``j`` to unit ``i``,
+    as in the original and in :class:`Clockwork`), and keeps a fixed
     fraction ``r_i`` of its previous pre-activation (``r = 1 - logspace(-1e-4,
     -6, num_modules)``): ``pre_t = r pre_{t-1} + (1 - r) (x_t . xh + b +
     h_{t-1} . (hh * mask))``, ``out = g(pre)``. Parameters as for :class:`RNN`.
