@@ -45,7 +45,6 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -375,33 +374,16 @@ def _first(form, shape, data):
     splits it): PyTensor's rewriting, its linker, the first call of each
     compiled function (where XLA compiles or reads its cache), the rest
     (building the graphs and gradients, checks)."""
-    from pytensor.compile import executor
-    from pytensor.compile.debug import profiling
+    import profile_compile
 
-    calls, seen = [], set()
-    original = executor.Function.__call__
+    def train():
+        _theanets_model(form, shape).train(data, max_updates=1, **train_kwargs(shape))
 
-    def timed(self, *args, **kwargs):
-        if id(self) in seen:
-            return original(self, *args, **kwargs)
-        seen.add(id(self))
-        t = time.perf_counter()
-        try:
-            return original(self, *args, **kwargs)
-        finally:
-            calls.append(time.perf_counter() - t)
-
-    executor.Function.__call__ = timed
-    rewrite0, link0 = profiling.total_graph_rewrite_time, profiling.total_time_linker
-    start = time.perf_counter()
-    _theanets_model(form, shape).train(data, max_updates=1, **train_kwargs(shape))
-    first = time.perf_counter() - start
-    rewrite = profiling.total_graph_rewrite_time - rewrite0
-    link = profiling.total_time_linker - link0
-    split = dict(
-        rewrite=rewrite, link=link, call=sum(calls), graph=first - rewrite - link - sum(calls)
-    )
-    return dict(first=first, split=split, engine="theanets " + _mode_name())
+    with profile_compile.first_calls() as calls:
+        times = profile_compile.phases(train, calls)
+    split = {key: times[key] for key in ("rewrite", "link", "graph")}
+    split["call"] = times["first_call"]
+    return dict(first=times["total"], split=split, engine="theanets " + _mode_name())
 
 
 def worker(spec):

@@ -25,6 +25,7 @@ alike; compare the numbers of one run.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -37,12 +38,62 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
+@contextlib.contextmanager
+def first_calls():
+    """Time the first call of each compiled PyTensor function made inside.
+
+    Yields the list the seconds of each first call are appended to (where
+    Numba and JAX compile, or read their disk caches); later calls of the
+    same function are not timed.
+    """
+    from pytensor.compile import executor
+
+    calls, seen = [], set()
+    original = executor.Function.__call__
+
+    def timed(self, *args, **kwargs):
+        if id(self) in seen:
+            return original(self, *args, **kwargs)
+        seen.add(id(self))
+        start = time.perf_counter()
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            calls.append(time.perf_counter() - start)
+
+    executor.Function.__call__ = timed
+    try:
+        yield calls
+    finally:
+        executor.Function.__call__ = original
+
+
+def phases(fn, calls):
+    """Run ``fn`` and split its time (see the module): ``calls`` is the list
+    of :func:`first_calls` in force."""
+    from pytensor.compile.debug import profiling
+
+    r0, l0, n0 = profiling.total_graph_rewrite_time, profiling.total_time_linker, len(calls)
+    start = time.perf_counter()
+    fn()
+    total = time.perf_counter() - start
+    rewrite = profiling.total_graph_rewrite_time - r0
+    link = profiling.total_time_linker - l0
+    call = sum(calls[n0:])
+    return dict(
+        total=total,
+        rewrite=rewrite,
+        link=link,
+        first_call=call,
+        graph=total - rewrite - link - call,
+        functions=len(calls) - n0,
+    )
+
+
 def child(case, predict):
     """Runs in the measured process: prints one JSON line of timings."""
     t_start = time.perf_counter()
     import pytensor
-    from pytensor.compile import executor
-    from pytensor.compile.debug import profiling
 
     import theanets
     import theanets._mode
@@ -53,45 +104,8 @@ def child(case, predict):
     cases.use_default_mode()
     t_import = time.perf_counter()
 
-    first_calls = []
-    seen = set()
-    original_call = executor.Function.__call__
-
-    def timed_call(self, *args, **kwargs):
-        if id(self) in seen:
-            return original_call(self, *args, **kwargs)
-        seen.add(id(self))
-        start = time.perf_counter()
-        try:
-            return original_call(self, *args, **kwargs)
-        finally:
-            first_calls.append(time.perf_counter() - start)
-
-    executor.Function.__call__ = timed_call
-
     data = cases.theanets_data(case, cases.make_data(case, 4))
     kwargs = cases.theanets_train_kwargs(case)
-
-    def phases(fn):
-        r0, l0, n0 = (
-            profiling.total_graph_rewrite_time,
-            profiling.total_time_linker,
-            len(first_calls),
-        )
-        start = time.perf_counter()
-        fn()
-        total = time.perf_counter() - start
-        rewrite = profiling.total_graph_rewrite_time - r0
-        link = profiling.total_time_linker - l0
-        call = sum(first_calls[n0:])
-        return dict(
-            total=total,
-            rewrite=rewrite,
-            link=link,
-            first_call=call,
-            graph=total - rewrite - link - call,
-            functions=len(first_calls) - n0,
-        )
 
     model = [None]
 
@@ -101,10 +115,11 @@ def child(case, predict):
 
     out = dict(case=case, mode=str(pytensor.config.mode), import_s=t_import - t_start)
     out["compiled_in"] = type(theanets._mode.default_mode().linker).__name__
-    out["train1"] = phases(build_and_train)
-    if predict:
-        out["predict1"] = phases(lambda: model[0].predict(data[0][:64]))
-    out["train2"] = phases(lambda: model[0].train(data, max_updates=1, **kwargs))
+    with first_calls() as calls:
+        out["train1"] = phases(build_and_train, calls)
+        if predict:
+            out["predict1"] = phases(lambda: model[0].predict(data[0][:64]), calls)
+        out["train2"] = phases(lambda: model[0].train(data, max_updates=1, **kwargs), calls)
     print("RESULT " + json.dumps(out))
 
 
