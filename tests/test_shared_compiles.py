@@ -180,6 +180,89 @@ def test_each_model_keeps_its_own_optimizer_state():
         np.testing.assert_array_equal(p, q)
 
 
+class _StepGraphs:
+    """Counts the training graphs optimizers build (the gradient and the
+    updates: :meth:`theanets.downhill.Optimizer._step_updates`)."""
+
+    def __init__(self, monkeypatch):
+        self.count = 0
+        real = theanets.downhill.Optimizer._step_updates
+
+        def counted(opt):
+            self.count += 1
+            return real(opt)
+
+        monkeypatch.setattr(theanets.downhill.Optimizer, "_step_updates", counted)
+
+
+@pytest.mark.parametrize(
+    "algo, options",
+    [
+        ("sgd", dict(momentum=0.5)),
+        ("sgd", dict(momentum=0.5, nesterov=True)),
+        ("nag", dict(momentum=0.5)),
+        ("rprop", {}),
+        ("rmsprop", {}),
+        ("adagrad", {}),
+        ("adadelta", {}),
+        ("esgd", {}),
+        ("adam", dict(max_gradient_norm=1)),
+    ],
+)
+def test_a_copied_step_trains_as_its_own_compile(monkeypatch, algo, options):
+    # the second model builds no training graph: it copies the first's
+    # compiled step with its parameters, accumulators, step counts and
+    # random generators (ESGD) swapped in; its training is bit for bit what
+    # compiling its own step gives
+    kwargs = dict(TRAIN, algo=algo, learning_rate=0.01, **options)
+    graphs = _StepGraphs(monkeypatch)
+    _fresh(_classifier).train([X, Y], **kwargs)
+    assert graphs.count == 1
+    copied = _classifier(seed=5)
+    copied.train([X, Y], **kwargs)
+    copied.train([X, Y], **kwargs)  # again: the optimizer state starts afresh
+    assert graphs.count == 1
+    fresh = _fresh(lambda: _classifier(seed=5))
+    fresh.train([X, Y], **kwargs)
+    fresh.train([X, Y], **kwargs)
+    assert graphs.count == 2
+    for a, b in zip(_params(copied), _params(fresh), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_step_is_copied_only_for_the_same_graph_and_mode_setting(monkeypatch):
+    from theanets import downhill
+
+    graphs = _StepGraphs(monkeypatch)
+    _cache.CACHES.clear()
+
+    def optimizer(scale):
+        x = pytensor.shared(np.float32([3, -2]), name="x")
+        opt = downhill.build("adam", loss=TT.sqr(scale * x - 1).sum())
+        opt.share_key = ("hand-made", "the same key for different graphs")
+        return opt, x
+
+    first, _ = optimizer(1)
+    first.minimize(learning_rate=0.1, max_updates=3)
+    assert graphs.count == 1
+    # the same key, another graph (a constant differs): built, not copied
+    second, x = optimizer(2)
+    second.minimize(learning_rate=0.1, max_updates=3)
+    assert graphs.count == 2
+    expect, y = optimizer(2)
+    del expect.share_key
+    expect.minimize(learning_rate=0.1, max_updates=3)
+    np.testing.assert_array_equal(x.get_value(), y.get_value())
+    # the same graph: copied
+    third, _ = optimizer(2)
+    third.minimize(learning_rate=0.1, max_updates=3)
+    assert graphs.count == 3  # the unshared one built its own
+    # another mode setting: built again
+    monkeypatch.setenv("THEANETS_DRAWS", "numpy")
+    optimizer(2)[0].minimize(learning_rate=0.1, max_updates=3)
+    assert graphs.count == 4
+
+
 def test_a_different_compiled_option_compiles_once():
     net = _fresh(_classifier)
     net.train([X, Y], algo="rmsprop", **TRAIN)

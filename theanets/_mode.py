@@ -242,8 +242,15 @@ def _copy_of(cached: Any, variables: list[Any]) -> Any:
         not n.type.in_same_class(o.type) for n, o in zip(new, old, strict=True)
     ):
         return None
+    return copy_function(fn, {o: n for o, n in zip(old, new, strict=True) if o is not n})
+
+
+def copy_function(fn: Any, swap: dict[Any, Any]) -> Any:
+    """A copy of compiled function ``fn`` with the shared variables of
+    ``swap`` (old -> new) in place of its own; nothing is compiled again
+    (under JAX the copy calls ``fn``'s traced program)."""
     present = {id(i.variable) for i in fn.maker.inputs}
-    swap = {o: n for o, n in zip(old, new, strict=True) if o is not n and id(o) in present}
+    swap = {o: n for o, n in swap.items() if id(o) in present}
     jitted = getattr(getattr(fn.maker, "linker", None), "jitted", None)
     with gc_paused():
         if jitted is None:
@@ -253,6 +260,19 @@ def _copy_of(cached: Any, variables: list[Any]) -> Any:
                 copied = fn.copy(swap=swap, name=fn.name)
     _compiles.note("copy")
     return copied
+
+
+def setting() -> tuple[Any, ...]:
+    """What the choice of a mode depends on besides the graph (see
+    :func:`choose`): the configured mode and linker, the flags naming them,
+    ``THEANETS_DRAWS``."""
+    config = pytensor.config
+    return (
+        str(config.mode),
+        str(config.linker),
+        os.environ.get("PYTENSOR_FLAGS", ""),
+        os.environ.get("THEANETS_DRAWS", ""),
+    )
 
 
 def function(inputs: Any, outputs: Any, updates: Any = (), share: Any = None, **kwargs: Any) -> Any:
