@@ -209,7 +209,11 @@ def itertrain(
     valid_ds = wrap(valid if valid is not None else train, "valid")
 
     saver = Checkpointer(network, save_every, save_progress)
-    shown = feedback.Progress(kwargs.get("progress"), kwargs.get("max_updates"))
+    shown = feedback.Progress(
+        kwargs.get("progress"),
+        kwargs.get("max_updates"),
+        kwargs.get("min_improvement", options.option("min_improvement").default),
+    )
     # One end for all the stages of a training (layerwise, pretrain); the
     # user's listeners hear the loop after the display, history and saver.
     user = kwargs.pop("listeners", None)
