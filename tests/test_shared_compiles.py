@@ -310,24 +310,37 @@ def _direct(net):
 
 
 @pytest.mark.parametrize(
-    "layer,steps",
+    "layers,steps",
     [
-        ("lstm", "end"),
-        (dict(form="gru", size=5, direction="backward"), None),
-        (dict(form="bidirectional", worker="rnn", size=4), None),
+        ([(5, "lstm")], "end"),
+        ([dict(form="gru", size=5, direction="backward")], "length"),
+        ([dict(form="bidirectional", worker="rnn", size=4)], "length"),
+        (
+            [
+                dict(form="bidirectional", worker="lstm", size=6),
+                (4, "rnn"),
+                dict(form="clockwork", size=4, periods=(1, 2), direction="backward"),
+            ],
+            "length",
+        ),
     ],
 )
-def test_padded_sequences_give_the_unpadded_outputs(layer, steps):
-    net = theanets.recurrent.Regressor([3, layer if isinstance(layer, dict) else (5, layer), 2])
+def test_padded_sequences_give_the_unpadded_outputs(layers, steps):
+    # backward layers reverse the real steps only (the padding stays at the
+    # end): their outputs, in their reading order, are the unpadded ones
+    net = theanets.recurrent.Regressor([3] + layers + [2])
     rows, where = _buckets.padding_of(net)
     assert rows is True and where == steps
     fn = _direct(net)
-    for n, t in [(1, 1), (3, 7), (17, 20)]:
+    labels = sorted(net.build_graph()[0])
+    padded_fn = net._lengths_function(net._hash(()), labels) if where == "length" else fn
+    for n, t in [(1, 1), (3, 7), (17, 20), (2, 33)]:
         x = RS.randn(n, t, 3).astype("float32")
-        padded = _buckets.call_padded(fn, x, rows, where)
+        padded = _buckets.call_padded(padded_fn, x, rows, where)
+        assert padded[0].shape[:2] == (n, t)
         for got, want in zip(padded, fn(x), strict=True):
             assert got.shape == want.shape
-            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
 def test_padded_rows_give_the_unpadded_outputs():
@@ -393,6 +406,15 @@ f = direct(net)
 report["steps_close"] = all(
     close(net.predict(seq[:, :t]), f(seq[:, :t]), 1e-4) for t in (1, 9, 130)
 )
+# backward-running layers: sequences padded too, with their real length
+net = theanets.recurrent.Regressor(
+    [3, dict(form="bidirectional", worker="lstm", size=6), dict(form="gru", size=4,
+     direction="backward"), 2])
+report["both"] = counted(lambda: [net.predict(seq[:, :t]) for t in range(1, 501, 5)])
+f = direct(net)
+report["both_close"] = all(
+    close(net.predict(seq[:, :t]), f(seq[:, :t]), 1e-4) for t in (1, 9, 130)
+)
 print("REPORT" + json.dumps(report))
 """
 
@@ -423,6 +445,9 @@ def test_default_mode_counts(tmp_path):
     # first length unpadded (the first padded call is checked against it)
     assert report["steps"].get("graph") == 1 and report["steps"].get("shape", 0) <= 7, report
     assert report["steps_close"]
+    # the same with bidirectional and backward layers
+    assert report["both"].get("graph") == 1 and report["both"].get("shape", 0) <= 7, report
+    assert report["both_close"]
 
 
 def test_outputs_computed_from_parameters_alone_are_not_sliced():

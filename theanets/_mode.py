@@ -61,6 +61,7 @@ __all__ = [
     "jax_mode",
     "keep_numpy_values",
     "static_shapes",
+    "compiles_per_shape",
     "user_mode",
 ]
 
@@ -320,6 +321,12 @@ def function(inputs: Any, outputs: Any, updates: Any = (), share: Any = None, **
     if key is not None:
         _cache.CACHES["functions"].put(key, (fn, _cache.shared_variables(variables)))
     return fn
+
+
+def compiles_per_shape(inputs: Any, outputs: Any, updates: Any = ()) -> bool:
+    """Whether a function of this graph would be compiled for static shapes
+    (in the JAX mode), one program per signature of input shapes."""
+    return _linker_name(choose(inputs, outputs, updates).mode) == "JAX"
 
 
 def static_shapes(fn: Any) -> bool:
