@@ -257,7 +257,7 @@ def _optimizer_options():
     user subclass that takes its own as keywords of ``_prepare``.
     """
     result = {}
-    for cls in downhill.Optimizer._registry.values():  # the abstract base's too
+    for cls in downhill.Optimizer.classes(abstract=True):  # the base's own too
         for entry in cls.hyper_options():
             for name in (entry.name,) + entry.synonyms:
                 result.setdefault(name, entry.default)
