@@ -5,8 +5,8 @@ included) needs to know where PyTensor keeps sigmoid, softplus, sparse
 products, random streams, graph traversal and the R- and L-operators, or
 how its ``scan`` returns updates (PyTensor has no batched convolution or
 pooling: the native operations of :mod:`theanets.ops`, ``conv2d`` and
-``pool``, stand in for Theano's). Where PyTensor
-versions differ (only where ``ifelse`` lives), :mod:`theanets._compat`
+``pool``, stand in for Theano's). Where PyTensor versions differ (where
+``ifelse`` lives, how ``infer_shape`` is called), :mod:`theanets._compat`
 settles the difference, once, at import.
 """
 

@@ -48,6 +48,7 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.scalar import upcast
 
+from .._compat import node_and_shapes
 from ._dispatch import after_import
 from ._gradient import bilinear_pushforward
 
@@ -348,8 +349,7 @@ class Conv2d(_ConvOp):
         output_storage[0][0] = self._np_forward(x, w)
 
     def infer_shape(self, *args):
-        # (fgraph, node, shapes) before PyTensor 3.3, (node, shapes) from it
-        node, shapes = args[-2:]
+        node, shapes = node_and_shapes(args)
         (n, width, height, _), (f, _, _, _) = shapes
         out = [
             (size + p[0] + p[1] - filt) // step + 1
@@ -392,8 +392,7 @@ class Conv2dGradInputs(_ConvOp):
         output_storage[0][0] = self._np_grad_inputs(g, w, x.shape)
 
     def infer_shape(self, *args):
-        # (fgraph, node, shapes) before PyTensor 3.3, (node, shapes) from it
-        node, shapes = args[-2:]
+        node, shapes = node_and_shapes(args)
         return [shapes[2]]
 
     def connection_pattern(self, node):
@@ -432,8 +431,7 @@ class Conv2dGradWeights(_ConvOp):
         output_storage[0][0] = self._np_grad_weights(x, g)
 
     def infer_shape(self, *args):
-        # (fgraph, node, shapes) before PyTensor 3.3, (node, shapes) from it
-        node, shapes = args[-2:]
+        node, shapes = node_and_shapes(args)
         (_, _, _, c), (_, _, _, f) = shapes
         return [(f, c) + self.filter_size]
 

@@ -34,6 +34,7 @@ from pytensor.gradient import disconnected_type
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
+from .._compat import node_and_shapes
 from ._dispatch import after_import
 from ._gradient import disconnected
 
@@ -251,8 +252,7 @@ class Pool2d(_PoolOp):
         output_storage[0][0] = self._np_pool(inputs[0])
 
     def infer_shape(self, *args):
-        # (fgraph, node, shapes) before PyTensor 3.3, (node, shapes) from it
-        node, shapes = args[-2:]
+        node, shapes = node_and_shapes(args)
         ((n, width, height, c),) = shapes
         counts = [
             (d - p) // s + 1
@@ -298,8 +298,7 @@ class Pool2dGrad(_PoolOp):
         output_storage[0][0] = self._np_grad(*inputs)
 
     def infer_shape(self, *args):
-        # (fgraph, node, shapes) before PyTensor 3.3, (node, shapes) from it
-        node, shapes = args[-2:]
+        node, shapes = node_and_shapes(args)
         return [shapes[0]]
 
     def pullback(self, inputs, outputs, cotangents):
@@ -334,8 +333,7 @@ class Pool2dMaskedSum(_PoolOp):
         output_storage[0][0] = self._np_masked_sum(*inputs)
 
     def infer_shape(self, *args):
-        # (fgraph, node, shapes) before PyTensor 3.3, (node, shapes) from it
-        node, shapes = args[-2:]
+        node, shapes = node_and_shapes(args)
         return [shapes[1]]
 
     def pullback(self, inputs, outputs, cotangents):
