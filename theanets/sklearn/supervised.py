@@ -42,7 +42,7 @@ class NetworkClassifier(ClassifierMixin, _NetworkEstimator):
     >>> from theanets.sklearn import NetworkClassifier
     >>> X, y = load_iris(return_X_y=True)
     >>> clf = make_pipeline(StandardScaler(), NetworkClassifier(
-    ...     layers=(16,), learning_rate=0.01, max_updates=30, random_state=0))
+    ...     layers=(16,), learning_rate=0.01, random_state=0))
     >>> bool(clf.fit(X, y).score(X, y) > 0.9)
     True
     >>> clf.predict_proba(X[:2]).round(2).shape
@@ -263,8 +263,7 @@ class NetworkRegressor(RegressorMixin, _NetworkEstimator):
     >>> from theanets.sklearn import NetworkRegressor
     >>> X = np.random.RandomState(0).uniform(-1, 1, size=(100, 2))
     >>> y = X[:, 0] - 2 * X[:, 1]
-    >>> reg = NetworkRegressor(layers=(16,), learning_rate=0.01, max_updates=50,
-    ...                        random_state=0).fit(X, y)
+    >>> reg = NetworkRegressor(layers=(16,), learning_rate=0.01, random_state=0).fit(X, y)
     >>> reg.predict(X[:3]).shape
     (3,)
     >>> bool(reg.score(X, y) > 0.9)

@@ -28,8 +28,8 @@ def real_length(length):
     to the first, as it would the unpadded sequence, and its outputs (in
     its reading order, as always) hold the unpadded outputs in their first
     ``length`` steps. Forward layers need nothing: a step's output depends
-    on the steps before it only. (:mod:`theanets._buckets` pads predictions
-    so, to compile a bounded number of programs.)
+    on the steps before it only. (Predictions pad sequences so, to compile
+    a bounded number of programs whatever lengths they are given.)
 
     Parameters
     ----------
