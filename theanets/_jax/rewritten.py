@@ -255,9 +255,12 @@ def _entry(fn: Any, inputs: list[Any], shared: list[Any]) -> bytes:
             records.append(("constant", var))
         return numbers[id(var)]
 
-    for var in fgraph.inputs:
+    # The caller's own variables stand for the graph's inputs: the JAX
+    # linker has replaced a random generator's input with a copy holding its
+    # state at compile time, which the function read back must not start from.
+    for var, spec in zip(fgraph.inputs, maker.inputs, strict=True):
         numbers[id(var)] = len(numbers)
-        records.append(("input", var))
+        records.append(("input", spec.variable))
     for node in fgraph.toposort():
         ins = [number(i) for i in node.inputs]
         records.append(("node", node.op, ins, [(o.type, o.name) for o in node.outputs]))
