@@ -332,7 +332,7 @@ def _function(entry: Any, mode: Any) -> Any:
                 graph_inputs.append(record[1])
     fgraph = FunctionGraph(graph_inputs, [values[i] for i in entry["outputs"]], clone=False)
     fgraph.update_mapping = entry["update_mapping"]
-    updated = {i: o for o, i in fgraph.update_mapping.items()}
+    updated = {i: o for o, i in entry["update_mapping"].items()}
     ins = []
     for n, state in enumerate(entry["specs"]):
         spec = SymbolicInput.__new__(SymbolicInput)
