@@ -23,6 +23,7 @@ from pytensor.gradient import verify_grad
 
 import theanets
 from theanets import _backend
+from theanets.ops import conv
 from theanets.ops.conv import (
     FMA_MAX_FILTERS,
     FMA_MAX_TERMS,
@@ -97,7 +98,7 @@ CASES = [
 def test_values_match_scipy_and_the_old_formulation(mode, filt, stride):
     xs, ws = _symbols()
     x, w = _x((2, 7, 6, 3)), _x((4, 3) + filt, seed=1)
-    new = _backend.conv2d(xs, ws, filt, mode, stride)
+    new = conv.conv2d(xs, ws, filt, mode, stride)
     old = _im2col_conv2d(xs, ws, filt, mode, stride)
     got, expect = pytensor.function([xs, ws], [new, old])(x, w)
     np.testing.assert_allclose(got, _scipy_conv2d(x, w, mode, stride), rtol=1e-10, atol=1e-10)
@@ -108,7 +109,7 @@ def test_values_match_scipy_and_the_old_formulation(mode, filt, stride):
 def test_gradients_match_the_old_formulation(mode, filt, stride):
     xs, ws = _symbols()
     x, w = _x((2, 7, 6, 3)), _x((4, 3) + filt, seed=1)
-    new = _backend.conv2d(xs, ws, filt, mode, stride)
+    new = conv.conv2d(xs, ws, filt, mode, stride)
     old = _im2col_conv2d(xs, ws, filt, mode, stride)
     weights = TT.as_tensor(_x((2,) + tuple(new.eval({xs: x, ws: w}).shape[1:]), seed=2))
 
@@ -123,7 +124,7 @@ def test_gradients_match_the_old_formulation(mode, filt, stride):
 
 def test_float32_in_float32_out():
     xs, ws = _symbols("float32")
-    y = _backend.conv2d(xs, ws, (2, 2))
+    y = conv.conv2d(xs, ws, (2, 2))
     assert y.dtype == "float32"
     assert all(g.dtype == "float32" for g in TT.grad(y.sum(), [xs, ws]))
     got = y.eval({xs: _x((1, 3, 3, 1)).astype("float32"), ws: np.ones((1, 1, 2, 2), "float32")})
@@ -133,20 +134,20 @@ def test_float32_in_float32_out():
 def test_static_output_shapes():
     x = TT.tensor4("x", shape=(None, 7, 6, 3))
     w = TT.tensor4("w", shape=(5, 3, 3, 2))
-    assert _backend.conv2d(x, w, (3, 2)).type.shape == (None, 5, 5, 5)
-    assert _backend.conv2d(x, w, (3, 2), "full").type.shape == (None, 9, 7, 5)
-    assert _backend.conv2d(x, w, (3, 2), "same", (2, 4)).type.shape == (None, 4, 2, 5)
-    y = _backend.conv2d(x, w, (3, 2), "same", (2, 4))
+    assert conv.conv2d(x, w, (3, 2)).type.shape == (None, 5, 5, 5)
+    assert conv.conv2d(x, w, (3, 2), "full").type.shape == (None, 9, 7, 5)
+    assert conv.conv2d(x, w, (3, 2), "same", (2, 4)).type.shape == (None, 4, 2, 5)
+    y = conv.conv2d(x, w, (3, 2), "same", (2, 4))
     gx, gw = TT.grad(y.sum(), [x, w])
     assert gx.type.shape == (None, 7, 6, 3)
     assert gw.type.shape == (5, 3, 3, 2)
-    unknown = _backend.conv2d(TT.tensor4("x"), TT.tensor4("w"), (3, 2))
+    unknown = conv.conv2d(TT.tensor4("x"), TT.tensor4("w"), (3, 2))
     assert unknown.type.shape == (None, None, None, None)
 
 
 def test_infer_shape_without_computing():
     xs, ws = _symbols()
-    y = _backend.conv2d(xs, ws, (3, 2), "full", (2, 1))
+    y = conv.conv2d(xs, ws, (3, 2), "full", (2, 1))
     gx, gw = TT.grad(y.sum(), [xs, ws])
     f = pytensor.function([xs, ws], [y.shape, gx.shape, gw.shape], mode="FAST_RUN")
     ops = [type(node.op) for node in f.maker.fgraph.apply_nodes]
@@ -207,7 +208,7 @@ def test_second_derivatives():
     xs, ws = _symbols()
     x, w = _x((2, 5, 4, 2)), _x((3, 2, 3, 2), seed=1)
     v = _x(w.shape, seed=2)
-    y = _backend.conv2d(xs, ws, (3, 2), "same", (2, 1))
+    y = conv.conv2d(xs, ws, (3, 2), "same", (2, 1))
     loss = (TT.tanh(y) ** 2).sum() + (y * _x((2, 3, 4, 3), seed=3)).sum()
     gw = TT.grad(loss, ws)
     vs = TT.tensor4("v", dtype="float64")
@@ -225,7 +226,7 @@ def test_pushforward_of_the_convolution():
     xs, ws = _symbols()
     x, w = _x((2, 5, 4, 2)), _x((3, 2, 2, 2), seed=1)
     tx, tw = _x(x.shape, seed=2), _x(w.shape, seed=3)
-    y = _backend.conv2d(xs, ws, (2, 2), "full")
+    y = conv.conv2d(xs, ws, (2, 2), "full")
     txs, tws = TT.tensor4(dtype="float64"), TT.tensor4(dtype="float64")
     jv = _backend.jacobian_vector(y, [xs, ws], [txs, tws])
     got = pytensor.function([xs, ws, txs, tws], jv)(x, w, tx, tw)
@@ -279,7 +280,7 @@ def test_unknown_border_mode():
     with pytest.raises(
         ValueError, match="border_mode must be one of 'valid', 'full', 'same', not 'half'"
     ):
-        _backend.conv2d(*_symbols(), (3, 3), "half")
+        conv.conv2d(*_symbols(), (3, 3), "half")
 
 
 def test_bad_settings():
@@ -339,7 +340,7 @@ def test_kernels_that_do_not_match():
 
 def _outputs_and_gradients(mode, filt, stride, dtype):
     xs, ws = _symbols(dtype)
-    y = _backend.conv2d(xs, ws, filt, mode, stride)
+    y = conv.conv2d(xs, ws, filt, mode, stride)
     g = TT.tensor4("g", dtype=dtype)
     return [xs, ws, g], [y] + TT.grad((y * g).sum(), [xs, ws])
 

@@ -460,3 +460,72 @@ def test_checkpointer_as_a_listener_of_a_plain_loop(rng, tmp_path):
     loaded = theanets.Regressor.load(str(tmp_path / "final.pkl"))
     for a, b in zip(loaded.params, net.params, strict=True):
         np.testing.assert_array_equal(a.get_value(), b.get_value())
+
+
+# ----- a user's listeners through train ------------------------------------------
+
+
+def test_train_takes_user_listeners(rng):
+    x, y = _data(rng)
+    net = theanets.Regressor([3, 4, 2], rng=1)
+    notes = Notes()
+    net.train([x, y], max_updates=3, validate_every=2, progress=False, listeners=[notes])
+    names = _names(notes.heard)
+    assert names[0] == "compile_started" and names[-1] == "end"
+    assert names.count("update") == 3 and names.count("end") == 1
+    assert notes.heard[-1] == ("end", "max_updates")
+    assert [e for e in notes.heard if e[0] == "validation"] == [
+        ("validation", 0),
+        ("validation", 2),
+    ]
+
+
+def test_a_user_listener_stops_training_and_the_best_parameters_are_kept(rng):
+    x, y = _data(rng)
+    net = theanets.Regressor([3, 4, 2], rng=1)
+
+    class Snapshots(Notes):
+        """Keeps the parameters and loss of each validation."""
+
+        def validation(self, count, monitors):
+            self.kept.append((monitors["loss"], [p.get_value().copy() for p in net.params]))
+            return super().validation(count, monitors)
+
+    notes = Snapshots(stop_at=("update", 3), reason="enough")
+    notes.kept = []
+    kwargs = dict(max_updates=50, validate_every=1, learning_rate=0.5, progress=False)
+    updates = list(net.itertrain([x, y], listeners=[notes], **kwargs))
+    assert len(updates) == 3 and len(notes.kept) == 3  # before updates 1, 2, 3
+    assert notes.heard[-1] == ("end", "enough")
+    _, best = min(notes.kept, key=lambda kept: kept[0])
+    for p, value in zip(net.params, best, strict=True):
+        np.testing.assert_array_equal(p.get_value(), value)
+
+
+def test_user_listeners_hear_every_stage_and_one_end(rng):
+    x, y = _data(rng)
+    net = theanets.Regressor([3, 4, 4, 2], rng=1)
+    notes = Notes()
+    kwargs = dict(algo="layerwise", max_updates=2, validate_every=1, progress=False)
+    net.train([x, y], listeners=[notes], **kwargs)
+    names = _names(notes.heard)
+    # one loop per stage (the first hidden layer, then the whole model), one end
+    assert names.count("compile_started") == 2
+    assert names.count("end") == 1 and names[-1] == "end"
+
+
+@pytest.mark.parametrize(
+    "listeners, message",
+    [
+        (Notes(), r"listeners must be a list of Listener objects, not a Notes"),
+        ([print], r"listeners: <built-in function print> has no method compile_started"),
+    ],
+)
+def test_bad_user_listeners_are_refused_before_anything_trains(rng, listeners, message):
+    x, y = _data(rng)
+    net = theanets.Regressor([3, 4, 2], rng=1)
+    before = [p.get_value().copy() for p in net.params]
+    with pytest.raises(util.ConfigurationError, match=message):
+        net.train([x, y], max_updates=2, progress=False, listeners=listeners)
+    for p, value in zip(net.params, before, strict=True):
+        np.testing.assert_array_equal(p.get_value(), value)

@@ -96,6 +96,26 @@ def test_bad_progress_value(rng):
         _train(theanets.Regressor([3, 4, 2]), x, y, progress="yes")
 
 
+def test_the_display_marks_the_validations_that_early_stopping_keeps(rng, caplog, monkeypatch):
+    # with min_improvement, a lower loss that does not improve enough is not
+    # the best one (its parameters are not kept): it is not marked either
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    x, y = _data(rng)
+    caplog.set_level(logging.INFO, logger="theanets")
+    net = theanets.Regressor([3, 4, 2], rng=1)
+    _train(net, x, y, max_updates=9, validate_every=1, min_improvement=0.5)
+    lines = [m for m in _feedback_messages(caplog) if m.startswith("update")]
+    losses = [float(re.search(r"valid loss=(\S+)", m).group(1)) for m in lines]
+    marked = [m.endswith(" *") for m in lines]
+    best, expect = None, []
+    for loss in losses:
+        better = best is None or best - loss > best * 0.5
+        expect.append(better)
+        best = loss if better else best
+    assert marked == expect and marked[0] and not all(marked)
+    assert any(b < a for a, b in zip(losses, losses[1:], strict=False))  # lower, unmarked
+
+
 # ----- progress lines through logging -------------------------------------------
 
 

@@ -180,6 +180,89 @@ def test_each_model_keeps_its_own_optimizer_state():
         np.testing.assert_array_equal(p, q)
 
 
+class _StepGraphs:
+    """Counts the training graphs optimizers build (the gradient and the
+    updates: :meth:`theanets.downhill.Optimizer._step_updates`)."""
+
+    def __init__(self, monkeypatch):
+        self.count = 0
+        real = theanets.downhill.Optimizer._step_updates
+
+        def counted(opt):
+            self.count += 1
+            return real(opt)
+
+        monkeypatch.setattr(theanets.downhill.Optimizer, "_step_updates", counted)
+
+
+@pytest.mark.parametrize(
+    "algo, options",
+    [
+        ("sgd", dict(momentum=0.5)),
+        ("sgd", dict(momentum=0.5, nesterov=True)),
+        ("nag", dict(momentum=0.5)),
+        ("rprop", {}),
+        ("rmsprop", {}),
+        ("adagrad", {}),
+        ("adadelta", {}),
+        ("esgd", {}),
+        ("adam", dict(max_gradient_norm=1)),
+    ],
+)
+def test_a_copied_step_trains_as_its_own_compile(monkeypatch, algo, options):
+    # the second model builds no training graph: it copies the first's
+    # compiled step with its parameters, accumulators, step counts and
+    # random generators (ESGD) swapped in; its training is bit for bit what
+    # compiling its own step gives
+    kwargs = dict(TRAIN, algo=algo, learning_rate=0.01, **options)
+    graphs = _StepGraphs(monkeypatch)
+    _fresh(_classifier).train([X, Y], **kwargs)
+    assert graphs.count == 1
+    copied = _classifier(seed=5)
+    copied.train([X, Y], **kwargs)
+    copied.train([X, Y], **kwargs)  # again: the optimizer state starts afresh
+    assert graphs.count == 1
+    fresh = _fresh(lambda: _classifier(seed=5))
+    fresh.train([X, Y], **kwargs)
+    fresh.train([X, Y], **kwargs)
+    assert graphs.count == 2
+    for a, b in zip(_params(copied), _params(fresh), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_step_is_copied_only_for_the_same_graph_and_mode_setting(monkeypatch):
+    from theanets import downhill
+
+    graphs = _StepGraphs(monkeypatch)
+    _cache.CACHES.clear()
+
+    def optimizer(scale):
+        x = pytensor.shared(np.float32([3, -2]), name="x")
+        opt = downhill.build("adam", loss=TT.sqr(scale * x - 1).sum())
+        opt.share_key = ("hand-made", "the same key for different graphs")
+        return opt, x
+
+    first, _ = optimizer(1)
+    first.minimize(learning_rate=0.1, max_updates=3)
+    assert graphs.count == 1
+    # the same key, another graph (a constant differs): built, not copied
+    second, x = optimizer(2)
+    second.minimize(learning_rate=0.1, max_updates=3)
+    assert graphs.count == 2
+    expect, y = optimizer(2)
+    del expect.share_key
+    expect.minimize(learning_rate=0.1, max_updates=3)
+    np.testing.assert_array_equal(x.get_value(), y.get_value())
+    # the same graph: copied
+    third, _ = optimizer(2)
+    third.minimize(learning_rate=0.1, max_updates=3)
+    assert graphs.count == 3  # the unshared one built its own
+    # another mode setting: built again
+    monkeypatch.setenv("THEANETS_DRAWS", "numpy")
+    optimizer(2)[0].minimize(learning_rate=0.1, max_updates=3)
+    assert graphs.count == 4
+
+
 def test_a_different_compiled_option_compiles_once():
     net = _fresh(_classifier)
     net.train([X, Y], algo="rmsprop", **TRAIN)
@@ -227,24 +310,37 @@ def _direct(net):
 
 
 @pytest.mark.parametrize(
-    "layer,steps",
+    "layers,steps",
     [
-        ("lstm", "end"),
-        (dict(form="gru", size=5, direction="backward"), None),
-        (dict(form="bidirectional", worker="rnn", size=4), None),
+        ([(5, "lstm")], "end"),
+        ([dict(form="gru", size=5, direction="backward")], "length"),
+        ([dict(form="bidirectional", worker="rnn", size=4)], "length"),
+        (
+            [
+                dict(form="bidirectional", worker="lstm", size=6),
+                (4, "rnn"),
+                dict(form="clockwork", size=4, periods=(1, 2), direction="backward"),
+            ],
+            "length",
+        ),
     ],
 )
-def test_padded_sequences_give_the_unpadded_outputs(layer, steps):
-    net = theanets.recurrent.Regressor([3, layer if isinstance(layer, dict) else (5, layer), 2])
+def test_padded_sequences_give_the_unpadded_outputs(layers, steps):
+    # backward layers reverse the real steps only (the padding stays at the
+    # end): their outputs, in their reading order, are the unpadded ones
+    net = theanets.recurrent.Regressor([3] + layers + [2])
     rows, where = _buckets.padding_of(net)
     assert rows is True and where == steps
     fn = _direct(net)
-    for n, t in [(1, 1), (3, 7), (17, 20)]:
+    labels = sorted(net.build_graph()[0])
+    padded_fn = net._lengths_function(net._hash(()), labels) if where == "length" else fn
+    for n, t in [(1, 1), (3, 7), (17, 20), (2, 33)]:
         x = RS.randn(n, t, 3).astype("float32")
-        padded = _buckets.call_padded(fn, x, rows, where)
+        padded = _buckets.call_padded(padded_fn, x, rows, where)
+        assert padded[0].shape[:2] == (n, t)
         for got, want in zip(padded, fn(x), strict=True):
             assert got.shape == want.shape
-            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
 def test_padded_rows_give_the_unpadded_outputs():
@@ -310,6 +406,15 @@ f = direct(net)
 report["steps_close"] = all(
     close(net.predict(seq[:, :t]), f(seq[:, :t]), 1e-4) for t in (1, 9, 130)
 )
+# backward-running layers: sequences padded too, with their real length
+net = theanets.recurrent.Regressor(
+    [3, dict(form="bidirectional", worker="lstm", size=6), dict(form="gru", size=4,
+     direction="backward"), 2])
+report["both"] = counted(lambda: [net.predict(seq[:, :t]) for t in range(1, 501, 5)])
+f = direct(net)
+report["both_close"] = all(
+    close(net.predict(seq[:, :t]), f(seq[:, :t]), 1e-4) for t in (1, 9, 130)
+)
 print("REPORT" + json.dumps(report))
 """
 
@@ -340,6 +445,9 @@ def test_default_mode_counts(tmp_path):
     # first length unpadded (the first padded call is checked against it)
     assert report["steps"].get("graph") == 1 and report["steps"].get("shape", 0) <= 7, report
     assert report["steps_close"]
+    # the same with bidirectional and backward layers
+    assert report["both"].get("graph") == 1 and report["both"].get("shape", 0) <= 7, report
+    assert report["both_close"]
 
 
 def test_outputs_computed_from_parameters_alone_are_not_sliced():

@@ -83,7 +83,11 @@ def test_grid_search_pipeline_on_iris():
             (
                 "net",
                 NetworkClassifier(
-                    learning_rate=0.02, max_updates=30, validate_every=10, random_state=0
+                    learning_rate=0.02,
+                    batch_size=32,
+                    max_updates=30,
+                    validate_every=10,
+                    random_state=0,
                 ),
             ),
         ]
@@ -343,7 +347,14 @@ def test_quiet_unless_verbose(rng, caplog):
             dict(learning_rate=0),
             r"learning_rate=0 is not allowed: expected a finite real number > 0",
         ),
-        (dict(batch_size=2.5), r"batch_size=2.5 is not allowed: expected an integer >= 1"),
+        (
+            dict(batch_size=2.5),
+            r"batch_size=2.5 is not allowed: expected an integer >= 1 or 'auto'",
+        ),
+        (
+            dict(batch_size="Auto"),
+            r"batch_size='Auto' is not allowed: expected an integer >= 1 or 'auto'",
+        ),
         (dict(max_updates=0), r"max_updates=0 is not allowed: expected an integer >= 1"),
         (
             dict(validate_every=True),
@@ -399,7 +410,10 @@ def test_parameter_constraints_come_from_the_options_table(cls):
     )  # the defaults satisfy them
     for name, constraint in base.CONSTRAINTS.items():
         table = options.option(name).constraint if name in options._BY_NAME else None
-        (interval,) = [make_constraint(c) for c in estimator._parameter_constraints[name]]
+        interval, *others = [make_constraint(c) for c in estimator._parameter_constraints[name]]
+        # batch_size also takes 'auto' (and no other string)
+        assert [o.is_satisfied_by("auto") for o in others] == [True] * (name == "batch_size")
+        assert not any(o.is_satisfied_by("x") for o in others)
         for value in _PROBES:
             try:
                 accepted = constraint.check(name, value) is not None
@@ -519,6 +533,27 @@ def test_standardized_regressor_keeps_constant_and_multi_column_targets():
     np.testing.assert_allclose(reg.y_mean_, Y.mean(axis=0))
     np.testing.assert_allclose(reg.y_scale_[1], Y[:, 1].std())
     assert reg.predict(X).shape == (60, 2)
+
+
+def test_auto_batch_size_is_all_rows_up_to_200(rng):
+    # 'auto' (the default) is MLPClassifier's min(200, n_samples). 20 rows
+    # are one batch: the first update's training loss is the loss of all
+    # rows at the initial parameters, which the first validation (on the
+    # training data, before any update) computes too.
+    X = rng.randn(20, 3)
+    y = (X[:, 0] > 0).astype(int)
+    est = _fast(NetworkClassifier, max_updates=2, validate_every=1, batch_size="auto").fit(X, y)
+    assert NetworkClassifier().batch_size == "auto"
+    np.testing.assert_allclose(est.loss_curve_[0], est.validation_loss_curve_[0], rtol=1e-5)
+    # 450 rows: batches of 200, the same training as batch_size=200
+    X = rng.randn(450, 3)
+    y = (X[:, 0] > 0).astype(int)
+    curves = [
+        _fast(NetworkClassifier, max_updates=2, validate_every=1, batch_size=b).fit(X, y)
+        for b in ("auto", 200, 64)
+    ]
+    np.testing.assert_allclose(curves[0].loss_curve_, curves[1].loss_curve_, rtol=1e-6)
+    assert not np.allclose(curves[0].loss_curve_, curves[2].loss_curve_, rtol=1e-6)
 
 
 def test_fit_validates_on_all_rows_in_one_batch(rng):

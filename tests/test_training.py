@@ -225,6 +225,18 @@ def test_train_batches_valid_batches_and_iteration_size(datasets):
     assert len(ds["train"].given) == 3 and len(ds["valid"].given) == 3
 
 
+@pytest.mark.parametrize(
+    "option, value",
+    [("train_batches", -1), ("valid_batches", 2.5), ("iteration_size", 0), ("axis", "x")],
+)
+def test_bad_dataset_options_are_named_as_given(option, value):
+    # train_batches and valid_batches reach the dataset as its
+    # iteration_size: the message names the option the user wrote
+    net = theanets.Regressor([4, 5, 3])
+    with pytest.raises(util.ConfigurationError, match=r"^{}=".format(option)):
+        net.train([X, Y], max_updates=1, **{option: value})
+
+
 def test_separate_validation_data(datasets):
     net = theanets.Regressor([4, 5, 3])
     valid_x, valid_y = X[:10] * 2, Y[:10]
@@ -1156,6 +1168,7 @@ def test_the_runtime_options_are_those_not_compiled():
         "rng",
         "progress",
         "save_every",
+        "listeners",
         "save_progress",
     }
     assert trainer._RUNTIME_OPTIONS == {e.name for e in options.TABLE if not e.compiled}
@@ -1181,14 +1194,8 @@ def _algo_reading(name):
     return "sgd"
 
 
-# train_batches and valid_batches reach the Dataset as its iteration_size,
-# which its message names
-_CHECKED = [
-    e
-    for e in options.TABLE
-    if isinstance(e.constraint, (downhill.hypers.Real, downhill.hypers.Int))
-    and e.name not in ("train_batches", "valid_batches")
-]
+_NUMERIC = (downhill.hypers.Real, downhill.hypers.Int)
+_CHECKED = [e for e in options.TABLE if isinstance(e.constraint, _NUMERIC)]
 
 
 @pytest.mark.parametrize("entry", _CHECKED, ids=lambda e: e.name)

@@ -2,10 +2,11 @@
 
 No other module of theanets (the optimizers in :mod:`theanets.downhill`
 included) needs to know where PyTensor keeps sigmoid, softplus, sparse
-products, random streams, graph traversal and the R- and L-operators, how
-its ``scan`` returns updates, nor that it has no batched convolution or
-pooling (``conv2d`` and ``pool`` stand in for Theano's). Where PyTensor
-versions differ (only where ``ifelse`` lives), :mod:`theanets._compat`
+products, random streams, graph traversal and the R- and L-operators, or
+how its ``scan`` returns updates (PyTensor has no batched convolution or
+pooling: the native operations of :mod:`theanets.ops`, ``conv2d`` and
+``pool``, stand in for Theano's). Where PyTensor versions differ (where
+``ifelse`` lives, how ``infer_shape`` is called), :mod:`theanets._compat`
 settles the difference, once, at import.
 """
 
@@ -20,9 +21,6 @@ from pytensor.tensor.math import sigmoid, softplus
 from pytensor.tensor.random import shared_rng
 from pytensor.tensor.random.basic import BinomialRV, NormalRV
 
-from .ops.conv import Conv2d, border_pads
-from .ops.pool import Pool2d
-
 __all__ = [
     "sigmoid",
     "softplus",
@@ -34,8 +32,6 @@ __all__ = [
     "dot",
     "sparse_input",
     "SparseVariable",
-    "conv2d",
-    "pool",
     "scan",
     "graph_inputs",
     "jacobian_vector",
@@ -146,95 +142,6 @@ def sparse_input(fmt, name):
     """A symbolic sparse matrix input of format ``'csr'`` or ``'csc'``."""
     maker = {"csr": pytensor.sparse.csr_matrix, "csc": pytensor.sparse.csc_matrix}[fmt]
     return maker(name, dtype=pytensor.config.floatX)
-
-
-def same_padding(filter_size):
-    """Zeros added ``(before, after)`` along an axis for ``border_mode='same'``.
-
-    ``before = filter_size // 2`` and ``after = (filter_size - 1) // 2``: for
-    an even filter the extra zero goes *before* the data (top/left). The
-    outputs are then the centre of the 'full' convolution, starting at index
-    ``(filter_size - 1) // 2``, exactly what ``scipy.signal.convolve``,
-    ``scipy.signal.convolve2d`` and ``numpy.convolve`` return with
-    ``mode='same'``.
-    """
-    return filter_size // 2, (filter_size - 1) // 2
-
-
-def conv2d(x, w, filter_size, border_mode="valid", stride=(1, 1)):
-    """Theano's ``conv2d`` (a true convolution: kernels flipped) on
-    channels-last images.
-
-    PyTensor has no batched multi-channel convolution: this is one node of
-    :class:`theanets.ops.conv.Conv2d`, which has its own gradients and
-    implementations for numpy, JAX and Numba.
-
-    Parameters
-    ----------
-    x : symbolic 4-D tensor
-        Images ``(examples, width, height, channels)``.
-    w : symbolic 4-D tensor
-        Kernels ``(filters, channels) + filter_size``, in Theano's layout.
-    filter_size : (int, int)
-        The kernels' spatial shape (known when the graph is built).
-    border_mode : 'valid', 'full' or 'same'
-        'valid': only where the kernel fits inside the image, size
-        ``W - fw + 1``; 'full': everywhere the kernel overlaps the image
-        (zero padded), size ``W + fw - 1``; 'same': size ``W``, the centre of
-        the 'full' output as in ``scipy.signal.convolve(..., mode='same')``
-        (see :func:`same_padding`: for even filters, the extra row/column of
-        zeros goes before the image).
-    stride : (int, int)
-        Keep every ``stride``-th output along each axis, starting with the
-        first (Theano's ``subsample``).
-
-    Returns
-    -------
-    symbolic 4-D tensor ``(examples, width', height', filters)``.
-    """
-    return Conv2d(filter_size, border_pads(filter_size, border_mode), stride)(x, w)
-
-
-def pool(x, pool_size, mode="max", stride=None):
-    """Pooling over the axes after the batch axis.
-
-    One node of :class:`theanets.ops.pool.Pool2d`, which has its own
-    gradients and implementations for numpy, JAX and Numba.
-
-    Parameters
-    ----------
-    x : symbolic tensor
-        ``(examples, d_1, ..., d_k, channels)`` with ``k = len(pool_size)``,
-        1 or 2.
-    pool_size : tuple of int
-        Window size along ``d_1 ... d_k``.
-    mode : 'max' or 'mean'
-        Take the largest value, or the mean, of each window.
-    stride : tuple of int, optional
-        Steps between the starts of consecutive windows (default: the pool
-        size, so windows do not overlap). The first window starts at 0; a
-        partial window at the end of an axis is dropped (Theano's
-        ``ignore_border=True``).
-
-    Returns
-    -------
-    symbolic tensor ``(examples, n_1, ..., n_k, channels)`` with
-    ``n_i = (d_i - p_i) // s_i + 1`` windows along each axis (``d_i // p_i``
-    without a stride).
-    """
-    pool_size = tuple(pool_size)
-    stride = pool_size if stride is None else tuple(stride)
-    if len(pool_size) == 1:
-        # (N, T, C) as images (N, 1, T, C)
-        op = Pool2d((1,) + pool_size, (1,) + stride, mode)
-        return op(x.dimshuffle(0, "x", 1, 2))[:, 0]
-    if len(pool_size) != 2:
-        raise ValueError(
-            "pool: pooling over 1 or 2 axes, not {} (pool_size {})".format(
-                len(pool_size), pool_size
-            )
-        )
-    return Pool2d(pool_size, stride, mode)(x)
 
 
 def scan(fn, **kwargs):

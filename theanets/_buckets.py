@@ -7,11 +7,15 @@ Rows (axis 0) are padded with zeros up to the next power of two (at least
 the outputs sliced back: every layer listed in :data:`ROW_WISE` computes
 each example from that example alone, so the real rows' outputs are those
 of the unpadded call. Sequence lengths (axis 1 of a recurrent model's
-input) are padded likewise, at the end, if every recurrent layer runs
-forwards: an output at step ``t`` depends on steps up to ``t`` only. A
-model with a bidirectional or backward-running layer (whose outputs would
-depend on the padding, and which gives them in its reading order), or with
-another kind of layer, keeps its lengths: each new length compiles anew.
+input) are padded likewise, at the end, if every layer computes each step
+from the steps before it (recurrent layers running forwards, and layers
+that work step by step): an output at step ``t`` depends on steps up to
+``t`` only. With a bidirectional or backward-running layer too
+(``'length'``): the compiled function then also takes the number of real
+steps, and backward layers reverse those only, in place
+(:func:`theanets.layers.recurrent.base.real_length`), so that the padding
+stays after them. A model with another kind of layer keeps its lengths:
+each new length compiles anew.
 
 Examples
 --------
@@ -77,13 +81,13 @@ def _kinds() -> tuple[tuple[type, ...], tuple[type, ...]]:
     ) + tuple(
         getattr(layers, n) for n in ("Conv1", "Conv2", "Pool1", "Pool2") if hasattr(layers, n)
     )
-    return row_wise, (layers.Input, layers.Feedforward, Recurrent)
+    return row_wise, (layers.Input, layers.Feedforward, Recurrent, Bidirectional)
 
 
 def padding_of(model: Any) -> tuple[bool, str | None]:
-    """Whether ``model``'s rows may be padded, and where its sequences may be
-    (``'end'`` or None), as the module notes say."""
-    from .layers.recurrent import Recurrent
+    """Whether ``model``'s rows may be padded, and how its sequences may be
+    (``'end'``, ``'length'`` or None), as the module notes say."""
+    from .layers.recurrent import Bidirectional, Recurrent
 
     row_wise, step_wise = _kinds()
     # the library's own layer classes (a user's subclass may mix examples)
@@ -95,8 +99,20 @@ def padding_of(model: Any) -> tuple[bool, str | None]:
         return rows, None
     if not all(isinstance(layer, step_wise) for layer in model.layers):
         return rows, None
-    directions = [layer._backwards for layer in model.layers if isinstance(layer, Recurrent)]
-    return rows, ("end" if directions and not any(directions) else None)
+    directions = [
+        backwards
+        for layer in model.layers
+        for backwards in (
+            [layer._backwards]
+            if isinstance(layer, Recurrent)
+            else [False, True]
+            if isinstance(layer, Bidirectional)
+            else []
+        )
+    ]
+    if not directions:
+        return rows, None
+    return rows, ("length" if any(directions) else "end")
 
 
 def call_padded(
@@ -115,7 +131,9 @@ def call_padded(
     rows : bool
         Whether to pad axis 0.
     steps : str or None
-        ``'end'`` to pad axis 1 at its end, None to leave it.
+        ``'end'`` to pad axis 1 at its end; ``'length'`` likewise, ``fn``
+        taking the number of real steps as its second argument; None to
+        leave it.
     ndims : list of int, optional
         The number of dimensions of each output (default: taken from the
         outputs). Outputs of one dimension are not sliced (they are
@@ -134,9 +152,13 @@ def call_padded(
         pad[0] = (0, bucket(n) - n)
     if steps and t:
         pad[1] = (0, bucket(t) - t)
+    if steps == "length":
+        call = lambda a: fn(a, np.int64(t))  # noqa: E731
+    else:
+        call = fn
     if all(p == (0, 0) for p in pad) or _checked(fn) is False:
-        return list(fn(x))
-    outputs = fn(np.pad(x, pad))
+        return list(call(x))
+    outputs = call(np.pad(x, pad))
     ndims = [np.ndim(o) for o in outputs] if ndims is None else ndims
     sliced = [
         o if d < 2 else o[:n, :t] if steps and t and d >= 3 else o[:n]
@@ -146,7 +168,7 @@ def call_padded(
         # The first padded call is checked against an unpadded one: an
         # output whose axes are not (examples, steps, ...) -- as a layer's
         # time-major rates -- turns the padding off for this function.
-        plain = list(fn(x))
+        plain = list(call(x))
         same = all(
             a.shape == b.shape and np.allclose(a, b, rtol=1e-4, atol=1e-5, equal_nan=True)
             for a, b in zip(sliced, plain, strict=True)

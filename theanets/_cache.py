@@ -130,7 +130,7 @@ class NamedCaches:
 
 
 #: The process's caches shared between models.
-CACHES = NamedCaches(functions=64)
+CACHES = NamedCaches(functions=64, steps=32)
 
 
 def shared_variables(variables: list[Any]) -> list[SharedVariable]:

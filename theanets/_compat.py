@@ -2,11 +2,16 @@
 once, at import (the one module that asks which version it has).
 
 theanets needs PyTensor 3.0 or newer (``pyproject.toml``); within that range
-only the conditional moved: ``ifelse`` and ``IfElse`` live in
-``pytensor.conditional.op`` from 3.3 (importing them from ``pytensor.ifelse``
-is deprecated there), which also rewrites an ``IfElse`` into a
-``LazyIfElse`` holding each branch's computation as an inner graph (None
-before 3.3).
+two things changed in 3.3:
+
+- the conditional moved: ``ifelse`` and ``IfElse`` live in
+  ``pytensor.conditional.op`` (importing them from ``pytensor.ifelse`` is
+  deprecated there), which also rewrites an ``IfElse`` into a
+  ``LazyIfElse`` holding each branch's computation as an inner graph (None
+  before 3.3);
+- ``Op.infer_shape`` is called as ``(node, shapes)``, no longer as
+  ``(fgraph, node, shapes)``: an operation's ``infer_shape(self, *args)``
+  reads them with :func:`node_and_shapes`.
 """
 
 from __future__ import annotations
@@ -18,4 +23,18 @@ except ImportError:
 
     LazyIfElse = None
 
-__all__ = ["IfElse", "LazyIfElse", "ifelse"]
+__all__ = ["IfElse", "LazyIfElse", "ifelse", "node_and_shapes"]
+
+
+def node_and_shapes(args):
+    """``(node, input shapes)`` of the arguments of an ``Op.infer_shape`` call,
+    on every supported PyTensor version.
+
+    Examples
+    --------
+    >>> node_and_shapes(('fgraph', 'node', [(2, 3)]))  # before PyTensor 3.3
+    ('node', [(2, 3)])
+    >>> node_and_shapes(('node', [(2, 3)]))
+    ('node', [(2, 3)])
+    """
+    return args[-2], args[-1]

@@ -61,6 +61,7 @@ __all__ = [
     "jax_mode",
     "keep_numpy_values",
     "static_shapes",
+    "compiles_per_shape",
     "user_mode",
 ]
 
@@ -242,8 +243,15 @@ def _copy_of(cached: Any, variables: list[Any]) -> Any:
         not n.type.in_same_class(o.type) for n, o in zip(new, old, strict=True)
     ):
         return None
+    return copy_function(fn, {o: n for o, n in zip(old, new, strict=True) if o is not n})
+
+
+def copy_function(fn: Any, swap: dict[Any, Any]) -> Any:
+    """A copy of compiled function ``fn`` with the shared variables of
+    ``swap`` (old -> new) in place of its own; nothing is compiled again
+    (under JAX the copy calls ``fn``'s traced program)."""
     present = {id(i.variable) for i in fn.maker.inputs}
-    swap = {o: n for o, n in zip(old, new, strict=True) if o is not n and id(o) in present}
+    swap = {o: n for o, n in swap.items() if id(o) in present}
     jitted = getattr(getattr(fn.maker, "linker", None), "jitted", None)
     with gc_paused():
         if jitted is None:
@@ -285,6 +293,19 @@ def _kept_function(inputs: Any, outputs: Any, updates: list[Any], mode: Mode, kw
         fn = pytensor.function(inputs, outputs, updates=updates, mode=mode, **kwargs)
         _jax.rewritten.save(name, fn, list(inputs), shared)
     return fn
+
+
+def setting() -> tuple[Any, ...]:
+    """What the choice of a mode depends on besides the graph (see
+    :func:`choose`): the configured mode and linker, the flags naming them,
+    ``THEANETS_DRAWS``."""
+    config = pytensor.config
+    return (
+        str(config.mode),
+        str(config.linker),
+        os.environ.get("PYTENSOR_FLAGS", ""),
+        os.environ.get("THEANETS_DRAWS", ""),
+    )
 
 
 def function(inputs: Any, outputs: Any, updates: Any = (), share: Any = None, **kwargs: Any) -> Any:
@@ -334,6 +355,12 @@ def function(inputs: Any, outputs: Any, updates: Any = (), share: Any = None, **
     if key is not None:
         _cache.CACHES["functions"].put(key, (fn, _cache.shared_variables(variables)))
     return fn
+
+
+def compiles_per_shape(inputs: Any, outputs: Any, updates: Any = ()) -> bool:
+    """Whether a function of this graph would be compiled for static shapes
+    (in the JAX mode), one program per signature of input shapes."""
+    return _linker_name(choose(inputs, outputs, updates).mode) == "JAX"
 
 
 def static_shapes(fn: Any) -> bool:

@@ -150,6 +150,9 @@ class Progress(events.Listener):
         False: show nothing.
     max_updates : int, optional
         The length of the bar, if known.
+    min_improvement : float, optional
+        The relative improvement of the validation loss that counts as
+        better (as for early stopping, :func:`theanets.downhill.events.improves`).
 
     Raises
     ------
@@ -164,7 +167,7 @@ class Progress(events.Listener):
     theanets.util.ConfigurationError: train: progress must be None, True or False, not 'yes'
     """
 
-    def __init__(self, progress=None, max_updates=None):
+    def __init__(self, progress=None, max_updates=None, min_improvement=0):
         if not (progress is None or isinstance(progress, bool)):
             raise util.ConfigurationError(
                 "train: progress must be None, True or False, not {!r}".format(progress)
@@ -177,6 +180,9 @@ class Progress(events.Listener):
         else:
             self.mode = "lines"
         self.updates = 0
+        # what counts as better, as for early stopping (the marked validation
+        # is one whose parameters training keeps)
+        self.min_improvement = min_improvement
         self.best = None  # (validation loss, updates before it)
         self.started = time.time()
         self._compiling_since = None
@@ -210,7 +216,7 @@ class Progress(events.Listener):
         self._validation = monitors
         self._marker = ""
         loss = monitors.get("loss", math.nan)
-        if self.best is None or loss < self.best[0]:
+        if self.best is None or events.improves(loss, self.best[0], self.min_improvement):
             self.best = (loss, self.updates)
             self._marker = " *"
 

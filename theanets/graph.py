@@ -683,6 +683,14 @@ class Network:
         key = self._hash(regs)
         outputs, updates = self.build_graph(regs)
         labels = sorted(outputs)
+        ndims = [outputs[l].ndim for l in labels]
+        # random draws and updates would change with padding
+        padded = not regs and not updates and isinstance(x, np.ndarray)
+        rows, steps = _buckets.padding_of(self) if padded else (False, None)
+        if steps == "length" and _mode.compiles_per_shape(self.inputs, list(outputs.values())):
+            # backward layers: a function of the number of real steps too
+            fn = self._lengths_function(key, labels)
+            return dict(zip(labels, _buckets.call_padded(fn, x, rows, steps, ndims), strict=True))
         fn = self._compile(
             ("feed_forward", key),
             self.inputs,
@@ -690,13 +698,30 @@ class Network:
             updates,
             share=("feed_forward", self.structure_key(regs)),
         )
-        if regs or updates or not _mode.static_shapes(fn) or not isinstance(x, np.ndarray):
-            results = fn(x)  # random draws and updates would change with padding
+        if not padded or not _mode.static_shapes(fn):
+            results = fn(x)
         else:
-            rows, steps = _buckets.padding_of(self)
-            ndims = [outputs[l].ndim for l in labels]
-            results = _buckets.call_padded(fn, x, rows, steps, ndims)
+            results = _buckets.call_padded(fn, x, rows, "end" if steps else None, ndims)
         return dict(zip(labels, results, strict=True))
+
+    def _lengths_function(self, key: Any, labels: list[str]) -> Any:
+        """The outputs ``labels`` of sequences padded at their end, as a
+        compiled function of the input and the number of real steps (see
+        :func:`theanets.layers.recurrent.base.real_length`)."""
+        from .layers.recurrent.base import real_length
+
+        fn = self._caches["functions"].get(("feed_forward_lengths", key))
+        if fn is not None:
+            return fn
+        length = TT.lscalar("length")
+        with real_length(length):
+            outputs, _ = self._connect()
+        return self._compile(
+            ("feed_forward_lengths", key),
+            list(self.inputs) + [length],
+            [outputs[l] for l in labels],
+            share=("feed_forward_lengths", self.structure_key()),
+        )
 
     def predict(self, x: Any, **kwargs: Any) -> np.ndarray:
         """Compute the network's output (the last layer's ``out``) for ``x``.

@@ -95,6 +95,17 @@ _TRAIN_ARGS = (
 #: The other entries of the loop, the models' and the regularizers'.
 _OTHERS = (
     Option(
+        "listeners",
+        None,
+        Kind("list of Listener objects"),
+        "loop",
+        False,
+        "objects that hear the training loop beside the display, as Keras callbacks "
+        "(subclasses of :class:`theanets.downhill.events.Listener`): compile started "
+        "and finished, each validation and update, the end; one may stop training by "
+        "returning a reason",
+    ),
+    Option(
         "devices",
         None,
         Kind("int or list of jax devices"),
@@ -246,7 +257,7 @@ def _optimizer_options():
     user subclass that takes its own as keywords of ``_prepare``.
     """
     result = {}
-    for cls in downhill.Optimizer._registry.values():  # the abstract base's too
+    for cls in downhill.Optimizer.classes(abstract=True):  # the base's own too
         for entry in cls.hyper_options():
             for name in (entry.name,) + entry.synonyms:
                 result.setdefault(name, entry.default)
@@ -309,7 +320,9 @@ def check_values(network, kwargs, save_every=0):
     starts (and would otherwise fail with a message from deep inside).
 
     ``rng`` (None, an int seed in numpy's range or a RandomState; it seeds
-    the mini-batch shuffling), ``regularizers`` (see
+    the mini-batch shuffling), the dataset options (``batch_size``,
+    ``iteration_size``, ``train_batches``, ``valid_batches``, ``axis``),
+    ``regularizers`` (see
     :func:`theanets.regularizers.check_regularizers`) and ``save_every`` (a
     number >= 0: an int counts iterations, a float minutes; the original
     saved after every iteration for a negative value).
@@ -330,6 +343,11 @@ def check_values(network, kwargs, save_every=0):
     caller = "{}.train".format(type(network).__name__)
     if "rng" in kwargs:
         checks.check_rng("rng", kwargs["rng"], caller)
+    # the dataset's own options, checked under the name given (the dataset
+    # knows a train_batches or valid_batches only as its iteration_size)
+    for name in ("iteration_size", "train_batches", "valid_batches", "batch_size", "axis"):
+        if name in kwargs:
+            option(name).check(kwargs[name])
     if "regularizers" in kwargs:
         regularizers.check_regularizers(kwargs["regularizers"], caller)
     if not checks.is_number(save_every) or not save_every >= 0 or save_every == float("inf"):

@@ -209,9 +209,16 @@ def itertrain(
     valid_ds = wrap(valid if valid is not None else train, "valid")
 
     saver = Checkpointer(network, save_every, save_progress)
-    shown = feedback.Progress(kwargs.get("progress"), kwargs.get("max_updates"))
-    # One end for all the stages of a training (layerwise, pretrain).
-    relay = downhill.events.Relay([shown, feedback.History(network), saver])
+    shown = feedback.Progress(
+        kwargs.get("progress"),
+        kwargs.get("max_updates"),
+        kwargs.get("min_improvement", options.option("min_improvement").default),
+    )
+    # One end for all the stages of a training (layerwise, pretrain); the
+    # user's listeners hear the loop after the display, history and saver.
+    user = kwargs.pop("listeners", None)
+    user = [] if user is None else downhill.events.check_listeners(user)
+    relay = downhill.events.Relay([shown, feedback.History(network), saver] + user)
     devices = kwargs.pop("devices", None)
     try:
         with parallel.using(devices) as setting:

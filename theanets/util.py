@@ -211,6 +211,22 @@ class Registrar(type):
             if not c._registrar_abstract and (where is None or where(c))
         )
 
+    def classes(cls, abstract: bool = False) -> list[type]:
+        """The registered classes of the family, each once, in the order they
+        were made; with ``abstract``, the abstract ones (the base) too.
+
+        Examples
+        --------
+        >>> import theanets
+        >>> [c.__name__ for c in theanets.losses.Loss.classes()][:2]
+        ['MeanSquaredError', 'MeanAbsoluteError']
+        """
+        seen: dict[int, type] = {}
+        for klass in cls._registry.values():
+            if abstract or not klass._registrar_abstract:
+                seen.setdefault(id(klass), klass)
+        return list(seen.values())
+
     def build(cls, key, *args, **kwargs):
         """Instantiate the concrete class registered under ``key`` (any case).
 

@@ -89,6 +89,14 @@ def _shape(size, *params):
     return tuple(int(s) for s in np.asarray(size).reshape(-1))
 
 
+def _raw(key):
+    """The words of ``key``: a raw key as it is, a typed JAX key's data."""
+    import jax
+    import jax.numpy as jnp
+
+    return jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
+
+
 def random_bits(key, shape):
     """uint32 draws of ``shape``: each element's index hashed with ``key``.
 
@@ -109,9 +117,7 @@ def random_bits(key, shape):
     import jax.numpy as jnp
     import numpy as np
 
-    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        key = jax.random.key_data(key)
-    words = key.reshape(-1).astype(jnp.uint32)
+    words = _raw(key).reshape(-1).astype(jnp.uint32)
     count = int(np.prod(shape, dtype=np.int64))
     if count >= 2**32:
         raise ValueError("cannot draw {} numbers at once (at most 2**32 - 1)".format(count))
@@ -163,10 +169,8 @@ def binomial(key, n, p, shape, dtype):
 
     if not isinstance(n, jax.core.Tracer) and np.all(np.asarray(n) == 1):
         return (_unit(key, shape, jnp.float32) < p).astype(dtype)
-    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        key = jax.random.key_data(key)
     n = jnp.asarray(n, dtype=jnp.result_type(float))
-    return jax.random.binomial(key.reshape(-1)[:2], n, p, shape=shape).astype(dtype)
+    return jax.random.binomial(_raw(key).reshape(-1)[:2], n, p, shape=shape).astype(dtype)
 
 
 def register() -> None:

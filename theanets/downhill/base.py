@@ -21,7 +21,7 @@ from pytensor.compile.sharedvalue import SharedVariable
 
 from .. import _mode, util
 from ..checks import check_int
-from . import events, hypers
+from . import events, hypers, shared_steps
 from .util import find_inputs_and_params, log_param, shared_like
 
 __all__ = ["build", "Optimizer"]
@@ -271,9 +271,11 @@ class Optimizer(metaclass=util.Registrar):
         If they were compiled before with the same hyper-parameters, they are
         kept and the optimizer state (accumulators, velocities, Adam's step
         count, ESGD's random generators) is reset to its initial values
-        instead, which is what compiling again would give. Otherwise the
-        ``listeners`` hear ``compile_started`` (and the loop tells them
-        ``compile_finished`` after the first update).
+        instead, which is what compiling again would give. If an optimizer
+        of the same ``share_key`` compiled them, they are copied with this
+        optimizer's variables (:mod:`theanets.downhill.shared_steps`).
+        Otherwise the ``listeners`` hear ``compile_started`` (and the loop
+        tells them ``compile_finished`` after the first update).
         """
         self._prepare(**kwargs)  # checks kwargs first
         for name, var in self._hypers.items():
@@ -283,6 +285,13 @@ class Optimizer(metaclass=util.Registrar):
             self.reset_state()
             return False
         self._hypers = {}
+        shared = shared_steps.key_of(self)
+        choice = None if shared is None else shared_steps.copy_into(self, shared)
+        if choice is not None:
+            # copies of the functions an optimizer of this structure compiled
+            self._compiled_for = key
+            events.notify(listeners, "compile_started", self, choice.describe())
+            return True
         updates = list(self._step_updates())
         # detail: the compile mode and why (a model with sparse inputs, say,
         # compiles with Numba), for the display
@@ -298,6 +307,8 @@ class Optimizer(metaclass=util.Registrar):
         self.f_eval = self._function("eval", self._updates)
         self.f_step = self._function("step", self._updates + updates)
         self._compiled_for = key
+        if shared is not None:
+            shared_steps.remember(self, shared, choice)
         return True
 
     #: Hyper-parameters that steer the loop but are not compiled in.

@@ -72,7 +72,16 @@ import logging
 
 from .. import util
 
-__all__ = ["ABORTED", "EVENTS", "EarlyStopping", "Listener", "Relay", "check_listeners", "notify"]
+__all__ = [
+    "ABORTED",
+    "EVENTS",
+    "EarlyStopping",
+    "Listener",
+    "Relay",
+    "check_listeners",
+    "improves",
+    "notify",
+]
 
 _logger = logging.getLogger(__name__)
 
@@ -174,6 +183,19 @@ def check_listeners(listeners):
                 "theanets.downhill.events.Listener)".format(listener, ", ".join(missing))
             )
     return listeners
+
+
+def improves(loss, best, min_improvement=0):
+    """Whether validation ``loss`` improves on ``best``: ``best - loss > best *
+    min_improvement`` (with 0, any decrease). What :class:`EarlyStopping`
+    keeps, and the display marks.
+
+    Examples
+    --------
+    >>> improves(0.9, 1.0), improves(0.9, 1.0, 0.2), improves(float('nan'), 1.0)
+    (True, False, False)
+    """
+    return best - loss > best * min_improvement
 
 
 def notify(listeners, event, *args):
@@ -280,7 +302,7 @@ class EarlyStopping(Listener):
         self._validations += 1
         loss = monitors["loss"]
         marker = ""
-        if self.best_loss - loss > self.best_loss * self.min_improvement:
+        if improves(loss, self.best_loss, self.min_improvement):
             self.best_loss = loss
             self._best_validation = self._validations
             self.best_update = count

@@ -26,7 +26,8 @@ first, so the length becomes ``ceil(W' / stride)``.
 import numpy as np
 
 from .. import checks, util
-from .._backend import conv2d, pool
+from ..ops.conv import conv2d
+from ..ops.pool import pool
 from .base import Layer
 
 __all__ = ["Convolution", "Conv1", "Conv2", "Pooling", "Pool1", "Pool2"]

@@ -48,10 +48,18 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.scalar import upcast
 
+from .._compat import node_and_shapes
 from ._dispatch import after_import
 from ._gradient import bilinear_pushforward
 
-__all__ = ["Conv2d", "Conv2dGradInputs", "Conv2dGradWeights", "border_pads", "BORDER_MODES"]
+__all__ = [
+    "Conv2d",
+    "Conv2dGradInputs",
+    "Conv2dGradWeights",
+    "border_pads",
+    "conv2d",
+    "BORDER_MODES",
+]
 
 BORDER_MODES = ("valid", "full", "same")
 
@@ -341,8 +349,7 @@ class Conv2d(_ConvOp):
         output_storage[0][0] = self._np_forward(x, w)
 
     def infer_shape(self, *args):
-        # (fgraph, node, shapes) before PyTensor 3.3, (node, shapes) from it
-        node, shapes = args[-2:]
+        node, shapes = node_and_shapes(args)
         (n, width, height, _), (f, _, _, _) = shapes
         out = [
             (size + p[0] + p[1] - filt) // step + 1
@@ -385,8 +392,7 @@ class Conv2dGradInputs(_ConvOp):
         output_storage[0][0] = self._np_grad_inputs(g, w, x.shape)
 
     def infer_shape(self, *args):
-        # (fgraph, node, shapes) before PyTensor 3.3, (node, shapes) from it
-        node, shapes = args[-2:]
+        node, shapes = node_and_shapes(args)
         return [shapes[2]]
 
     def connection_pattern(self, node):
@@ -425,8 +431,7 @@ class Conv2dGradWeights(_ConvOp):
         output_storage[0][0] = self._np_grad_weights(x, g)
 
     def infer_shape(self, *args):
-        # (fgraph, node, shapes) before PyTensor 3.3, (node, shapes) from it
-        node, shapes = args[-2:]
+        node, shapes = node_and_shapes(args)
         (_, _, _, c), (_, _, _, f) = shapes
         return [(f, c) + self.filter_size]
 
@@ -440,6 +445,40 @@ class Conv2dGradWeights(_ConvOp):
 
     def pushforward(self, inputs, outputs, tangents):
         return bilinear_pushforward(self, *inputs, *tangents)
+
+
+def conv2d(x, w, filter_size, border_mode="valid", stride=(1, 1)):
+    """Theano's ``conv2d`` (a true convolution: kernels flipped) on
+    channels-last images.
+
+    PyTensor has no batched multi-channel convolution: this is one node of
+    :class:`Conv2d`, which has its own gradients and
+    implementations for numpy, JAX and Numba.
+
+    Parameters
+    ----------
+    x : symbolic 4-D tensor
+        Images ``(examples, width, height, channels)``.
+    w : symbolic 4-D tensor
+        Kernels ``(filters, channels) + filter_size``, in Theano's layout.
+    filter_size : (int, int)
+        The kernels' spatial shape (known when the graph is built).
+    border_mode : 'valid', 'full' or 'same'
+        'valid': only where the kernel fits inside the image, size
+        ``W - fw + 1``; 'full': everywhere the kernel overlaps the image
+        (zero padded), size ``W + fw - 1``; 'same': size ``W``, the centre of
+        the 'full' output as in ``scipy.signal.convolve(..., mode='same')``
+        (see :func:`border_pads`: for even filters, the extra row/column of
+        zeros goes before the image).
+    stride : (int, int)
+        Keep every ``stride``-th output along each axis, starting with the
+        first (Theano's ``subsample``).
+
+    Returns
+    -------
+    symbolic 4-D tensor ``(examples, width', height', filters)``.
+    """
+    return Conv2d(filter_size, border_pads(filter_size, border_mode), stride)(x, w)
 
 
 # -- conversions for PyTensor's JAX and Numba linkers ---------------------------

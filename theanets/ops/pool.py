@@ -34,10 +34,11 @@ from pytensor.gradient import disconnected_type
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
+from .._compat import node_and_shapes
 from ._dispatch import after_import
 from ._gradient import disconnected
 
-__all__ = ["Pool2d", "Pool2dGrad", "Pool2dMaskedSum", "POOL_MODES"]
+__all__ = ["Pool2d", "Pool2dGrad", "Pool2dMaskedSum", "POOL_MODES", "pool"]
 
 POOL_MODES = ("max", "mean")
 
@@ -251,8 +252,7 @@ class Pool2d(_PoolOp):
         output_storage[0][0] = self._np_pool(inputs[0])
 
     def infer_shape(self, *args):
-        # (fgraph, node, shapes) before PyTensor 3.3, (node, shapes) from it
-        node, shapes = args[-2:]
+        node, shapes = node_and_shapes(args)
         ((n, width, height, c),) = shapes
         counts = [
             (d - p) // s + 1
@@ -298,8 +298,7 @@ class Pool2dGrad(_PoolOp):
         output_storage[0][0] = self._np_grad(*inputs)
 
     def infer_shape(self, *args):
-        # (fgraph, node, shapes) before PyTensor 3.3, (node, shapes) from it
-        node, shapes = args[-2:]
+        node, shapes = node_and_shapes(args)
         return [shapes[0]]
 
     def pullback(self, inputs, outputs, cotangents):
@@ -334,8 +333,7 @@ class Pool2dMaskedSum(_PoolOp):
         output_storage[0][0] = self._np_masked_sum(*inputs)
 
     def infer_shape(self, *args):
-        # (fgraph, node, shapes) before PyTensor 3.3, (node, shapes) from it
-        node, shapes = args[-2:]
+        node, shapes = node_and_shapes(args)
         return [shapes[1]]
 
     def pullback(self, inputs, outputs, cotangents):
@@ -347,6 +345,48 @@ class Pool2dMaskedSum(_PoolOp):
         x, out, _ = inputs
         th = tangents[2]
         return [disconnected_type() if disconnected(th) else self(x, out, th)]
+
+
+def pool(x, pool_size, mode="max", stride=None):
+    """Pooling over the axes after the batch axis.
+
+    One node of :class:`Pool2d`, which has its own
+    gradients and implementations for numpy, JAX and Numba.
+
+    Parameters
+    ----------
+    x : symbolic tensor
+        ``(examples, d_1, ..., d_k, channels)`` with ``k = len(pool_size)``,
+        1 or 2.
+    pool_size : tuple of int
+        Window size along ``d_1 ... d_k``.
+    mode : 'max' or 'mean'
+        Take the largest value, or the mean, of each window.
+    stride : tuple of int, optional
+        Steps between the starts of consecutive windows (default: the pool
+        size, so windows do not overlap). The first window starts at 0; a
+        partial window at the end of an axis is dropped (Theano's
+        ``ignore_border=True``).
+
+    Returns
+    -------
+    symbolic tensor ``(examples, n_1, ..., n_k, channels)`` with
+    ``n_i = (d_i - p_i) // s_i + 1`` windows along each axis (``d_i // p_i``
+    without a stride).
+    """
+    pool_size = tuple(pool_size)
+    stride = pool_size if stride is None else tuple(stride)
+    if len(pool_size) == 1:
+        # (N, T, C) as images (N, 1, T, C)
+        op = Pool2d((1,) + pool_size, (1,) + stride, mode)
+        return op(x.dimshuffle(0, "x", 1, 2))[:, 0]
+    if len(pool_size) != 2:
+        raise ValueError(
+            "pool: pooling over 1 or 2 axes, not {} (pool_size {})".format(
+                len(pool_size), pool_size
+            )
+        )
+    return Pool2d(pool_size, stride, mode)(x)
 
 
 # -- conversions for PyTensor's JAX and Numba linkers ---------------------------

@@ -15,7 +15,7 @@ import scipy.sparse
 try:
     from sklearn.base import BaseEstimator
     from sklearn.model_selection import train_test_split
-    from sklearn.utils._param_validation import Interval
+    from sklearn.utils._param_validation import Interval, StrOptions
     from sklearn.utils.validation import (
         _check_sample_weight,
         check_is_fitted,
@@ -50,6 +50,10 @@ REGULARIZERS = (
 
 #: Most rows of one validation batch in ``fit``.
 VALID_ROWS = 4096
+
+#: ``batch_size='auto'``: mini-batches of ``min(AUTO_BATCH, rows)``, as
+#: scikit-learn's ``MLPClassifier`` and ``MLPRegressor``.
+AUTO_BATCH = 200
 
 _DTYPES = (np.float64, np.float32)
 # Prediction pads its input to a multiple of this many rows: BLAS rounds the
@@ -171,6 +175,7 @@ def _sklearn_constraint(constraint):
 #: numeric ones are made from :data:`CONSTRAINTS`.
 PARAMETER_CONSTRAINTS = dict(
     {name: _sklearn_constraint(c) for name, c in CONSTRAINTS.items()},
+    batch_size=_sklearn_constraint(CONSTRAINTS["batch_size"]) + [StrOptions({"auto"})],
     layers=["array-like", numbers.Integral],
     activation=[str],
     loss=[str],
@@ -179,6 +184,10 @@ PARAMETER_CONSTRAINTS = dict(
     random_state=["random_state"],
     verbose=["verbose"],
 )
+
+
+def _is_auto(value):
+    return isinstance(value, str) and value == "auto"
 
 
 class _NetworkEstimator(BaseEstimator):
@@ -204,10 +213,13 @@ class _NetworkEstimator(BaseEstimator):
         if not isinstance(self.activation, str):
             self._fail("activation", 'the name of an activation (e.g. "relu")', self.activation)
         for param, constraint in CONSTRAINTS.items():
+            if param == "batch_size" and _is_auto(self.batch_size):
+                continue
             try:
                 constraint.check(param, getattr(self, param))
             except _util.ConfigurationError as err:
-                raise ValueError("{}: {}".format(name, err)) from None
+                also = " or 'auto'" if param == "batch_size" else ""
+                raise ValueError("{}: {}{}".format(name, err, also)) from None
         if self.validate_every > self.max_updates:
             raise ValueError(
                 "{}: validate_every={} exceeds max_updates={}: no update would be validated, "
@@ -274,11 +286,16 @@ class _NetworkEstimator(BaseEstimator):
                 )
         return result
 
-    def _train_kwargs(self, seed, with_options=True):
+    def _batch_size(self, rows):
+        """The mini-batch size for ``rows`` training rows: ``batch_size``, or
+        ``min(200, rows)`` for ``'auto'``."""
+        return min(AUTO_BATCH, max(1, rows)) if _is_auto(self.batch_size) else self.batch_size
+
+    def _train_kwargs(self, seed, rows=AUTO_BATCH, with_options=True):
         kwargs = dict(
             algo=self.algo,
             learning_rate=self.learning_rate,
-            batch_size=self.batch_size,
+            batch_size=self._batch_size(rows),
             patience=self.patience,
             min_improvement=self.min_improvement,
             validate_every=self.validate_every,
@@ -375,7 +392,7 @@ class _NetworkEstimator(BaseEstimator):
         train_idx, valid_idx = self._split(arrays[0].shape[0], stratify)
         train = [a[train_idx] for a in arrays]
         valid = [a[valid_idx] for a in arrays] if valid_idx is not None else train
-        kwargs = self._train_kwargs(self._seed)
+        kwargs = self._train_kwargs(self._seed, rows=train[0].shape[0])
         # theanets keeps the parameters of the best validation, and a
         # validation runs *before* each validate_every-th update: run one
         # more update, so that the state after the last one is validated too.
@@ -415,7 +432,7 @@ class _NetworkEstimator(BaseEstimator):
         return _downhill.Dataset(
             prepared,
             name="valid",
-            batch_size=min(rows, max(self.batch_size, VALID_ROWS)),
+            batch_size=min(rows, max(kwargs["batch_size"], VALID_ROWS)),
             rng=kwargs["rng"],
         )
 
@@ -425,7 +442,7 @@ class _NetworkEstimator(BaseEstimator):
         keep = arrays[-1].reshape(arrays[-1].shape[0], -1)[:, 0] > 0
         if not keep.all():
             arrays = [a[keep] for a in arrays]
-        kwargs = self._train_kwargs((self._seed + self.n_updates_) % 2**31)
+        kwargs = self._train_kwargs((self._seed + self.n_updates_) % 2**31, rows=arrays[0].shape[0])
         kwargs["patience"] = math.inf
         with _logging(self.verbose):
             steps = self.model_.itertrain(arrays, **kwargs)
@@ -467,8 +484,9 @@ _PARAMS_DOC = """
         The optimizer (default ``'adam'``; see :func:`theanets.trainer.algo_names`).
     learning_rate : float
         Step size of the optimizer (default 1e-3).
-    batch_size : int
-        Samples per mini-batch (default 32).
+    batch_size : int or 'auto'
+        Samples per mini-batch. ``'auto'`` (the default, as scikit-learn's
+        ``MLPClassifier``) is ``min(200, n_samples)``.
     max_updates : int
         Most passes over the training data (default 200, as
         ``MLPClassifier``'s ``max_iter``). One update of theanets is one

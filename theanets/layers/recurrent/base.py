@@ -1,5 +1,8 @@
 """The machinery every recurrent layer shares: :class:`Recurrent`."""
 
+import contextlib
+import contextvars
+
 import numpy as np
 import pytensor
 import pytensor.tensor as TT
@@ -8,7 +11,35 @@ from ... import checks, util
 from ..._backend import scan
 from ..base import Layer
 
-__all__ = ["Recurrent"]
+__all__ = ["Recurrent", "real_length"]
+
+# The number of real steps of sequences padded at their end (a symbolic
+# int scalar), while a graph for such sequences is built; see real_length.
+_REAL_LENGTH = contextvars.ContextVar("theanets_real_length", default=None)
+
+
+@contextlib.contextmanager
+def real_length(length):
+    """Build graphs in this block for sequences padded at their end to any
+    length, of which the first ``length`` steps are real.
+
+    A backward-running layer then reverses the real steps only, in place,
+    leaving the padding after them: it reads the real steps from the last
+    to the first, as it would the unpadded sequence, and its outputs (in
+    its reading order, as always) hold the unpadded outputs in their first
+    ``length`` steps. Forward layers need nothing: a step's output depends
+    on the steps before it only. (:mod:`theanets._buckets` pads predictions
+    so, to compile a bounded number of programs.)
+
+    Parameters
+    ----------
+    length : symbolic int scalar
+    """
+    token = _REAL_LENGTH.set(length)
+    try:
+        yield
+    finally:
+        _REAL_LENGTH.reset(token)
 
 
 def _float():
@@ -294,8 +325,15 @@ class Recurrent(Layer):
         return self._in_reading_order(_batch_major(inputs[self.input_name]))
 
     def _in_reading_order(self, sequence):
-        """A time-major ``sequence`` in the order this layer steps through it."""
-        return sequence[::-1] if self._backwards else sequence
+        """A time-major ``sequence`` in the order this layer steps through it
+        (inside :func:`real_length`, the real steps reversed in place)."""
+        if not self._backwards:
+            return sequence
+        length = _REAL_LENGTH.get()
+        if length is None:
+            return sequence[::-1]
+        step = TT.arange(sequence.shape[0])
+        return sequence[TT.switch(step < length, length - 1 - step, step)]
 
     def _initial(self, inputs, key, batch, size=None):
         """The initial state named by ``key`` (``'h_0'``), or zeros (batch, size).

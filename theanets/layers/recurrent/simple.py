@@ -93,8 +93,8 @@ class BCRNN(RNN):
         rates = np.repeat(1 - np.logspace(-1e-4, -6, modules), n // modules).astype(_float())
         mask = _block_mask(n, modules)
 
-        def step(x_t, p_tm1, h_tm1, hh):
-            pre = rates * p_tm1 + (1 - rates) * (x_t + TT.dot(h_tm1, hh * mask))
+        def step(x_t, p_tm1, h_tm1, hh_masked):
+            pre = rates * p_tm1 + (1 - rates) * (x_t + TT.dot(h_tm1, hh_masked))
             return [pre, self.activate(pre)]
 
         x = self._sequence(inputs)
@@ -102,7 +102,9 @@ class BCRNN(RNN):
             step,
             [TT.dot(x, self.find("xh")) + self.find("b")],
             [self._initial(inputs, "p_0", x.shape[1]), self._initial(inputs, "h_0", x.shape[1])],
-            [self.find("hh")],
+            # masked once, outside the loop (the same values as masking in
+            # each step, which cost an extra pass over hh per step)
+            [self.find("hh") * mask],
         )
         return self._outputs(["pre", "out"], values), updates
 
@@ -310,8 +312,8 @@ class Clockwork(RNN):
         periods = np.repeat(self.periods, n // modules).astype("int64")
         mask = _block_mask(n, modules)
 
-        def step(t, x_t, p_tm1, h_tm1, hh):
-            pre = x_t + TT.dot(h_tm1, hh * mask)
+        def step(t, x_t, p_tm1, h_tm1, hh_masked):
+            pre = x_t + TT.dot(h_tm1, hh_masked)
             due = TT.eq(TT.mod(t if t.ndim == 0 else t[:, None], periods), 0)
             pre = TT.switch(due, pre, p_tm1)
             return [pre, self.activate(pre)]
@@ -327,7 +329,7 @@ class Clockwork(RNN):
             step,
             [time, TT.dot(x, self.find("xh")) + self.find("b")],
             [self._initial(inputs, "p_0", x.shape[1]), self._initial(inputs, "h_0", x.shape[1])],
-            [self.find("hh")],
+            [self.find("hh") * mask],  # masked once, outside the loop
         )
         return self._outputs(["pre", "out"], values), updates
 
