@@ -17,13 +17,15 @@ process (``run.py``'s ``child_env``, ``pinned`` and ``run_worker``):
     ``--rounds``; the ratio theanets / JAX has the target >= 0.8;
 (b) the first training call of a small model 3-(16 form)-2 (20 steps,
     batch 8): the time from building the model to the end of its first
-    update (``train(..., max_updates=1)``; imports not counted), "cold"
-    with a fresh PyTensor ``base_compiledir`` (where theanets also keeps
-    JAX's persistent cache; theanets' own Numba kernels are pointed there
-    too with ``NUMBA_CACHE_DIR``) and "warm" in a second process with the
-    same directory; targets <= 3 s cold, <= 1 s warm. Where that time went
-    is printed after the table (PyTensor's rewriting and linking, the
-    first calls, where XLA compiles or reads its cache, and the rest).
+    update (``train(..., max_updates=1)``; the import of theanets not
+    counted, the modules it imports on first use, jax among them, counted),
+    "cold" with a fresh PyTensor ``base_compiledir`` (where theanets also
+    keeps JAX's persistent cache and its rewritten graphs; theanets' own
+    Numba kernels are pointed there too with ``NUMBA_CACHE_DIR``) and "warm"
+    in a second process with the same directory; targets <= 3 s cold, <= 1 s
+    warm. Where that time went is printed after the table (the first-use
+    imports, PyTensor's rewriting and linking, the first calls, where XLA
+    compiles or reads its cache, and the rest).
 
 ``bidirectional`` has 128 (16) units each way, as the ``bilstm`` case of
 ``run.py``; ``bcrnn`` has 4 modules and ``clockwork`` the periods (1, 2, 4,
@@ -381,7 +383,7 @@ def _first(form, shape, data):
 
     with profile_compile.first_calls() as calls:
         times = profile_compile.phases(train, calls)
-    split = {key: times[key] for key in ("rewrite", "link", "graph")}
+    split = {key: times[key] for key in ("imports", "rewrite", "link", "graph")}
     split["call"] = times["first_call"]
     return dict(first=times["total"], split=split, engine="theanets " + _mode_name())
 
@@ -583,9 +585,10 @@ def main(argv=None):
         )
     if not args.no_first:
         print(
-            "\nWhere the first training call's time went (s): graph = building graphs and "
-            "gradients,\nrewrite = PyTensor's rewriting, link = its linker, call = first calls "
-            "(XLA compiling or reading its cache):"
+            "\nWhere the first training call's time went (s): imports = modules imported on "
+            "first use\n(jax, PyTensor's JAX conversions), graph = building graphs and gradients, "
+            "rewrite = PyTensor's\nrewriting, link = its linker, call = first calls (XLA "
+            "compiling or reading its cache):"
         )
         for row in rows:
             parts = []
@@ -593,8 +596,8 @@ def main(argv=None):
                 split = row.get(state + "_split")
                 if split:
                     parts.append(
-                        "{} graph {graph:.2f} rewrite {rewrite:.2f} link {link:.2f} "
-                        "call {call:.2f}".format(state, **split)
+                        "{} imports {imports:.2f} graph {graph:.2f} rewrite {rewrite:.2f} "
+                        "link {link:.2f} call {call:.2f}".format(state, **split)
                     )
             print("  {:<14} {}".format(row["form"], "; ".join(parts) or "-"))
     engines = sorted({row.get("theanets_engine", "?") for row in rows})

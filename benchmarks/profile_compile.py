@@ -6,7 +6,9 @@ one update (``max_updates=1``), then predicts once and trains once more. The
 time of the first ``train`` call is split into:
 
 - ``graph``: building the theanets and optimizer graphs, gradients, data
-  checks (everything that is not one of the three below);
+  checks (everything that is not one of the four below);
+- ``imports``: modules imported on first use (jax and PyTensor's JAX
+  conversions, when theanets first compiles for JAX);
 - ``rewrite``: PyTensor's graph rewriting (``FunctionMaker``);
 - ``link``: the linker making the thunks (C compilation and loading for
   CVM; generating the Numba/JAX source for NUMBA/JAX);
@@ -68,15 +70,48 @@ def first_calls():
         executor.Function.__call__ = original
 
 
+@contextlib.contextmanager
+def first_imports():
+    """Time the imports of modules made inside (the outermost of nested ones).
+
+    Yields the list the seconds of each import are appended to: the
+    modules imported on first use (jax, PyTensor's JAX conversions), whose
+    time is part of a first call but is no graph work. The interpreter
+    looks ``_find_and_load`` up on its import module at every import of a
+    module not yet loaded, so wrapping it sees all of them.
+    """
+    bootstrap = sys.modules["_frozen_importlib"]
+    times, depth = [], [0]
+    original = bootstrap._find_and_load
+
+    def timed(*args, **kwargs):
+        if depth[0]:
+            return original(*args, **kwargs)
+        depth[0] += 1
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            depth[0] -= 1
+            times.append(time.perf_counter() - start)
+
+    bootstrap._find_and_load = timed
+    try:
+        yield times
+    finally:
+        bootstrap._find_and_load = original
+
+
 def phases(fn, calls):
     """Run ``fn`` and split its time (see the module): ``calls`` is the list
     of :func:`first_calls` in force."""
     from pytensor.compile.debug import profiling
 
     r0, l0, n0 = profiling.total_graph_rewrite_time, profiling.total_time_linker, len(calls)
-    start = time.perf_counter()
-    fn()
-    total = time.perf_counter() - start
+    with first_imports() as imports:
+        start = time.perf_counter()
+        fn()
+        total = time.perf_counter() - start
     rewrite = profiling.total_graph_rewrite_time - r0
     link = profiling.total_time_linker - l0
     call = sum(calls[n0:])
@@ -85,7 +120,8 @@ def phases(fn, calls):
         rewrite=rewrite,
         link=link,
         first_call=call,
-        graph=total - rewrite - link - call,
+        imports=sum(imports),
+        graph=total - rewrite - link - call - sum(imports),
         functions=len(calls) - n0,
     )
 
@@ -161,9 +197,11 @@ def show(label, result):
         if key in result:
             p = result[key]
             parts.append(
-                "{} {:6.2f}s (graph {:.2f} rewrite {:.2f} link {:.2f} call {:.2f}, {} fn)".format(
+                "{} {:6.2f}s (imports {:.2f} graph {:.2f} rewrite {:.2f} link {:.2f} call {:.2f}, "
+                "{} fn)".format(
                     key,
                     p["total"],
+                    p["imports"],
                     p["graph"],
                     p["rewrite"],
                     p["link"],

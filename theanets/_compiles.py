@@ -1,6 +1,9 @@
 """Counts of the real calls into the compilers, for tests and benchmarks.
 
 ``graph``: a PyTensor function compiled (graph rewritten and linked);
+``disk``: of those, the ones whose rewritten graph was read from the disk,
+where an earlier process kept it (:mod:`theanets._jax.rewritten`), instead
+of rewritten;
 ``copy``: a compiled function copied for another model's shared variables
 (nothing rewritten; under JAX the traced program is reused);
 ``shape``: under JAX, a program traced and compiled by XLA for a new
@@ -24,7 +27,7 @@ _COUNTS: Counter[str] = Counter()
 
 
 def note(kind: str) -> None:
-    """Count one compilation of ``kind`` (``'graph'``, ``'copy'`` or ``'shape'``)."""
+    """Count one compilation of ``kind`` (``'graph'``, ``'disk'``, ``'copy'`` or ``'shape'``)."""
     _COUNTS[kind] += 1
 
 

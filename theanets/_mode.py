@@ -263,6 +263,38 @@ def copy_function(fn: Any, swap: dict[Any, Any]) -> Any:
     return copied
 
 
+def _kept_function(inputs: Any, outputs: Any, updates: list[Any], mode: Mode, kwargs: Any) -> Any:
+    """The function compiled from the rewritten graph that an earlier process
+    kept on disk (:mod:`theanets._jax.rewritten`), or None.
+
+    Only for theanets' own JAX modes, and for the plain form of the calls
+    theanets makes (a list of variables in, variables or a list of them
+    out); a function compiled here instead is kept for the next process.
+    Returns None (the caller compiles as usual) otherwise.
+    """
+    if (
+        not _jax.own_mode(mode)
+        or not _jax.rewritten.enabled()
+        or set(kwargs) - {"name", "allow_input_downcast", "on_unused_input"}
+        or not isinstance(inputs, (list, tuple))
+        or isinstance(outputs, dict)
+    ):
+        return None
+    outs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    name = _jax.rewritten.key(list(inputs), list(outs), updates, mode, kwargs)
+    if name is None:
+        return None
+    shared = _cache.shared_variables(list(outs) + [v for pair in updates for v in pair])
+    with gc_paused():
+        fn = _jax.rewritten.load(name, list(inputs), shared, mode)
+        if fn is not None:
+            _compiles.note("disk")
+            return fn
+        fn = pytensor.function(inputs, outputs, updates=updates, mode=mode, **kwargs)
+        _jax.rewritten.save(name, fn, list(inputs), shared)
+    return fn
+
+
 def setting() -> tuple[Any, ...]:
     """What the choice of a mode depends on besides the graph (see
     :func:`choose`): the configured mode and linker, the flags naming them,
@@ -315,8 +347,10 @@ def function(inputs: Any, outputs: Any, updates: Any = (), share: Any = None, **
             copied = _copy_of(cached, variables)
             if copied is not None:
                 return copied
-    with gc_paused():
-        fn = pytensor.function(inputs, outputs, updates=updates, mode=mode, **kwargs)
+    fn = _kept_function(inputs, outputs, updates, mode, kwargs)
+    if fn is None:
+        with gc_paused():
+            fn = pytensor.function(inputs, outputs, updates=updates, mode=mode, **kwargs)
     _compiles.note("graph")
     if key is not None:
         _cache.CACHES["functions"].put(key, (fn, _cache.shared_variables(variables)))

@@ -21,6 +21,7 @@ from typing import Any
 from pytensor.compile.mode import Mode
 
 from . import draws as _draws
+from . import rewritten
 from .convert import concrete_shape_arithmetic
 from .linker import make_linker, reusing
 from .process import ForkedJAXError, prepare_process
@@ -31,7 +32,9 @@ __all__ = [
     "is_plain_jax",
     "jax_available",
     "jax_mode",
+    "own_mode",
     "reusing",
+    "rewritten",
     "scan_optimizer",
 ]
 
@@ -100,6 +103,11 @@ def jax_mode(optimizer: Any = None) -> Mode:
         linker = make_linker()()
         _JAX_MODES[key] = Mode(linker, JAX.provided_optimizer if optimizer is None else optimizer)
     return _JAX_MODES[key]
+
+
+def own_mode(mode: Any) -> bool:
+    """Whether ``mode`` is one that :func:`jax_mode` made."""
+    return any(mode is made for made in _JAX_MODES.values() if isinstance(made, Mode))
 
 
 def is_plain_jax(mode: Any) -> bool:

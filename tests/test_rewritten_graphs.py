@@ -1,0 +1,134 @@
+"""Rewritten graphs kept on disk (theanets._jax.rewritten): a later process
+reads the graph an earlier one rewrote, and computes the same bits with it.
+
+The keys are checked in this process; the reading back in fresh processes
+with no compile flags (theanets' JAX mode), each with the same new
+``base_compiledir``.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytensor
+import pytensor.tensor as TT
+import pytest
+
+from theanets import _jax
+from theanets._backend import scan
+from theanets._jax import rewritten
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _scan_graph(activation):
+    x = TT.tensor3("x")
+    w = pytensor.shared(np.ones((3, 3), "float32"), name="w")
+    (h,), _ = scan(
+        lambda x_t, h_tm1, w: activation(TT.dot(x_t, w) + h_tm1),
+        sequences=[x],
+        outputs_info=[TT.zeros((x.shape[1], 3), dtype=x.dtype)],
+        non_sequences=[w],
+    )
+    return x, h.sum()
+
+
+def _key(graph, mode=None, **kwargs):
+    x, out = graph
+    mode = _jax.jax_mode(_jax.scan_optimizer()) if mode is None else mode
+    return rewritten.key([x], [out], [], mode, kwargs)
+
+
+def test_the_key_names_the_graph_inside_scan():
+    tanh, other = _key(_scan_graph(TT.tanh)), _key(_scan_graph(TT.sigmoid))
+    assert tanh is not None and other is not None
+    assert tanh == _key(_scan_graph(TT.tanh))  # the same graph built again
+    assert tanh != other  # only the step's activation differs
+
+
+def test_the_key_names_the_rewrites_and_the_call():
+    graph = _scan_graph(TT.tanh)
+    assert _key(graph) != _key(graph, mode=_jax.jax_mode())
+    assert _key(graph) != _key(graph, name="other")
+
+
+def test_a_key_only_for_rewrites_named_by_tags():
+    from pytensor.compile.mode import Mode
+    from pytensor.graph.rewriting.basic import MergeOptimizer
+
+    graph, mode = _scan_graph(TT.tanh), _jax.jax_mode(_jax.scan_optimizer())
+    assert _key(graph, mode=mode.excluding("fusion")) not in (None, _key(graph, mode=mode))
+    assert _key(graph, mode=Mode(mode.linker, MergeOptimizer())) is None
+
+
+SCRIPT = r"""
+import hashlib, json, sys
+import numpy as np, theanets
+from theanets import _compiles
+
+rs = np.random.RandomState(0)
+x = rs.randn(16, 7, 3).astype("float32")
+y = rs.randn(16, 7, 2).astype("float32")
+report = {}
+for form in ("gru", "lstm"):
+    net = theanets.recurrent.Regressor([3, (4, form), 2], rng=3)
+    net.train([x, y], max_updates=3, batch_size=8, validate_every=1, progress=False)
+    values = [np.asarray(p.get_value()).tobytes() for p in net.params]
+    values.append(np.asarray(net.predict(x)).tobytes())
+    report[form] = hashlib.md5(b"".join(values)).hexdigest()
+# noise and dropout: the random generators' states are the model's own, not
+# those the linker copied when the graph was kept
+net = theanets.Regressor([3, 5, 2], rng=3)
+for seed in (0, 1):
+    net.train([x[:, 0], y[:, 0]], max_updates=3, batch_size=8, validate_every=1,
+              progress=False, input_noise=0.3, hidden_dropout=0.5, rng=seed)
+report["noisy"] = hashlib.md5(b"".join(p.get_value().tobytes() for p in net.params)).hexdigest()
+report["counts"] = dict(_compiles.counts())
+print("REPORT" + json.dumps(report))
+"""
+
+
+def _run(compiledir, **env):
+    env = dict(
+        {k: v for k, v in os.environ.items() if k not in ("PYTENSOR_FLAGS", "THEANO_FLAGS")},
+        PYTENSOR_FLAGS="floatX=float32,base_compiledir={}".format(compiledir),
+        PYTHONPATH=os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p),
+        **env,
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=str(compiledir),
+    )
+    lines = [l for l in done.stdout.splitlines() if l.startswith("REPORT")]
+    assert done.returncode == 0 and lines, done.stderr[-3000:]
+    return json.loads(lines[-1][len("REPORT") :])
+
+
+@pytest.mark.skipif(not _jax.jax_available(), reason="needs jax")
+def test_a_later_process_reads_the_rewritten_graphs(tmp_path):
+    first = _run(tmp_path)
+    kept = os.listdir(tmp_path / "theanets-graphs")
+    # the second noisy training reads the graphs of the first (other seeds)
+    assert first["counts"]["graph"] - first["counts"]["disk"] == len(kept)
+    second = _run(tmp_path)
+    assert second["counts"]["disk"] == second["counts"]["graph"] == first["counts"]["graph"]
+    assert all(second[k] == first[k] for k in ("gru", "lstm", "noisy"))
+    # a damaged entry is rewritten anew, with the same results
+    for name in kept:
+        (tmp_path / "theanets-graphs" / name).write_bytes(b"not a graph")
+    third = _run(tmp_path)
+    assert third["counts"]["disk"] == first["counts"]["disk"]
+    assert all(third[k] == first[k] for k in ("gru", "lstm", "noisy"))
+
+
+@pytest.mark.skipif(not _jax.jax_available(), reason="needs jax")
+def test_the_cache_can_be_turned_off(tmp_path):
+    report = _run(tmp_path, THEANETS_GRAPH_CACHE="0")
+    assert report["counts"].get("disk", 0) == 0
+    assert not (tmp_path / "theanets-graphs").exists()
