@@ -244,6 +244,16 @@ def _step_forward(gates, h, c, hh, ci, cf, co, c_new, h_new):
 
 
 @numba.njit(**_JIT)
+def input_products(x, xh, b, out, lo, hi):
+    """Rows ``lo:hi`` of ``out = x . xh + b`` (the products of all steps, as
+    rows): the bias is copied and the product added to it, which saves the
+    pass that zeroes ``out`` and the one that adds the bias."""
+    for r in range(lo, hi):
+        out[r] = b
+    _matmul(x[lo:hi], xh, out[lo:hi], 1.0)
+
+
+@numba.njit(**_JIT)
 def forward_kernel(gates, h0, c0, hh, ci, cf, co, hs, cs, lo, hi):
     """The recurrence of the examples ``lo:hi`` of the batch, from ``h0``, ``c0``.
 
@@ -806,10 +816,10 @@ def _forward(x, h0, c0, xh, b, hh, ci, cf, co):
         hs = np.empty((steps, batch, n), x.dtype)
         cs = np.empty((steps, batch, n), x.dtype)
         args = _kernel_args([h0, c0, hh, ci, cf, co])
+        flat, xh, b = _kernel_args([flat, xh, b])
 
         def inputs(lo, hi):
-            np.dot(flat[lo:hi], xh, out=flat_gates[lo:hi])
-            flat_gates[lo:hi] += b
+            input_products(flat, xh, b, flat_gates, lo, hi)
 
         def recurrence(lo, hi):
             forward_kernel(gates, *args, hs, cs, lo, hi)
@@ -969,7 +979,7 @@ def _jax_primitive(name, kernel, shapes):
 
 # Added to PyTensor's disk-cache key of the compiled Numba graphs: change it
 # when the kernels change.
-NUMBA_VERSION = 2
+NUMBA_VERSION = 3
 
 
 def _register_numba():
@@ -982,7 +992,15 @@ def _register_numba():
         def forward(x, h0, c0, xh, b, hh, ci, cf, co):
             steps, batch, m = x.shape
             n = hh.shape[0]
-            flat = np.dot(np.ascontiguousarray(x).reshape(steps * batch, m), xh) + b
+            flat = np.empty((steps * batch, 4 * n), x.dtype)
+            input_products(
+                np.ascontiguousarray(x).reshape(steps * batch, m),
+                np.ascontiguousarray(xh),
+                b,
+                flat,
+                0,
+                steps * batch,
+            )
             gates = flat.reshape(steps, batch, 4 * n)
             hs = np.empty((steps, batch, n), x.dtype)
             cs = np.empty((steps, batch, n), x.dtype)
