@@ -759,6 +759,11 @@ def _cores():
 
 _POOL: list[concurrent.futures.ThreadPoolExecutor] = []
 
+if hasattr(os, "register_at_fork"):
+    # a forked child has none of the pool's threads, and an executor that
+    # believes it has them would never run what it is given: a new one there
+    os.register_at_fork(after_in_child=_POOL.clear)
+
 
 def _run(tasks):
     """Call the functions ``tasks``, the first in this thread and the others
