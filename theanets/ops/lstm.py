@@ -6,7 +6,10 @@ PyTorch runs one fused kernel per step. :func:`lstm_sequence` computes the
 same recurrence (with its peephole connections) as one operation whose
 implementation is a compiled loop (Numba): per step one matrix product by BLAS
 and one pass over the cells, and for the gradient one pass back in time, with
-the gradient of the recurrent weights as a single matrix product at the end.
+the gradients of the weights as matrix products over all steps at the end.
+The examples of a batch are independent, so the kernels run slices of it on
+threads, as many as BLAS would have used (``OMP_NUM_THREADS``,
+``OPENBLAS_NUM_THREADS``, threadpoolctl), while BLAS itself runs on one.
 
 The same kernels run in every compile mode: ``perform`` calls them (the
 Python linker of ``FAST_COMPILE``), the Numba mode calls them from its
