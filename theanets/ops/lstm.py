@@ -6,7 +6,10 @@ PyTorch runs one fused kernel per step. :func:`lstm_sequence` computes the
 same recurrence (with its peephole connections) as one operation whose
 implementation is a compiled loop (Numba): per step one matrix product by BLAS
 and one pass over the cells, and for the gradient one pass back in time, with
-the gradient of the recurrent weights as a single matrix product at the end.
+the gradients of the weights as matrix products over all steps at the end.
+The examples of a batch are independent, so the kernels run slices of it on
+threads, as many as BLAS would have used (``OMP_NUM_THREADS``,
+``OPENBLAS_NUM_THREADS``, threadpoolctl), while BLAS itself runs on one.
 
 The same kernels run in every compile mode: ``perform`` calls them (the
 Python linker of ``FAST_COMPILE``), the Numba mode calls them from its
@@ -22,7 +25,12 @@ use a rational approximation that is accurate to float32 rounding and that
 the compiler can vectorize; float64 uses the exact function.
 """
 
+import concurrent.futures
+import contextlib
+import ctypes
 import math
+import os
+import threading
 from typing import Any
 
 import numba
@@ -131,138 +139,246 @@ def _tanh_slope_impl(y):
     return lambda y: one - y * y
 
 
-# The per-cell loops below each write one array and read at most three: a
-# loop over more arrays is not vectorized (the compiler cannot rule out that
-# they overlap).
+# The products inside the kernels call BLAS's gemm directly (the wrapper
+# Numba's own np.dot calls, by its exported symbol, so that cached kernels
+# keep working): np.dot would allocate its result at every step, copy any
+# operand that is a block of a larger array, and could not add to an array.
+
+
+def _gemm_type(dtype):
+    pointer = numba.types.CPointer(dtype)
+    size = numba.types.intp
+    char = numba.types.char
+    signature = numba.types.intc(
+        char,
+        char,
+        char,
+        size,
+        size,
+        size,
+        pointer,
+        pointer,
+        size,
+        pointer,
+        size,
+        pointer,
+        pointer,
+        size,
+    )
+    return numba.types.ExternalFunction("numba_xxgemm", signature)
+
+
+_GEMM = {np.float32: _gemm_type(numba.types.float32), np.float64: _gemm_type(numba.types.float64)}
+
+
+def _matmul(a, b, c, beta):
+    """``c = a . b + beta c`` in a kernel, on matrices whose rows are contiguous."""
+    c[...] = np.dot(a, b) + beta * c
+
+
+@overload(_matmul)
+def _matmul_impl(a, b, c, beta):
+    dtype = _float_type(a.dtype)
+    gemm = _GEMM[dtype]
+    kind = ord("s") if dtype is np.float32 else ord("d")
+    size = np.dtype(dtype).itemsize
+    no = ord("N")
+
+    def matmul(a, b, c, beta):
+        m, k = a.shape
+        n = b.shape[1]
+        coefficients = np.empty(2, dtype)
+        coefficients[0] = 1
+        coefficients[1] = beta
+        # BLAS is column-major: a row-major matrix is its transpose there,
+        # so c^T = b^T a^T is computed (the leading dimension: the row stride)
+        gemm(
+            kind,
+            no,
+            no,
+            n,
+            m,
+            k,
+            coefficients[0:].ctypes,
+            b.ctypes,
+            b.strides[0] // size,
+            a.ctypes,
+            a.strides[0] // size,
+            coefficients[1:].ctypes,
+            c.ctypes,
+            c.strides[0] // size,
+        )
+
+    return matmul
+
+
+# The per-cell loops below each write one array and read few others: a loop
+# over more arrays is not vectorized (the compiler cannot rule out that they
+# overlap, and gives up checking it at run time).
 
 
 @numba.njit(inline="always", **_JIT)
-def _cell_forward(x, z, c, ci, cf, co, gate, c_new, h_new):
-    """One example at one step: gates ``[i, f, g, o]``, the new cell and output."""
+def _cell_forward(gate, c, ci, cf, co, c_new, h_new):
+    """One example at one step: ``gate`` holds the pre-activations ``[i, f, g,
+    o]`` and is overwritten with the gates; the new cell and output."""
     n = c.shape[0]
     i, f, g, o = gate[:n], gate[n : 2 * n], gate[2 * n : 3 * n], gate[3 * n :]
     for j in range(n):
-        i[j] = _sigmoid(x[j] + z[j] + c[j] * ci[j])
+        i[j] = _sigmoid(i[j] + c[j] * ci[j])
     for j in range(n):
-        f[j] = _sigmoid(x[n + j] + z[n + j] + c[j] * cf[j])
+        f[j] = _sigmoid(f[j] + c[j] * cf[j])
     for j in range(n):
-        g[j] = _tanh(x[2 * n + j] + z[2 * n + j])
+        g[j] = _tanh(g[j])
     for j in range(n):
         c_new[j] = f[j] * c[j] + i[j] * g[j]
     for j in range(n):
-        o[j] = _sigmoid(x[3 * n + j] + z[3 * n + j] + c_new[j] * co[j])
+        o[j] = _sigmoid(o[j] + c_new[j] * co[j])
     for j in range(n):
         h_new[j] = o[j] * _tanh(c_new[j])
 
 
 @numba.njit(**_JIT)
-def forward_kernel(xs, h0, c0, hh, ci, cf, co):
-    """The recurrence over ``xs`` (time, batch, 4 size), from ``h0``, ``c0``.
+def _step_forward(gates, h, c, hh, ci, cf, co, c_new, h_new):
+    """One step of some examples: ``gates`` (their input products) becomes
+    their gates, from their previous outputs ``h`` and cells ``c``."""
+    _matmul(h, hh, gates, 1.0)
+    for b in range(gates.shape[0]):
+        _cell_forward(gates[b], c[b], ci, cf, co, c_new[b], h_new[b])
 
-    Returns ``hs``, ``cs`` (time, batch, size) and the activated gates
-    ``[i, f, g, o]`` (time, batch, 4 size), kept for the gradient.
+
+@numba.njit(**_JIT)
+def input_products(x, xh, b, out, lo, hi):
+    """Rows ``lo:hi`` of ``out = x . xh + b`` (the products of all steps, as
+    rows): the bias is copied and the product added to it, which saves the
+    pass that zeroes ``out`` and the one that adds the bias."""
+    for r in range(lo, hi):
+        out[r] = b
+    _matmul(x[lo:hi], xh, out[lo:hi], 1.0)
+
+
+@numba.njit(**_JIT)
+def forward_kernel(gates, h0, c0, hh, ci, cf, co, hs, cs, lo, hi):
+    """The recurrence of the examples ``lo:hi`` of the batch, from ``h0``, ``c0``.
+
+    ``gates`` (time, batch, 4 size) holds the input products and bias and is
+    overwritten with the activated gates ``[i, f, g, o]``, kept for the
+    gradient; ``hs``, ``cs`` (time, batch, size) receive the outputs and
+    cells. The examples are independent: disjoint ranges can run at once.
     """
-    steps, batch, n4 = xs.shape
-    n = n4 // 4
-    hs = np.empty((steps, batch, n), xs.dtype)
-    cs = np.empty((steps, batch, n), xs.dtype)
-    gates = np.empty((steps, batch, n4), xs.dtype)
-    hh = np.ascontiguousarray(hh)
-    h = np.ascontiguousarray(h0)
-    c = np.ascontiguousarray(c0)
-    for t in range(steps):
-        z = np.dot(h, hh)
-        for b in range(batch):
-            _cell_forward(xs[t, b], z[b], c[b], ci, cf, co, gates[t, b], cs[t, b], hs[t, b])
-        h = hs[t]
-        c = cs[t]
-    return hs, cs, gates
+    _step_forward(gates[0, lo:hi], h0[lo:hi], c0[lo:hi], hh, ci, cf, co, cs[0, lo:hi], hs[0, lo:hi])
+    for t in range(1, gates.shape[0]):
+        _step_forward(
+            gates[t, lo:hi],
+            hs[t - 1, lo:hi],
+            cs[t - 1, lo:hi],
+            hh,
+            ci,
+            cf,
+            co,
+            cs[t, lo:hi],
+            hs[t, lo:hi],
+        )
 
 
 @numba.njit(inline="always", **_JIT)
-def _cell_backward(gate, c, c_prev, dh_out, dc_out, dh, dc, ci, cf, co, dz, dh_total, dc_total):
-    """One example at one step, backwards: ``dz`` (the pre-activations'
-    gradient ``[i, f, g, o]``) and the cell gradient passed back in ``dc``."""
+def _cell_backward(gate, c, c_prev, dh_out, dc_out, dh, dc, ci, cf, co, dz, sums):
+    """One example at one step, backwards.
+
+    ``dh``, ``dc`` come in as the gradients from the next step; ``dz``
+    receives the pre-activations' gradient ``[i, f, g, o]``, ``dc`` the
+    gradient of the previous cell (``dh`` is left as the output's whole
+    gradient), and ``sums`` (7 size) accumulates the gradients of the bias
+    and of ``ci``, ``cf``, ``co``.
+    """
     n = c.shape[0]
     i, f, g, o = gate[:n], gate[n : 2 * n], gate[2 * n : 3 * n], gate[3 * n :]
     dzi, dzf, dzg, dzo = dz[:n], dz[n : 2 * n], dz[2 * n : 3 * n], dz[3 * n :]
+    db, dci, dcf, dco = sums[: 4 * n], sums[4 * n : 5 * n], sums[5 * n : 6 * n], sums[6 * n :]
     for j in range(n):
-        dh_total[j] = dh_out[j] + dh[j]
+        dh[j] += dh_out[j]
     for j in range(n):
-        dzo[j] = dh_total[j] * _tanh(c[j]) * _sigmoid_slope(o[j])
+        dzo[j] = dh[j] * _tanh(c[j]) * _sigmoid_slope(o[j])
     for j in range(n):
-        dc_total[j] = dc_out[j] + dc[j]
+        dc[j] += dc_out[j]
     for j in range(n):
-        dc_total[j] += dh_total[j] * o[j] * _tanh_slope(_tanh(c[j]))
+        dc[j] += dh[j] * o[j] * _tanh_slope(_tanh(c[j]))
     for j in range(n):
-        dc_total[j] += dzo[j] * co[j]
+        dc[j] += dzo[j] * co[j]
     for j in range(n):
-        dzi[j] = dc_total[j] * g[j] * _sigmoid_slope(i[j])
+        dzi[j] = dc[j] * g[j] * _sigmoid_slope(i[j])
     for j in range(n):
-        dzf[j] = dc_total[j] * c_prev[j] * _sigmoid_slope(f[j])
+        dzf[j] = dc[j] * c_prev[j] * _sigmoid_slope(f[j])
     for j in range(n):
-        dzg[j] = dc_total[j] * i[j] * _tanh_slope(g[j])
+        dzg[j] = dc[j] * i[j] * _tanh_slope(g[j])
     for j in range(n):
-        dc[j] = dc_total[j] * f[j]
+        dc[j] *= f[j]
     for j in range(n):
         dc[j] += dzi[j] * ci[j]
     for j in range(n):
         dc[j] += dzf[j] * cf[j]
+    for j in range(4 * n):
+        db[j] += dz[j]
+    for j in range(n):
+        dci[j] += dzi[j] * c_prev[j]
+    for j in range(n):
+        dcf[j] += dzf[j] * c_prev[j]
+    for j in range(n):
+        dco[j] += dzo[j] * c[j]
 
 
 @numba.njit(**_JIT)
-def backward_kernel(h0, c0, hh, ci, cf, co, hs, cs, gates, dhs, dcs):
-    """Gradients of :func:`forward_kernel`'s inputs, given those of ``hs``, ``cs``.
+def _step_backward(gates, c, c_prev, dh_out, dc_out, dh, dc, hh_t, ci, cf, co, dz, sums):
+    """One step of some examples backwards; ``dh`` becomes the gradient of
+    their previous outputs (``dz . hh^T``)."""
+    for b in range(gates.shape[0]):
+        _cell_backward(
+            gates[b], c[b], c_prev[b], dh_out[b], dc_out[b], dh[b], dc[b], ci, cf, co, dz[b], sums
+        )
+    _matmul(dz, hh_t, dh, 0.0)
 
-    Returns the gradients of ``xs, h0, c0, hh, ci, cf, co``.
+
+@numba.njit(**_JIT)
+def backward_kernel(c0, hh_t, ci, cf, co, cs, gates, dhs, dcs, dz, dh, dc, sums, lo, hi):
+    """The gradient of :func:`forward_kernel` for the examples ``lo:hi``.
+
+    ``hh_t`` is ``hh`` transposed (4 size, size), C-contiguous. Given the
+    gradients ``dhs``, ``dcs`` of ``hs``, ``cs``: ``dz`` (time, batch,
+    4 size) receives the gradient of the pre-activations; ``dh``, ``dc``
+    (batch, size), zeros on entry, those of ``h0``, ``c0``; ``sums``
+    (7 size) accumulates those of the bias and of ``ci``, ``cf``, ``co``.
+    The gradients of the weights are products of ``dz`` (see ``_backward``).
     """
-    steps, batch, n = hs.shape
-    dxs = np.empty((steps, batch, 4 * n), hs.dtype)
-    dh = np.zeros((batch, n), hs.dtype)
-    dc = np.zeros((batch, n), hs.dtype)
-    dh_total = np.empty(n, hs.dtype)
-    dc_total = np.empty(n, hs.dtype)
-    hh_t = np.ascontiguousarray(hh.T)
-    c0 = np.ascontiguousarray(c0)
-    for t in range(steps - 1, -1, -1):
-        c_prev = cs[t - 1] if t > 0 else c0
-        for b in range(batch):
-            _cell_backward(
-                gates[t, b],
-                cs[t, b],
-                c_prev[b],
-                dhs[t, b],
-                dcs[t, b],
-                dh[b],
-                dc[b],
-                ci,
-                cf,
-                co,
-                dxs[t, b],
-                dh_total,
-                dc_total,
-            )
-        dh = np.dot(dxs[t], hh_t)
-    dci = np.zeros(n, hs.dtype)
-    dcf = np.zeros(n, hs.dtype)
-    dco = np.zeros(n, hs.dtype)
-    for t in range(steps):
-        c_prev = cs[t - 1] if t > 0 else c0
-        for b in range(batch):
-            dz, cp, cn = dxs[t, b], c_prev[b], cs[t, b]
-            for j in range(n):
-                dci[j] += dz[j] * cp[j]
-            for j in range(n):
-                dcf[j] += dz[n + j] * cp[j]
-            for j in range(n):
-                dco[j] += dz[3 * n + j] * cn[j]
-    h_prev = np.empty((steps, batch, n), hs.dtype)
-    h_prev[0] = h0
-    h_prev[1:] = hs[:-1]
-    dhh = np.dot(
-        np.ascontiguousarray(h_prev.reshape(steps * batch, n).T), dxs.reshape(steps * batch, 4 * n)
+    for t in range(gates.shape[0] - 1, 0, -1):
+        _step_backward(
+            gates[t, lo:hi],
+            cs[t, lo:hi],
+            cs[t - 1, lo:hi],
+            dhs[t, lo:hi],
+            dcs[t, lo:hi],
+            dh[lo:hi],
+            dc[lo:hi],
+            hh_t,
+            ci,
+            cf,
+            co,
+            dz[t, lo:hi],
+            sums,
+        )
+    _step_backward(
+        gates[0, lo:hi],
+        cs[0, lo:hi],
+        c0[lo:hi],
+        dhs[0, lo:hi],
+        dcs[0, lo:hi],
+        dh[lo:hi],
+        dc[lo:hi],
+        hh_t,
+        ci,
+        cf,
+        co,
+        dz[0, lo:hi],
+        sums,
     )
-    return dxs, dh, dc, dhh, dci, dcf, dco
 
 
 # ----- the reference: the same recurrence as a scan -----------------------
@@ -532,45 +648,248 @@ def _kernel_args(arrays):
     return out
 
 
-_BLAS: list[Any] = []  # the BLAS libraries, selected once
+_BLAS: list[Any] = []  # (get, set, per_thread) of each BLAS library, found once
+# the one limit in force while any kernel runs: its depth and the thread
+# counts it replaced (kernels may run at once: a bidirectional layer's two)
+_LIMIT: dict[str, Any] = dict(depth=0, saved=[])
+_LIMIT_LOCK = threading.Lock()
+# rows of the batch each thread takes at least: fewer make the per-step
+# products too small for BLAS to run at speed
+_MIN_ROWS = 16
 
 
+def _openblas_function(path, name):
+    """OpenBLAS's ``openblas_NAME`` in the library at ``path`` (already
+    loaded), under the prefixes and suffixes of its builds, or None."""
+    try:
+        library = ctypes.CDLL(path)
+    except OSError:
+        return None
+    for prefix in ("openblas_", "scipy_openblas_"):
+        for suffix in ("", "64_", "_64"):
+            function = getattr(library, prefix + name + suffix, None)
+            if function is not None:
+                return function
+    return None
+
+
+def _blas_controls():
+    """``(get, set, per_thread)`` for each BLAS library loaded (those of
+    numpy and of scipy, which the kernels call).
+
+    OpenBLAS without OpenMP has one thread count for the whole process, set
+    here through its own functions: threadpoolctl (from 3.8) lets only the
+    first thread that set it change it, so that limits set from XLA's
+    callback threads were silently ignored and the kernels' products ran on
+    BLAS threads that then spun beside the kernels' own (measured on two
+    cores: the benchmarks' LSTM at 41 ms a step against 23 ms on one core).
+    Other libraries go through threadpoolctl; those whose count is per
+    thread (OpenMP) are set in each thread that runs a kernel.
+    """
+    import scipy.linalg.cython_blas  # noqa: F401 (the BLAS the kernels call)
+    import threadpoolctl
+
+    controls = []
+    for lib in threadpoolctl.ThreadpoolController().select(user_api="blas").lib_controllers:
+        per_thread = getattr(lib, "threading_layer", None) == "openmp"
+        get = set_ = None
+        if lib.internal_api == "openblas" and not per_thread:
+            get = _openblas_function(lib.filepath, "get_num_threads")
+            set_ = _openblas_function(lib.filepath, "set_num_threads")
+        if get is None or set_ is None:
+            get, set_ = lib.get_num_threads, lib.set_num_threads
+        controls.append((get, set_, per_thread))
+    return controls
+
+
+@contextlib.contextmanager
 def _one_blas_thread():
-    """A context running the BLAS libraries on one thread.
+    """A context running the BLAS libraries on one thread; it gives the number
+    of threads the kernels may use instead: as many as BLAS had (what
+    ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS`` or threadpoolctl set), at
+    most one per core this process may run on.
 
     The kernels make many small products (one per step): on several BLAS
     threads they wait for each other more than they compute, and more so when
     called back from XLA's own threads (measured with the benchmarks' LSTM on
-    two cores: 59 ms a step against 20 ms on one BLAS thread).
+    two cores: 59 ms a step against 20 ms on one BLAS thread). Splitting the
+    batch between threads instead needs no wait but at the end (the examples
+    are independent). The limit is process-wide: nested or concurrent uses
+    share one, lifted when the last ends.
     """
-    if not _BLAS:
-        import scipy.linalg.cython_blas  # noqa: F401 (the BLAS Numba's products call)
-        import threadpoolctl
+    with _LIMIT_LOCK:
+        if not _BLAS:
+            _BLAS.extend(_blas_controls())
+        if _LIMIT["depth"] == 0:
+            _LIMIT["saved"] = [get() for get, _, _ in _BLAS]
+            for _, set_, per_thread in _BLAS:
+                if not per_thread:
+                    set_(1)
+        _LIMIT["depth"] += 1
+        threads = max([count for count in _LIMIT["saved"] if count] or [1])
+    try:
+        with _one_blas_thread_here():
+            yield max(1, min(threads, _cores()))
+    finally:
+        with _LIMIT_LOCK:
+            _LIMIT["depth"] -= 1
+            if _LIMIT["depth"] == 0:
+                for (_, set_, per_thread), count in zip(_BLAS, _LIMIT["saved"], strict=True):
+                    if not per_thread and count:
+                        set_(count)
 
-        _BLAS.append(threadpoolctl.ThreadpoolController().select(user_api="blas"))
-    return _BLAS[0].limit(limits=1)
+
+@contextlib.contextmanager
+def _one_blas_thread_here():
+    """One BLAS thread for the libraries whose count is per thread, in this thread."""
+    saved = [(set_, get()) for get, set_, per_thread in _BLAS if per_thread]
+    for set_, _ in saved:
+        set_(1)
+    try:
+        yield
+    finally:
+        for set_, count in saved:
+            if count:
+                set_(count)
+
+
+def _cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+_POOL: list[concurrent.futures.ThreadPoolExecutor] = []
+
+if hasattr(os, "register_at_fork"):
+    # a forked child has none of the pool's threads, and an executor that
+    # believes it has them would never run what it is given: a new one there
+    os.register_at_fork(after_in_child=_POOL.clear)
+
+
+def _run(tasks):
+    """Call the functions ``tasks``, the first in this thread and the others
+    in a pool's threads (the kernels release the GIL); return when all have."""
+    if len(tasks) > 1:
+        tasks = [tasks[0]] + [_in_one_blas_thread(task) for task in tasks[1:]]
+        with _LIMIT_LOCK:
+            if not _POOL or _POOL[0]._max_workers < len(tasks) - 1:
+                _POOL.insert(
+                    0,
+                    concurrent.futures.ThreadPoolExecutor(
+                        max_workers=len(tasks) - 1, thread_name_prefix="theanets-lstm"
+                    ),
+                )
+            pool = _POOL[0]
+        futures = [pool.submit(task) for task in tasks[1:]]
+    else:
+        futures = []
+    try:
+        tasks[0]()
+    finally:
+        for future in futures:
+            future.result()
+
+
+def _in_one_blas_thread(task):
+    def run():
+        with _one_blas_thread_here():
+            task()
+
+    return run
+
+
+def _split(size, parts, multiple=1):
+    """``parts`` ranges ``(lo, hi)`` covering ``range(size)``, of nearly equal
+    sizes, their ends multiples of ``multiple``."""
+    units = size // multiple
+    bounds = [multiple * (units * k // parts) for k in range(parts)] + [size]
+    return [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True) if hi > lo]
+
+
+def _chunks(batch, threads):
+    return _split(batch, max(1, min(threads, batch // _MIN_ROWS)))
 
 
 def _forward(x, h0, c0, xh, b, hh, ci, cf, co):
-    """The forward kernel, with the input products of all steps by numpy's BLAS."""
+    """The forward kernel on slices of the batch, one a thread, after the
+    input products of all steps (numpy's BLAS, by rows in each thread)."""
     steps, batch, m = x.shape
-    with _one_blas_thread():
-        xs = np.dot(x.reshape(steps * batch, m), xh)
-        xs += b
-        return forward_kernel(*_kernel_args([xs.reshape(steps, batch, -1), h0, c0, hh, ci, cf, co]))
+    n = hh.shape[0]
+    with _one_blas_thread() as threads:
+        flat = x.reshape(steps * batch, m)
+        gates = np.empty((steps, batch, 4 * n), x.dtype)
+        flat_gates = gates.reshape(steps * batch, 4 * n)
+        hs = np.empty((steps, batch, n), x.dtype)
+        cs = np.empty((steps, batch, n), x.dtype)
+        args = _kernel_args([h0, c0, hh, ci, cf, co])
+        flat, xh, b = _kernel_args([flat, xh, b])
+
+        def inputs(lo, hi):
+            input_products(flat, xh, b, flat_gates, lo, hi)
+
+        def recurrence(lo, hi):
+            forward_kernel(gates, *args, hs, cs, lo, hi)
+
+        _run([lambda r=r: inputs(*r) for r in _split(steps * batch, threads, batch)])
+        _run([lambda r=r: recurrence(*r) for r in _chunks(batch, threads)])
+    return hs, cs, gates
 
 
 def _backward(x, h0, c0, xh, b, hh, ci, cf, co, hs, cs, gates, dhs, dcs):
-    """The backward kernel, and the input products' gradients by numpy's BLAS."""
+    """The backward kernel on slices of the batch, one a thread, then the
+    gradients of the weights and inputs as products over all steps (numpy's
+    BLAS, by steps in each thread, summed)."""
     steps, batch, m = x.shape
-    with _one_blas_thread():
-        dz, dh0, dc0, dhh, dci, dcf, dco = backward_kernel(
-            *_kernel_args([h0, c0, hh, ci, cf, co, hs, cs, gates, dhs, dcs])
-        )
-        flat = dz.reshape(steps * batch, -1)
-        dx = np.dot(flat, xh.T).reshape(x.shape)
-        dxh = np.dot(x.reshape(steps * batch, m).T, flat)
-    return dx, dh0, dc0, dxh, flat.sum(axis=0), dhh, dci, dcf, dco
+    n = hh.shape[0]
+    with _one_blas_thread() as threads:
+        dz = np.empty((steps, batch, 4 * n), x.dtype)
+        dh = np.zeros((batch, n), x.dtype)
+        dc = np.zeros((batch, n), x.dtype)
+        chunks = _chunks(batch, threads)
+        sums = np.zeros((len(chunks), 7 * n), x.dtype)
+        args = _kernel_args([c0, np.transpose(hh), ci, cf, co, cs, gates, dhs, dcs])
+
+        def recurrence(k, lo, hi):
+            backward_kernel(*args, dz, dh, dc, sums[k], lo, hi)
+
+        _run([lambda k=k, r=r: recurrence(k, *r) for k, r in enumerate(chunks)])
+
+        # the products over all steps, in ranges of steps: h[t - 1] is
+        # hs[t - 1] but at t = 0 (h0)
+        flat_x = x.reshape(steps * batch, m)
+        flat_dz = dz.reshape(steps * batch, 4 * n)
+        flat_hs = hs.reshape(steps * batch, n)
+        dx = np.empty((steps * batch, m), x.dtype)
+        ranges = _split(steps, threads)
+        dxh = np.empty((len(ranges), m, 4 * n), x.dtype)
+        dhh = np.empty((len(ranges), n, 4 * n), x.dtype)
+
+        def products(k, t0, t1):
+            lo, hi = t0 * batch, t1 * batch
+            np.dot(flat_dz[lo:hi], xh.T, out=dx[lo:hi])
+            np.dot(flat_x[lo:hi].T, flat_dz[lo:hi], out=dxh[k])
+            if t0 == 0:
+                np.dot(h0.T, flat_dz[:batch], out=dhh[k])
+                if hi > batch:
+                    dhh[k] += np.dot(flat_hs[: hi - batch].T, flat_dz[batch:hi])
+            else:
+                np.dot(flat_hs[lo - batch : hi - batch].T, flat_dz[lo:hi], out=dhh[k])
+
+        _run([lambda k=k, r=r: products(k, *r) for k, r in enumerate(ranges)])
+    total = sums.sum(axis=0)
+    return (
+        dx.reshape(x.shape),
+        dh,
+        dc,
+        dxh.sum(axis=0),
+        total[: 4 * n],
+        dhh.sum(axis=0),
+        total[4 * n : 5 * n],
+        total[5 * n : 6 * n],
+        total[6 * n :],
+    )
 
 
 def _store(output_storage, values):
@@ -668,7 +987,7 @@ def _jax_primitive(name, kernel, shapes):
 
 # Added to PyTensor's disk-cache key of the compiled Numba graphs: change it
 # when the kernels change.
-NUMBA_VERSION = 1
+NUMBA_VERSION = 3
 
 
 def _register_numba():
@@ -680,8 +999,34 @@ def _register_numba():
         @numba.njit
         def forward(x, h0, c0, xh, b, hh, ci, cf, co):
             steps, batch, m = x.shape
-            xs = np.dot(np.ascontiguousarray(x).reshape(steps * batch, m), xh) + b
-            return forward_kernel(xs.reshape(steps, batch, xs.shape[1]), h0, c0, hh, ci, cf, co)
+            n = hh.shape[0]
+            flat = np.empty((steps * batch, 4 * n), x.dtype)
+            input_products(
+                np.ascontiguousarray(x).reshape(steps * batch, m),
+                np.ascontiguousarray(xh),
+                b,
+                flat,
+                0,
+                steps * batch,
+            )
+            gates = flat.reshape(steps, batch, 4 * n)
+            hs = np.empty((steps, batch, n), x.dtype)
+            cs = np.empty((steps, batch, n), x.dtype)
+            # the kernels read rows as contiguous blocks
+            forward_kernel(
+                gates,
+                np.ascontiguousarray(h0),
+                np.ascontiguousarray(c0),
+                np.ascontiguousarray(hh),
+                ci,
+                cf,
+                co,
+                hs,
+                cs,
+                0,
+                batch,
+            )
+            return hs, cs, gates
 
         return forward
 
@@ -689,14 +1034,47 @@ def _register_numba():
     def _numba_backward(op, node, **kwargs):
         @numba.njit
         def backward(x, h0, c0, xh, b, hh, ci, cf, co, hs, cs, gates, dhs, dcs):
-            dz, dh0, dc0, dhh, dci, dcf, dco = backward_kernel(
-                h0, c0, hh, ci, cf, co, hs, cs, gates, dhs, dcs
-            )
             steps, batch, m = x.shape
-            flat = dz.reshape(steps * batch, dz.shape[2])
+            n = hh.shape[0]
+            dz = np.empty((steps, batch, 4 * n), x.dtype)
+            dh = np.zeros((batch, n), x.dtype)
+            dc = np.zeros((batch, n), x.dtype)
+            sums = np.zeros(7 * n, x.dtype)
+            backward_kernel(
+                np.ascontiguousarray(c0),
+                np.ascontiguousarray(hh.T),
+                ci,
+                cf,
+                co,
+                np.ascontiguousarray(cs),
+                np.ascontiguousarray(gates),
+                np.ascontiguousarray(dhs),
+                np.ascontiguousarray(dcs),
+                dz,
+                dh,
+                dc,
+                sums,
+                0,
+                batch,
+            )
+            flat = dz.reshape(steps * batch, 4 * n)
             dx = np.dot(flat, np.ascontiguousarray(xh.T)).reshape(steps, batch, m)
-            x2 = np.ascontiguousarray(np.ascontiguousarray(x).reshape(steps * batch, m).T)
-            return dx, dh0, dc0, np.dot(x2, flat), flat.sum(axis=0), dhh, dci, dcf, dco
+            dxh = np.dot(np.ascontiguousarray(x).reshape(steps * batch, m).T, flat)
+            h_prev = np.empty((steps, batch, n), x.dtype)
+            h_prev[0] = h0
+            h_prev[1:] = hs[:-1]
+            dhh = np.dot(h_prev.reshape(steps * batch, n).T, flat)
+            return (
+                dx,
+                dh,
+                dc,
+                dxh,
+                sums[: 4 * n].copy(),
+                dhh,
+                sums[4 * n : 5 * n].copy(),
+                sums[5 * n : 6 * n].copy(),
+                sums[6 * n :].copy(),
+            )
 
         return backward
 
