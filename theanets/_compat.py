@@ -11,7 +11,9 @@ two things changed in 3.3:
   before 3.3);
 - ``Op.infer_shape`` is called as ``(node, shapes)``, no longer as
   ``(fgraph, node, shapes)``: an operation's ``infer_shape(self, *args)``
-  reads them with :func:`node_and_shapes`.
+  reads them with :func:`node_and_shapes`;
+- ``Split`` holds its axis itself, no longer as an input: a conversion of
+  it reads the axis and sizes with :func:`split_axis_and_sizes`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ except ImportError:
 
     LazyIfElse = None
 
-__all__ = ["IfElse", "LazyIfElse", "ifelse", "node_and_shapes"]
+__all__ = ["IfElse", "LazyIfElse", "ifelse", "node_and_shapes", "split_axis_and_sizes"]
 
 
 def node_and_shapes(args):
@@ -38,3 +40,18 @@ def node_and_shapes(args):
     ('node', [(2, 3)])
     """
     return args[-2], args[-1]
+
+
+def split_axis_and_sizes(op, inputs):
+    """``(axis, sizes)`` of a ``Split`` node given its inputs after ``x``:
+    ``(axis, sizes)`` before PyTensor 3.3, ``(sizes,)`` from it (the axis is
+    then the op's own).
+
+    Examples
+    --------
+    >>> class Op:
+    ...     axis = 1
+    >>> split_axis_and_sizes(Op(), (0, [2, 2])), split_axis_and_sizes(Op(), ([2, 2],))
+    ((0, [2, 2]), (1, [2, 2]))
+    """
+    return tuple(inputs) if len(inputs) == 2 else (op.axis, inputs[0])

@@ -44,7 +44,7 @@ def concrete_shape_arithmetic() -> None:
     from pytensor.tensor.shape import Shape, Shape_i
     from pytensor.tensor.subtensor import Subtensor
 
-    from .._compat import IfElse, LazyIfElse
+    from .._compat import IfElse, LazyIfElse, split_axis_and_sizes
 
     def is_shape_arithmetic(node):
         return node is not None and all(
@@ -110,8 +110,7 @@ def concrete_shape_arithmetic() -> None:
         # "Abstract tracer value ... in jax.numpy.split". The sizes come
         # from shapes, concrete here, so they are summed with numpy.
         def split(x, *rest):
-            # (x, axis, splits) before PyTensor 3.3; from it the axis is the op's
-            axis, splits = rest if len(rest) == 2 else (op.axis, rest[0])
+            axis, splits = split_axis_and_sizes(op, rest)
             if isinstance(axis, jax.core.Tracer) or isinstance(splits, jax.core.Tracer):
                 raise NotImplementedError(
                     "theanets: a join or split along a position known only at run time "

@@ -42,6 +42,7 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
 from .._backend import jacobian_vector, scan
+from .._compat import node_and_shapes
 from ._dispatch import after_import
 from ._gradient import disconnected
 
@@ -457,8 +458,7 @@ class LSTMSequence(Op):
         _store(output_storage, _forward(*inputs))
 
     def infer_shape(self, *args):
-        # (fgraph, node, shapes) before PyTensor 3.3, (node, shapes) from it
-        node, shapes = args[-2:]
+        node, shapes = node_and_shapes(args)
         x, xh, hh = shapes[0], shapes[3], shapes[5]
         return [(x[0], x[1], hh[0]), (x[0], x[1], hh[0]), (x[0], x[1], xh[1])]
 
@@ -507,8 +507,7 @@ class LSTMSequenceGrad(Op):
         _store(output_storage, _backward(*inputs))
 
     def infer_shape(self, *args):
-        # (fgraph, node, shapes) before PyTensor 3.3, (node, shapes) from it
-        node, shapes = args[-2:]
+        node, shapes = node_and_shapes(args)
         return shapes[:_FORWARD]
 
     @staticmethod
