@@ -8,6 +8,7 @@ with no compile flags (theanets' JAX mode), each with the same new
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 
@@ -125,6 +126,19 @@ def test_a_later_process_reads_the_rewritten_graphs(tmp_path):
     third = _run(tmp_path)
     assert third["counts"]["disk"] == first["counts"]["disk"]
     assert all(third[k] == first[k] for k in ("gru", "lstm", "noisy"))
+    # hostile entries are refused before they run anything, and entries
+    # that others may write are not read: all rewritten anew, same results
+    marker = tmp_path / "ran"
+    for k, name in enumerate(sorted(kept)):
+        path = tmp_path / "theanets-graphs" / name
+        if k % 2:
+            path.chmod(0o666)
+        else:
+            path.write_bytes(_hostile(marker)["os.system" if k % 4 else "protocol 0"])
+    fourth = _run(tmp_path)
+    assert not marker.exists()
+    assert fourth["counts"]["disk"] == first["counts"]["disk"]
+    assert all(fourth[k] == first[k] for k in ("gru", "lstm", "noisy"))
 
 
 @pytest.mark.skipif(not _jax.jax_available(), reason="needs jax")
@@ -132,3 +146,55 @@ def test_the_cache_can_be_turned_off(tmp_path):
     report = _run(tmp_path, THEANETS_GRAPH_CACHE="0")
     assert report["counts"].get("disk", 0) == 0
     assert not (tmp_path / "theanets-graphs").exists()
+
+
+class _Calls:
+    """A pickle that calls ``function(*args)`` when it is loaded."""
+
+    def __init__(self, function, *args):
+        self.function, self.args = function, args
+
+    def __reduce__(self):
+        return self.function, self.args
+
+
+def _hostile(marker):
+    import builtins
+
+    command = "touch {}".format(marker)
+    return {
+        "os.system": pickle.dumps(_Calls(os.system, command)),
+        "builtins.exec": pickle.dumps(_Calls(builtins.exec, "open({!r}, 'w')".format(str(marker)))),
+        "subprocess.Popen": pickle.dumps(_Calls(subprocess.Popen, ["touch", str(marker)])),
+        "numpy.memmap": pickle.dumps(_Calls(np.memmap, str(marker), "float32", "w+", 0, (4,))),
+        "pytensor.utils": pickle.dumps(
+            _Calls(pytensor.utils.call_subprocess_Popen, ["touch", str(marker)])
+        ),
+        # protocol 0, written by hand: os.system('touch ...')
+        "protocol 0": "cos\nsystem\n(S'{}'\ntR.".format(command).encode(),
+        # a graph class's rebuilder around a refused call
+        "nested": pickle.dumps([pytensor.tensor.type.TensorType, _Calls(os.system, command)]),
+    }
+
+
+@pytest.mark.parametrize("payload", sorted(_hostile("m")))
+def test_a_hostile_entry_is_refused_before_it_runs_anything(tmp_path, payload):
+    marker = tmp_path / "ran"
+    with pytest.raises(pickle.UnpicklingError, match="a rewritten graph may not name"):
+        rewritten._loads(_hostile(marker)[payload], [], [])
+    assert not marker.exists()
+
+
+def test_entries_others_may_write_are_not_read(tmp_path, monkeypatch):
+    folder = tmp_path / "theanets-graphs"
+    monkeypatch.setattr(rewritten, "_directory", lambda: str(folder))
+    folder.mkdir(mode=0o700)
+    entry = folder / "entry"
+    entry.write_bytes(b"")
+    entry.chmod(0o600)
+    assert rewritten._private(str(folder)) and rewritten._private(str(entry))
+    for path, mode in ((entry, 0o666), (entry, 0o620), (folder, 0o777)):
+        path.chmod(mode)
+        assert rewritten.load("entry", [], [], None) is None
+        assert not rewritten._private(str(path))
+        path.chmod(0o700 if path == folder else 0o600)

@@ -22,6 +22,16 @@ completely (one without ``__props__`` other than ``scan``) is not kept.
 The entries live in ``<base_compiledir>/theanets-graphs`` (beside JAX's
 cache in ``<base_compiledir>/jax``), at most :data:`MAX_ENTRIES` of them;
 ``THEANETS_GRAPH_CACHE=0`` turns the cache off.
+
+The directory is trusted as PyTensor's own compile directory is (which
+holds compiled modules that it loads), and guarded as far as a pickle can
+be: an entry is read only if it and its directory belong to this user and
+nobody else may write them (the directory is made ``0700``), and it is
+unpickled with only the classes and rebuilding functions of PyTensor's
+graphs, of theanets' operations and of numpy arrays
+(:class:`_GraphUnpickler`): an entry naming anything else (``os.system``,
+``builtins.exec``, ``numpy.memmap``, ...) is refused, and the graph is
+rewritten anew.
 """
 
 from __future__ import annotations
@@ -305,17 +315,91 @@ def _dumps(entry: Any, inputs: list[Any], shared: list[Any]) -> bytes:
     return buffer.getvalue()
 
 
-def _loads(data: bytes, inputs: list[Any], shared: list[Any]) -> Any:
-    class Unpickler(pickle.Unpickler):
-        def persistent_load(self, pid: Any) -> Any:
-            kind, i = pid
-            if kind == "data":
-                return inputs[i]
-            if kind == "shared":
-                return shared[i]
-            return shared[i].container
+# What an entry may name: the modules of PyTensor's graphs, operations and
+# types, theanets' operations, and these few others (the exceptions an
+# assertion raises, numpy's array and dtype rebuilders, paths).
+_MODULES = (
+    "pytensor.graph.",
+    "pytensor.tensor.",
+    "pytensor.scalar.",
+    "pytensor.scan.",
+    "pytensor.sparse.",
+    "pytensor.misc.",
+    "pytensor.assumptions.",
+    "pytensor.conditional.",
+    "pytensor.link.jax.dispatch.",
+    "theanets.ops.",
+)
+_EXACT_MODULES = (
+    "pytensor.compile.ops",
+    "pytensor.raise_op",
+    "pytensor.ifelse",
+    "theanets._backend",
+)
+_NAMES = {
+    "builtins": {"slice", "set", "frozenset", "complex", "range", "bytearray", "AssertionError"},
+    "copyreg": {"_reconstructor"},
+    "collections": {"OrderedDict"},
+    "pathlib": {"PosixPath", "WindowsPath", "PurePosixPath", "PureWindowsPath"},
+    "numpy": {"dtype", "ndarray"},
+    "numpy.ma": {"MaskedArray"},
+    "numpy.ma.core": {"MaskedArray", "_mareconstruct"},
+}
+for _core in ("numpy._core", "numpy.core"):  # numpy 2 and 1
+    _NAMES[_core + ".multiarray"] = {"_reconstruct", "scalar"}
+    _NAMES[_core + ".numeric"] = {"_frombuffer"}
+# modules of the prefixes above whose names read or write files
+_REFUSED_MODULES = ("pytensor.tensor.io",)
 
-    return Unpickler(io.BytesIO(data)).load()
+
+class _GraphUnpickler(pickle.Unpickler):
+    """An unpickler of graph entries: only the names of :data:`_MODULES`,
+    :data:`_EXACT_MODULES` and :data:`_NAMES` are found (and numpy's dtype
+    and scalar types); the data inputs and shared variables come from the caller."""
+
+    def __init__(self, data: bytes, inputs: list[Any], shared: list[Any]) -> None:
+        super().__init__(io.BytesIO(data))
+        self.inputs = inputs
+        self.shared = shared
+
+    def find_class(self, module: str, name: str) -> Any:
+        allowed = (
+            name in _NAMES.get(module, ())
+            or module == "numpy.dtypes"
+            or (module == "numpy" and _is_scalar_type(getattr(np, name, None)))
+            or module in _EXACT_MODULES
+            or module.startswith(_MODULES)
+        )
+        if not allowed or module.startswith(_REFUSED_MODULES):
+            raise pickle.UnpicklingError(
+                "a rewritten graph may not name {}.{}".format(module, name)
+            )
+        return super().find_class(module, name)
+
+    def persistent_load(self, pid: Any) -> Any:
+        kind, i = pid
+        if kind == "data":
+            return self.inputs[i]
+        if kind == "shared":
+            return self.shared[i]
+        return self.shared[i].container
+
+
+def _is_scalar_type(value: Any) -> bool:
+    """Whether ``value`` is one of numpy's scalar types (``numpy.float64``, ...)."""
+    return isinstance(value, type) and issubclass(value, np.generic)
+
+
+def _loads(data: bytes, inputs: list[Any], shared: list[Any]) -> Any:
+    return _GraphUnpickler(data, inputs, shared).load()
+
+
+def _private(path: str) -> bool:
+    """Whether ``path`` belongs to this user and nobody else may write it."""
+    if not hasattr(os, "getuid"):  # Windows: access lists, not modes
+        return True
+    status = os.stat(path)
+    return status.st_uid == os.getuid() and not status.st_mode & 0o022
 
 
 def _function(entry: Any, mode: Any) -> Any:
@@ -368,6 +452,9 @@ def load(name: str, inputs: list[Any], shared: list[Any], mode: Any) -> Any:
     there is none (or it cannot be read)."""
     path = os.path.join(_directory(), name)
     try:
+        if not (_private(_directory()) and _private(path)):
+            _logger.debug("not reading %s: others may write it", path)
+            return None
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError:
@@ -393,7 +480,7 @@ def save(name: str, fn: Any, inputs: list[Any], shared: list[Any]) -> None:
         return
     folder = _directory()
     try:
-        os.makedirs(folder, exist_ok=True)
+        os.makedirs(folder, mode=0o700, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
         with os.fdopen(handle, "wb") as out:
             out.write(data)
