@@ -16,6 +16,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as TT
 import pytest
+from test_hostile_load import _Runs  # a pickle that calls a function when loaded
 
 from theanets import _jax
 from theanets._backend import scan
@@ -148,32 +149,22 @@ def test_the_cache_can_be_turned_off(tmp_path):
     assert not (tmp_path / "theanets-graphs").exists()
 
 
-class _Calls:
-    """A pickle that calls ``function(*args)`` when it is loaded."""
-
-    def __init__(self, function, *args):
-        self.function, self.args = function, args
-
-    def __reduce__(self):
-        return self.function, self.args
-
-
 def _hostile(marker):
     import builtins
 
     command = "touch {}".format(marker)
     return {
-        "os.system": pickle.dumps(_Calls(os.system, command)),
-        "builtins.exec": pickle.dumps(_Calls(builtins.exec, "open({!r}, 'w')".format(str(marker)))),
-        "subprocess.Popen": pickle.dumps(_Calls(subprocess.Popen, ["touch", str(marker)])),
-        "numpy.memmap": pickle.dumps(_Calls(np.memmap, str(marker), "float32", "w+", 0, (4,))),
+        "os.system": pickle.dumps(_Runs(os.system, command)),
+        "builtins.exec": pickle.dumps(_Runs(builtins.exec, "open({!r}, 'w')".format(str(marker)))),
+        "subprocess.Popen": pickle.dumps(_Runs(subprocess.Popen, ["touch", str(marker)])),
+        "numpy.memmap": pickle.dumps(_Runs(np.memmap, str(marker), "float32", "w+", 0, (4,))),
         "pytensor.utils": pickle.dumps(
-            _Calls(pytensor.utils.call_subprocess_Popen, ["touch", str(marker)])
+            _Runs(pytensor.utils.call_subprocess_Popen, ["touch", str(marker)])
         ),
         # protocol 0, written by hand: os.system('touch ...')
         "protocol 0": "cos\nsystem\n(S'{}'\ntR.".format(command).encode(),
         # a graph class's rebuilder around a refused call
-        "nested": pickle.dumps([pytensor.tensor.type.TensorType, _Calls(os.system, command)]),
+        "nested": pickle.dumps([pytensor.tensor.type.TensorType, _Runs(os.system, command)]),
     }
 
 
