@@ -99,20 +99,12 @@ def padding_of(model: Any) -> tuple[bool, str | None]:
         return rows, None
     if not all(isinstance(layer, step_wise) for layer in model.layers):
         return rows, None
-    directions = [
-        backwards
-        for layer in model.layers
-        for backwards in (
-            [layer._backwards]
-            if isinstance(layer, Recurrent)
-            else [False, True]
-            if isinstance(layer, Bidirectional)
-            else []
-        )
-    ]
-    if not directions:
+    recurrent = [layer for layer in model.layers if isinstance(layer, (Recurrent, Bidirectional))]
+    if not recurrent:
         return rows, None
-    return rows, ("length" if any(directions) else "end")
+    # a bidirectional layer always has a backward worker
+    backwards = any(isinstance(layer, Bidirectional) or layer._backwards for layer in recurrent)
+    return rows, ("length" if backwards else "end")
 
 
 def call_padded(
