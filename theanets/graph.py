@@ -687,9 +687,14 @@ class Network:
         # random draws and updates would change with padding
         padded = not regs and not updates and isinstance(x, np.ndarray)
         rows, steps = _buckets.padding_of(self) if padded else (False, None)
-        if steps == "length" and _mode.compiles_per_shape(self.inputs, list(outputs.values())):
-            # backward layers: a function of the number of real steps too
-            fn = self._lengths_function(key, labels)
+        fn = None
+        if steps == "length":
+            # backward layers: a function of the number of real steps too,
+            # looked up before the mode is asked (no graph walk per call)
+            fn = self._caches["functions"].get(("feed_forward_lengths", key))
+            if fn is None and _mode.compiles_per_shape(self.inputs, list(outputs.values())):
+                fn = self._lengths_function(key, labels)
+        if fn is not None:
             return dict(zip(labels, _buckets.call_padded(fn, x, rows, steps, ndims), strict=True))
         fn = self._compile(
             ("feed_forward", key),
@@ -707,12 +712,10 @@ class Network:
     def _lengths_function(self, key: Any, labels: list[str]) -> Any:
         """The outputs ``labels`` of sequences padded at their end, as a
         compiled function of the input and the number of real steps (see
-        :func:`theanets.layers.recurrent.base.real_length`)."""
+        :func:`theanets.layers.recurrent.base.real_length`), kept in the
+        ``functions`` cache under ``('feed_forward_lengths', key)``."""
         from .layers.recurrent.base import real_length
 
-        fn = self._caches["functions"].get(("feed_forward_lengths", key))
-        if fn is not None:
-            return fn
         length = TT.lscalar("length")
         with real_length(length):
             outputs, _ = self._connect()
