@@ -116,6 +116,9 @@ def _run(compiledir, **env):
 def test_a_later_process_reads_the_rewritten_graphs(tmp_path):
     first = _run(tmp_path)
     kept = os.listdir(tmp_path / "theanets-graphs")
+    # the directory is made for this user alone, and so is every entry
+    assert (tmp_path / "theanets-graphs").stat().st_mode & 0o077 == 0
+    assert all((tmp_path / "theanets-graphs" / n).stat().st_mode & 0o077 == 0 for n in kept)
     # the second noisy training reads the graphs of the first (other seeds)
     assert first["counts"]["graph"] - first["counts"]["disk"] == len(kept)
     second = _run(tmp_path)
@@ -189,3 +192,7 @@ def test_entries_others_may_write_are_not_read(tmp_path, monkeypatch):
         assert rewritten.load("entry", [], [], None) is None
         assert not rewritten._private(str(path))
         path.chmod(0o700 if path == folder else 0o600)
+    # files of another user (this process seen as someone else) are not read
+    uid = os.getuid()
+    monkeypatch.setattr(rewritten.os, "getuid", lambda: uid + 1)
+    assert not rewritten._private(str(entry)) and not rewritten._private(str(folder))
