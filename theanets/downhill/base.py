@@ -684,7 +684,13 @@ class Optimizer(metaclass=util.Registrar):
             if dataset is None:
                 values = [function()]
             else:
-                values = [function(*batch) for batch in dataset]
+                values = []
+                for batch in dataset:
+                    values.append(function(*batch))
+                    # let this batch go before the next one is read: a batch
+                    # read from a file is a fresh copy, and two of them alive
+                    # at once double what streaming holds in memory
+                    del batch
         means = np.mean(np.asarray(values, dtype="float64"), axis=0)
         return collections.OrderedDict(
             (name, float(value)) for name, value in zip(self._monitor_names, means, strict=True)
