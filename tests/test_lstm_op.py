@@ -72,6 +72,34 @@ def test_values_and_gradients_match_the_scan_definition(dtype, tol):
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol, err_msg=name)
 
 
+@pytest.mark.parametrize("size", [20, 32])
+@pytest.mark.parametrize("mode", ["FAST_COMPILE", "NUMBA"])
+def test_recurrent_products_in_blocks_match_the_scan_definition(monkeypatch, size, mode):
+    # the per-step products are cut into blocks of BLOCK columns (forwards)
+    # and BLOCK inner terms (backwards): 4 x 20 = 80 gate columns are a full
+    # block and a short one, 4 x 32 = 128 two full blocks; in the Python
+    # kernels (perform) and in the Numba mode's compiled graph
+    assert 4 * 20 % fused.BLOCK and 4 * 20 > fused.BLOCK and 4 * 32 % fused.BLOCK == 0
+    monkeypatch.setattr(sys.modules[__name__], "SIZE", size)
+    symbols, values = lstm_inputs("float64", seed=5)
+    hs, cs = fused.lstm_sequence(*symbols)
+    ref_hs, ref_cs, _ = fused.reference(*symbols)
+    outputs = [hs, cs] + pytensor.grad(weighted_cost(hs, cs, "float64"), symbols)
+    expected = [ref_hs, ref_cs] + pytensor.grad(weighted_cost(ref_hs, ref_cs, "float64"), symbols)
+    got = pytensor.function(symbols, outputs, mode=mode)(*values)
+    want = compiled(symbols, expected)(*values)
+    for name, a, b in zip(["hs", "cs"] + ["d" + n for n in fused._NAMES], got, want, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-11, err_msg=name)
+
+
+def test_column_blocks_hold_the_matrix():
+    hh = np.arange(3 * 80, dtype="float32").reshape(3, 80)
+    blocks = fused.column_blocks(hh)
+    assert blocks.shape == (2, 3, fused.BLOCK)
+    np.testing.assert_array_equal(blocks[0], hh[:, : fused.BLOCK])
+    np.testing.assert_array_equal(blocks[1, :, : 80 - fused.BLOCK], hh[:, fused.BLOCK :])
+
+
 def test_gradients_match_finite_differences():
     symbols, values = lstm_inputs("float64")
 

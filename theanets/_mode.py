@@ -390,4 +390,11 @@ def keep_numpy_values(variables: Any) -> None:
     for var in variables:
         value = var.get_value(borrow=True)
         if not isinstance(value, np.ndarray):
-            var.set_value(parallel.to_numpy(value), borrow=True)
+            array = parallel.to_numpy(value)
+            if array.dtype == var.type.dtype and array.ndim == var.type.ndim:
+                # the same values, of the variable's own type: stored as
+                # they are (set_value's type check costs ~10 us a variable,
+                # paid at every training step)
+                var.container.storage[0] = array
+            else:
+                var.set_value(array, borrow=True)
