@@ -3,7 +3,8 @@
 On an accelerator the JAX mode compiles the fused LSTM to XLA operations only;
 ``THEANETS_JAX_RECURRENCE=xla`` forces that path on the CPU, which these tests
 use to compare its values and gradients with the Numba kernels called back
-from XLA (the CPU default), and to check that it holds no host callback.
+from XLA, and to check that it holds no host callback (the CPU's default,
+the kernels as XLA foreign functions, is tested in test_lstm_ffi).
 """
 
 import numpy as np
@@ -76,8 +77,12 @@ def test_path_choice(monkeypatch):
     assert xla_lstm.jax_path() == "xla"
     monkeypatch.setenv(xla_lstm.ENV_VAR, "callback")
     assert xla_lstm.jax_path() == "callback"
+    monkeypatch.setenv(xla_lstm.ENV_VAR, "ffi")
+    assert xla_lstm.jax_path() == "ffi"
     monkeypatch.delenv(xla_lstm.ENV_VAR)
-    assert xla_lstm.jax_path() == ("callback" if jax.default_backend() == "cpu" else "xla")
+    assert xla_lstm.jax_path() == ("ffi" if jax.default_backend() == "cpu" else "xla")
     monkeypatch.setenv(xla_lstm.ENV_VAR, "gpu")
-    with pytest.raises(ValueError, match="THEANETS_JAX_RECURRENCE.*auto, xla, callback.*'gpu'"):
+    with pytest.raises(
+        ValueError, match="THEANETS_JAX_RECURRENCE.*auto, xla, ffi, callback.*'gpu'"
+    ):
         xla_lstm.jax_path()

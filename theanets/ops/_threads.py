@@ -138,7 +138,10 @@ if hasattr(os, "register_at_fork"):
 
 def run(tasks):
     """Call the functions ``tasks``, the first in this thread and the others
-    in a pool's threads (the kernels release the GIL); return when all have."""
+    in a pool's threads (the kernels release the GIL); return when all have
+    (at once for none: an empty range splits into no pieces)."""
+    if not tasks:
+        return
     if len(tasks) > 1:
         tasks = [tasks[0]] + [_in_one_blas_thread(task) for task in tasks[1:]]
         with _LIMIT_LOCK:
@@ -170,7 +173,8 @@ def _in_one_blas_thread(task):
 
 def split(size, parts, multiple=1):
     """``parts`` ranges ``(lo, hi)`` covering ``range(size)``, of nearly equal
-    sizes, their ends multiples of ``multiple``."""
+    sizes, their ends multiples of ``multiple`` (none for an empty range)."""
+    multiple = max(1, multiple)
     units = size // multiple
     bounds = [multiple * (units * k // parts) for k in range(parts)] + [size]
     return [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True) if hi > lo]

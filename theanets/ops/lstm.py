@@ -169,6 +169,15 @@ def _gemm_type(dtype):
 _GEMM = {np.float32: _gemm_type(numba.types.float32), np.float64: _gemm_type(numba.types.float64)}
 
 
+@numba.njit(inline="always", **_JIT)
+def _empty_product(c, beta):
+    """``c = a . b + beta c`` where ``a`` or ``b`` is empty: BLAS refuses the
+    leading dimensions of empty matrices (and some builds then corrupt memory)."""
+    for i in range(c.shape[0]):
+        for j in range(c.shape[1]):
+            c[i, j] = 0 if beta == 0 else beta * c[i, j]
+
+
 def _matmul(a, b, c, beta):
     """``c = a . b + beta c`` in a kernel, on matrices whose rows are contiguous."""
     c[...] = np.dot(a, b) + beta * c
@@ -185,6 +194,9 @@ def _matmul_impl(a, b, c, beta):
     def matmul(a, b, c, beta):
         m, k = a.shape
         n = b.shape[1]
+        if m == 0 or n == 0 or k == 0:
+            _empty_product(c, beta)
+            return
         coefficients = np.empty(2, dtype)
         coefficients[0] = 1
         coefficients[1] = beta
@@ -208,6 +220,49 @@ def _matmul_impl(a, b, c, beta):
         )
 
     return matmul
+
+
+def _matmul_tn(a, b, c, beta):
+    """``c = a^T . b + beta c`` in a kernel, on matrices whose rows are contiguous."""
+    c[...] = np.dot(a.T, b) + beta * c
+
+
+@overload(_matmul_tn)
+def _matmul_tn_impl(a, b, c, beta):
+    dtype = _float_type(a.dtype)
+    gemm = _GEMM[dtype]
+    kind = ord("s") if dtype is np.float32 else ord("d")
+    size = np.dtype(dtype).itemsize
+    no, yes = ord("N"), ord("T")
+
+    def matmul_tn(a, b, c, beta):
+        inner, m = a.shape
+        n = b.shape[1]
+        if m == 0 or n == 0 or inner == 0:
+            _empty_product(c, beta)
+            return
+        coefficients = np.empty(2, dtype)
+        coefficients[0] = 1
+        coefficients[1] = beta
+        # column-major, c^T = b^T a: b as it is, a transposed
+        gemm(
+            kind,
+            no,
+            yes,
+            n,
+            m,
+            inner,
+            coefficients[0:].ctypes,
+            b.ctypes,
+            b.strides[0] // size,
+            a.ctypes,
+            a.strides[0] // size,
+            coefficients[1:].ctypes,
+            c.ctypes,
+            c.strides[0] // size,
+        )
+
+    return matmul_tn
 
 
 # The recurrent products of one step are small (a block of the batch times
@@ -304,6 +359,8 @@ def forward_kernel(gates, h0, c0, hh_blocks, ci, cf, co, hs, cs, lo, hi):
     gradient; ``hs``, ``cs`` (time, batch, size) receive the outputs and
     cells. The examples are independent: disjoint ranges can run at once.
     """
+    if gates.shape[0] == 0 or hi <= lo:
+        return
     _step_forward(
         gates[0, lo:hi], h0[lo:hi], c0[lo:hi], hh_blocks, ci, cf, co, cs[0, lo:hi], hs[0, lo:hi]
     )
@@ -389,6 +446,8 @@ def backward_kernel(c0, hh_t, ci, cf, co, cs, gates, dhs, dcs, dz, dh, dc, sums,
     (7 size) accumulates those of the bias and of ``ci``, ``cf``, ``co``.
     The gradients of the weights are products of ``dz`` (see ``_backward``).
     """
+    if gates.shape[0] == 0 or hi <= lo:
+        return
     for t in range(gates.shape[0] - 1, 0, -1):
         _step_backward(
             gates[t, lo:hi],
@@ -420,6 +479,47 @@ def backward_kernel(c0, hh_t, ci, cf, co, cs, gates, dhs, dcs, dz, dh, dc, sums,
         dz[0, lo:hi],
         sums,
     )
+
+
+@numba.njit(**_JIT)
+def forward_in_place(x, h0, c0, xh, b, hh, ci, cf, co, hs, cs, gates):
+    """:class:`~theanets.ops.lstm.LSTMSequence` into ``hs``, ``cs``, ``gates``."""
+    steps, batch, m = x.shape
+    n = hh.shape[0]
+    rows = steps * batch
+    input_products(x.reshape(rows, m), xh, b, gates.reshape(rows, 4 * n), 0, rows)
+    forward_kernel(gates, h0, c0, column_blocks(hh), ci, cf, co, hs, cs, 0, batch)
+
+
+@numba.njit(**_JIT)
+def backward_in_place(
+    x, h0, c0, xh, b, hh, ci, cf, co, hs, cs, gates, dhs, dcs,
+    dx, dh0, dc0, dxh, db, dhh, dci, dcf, dco,
+):  # fmt: skip
+    """:class:`~theanets.ops.lstm.LSTMSequenceGrad` into the gradients ``dx`` ... ``dco``."""
+    steps, batch, m = x.shape
+    n = hh.shape[0]
+    dh0[...] = 0
+    dc0[...] = 0
+    rows = steps * batch
+    dz = np.empty((steps, batch, 4 * n), x.dtype)
+    sums = np.zeros(7 * n, x.dtype)
+    hh_t = np.ascontiguousarray(hh.T)
+    backward_kernel(c0, hh_t, ci, cf, co, cs, gates, dhs, dcs, dz, dh0, dc0, sums, 0, batch)
+    flat_dz = dz.reshape(rows, 4 * n)
+    _matmul(flat_dz, np.ascontiguousarray(xh.T), dx.reshape(rows, m), 0.0)
+    _matmul_tn(x.reshape(rows, m), flat_dz, dxh, 0.0)
+    # h[t - 1] is h0 at t = 0, else hs[t - 1]
+    if steps == 0:
+        dhh[...] = 0
+    else:
+        _matmul_tn(h0, flat_dz[:batch], dhh, 0.0)
+    if steps > 1:
+        _matmul_tn(hs.reshape(rows, n)[: rows - batch], flat_dz[batch:], dhh, 1.0)
+    db[:] = sums[: 4 * n]
+    dci[:] = sums[4 * n : 5 * n]
+    dcf[:] = sums[5 * n : 6 * n]
+    dco[:] = sums[6 * n :]
 
 
 # ----- the reference: the same recurrence as a scan -----------------------
@@ -783,11 +883,14 @@ def _store(output_storage, values):
 
 
 def _register_jax():
-    """Register the JAX implementations: the kernels, called back from XLA.
+    """Register the JAX implementations, by :func:`~theanets.ops.xla_lstm.jax_path`.
 
-    On an accelerator (or with ``THEANETS_JAX_RECURRENCE=xla``) the op
-    compiles to XLA operations instead (:mod:`theanets.ops.xla_lstm`), with
-    no host callback.
+    On the CPU the kernels run as XLA foreign functions on XLA's buffers
+    (:mod:`theanets.ops.lstm_ffi`); where XLA refuses those (or with
+    ``THEANETS_JAX_RECURRENCE=callback``) they are called back from XLA
+    through Python, described below. On an accelerator (or with
+    ``THEANETS_JAX_RECURRENCE=xla``) the op compiles to XLA operations
+    instead (:mod:`theanets.ops.xla_lstm`), with no host callback.
 
     ``jax.pure_callback`` hands its callback ``jax.Array`` values, whose
     conversion to numpy waits for XLA's CPU thread pool, which the calling
@@ -814,17 +917,51 @@ def _register_jax():
 
     @jax_funcify.register(LSTMSequence)
     def _jax_forward(op, node=None, **kwargs):
-        if xla_lstm.jax_path() == "xla":
+        path = xla_lstm.jax_path()
+        if path == "xla":
             return xla_lstm.forward
-        forward_p = kernels()[0]
-        return lambda *inputs: tuple(forward_p.bind(*inputs))
+
+        def forward(*inputs):
+            target = _foreign(path, inputs, 0)
+            if target is not None:
+                return tuple(_ffi_call(target, _forward_shapes, inputs))
+            return tuple(kernels()[0].bind(*inputs))
+
+        return forward
 
     @jax_funcify.register(LSTMSequenceGrad)
     def _jax_backward(op, node=None, **kwargs):
-        if xla_lstm.jax_path() == "xla":
+        path = xla_lstm.jax_path()
+        if path == "xla":
             return lambda *inputs: tuple(xla_lstm.backward(*inputs))
-        backward_p = kernels()[1]
-        return lambda *inputs: tuple(backward_p.bind(*inputs))
+
+        def backward(*inputs):
+            target = _foreign(path, inputs, 1)
+            if target is not None:
+                return tuple(_ffi_call(target, _backward_shapes, inputs))
+            return tuple(kernels()[1].bind(*inputs))
+
+        return backward
+
+
+def _foreign(path, inputs, part):
+    """The FFI target ``part`` (0 forwards, 1 backwards) for ``inputs``
+    (traced: their dtype is the one JAX computes in) on the ``'ffi'`` path
+    where XLA accepts it, else None (the host callback serves)."""
+    if path != "ffi":
+        return None
+    from . import lstm_ffi
+
+    names = lstm_ffi.targets(inputs[0].dtype)
+    return None if names is None else names[part]
+
+
+def _ffi_call(target, shapes, inputs):
+    """XLA's custom call of FFI ``target`` on ``inputs``, results of ``shapes(*inputs)``."""
+    import jax
+
+    results = [jax.ShapeDtypeStruct(shape, dtype) for shape, dtype in shapes(*inputs)]
+    return jax.ffi.ffi_call(target, results)(*inputs)
 
 
 def _forward_shapes(x, h0, c0, xh, b, hh, *_):
@@ -872,7 +1009,7 @@ def _jax_primitive(name, kernel, shapes):
 
 # Added to PyTensor's disk-cache key of the compiled Numba graphs: change it
 # when the kernels change.
-NUMBA_VERSION = 4
+NUMBA_VERSION = 5
 
 
 def _register_numba():
@@ -883,34 +1020,18 @@ def _register_numba():
     def _numba_forward(op, node, **kwargs):
         @numba.njit
         def forward(x, h0, c0, xh, b, hh, ci, cf, co):
-            steps, batch, m = x.shape
+            steps, batch, _ = x.shape
             n = hh.shape[0]
-            flat = np.empty((steps * batch, 4 * n), x.dtype)
-            input_products(
-                np.ascontiguousarray(x).reshape(steps * batch, m),
-                np.ascontiguousarray(xh),
-                b,
-                flat,
-                0,
-                steps * batch,
-            )
-            gates = flat.reshape(steps, batch, 4 * n)
             hs = np.empty((steps, batch, n), x.dtype)
             cs = np.empty((steps, batch, n), x.dtype)
+            gates = np.empty((steps, batch, 4 * n), x.dtype)
             # the kernels read rows as contiguous blocks
-            forward_kernel(
-                gates,
-                np.ascontiguousarray(h0),
-                np.ascontiguousarray(c0),
-                column_blocks(np.ascontiguousarray(hh)),
-                ci,
-                cf,
-                co,
-                hs,
-                cs,
-                0,
-                batch,
-            )
+            forward_in_place(
+                np.ascontiguousarray(x), np.ascontiguousarray(h0), np.ascontiguousarray(c0),
+                np.ascontiguousarray(xh), np.ascontiguousarray(b), np.ascontiguousarray(hh),
+                np.ascontiguousarray(ci), np.ascontiguousarray(cf), np.ascontiguousarray(co),
+                hs, cs, gates,
+            )  # fmt: skip
             return hs, cs, gates
 
         return forward
@@ -919,47 +1040,17 @@ def _register_numba():
     def _numba_backward(op, node, **kwargs):
         @numba.njit
         def backward(x, h0, c0, xh, b, hh, ci, cf, co, hs, cs, gates, dhs, dcs):
-            steps, batch, m = x.shape
-            n = hh.shape[0]
-            dz = np.empty((steps, batch, 4 * n), x.dtype)
-            dh = np.zeros((batch, n), x.dtype)
-            dc = np.zeros((batch, n), x.dtype)
-            sums = np.zeros(7 * n, x.dtype)
-            backward_kernel(
-                np.ascontiguousarray(c0),
-                np.ascontiguousarray(hh.T),
-                ci,
-                cf,
-                co,
-                np.ascontiguousarray(cs),
-                np.ascontiguousarray(gates),
-                np.ascontiguousarray(dhs),
-                np.ascontiguousarray(dcs),
-                dz,
-                dh,
-                dc,
-                sums,
-                0,
-                batch,
-            )
-            flat = dz.reshape(steps * batch, 4 * n)
-            dx = np.dot(flat, np.ascontiguousarray(xh.T)).reshape(steps, batch, m)
-            dxh = np.dot(np.ascontiguousarray(x).reshape(steps * batch, m).T, flat)
-            h_prev = np.empty((steps, batch, n), x.dtype)
-            h_prev[0] = h0
-            h_prev[1:] = hs[:-1]
-            dhh = np.dot(h_prev.reshape(steps * batch, n).T, flat)
-            return (
-                dx,
-                dh,
-                dc,
-                dxh,
-                sums[: 4 * n].copy(),
-                dhh,
-                sums[4 * n : 5 * n].copy(),
-                sums[5 * n : 6 * n].copy(),
-                sums[6 * n :].copy(),
-            )
+            grads = (
+                np.empty_like(x), np.empty_like(h0), np.empty_like(c0), np.empty_like(xh),
+                np.empty_like(b), np.empty_like(hh), np.empty_like(ci), np.empty_like(cf),
+                np.empty_like(co),
+            )  # fmt: skip
+            c = np.ascontiguousarray
+            backward_in_place(
+                c(x), c(h0), c(c0), c(xh), c(b), c(hh), c(ci), c(cf), c(co),
+                c(hs), c(cs), c(gates), c(dhs), c(dcs), *grads,
+            )  # fmt: skip
+            return grads
 
         return backward
 

@@ -8,11 +8,13 @@ of this module instead: the same recurrence as a ``jax.lax.scan`` forwards,
 and its gradient as the ``jax.vjp`` of that scan (one pass back in time).
 
 The path is chosen when a function is compiled, by :func:`jax_path`:
-the environment variable ``THEANETS_JAX_RECURRENCE`` set to ``xla`` or
-``callback`` forces one (``xla`` runs on every backend, the CPU included,
-which the tests use to compare both); unset or ``auto``, it is ``callback``
-on the CPU and ``xla`` elsewhere (and where the installed jax lacks the
-callback lowering the kernels use).
+the environment variable ``THEANETS_JAX_RECURRENCE`` set to ``xla``,
+``ffi`` or ``callback`` forces one (``xla`` runs on every backend, the CPU
+included, which the tests use to compare them); unset or ``auto``, it is
+``ffi`` on the CPU (the kernels as XLA foreign functions on XLA's buffers,
+:mod:`theanets.ops.lstm_ffi`), ``callback`` there where XLA refuses those
+(a Python host callback, which copies the arrays), and ``xla`` elsewhere
+(and where the installed jax lacks the callback lowering).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ __all__ = ["ENV_VAR", "PATHS", "jax_path", "forward", "backward"]
 #: The environment variable choosing the JAX path of the fused recurrences.
 ENV_VAR = "THEANETS_JAX_RECURRENCE"
 #: Its values.
-PATHS = ("auto", "xla", "callback")
+PATHS = ("auto", "xla", "ffi", "callback")
 
 
 def _has_host_callback() -> bool:
@@ -36,14 +38,18 @@ def _has_host_callback() -> bool:
 
 
 def jax_path() -> str:
-    """The JAX implementation of the fused recurrences: ``'xla'`` or ``'callback'``.
+    """The JAX implementation of the fused recurrences: ``'xla'``, ``'ffi'`` or ``'callback'``.
 
     Returns
     -------
     path : str
-        ``'callback'`` (the Numba kernels called back from XLA on the host)
-        or ``'xla'`` (XLA operations only), as ``THEANETS_JAX_RECURRENCE``
-        asks, or by default as JAX's default backend suits.
+        ``'ffi'`` (the Numba kernels called by XLA on its buffers, on the
+        CPU), ``'callback'`` (the kernels called back from XLA through
+        Python, with copies) or ``'xla'`` (XLA operations only), as
+        ``THEANETS_JAX_RECURRENCE`` asks, or by default as JAX's default
+        backend suits. ``'ffi'`` is a request: where XLA refuses the
+        foreign functions the op takes the callback (see
+        :func:`theanets.ops.lstm_ffi.targets`).
 
     Raises
     ------
@@ -54,13 +60,13 @@ def jax_path() -> str:
     value = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
     if value not in PATHS:
         raise ValueError("{} must be one of {}, not {!r}".format(ENV_VAR, ", ".join(PATHS), value))
-    if value == "callback" or value == "xla":
+    if value != "auto":
         return value
     import jax
 
     if jax.default_backend() != "cpu" or not _has_host_callback():
         return "xla"
-    return "callback"
+    return "ffi"
 
 
 def _sequence(x, h0, c0, xh, b, hh, ci, cf, co):

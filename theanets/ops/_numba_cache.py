@@ -1,0 +1,71 @@
+"""Numba's disk cache of the kernels, invalidated by a change to any of them.
+
+Numba keys a cached function by its own source file's time stamp and size
+only: a kernel that calls (or inlines) kernels of another file keeps its
+machine code when that file changes. The FFI handlers of
+:mod:`theanets.ops.lstm_ffi` compile in the kernels of
+:mod:`theanets.ops.lstm` and the frame readers of :mod:`theanets.ops._ffi`,
+so that an edit of either (or an installed update that changes one file
+but not the other's stamp) would leave stale code running. Installed by
+:func:`install` (on import of :mod:`theanets.ops`), this module's locators
+stamp every function defined in ``theanets/ops`` with the stamps of all the
+package's sources, so that a change to any of them recompiles them all.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+__all__ = ["install", "sources_stamp"]
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@functools.lru_cache(maxsize=1)
+def sources_stamp() -> tuple[tuple[str, float, int], ...]:
+    """``(name, mtime, size)`` of each Python source of ``theanets/ops``."""
+    stamps = []
+    for name in sorted(os.listdir(_HERE)):
+        if name.endswith(".py"):
+            st = os.stat(os.path.join(_HERE, name))
+            stamps.append((name, st.st_mtime, st.st_size))
+    return tuple(stamps)
+
+
+def _ours(py_file: str) -> bool:
+    return os.path.dirname(os.path.abspath(py_file)) == _HERE
+
+
+def _stamped(locator: type) -> type:
+    """``locator`` for the functions of ``theanets/ops`` only, stamped with all their sources."""
+
+    class Stamped(locator):
+        @classmethod
+        def from_function(cls, py_func, py_file):
+            if not _ours(py_file):
+                return None
+            return super().from_function(py_func, py_file)
+
+        def get_source_stamp(self):
+            return (super().get_source_stamp(), sources_stamp())
+
+    Stamped.__name__ = Stamped.__qualname__ = "TheanetsOps" + locator.__name__.lstrip("_")
+    return Stamped
+
+
+def install() -> bool:
+    """Put the stamped locators first in Numba's list (once); False where
+    this Numba's private cache API is not the one known here."""
+    from numba.core import caching
+
+    impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl", None)
+    mixin = getattr(caching, "_SourceFileBackedLocatorMixin", None)
+    locators = getattr(impl, "_locator_classes", None)
+    if impl is None or mixin is None or not isinstance(locators, list):
+        return False
+    if any(c.__name__.startswith("TheanetsOps") for c in locators):
+        return True
+    backed = [c for c in locators if issubclass(c, mixin)]
+    locators[:0] = [_stamped(c) for c in backed]
+    return True
