@@ -17,6 +17,7 @@ import pytest
 
 import theanets
 from theanets.ops import lstm as fused
+from theanets.ops import lstm_kernels as kernels
 
 STEPS, BATCH, INPUTS, SIZE = 6, 3, 2, 4
 
@@ -79,7 +80,7 @@ def test_recurrent_products_in_blocks_match_the_scan_definition(monkeypatch, siz
     # and BLOCK inner terms (backwards): 4 x 20 = 80 gate columns are a full
     # block and a short one, 4 x 32 = 128 two full blocks; in the Python
     # kernels (perform) and in the Numba mode's compiled graph
-    assert 4 * 20 % fused.BLOCK and 4 * 20 > fused.BLOCK and 4 * 32 % fused.BLOCK == 0
+    assert 4 * 20 % kernels.BLOCK and 4 * 20 > kernels.BLOCK and 4 * 32 % kernels.BLOCK == 0
     monkeypatch.setattr(sys.modules[__name__], "SIZE", size)
     symbols, values = lstm_inputs("float64", seed=5)
     hs, cs = fused.lstm_sequence(*symbols)
@@ -94,10 +95,10 @@ def test_recurrent_products_in_blocks_match_the_scan_definition(monkeypatch, siz
 
 def test_column_blocks_hold_the_matrix():
     hh = np.arange(3 * 80, dtype="float32").reshape(3, 80)
-    blocks = fused.column_blocks(hh)
-    assert blocks.shape == (2, 3, fused.BLOCK)
-    np.testing.assert_array_equal(blocks[0], hh[:, : fused.BLOCK])
-    np.testing.assert_array_equal(blocks[1, :, : 80 - fused.BLOCK], hh[:, fused.BLOCK :])
+    blocks = kernels.column_blocks(hh)
+    assert blocks.shape == (2, 3, kernels.BLOCK)
+    np.testing.assert_array_equal(blocks[0], hh[:, : kernels.BLOCK])
+    np.testing.assert_array_equal(blocks[1, :, : 80 - kernels.BLOCK], hh[:, kernels.BLOCK :])
 
 
 def test_gradients_match_finite_differences():

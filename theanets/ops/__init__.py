@@ -6,7 +6,3 @@ compute each of them as one node, with its own gradient, and with an
 implementation for every way theanets compiles: the Python ``perform`` (used
 by the ``FAST_COMPILE`` mode of the tests), Numba and JAX.
 """
-
-from ._numba_cache import install as _install_cache
-
-_install_cache()

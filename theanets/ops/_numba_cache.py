@@ -7,7 +7,7 @@ machine code when that file changes. The FFI handlers of
 :mod:`theanets.ops.lstm` and the frame readers of :mod:`theanets.ops._ffi`,
 so that an edit of either (or an installed update that changes one file
 but not the other's stamp) would leave stale code running. Installed by
-:func:`install` (on import of :mod:`theanets.ops`), this module's locators
+:func:`install` (on import of :mod:`theanets.ops.lstm_kernels`), this module's locators
 stamp every function defined in ``theanets/ops`` with the stamps of all the
 package's sources, so that a change to any of them recompiles them all.
 """

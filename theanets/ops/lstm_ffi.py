@@ -1,9 +1,10 @@
 """The fused LSTM as XLA foreign functions: the kernels on XLA's own buffers.
 
 On the CPU the JAX mode runs :class:`~theanets.ops.lstm.LSTMSequence` and its
-gradient as two XLA custom calls whose handlers (:mod:`theanets.ops._ffi`)
-call the Numba kernels of :mod:`theanets.ops.lstm` on the operands' and
-results' buffers in place: no host callback, no copies of the sequences,
+gradient as two XLA custom calls whose handlers (C functions compiled by
+Numba, reading XLA's call frames) call the kernels of
+:mod:`theanets.ops.lstm_kernels` on the operands' and results' buffers in
+place: no host callback, no copies of the sequences,
 no Python between XLA's operations. The recurrence runs on the calling
 thread; the products over all steps are BLAS's, on its threads.
 
@@ -23,7 +24,7 @@ import numpy as np
 from numba import carray, types
 
 from . import _ffi
-from .lstm import _JIT, backward_in_place, forward_in_place
+from .lstm_kernels import _JIT, backward_in_place, forward_in_place
 
 __all__ = ["targets"]
 
