@@ -195,3 +195,38 @@ def test_the_kernels_cache_is_stamped_with_every_kernel_source():
         return x
 
     assert not type(locator(elsewhere)).__name__.startswith("TheanetsOps")
+
+
+@pytest.mark.parametrize("parts", [2, 3])
+def test_handlers_on_several_threads_match_one_thread(monkeypatch, parts):
+    # the batch in slices for the recurrence and the steps in ranges for the
+    # products, one part a thread of Numba's (where its layer allows): 37
+    # examples, 6 steps, slices and ranges of unequal sizes
+    if not lstm_ffi._threadsafe_numba():
+        pytest.skip("Numba's threading layer here is not thread-safe")
+    monkeypatch.setattr(test_lstm_op, "BATCH", 37)
+    monkeypatch.setattr(test_lstm_op, "SIZE", 20)
+    monkeypatch.setenv(xla_lstm.ENV_VAR, "ffi")
+    symbols, values = lstm_inputs("float32", seed=9)
+    monkeypatch.setattr(lstm_ffi, "parts", lambda batch: 1)
+    one = _jax_values(symbols, values, "float32")
+    monkeypatch.setattr(lstm_ffi, "parts", lambda batch: parts)
+    several = _jax_values(symbols, values, "float32")
+    assert lstm_ffi.targets("float32", threaded=True) is not None
+    for name, a, b in zip(_names(), several, one, strict=True):
+        # the forward pass is the same bits; sums over parts may round otherwise
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5, err_msg=name)
+    np.testing.assert_array_equal(several[0], one[0])
+
+
+def test_parts_follow_the_threads_and_the_batch(monkeypatch):
+    from theanets.ops import _threads
+
+    monkeypatch.setattr(lstm_ffi, "_threadsafe_numba", lambda: True)
+    monkeypatch.setattr(_threads, "blas_threads", lambda: 4)
+    monkeypatch.setattr(lstm_ffi.numba, "get_num_threads", lambda: 3)
+    assert lstm_ffi.parts(64) == 3  # at most Numba's threads
+    assert lstm_ffi.parts(40) == 2  # at least MIN_ROWS examples each
+    assert lstm_ffi.parts(31) == 1
+    monkeypatch.setattr(lstm_ffi, "_threadsafe_numba", lambda: False)
+    assert lstm_ffi.parts(64) == 1  # a layer that may not be entered at once

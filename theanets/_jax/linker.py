@@ -14,7 +14,7 @@ from .. import _compiles, parallel, util
 from .._gc import gc_paused
 from .process import check_not_forked
 
-__all__ = ["make_linker", "reusing", "quiet_jax_warnings"]
+__all__ = ["around_calls", "make_linker", "reusing", "quiet_jax_warnings"]
 
 # PyTensor's JAX linker warns about these while converting and tracing a
 # graph; each is expected and harmless here:
@@ -58,6 +58,18 @@ def reusing(jitted: Any) -> Iterator[None]:
         yield
     finally:
         _REUSE.pop()
+
+
+# Contexts every call of a compiled program runs in, added by the operations
+# whose foreign functions need them (theanets.ops.lstm_ffi: BLAS on one
+# thread while its handlers run their own threads).
+_AROUND_CALLS: list[Callable[[], contextlib.AbstractContextManager[Any]]] = []
+
+
+def around_calls(context: Callable[[], contextlib.AbstractContextManager[Any]]) -> None:
+    """Run every later call of a compiled program inside ``context()``, to its end."""
+    if context not in _AROUND_CALLS:
+        _AROUND_CALLS.append(context)
 
 
 def _signature(args: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -123,11 +135,24 @@ def make_linker() -> type:
 
             is_data = [not isinstance(v, SharedVariable) for v in self.fgraph.inputs]
 
-            def call(*args):
-                check_not_forked()
+            def run(args):
                 outputs = list(jitted(*parallel.place(args, is_data)))
                 for i in plain:
                     outputs[i] = parallel.to_numpy(outputs[i])
+                return outputs
+
+            def call(*args):
+                check_not_forked()
+                if not _AROUND_CALLS:
+                    return run(args)
+                with contextlib.ExitStack() as stack:
+                    for context in list(_AROUND_CALLS):
+                        stack.enter_context(context())
+                    outputs = run(args)
+                    # XLA computes after returning: the contexts last until it is done
+                    import jax
+
+                    jax.block_until_ready(outputs)
                 return outputs
 
             return call

@@ -38,6 +38,7 @@ __all__ = [
     "dim",
     "done",
     "executing",
+    "int64_attribute",
     "register",
     "rets_pointer",
 ]
@@ -53,6 +54,12 @@ _FRAME_API = 2
 _FRAME_STAGE_INT32 = 8  # int32 offset of stage (bytes 32-35)
 _ARGS_POINTERS = 9  # args at byte 40: its pointers at byte 72
 _RETS_POINTERS = 14  # rets at byte 80: its pointers at byte 112
+# XLA_FFI_Attrs (at byte 120) {size_t struct_size; void* extension_start;
+# int64_t size; int* types; XLA_FFI_ByteSpan** names; void** attrs}, sorted by
+# name; a scalar attribute is an XLA_FFI_Scalar {int dtype; void* value}
+_ATTRS_SIZE = 17
+_ATTRS_POINTERS = 20
+_SCALAR_VALUE = 1
 # XLA_FFI_Buffer {size_t struct_size; void* extension_start; int dtype; void*
 # data; int64_t rank; int64_t* dims}
 _BUFFER_DATA = 3
@@ -141,6 +148,16 @@ def args_pointer(frame):
 def rets_pointer(frame):
     """The results' buffers of ``frame``."""
     return _pointer(_word(frame, _RETS_POINTERS))
+
+
+@numba.njit(inline="always")
+def int64_attribute(frame, index, default):
+    """The int64 scalar attribute ``index`` (in the order of their names) of
+    ``frame``, or ``default`` where it has fewer."""
+    if index >= _word(frame, _ATTRS_SIZE):
+        return default
+    scalar = _pointer(_word(_pointer(_word(frame, _ATTRS_POINTERS)), index))
+    return _word(_pointer(_word(scalar, _SCALAR_VALUE)), 0)
 
 
 @numba.njit(inline="always")

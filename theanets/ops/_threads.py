@@ -17,7 +17,7 @@ import os
 import threading
 from typing import Any
 
-__all__ = ["one_blas_thread", "run", "split", "cores"]
+__all__ = ["blas_threads", "one_blas_thread", "run", "split", "cores"]
 
 _BLAS: list[Any] = []  # (get, set, per_thread) of each BLAS library, found once
 # the one limit in force while any kernel runs: its depth and the thread
@@ -105,6 +105,15 @@ def one_blas_thread():
                 for (_, set_, per_thread), count in zip(_BLAS, _LIMIT["saved"], strict=True):
                     if not per_thread and count:
                         set_(count)
+
+
+def blas_threads():
+    """The number of threads :func:`one_blas_thread` would give the kernels now."""
+    with _LIMIT_LOCK:
+        if not _BLAS:
+            _BLAS.extend(_blas_controls())
+        counts = _LIMIT["saved"] if _LIMIT["depth"] else [get() for get, _, _ in _BLAS]
+    return max(1, min(max([count for count in counts if count] or [1]), cores()))
 
 
 @contextlib.contextmanager

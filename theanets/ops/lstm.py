@@ -472,22 +472,25 @@ def _register_jax():
 
 def _foreign(path, inputs, part):
     """The FFI target ``part`` (0 forwards, 1 backwards) for ``inputs``
-    (traced: their dtype is the one JAX computes in) on the ``'ffi'`` path
-    where XLA accepts it, else None (the host callback serves)."""
+    (traced: their dtype is the one JAX computes in, their batch known) on
+    the ``'ffi'`` path where XLA accepts it, and the number of threads it
+    runs on; else None (the host callback serves)."""
     if path != "ffi":
         return None
     from . import lstm_ffi
 
-    names = lstm_ffi.targets(inputs[0].dtype)
-    return None if names is None else names[part]
+    names, parts = lstm_ffi.choose(inputs[0].dtype, inputs[0].shape[1])
+    return None if names is None else (names[part], parts)
 
 
 def _ffi_call(target, shapes, inputs):
-    """XLA's custom call of FFI ``target`` on ``inputs``, results of ``shapes(*inputs)``."""
+    """XLA's custom call of FFI ``target`` (a name and a number of threads) on
+    ``inputs``, results of ``shapes(*inputs)``."""
     import jax
 
+    name, parts = target
     results = [jax.ShapeDtypeStruct(shape, dtype) for shape, dtype in shapes(*inputs)]
-    return jax.ffi.ffi_call(target, results)(*inputs)
+    return jax.ffi.ffi_call(name, results)(*inputs, parts=np.int64(parts))
 
 
 def _forward_shapes(x, h0, c0, xh, b, hh, *_):

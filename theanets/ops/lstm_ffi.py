@@ -17,16 +17,26 @@ it too).
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import numba
 import numpy as np
 from numba import carray, types
 
-from . import _ffi
-from .lstm_kernels import _JIT, backward_in_place, forward_in_place
+from . import _ffi, _threads
+from .lstm_kernels import (
+    _JIT,
+    backward_in_parts,
+    backward_in_place,
+    forward_in_parts,
+    forward_in_place,
+)
 
-__all__ = ["targets"]
+__all__ = ["choose", "parts", "targets"]
+
+#: Rows of the batch each thread takes at least (as the callback path's split).
+MIN_ROWS = 16
 
 
 # Views of XLA's buffers, one set per dtype (the dtype of a carray is a
@@ -74,36 +84,90 @@ _HANDLER = types.voidptr(types.voidptr)
 _MAJOR, _MINOR = _ffi.api_version() or (0, 0)
 
 
-# The handlers are made (compiled, or loaded from Numba's cache) for one
-# dtype at a time, when a graph first needs them.
+@numba.njit(inline="always")
+def _forward_arrays32(frame):
+    a, r = _ffi.args_pointer(frame), _ffi.rets_pointer(frame)
+    return (
+        _tensor32(a, 0), _matrix32(a, 1), _matrix32(a, 2), _matrix32(a, 3), _vector32(a, 4),
+        _matrix32(a, 5), _vector32(a, 6), _vector32(a, 7), _vector32(a, 8),
+        _tensor32(r, 0), _tensor32(r, 1), _tensor32(r, 2),
+    )  # fmt: skip
+
+
+@numba.njit(inline="always")
+def _backward_arrays32(frame):
+    a, r = _ffi.args_pointer(frame), _ffi.rets_pointer(frame)
+    return (
+        _tensor32(a, 0), _matrix32(a, 1), _matrix32(a, 2), _matrix32(a, 3), _vector32(a, 4),
+        _matrix32(a, 5), _vector32(a, 6), _vector32(a, 7), _vector32(a, 8),
+        _tensor32(a, 9), _tensor32(a, 10), _tensor32(a, 11), _tensor32(a, 12), _tensor32(a, 13),
+        _tensor32(r, 0), _matrix32(r, 1), _matrix32(r, 2), _matrix32(r, 3), _vector32(r, 4),
+        _matrix32(r, 5), _vector32(r, 6), _vector32(r, 7), _vector32(r, 8),
+    )  # fmt: skip
+
+
+@numba.njit(inline="always")
+def _forward_arrays64(frame):
+    a, r = _ffi.args_pointer(frame), _ffi.rets_pointer(frame)
+    return (
+        _tensor64(a, 0), _matrix64(a, 1), _matrix64(a, 2), _matrix64(a, 3), _vector64(a, 4),
+        _matrix64(a, 5), _vector64(a, 6), _vector64(a, 7), _vector64(a, 8),
+        _tensor64(r, 0), _tensor64(r, 1), _tensor64(r, 2),
+    )  # fmt: skip
+
+
+@numba.njit(inline="always")
+def _backward_arrays64(frame):
+    a, r = _ffi.args_pointer(frame), _ffi.rets_pointer(frame)
+    return (
+        _tensor64(a, 0), _matrix64(a, 1), _matrix64(a, 2), _matrix64(a, 3), _vector64(a, 4),
+        _matrix64(a, 5), _vector64(a, 6), _vector64(a, 7), _vector64(a, 8),
+        _tensor64(a, 9), _tensor64(a, 10), _tensor64(a, 11), _tensor64(a, 12), _tensor64(a, 13),
+        _tensor64(r, 0), _matrix64(r, 1), _matrix64(r, 2), _matrix64(r, 3), _vector64(r, 4),
+        _matrix64(r, 5), _vector64(r, 6), _vector64(r, 7), _vector64(r, 8),
+    )  # fmt: skip
+
+
+@numba.njit(inline="always")
+def _skip(frame):
+    """True for a call that computes nothing: XLA's metadata query (answered)
+    or a stage other than execution."""
+    return _ffi.answered_metadata(frame, _MAJOR, _MINOR) or not _ffi.executing(frame)
+
+
+# The handlers are made (compiled, or loaded from Numba's cache) for one dtype
+# at a time, when a graph first needs them; those on several threads (which
+# take the number of parts as the call's one attribute) only once Numba's
+# threading layer runs, whose functions their code links to.
 
 
 def _float32_handlers():
     @numba.cfunc(_HANDLER, **_JIT)
     def forward(frame):
-        if _ffi.answered_metadata(frame, _MAJOR, _MINOR) or not _ffi.executing(frame):
-            return _ffi.done()
-        a, r = _ffi.args_pointer(frame), _ffi.rets_pointer(frame)
-        forward_in_place(
-            _tensor32(a, 0), _matrix32(a, 1), _matrix32(a, 2), _matrix32(a, 3), _vector32(a, 4),
-            _matrix32(a, 5), _vector32(a, 6), _vector32(a, 7), _vector32(a, 8),
-            _tensor32(r, 0), _tensor32(r, 1), _tensor32(r, 2),
-        )  # fmt: skip
+        if not _skip(frame):
+            forward_in_place(*_forward_arrays32(frame))
         return _ffi.done()
 
     @numba.cfunc(_HANDLER, **_JIT)
     def backward(frame):
-        if _ffi.answered_metadata(frame, _MAJOR, _MINOR) or not _ffi.executing(frame):
-            return _ffi.done()
-        a, r = _ffi.args_pointer(frame), _ffi.rets_pointer(frame)
-        backward_in_place(
-            _tensor32(a, 0), _matrix32(a, 1), _matrix32(a, 2), _matrix32(a, 3), _vector32(a, 4),
-            _matrix32(a, 5), _vector32(a, 6), _vector32(a, 7), _vector32(a, 8),
-            _tensor32(a, 9), _tensor32(a, 10), _tensor32(a, 11), _tensor32(a, 12),
-            _tensor32(a, 13),
-            _tensor32(r, 0), _matrix32(r, 1), _matrix32(r, 2), _matrix32(r, 3), _vector32(r, 4),
-            _matrix32(r, 5), _vector32(r, 6), _vector32(r, 7), _vector32(r, 8),
-        )  # fmt: skip
+        if not _skip(frame):
+            backward_in_place(*_backward_arrays32(frame))
+        return _ffi.done()
+
+    return forward, backward
+
+
+def _float32_threaded_handlers():
+    @numba.cfunc(_HANDLER, **_JIT)
+    def forward(frame):
+        if not _skip(frame):
+            forward_in_parts(*_forward_arrays32(frame), _ffi.int64_attribute(frame, 0, 1))
+        return _ffi.done()
+
+    @numba.cfunc(_HANDLER, **_JIT)
+    def backward(frame):
+        if not _skip(frame):
+            backward_in_parts(*_backward_arrays32(frame), _ffi.int64_attribute(frame, 0, 1))
         return _ffi.done()
 
     return forward, backward
@@ -112,54 +176,64 @@ def _float32_handlers():
 def _float64_handlers():
     @numba.cfunc(_HANDLER, **_JIT)
     def forward(frame):
-        if _ffi.answered_metadata(frame, _MAJOR, _MINOR) or not _ffi.executing(frame):
-            return _ffi.done()
-        a, r = _ffi.args_pointer(frame), _ffi.rets_pointer(frame)
-        forward_in_place(
-            _tensor64(a, 0), _matrix64(a, 1), _matrix64(a, 2), _matrix64(a, 3), _vector64(a, 4),
-            _matrix64(a, 5), _vector64(a, 6), _vector64(a, 7), _vector64(a, 8),
-            _tensor64(r, 0), _tensor64(r, 1), _tensor64(r, 2),
-        )  # fmt: skip
+        if not _skip(frame):
+            forward_in_place(*_forward_arrays64(frame))
         return _ffi.done()
 
     @numba.cfunc(_HANDLER, **_JIT)
     def backward(frame):
-        if _ffi.answered_metadata(frame, _MAJOR, _MINOR) or not _ffi.executing(frame):
-            return _ffi.done()
-        a, r = _ffi.args_pointer(frame), _ffi.rets_pointer(frame)
-        backward_in_place(
-            _tensor64(a, 0), _matrix64(a, 1), _matrix64(a, 2), _matrix64(a, 3), _vector64(a, 4),
-            _matrix64(a, 5), _vector64(a, 6), _vector64(a, 7), _vector64(a, 8),
-            _tensor64(a, 9), _tensor64(a, 10), _tensor64(a, 11), _tensor64(a, 12),
-            _tensor64(a, 13),
-            _tensor64(r, 0), _matrix64(r, 1), _matrix64(r, 2), _matrix64(r, 3), _vector64(r, 4),
-            _matrix64(r, 5), _vector64(r, 6), _vector64(r, 7), _vector64(r, 8),
-        )  # fmt: skip
+        if not _skip(frame):
+            backward_in_place(*_backward_arrays64(frame))
         return _ffi.done()
 
     return forward, backward
 
 
-_MAKERS = {"float32": _float32_handlers, "float64": _float64_handlers}
-_TARGETS: dict[str, tuple[str, str] | None] = {}
+def _float64_threaded_handlers():
+    @numba.cfunc(_HANDLER, **_JIT)
+    def forward(frame):
+        if not _skip(frame):
+            forward_in_parts(*_forward_arrays64(frame), _ffi.int64_attribute(frame, 0, 1))
+        return _ffi.done()
+
+    @numba.cfunc(_HANDLER, **_JIT)
+    def backward(frame):
+        if not _skip(frame):
+            backward_in_parts(*_backward_arrays64(frame), _ffi.int64_attribute(frame, 0, 1))
+        return _ffi.done()
+
+    return forward, backward
+
+
+_MAKERS = {
+    ("float32", False): _float32_handlers,
+    ("float32", True): _float32_threaded_handlers,
+    ("float64", False): _float64_handlers,
+    ("float64", True): _float64_threaded_handlers,
+}
+_TARGETS: dict[tuple[str, bool], tuple[str, str] | None] = {}
 _LOCK = threading.Lock()
 
 
-def targets(dtype) -> tuple[str, str] | None:
-    """The names of the forward and backward FFI targets for ``dtype``
-    (registered with XLA on first use), or None where they cannot be."""
-    dtype = np.dtype(dtype)
+def targets(dtype, threaded=False) -> tuple[str, str] | None:
+    """The names of the forward and backward FFI targets for ``dtype``, on
+    several threads or one (registered with XLA on first use), or None where
+    they cannot be."""
+    key = (np.dtype(dtype).name, bool(threaded))
     with _LOCK:
-        if dtype.name not in _TARGETS:
-            _TARGETS[dtype.name] = _register(dtype)
-        return _TARGETS[dtype.name]
+        if key not in _TARGETS:
+            _TARGETS[key] = _register(*key)
+        return _TARGETS[key]
 
 
-def _register(dtype):
-    if _ffi.api_version() is None or dtype.name not in _MAKERS:
+def _register(dtype, threaded):
+    if _ffi.api_version() is None or (dtype, threaded) not in _MAKERS:
         return None
-    names = tuple("theanets_lstm_{}_{}".format(p, dtype.name) for p in ("forward", "backward"))
-    handlers = _MAKERS[dtype.name]()
+    if threaded and not _threadsafe_numba():  # also starts the threading layer
+        return None
+    suffix = dtype + ("_threaded" if threaded else "")
+    names = tuple("theanets_lstm_{}_{}".format(p, suffix) for p in ("forward", "backward"))
+    handlers = _MAKERS[dtype, threaded]()
     try:
         for name, handler in zip(names, handlers, strict=True):
             _ffi.register(name, handler)
@@ -170,3 +244,54 @@ def _register(dtype):
 
 
 _KEEP: list = []
+
+
+@numba.njit(parallel=True, cache=True)
+def _launch(x):
+    for i in numba.prange(x.shape[0]):
+        x[i] = i
+
+
+@functools.lru_cache(maxsize=1)
+def _threadsafe_numba() -> bool:
+    """Whether Numba's threading layer may be entered from several threads at
+    once (OpenMP, TBB): XLA may run two handlers at the same time (the two
+    directions of a bidirectional layer), and the workqueue layer aborts the
+    process then."""
+    try:
+        _launch(np.zeros(2))
+        return numba.threading_layer() in ("omp", "tbb")
+    except Exception:  # no layer at all
+        return False
+
+
+def parts(batch: int) -> int:
+    """On how many threads the handlers run a batch of ``batch`` examples.
+
+    As many as BLAS would use (:func:`theanets.ops._threads.blas_threads`),
+    at most Numba's thread count and one per ``MIN_ROWS`` examples, where
+    Numba's threading layer allows it; else 1. With more than one, every
+    call of a compiled program runs with BLAS on one thread (each part's
+    products are its own).
+    """
+    if batch < 2 * MIN_ROWS or not _threadsafe_numba():
+        return 1
+    return max(1, min(_threads.blas_threads(), numba.get_num_threads(), batch // MIN_ROWS))
+
+
+def choose(dtype, batch: int) -> tuple[tuple[str, str] | None, int]:
+    """The FFI targets for ``dtype`` and a batch of ``batch`` examples and the
+    number of threads they run on: ``(None, 1)`` where there are none.
+
+    Targets on several threads make every later call of a compiled program
+    run with BLAS on one thread, as the kernels split the work themselves.
+    """
+    count = parts(batch)
+    if count > 1:
+        names = targets(dtype, threaded=True)
+        if names is not None:
+            from .._jax import linker
+
+            linker.around_calls(_threads.one_blas_thread)
+            return names, count
+    return targets(dtype), 1

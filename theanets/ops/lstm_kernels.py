@@ -29,9 +29,11 @@ _numba_cache.install()
 
 __all__ = [
     "BLOCK",
+    "backward_in_parts",
     "backward_in_place",
     "backward_kernel",
     "column_blocks",
+    "forward_in_parts",
     "forward_in_place",
     "forward_kernel",
     "input_products",
@@ -488,7 +490,8 @@ def backward_in_place(
     x, h0, c0, xh, b, hh, ci, cf, co, hs, cs, gates, dhs, dcs,
     dx, dh0, dc0, dxh, db, dhh, dci, dcf, dco,
 ):  # fmt: skip
-    """:class:`~theanets.ops.lstm.LSTMSequenceGrad` into the gradients ``dx`` ... ``dco``."""
+    """:class:`~theanets.ops.lstm.LSTMSequenceGrad` into the gradients of its
+    forward inputs (``dx`` to ``dco``)."""
     steps, batch, m = x.shape
     n = hh.shape[0]
     dh0[...] = 0
@@ -512,3 +515,83 @@ def backward_in_place(
     dci[:] = sums[4 * n : 5 * n]
     dcf[:] = sums[5 * n : 6 * n]
     dco[:] = sums[6 * n :]
+
+
+# The same, on ``parts`` threads (Numba's, ``prange``): the batch cut into
+# slices for the recurrence, the steps into ranges for the products over all
+# steps. Called only where Numba's threading layer may be entered from
+# several threads at once (OpenMP or TBB; see theanets.ops.lstm_ffi) and BLAS
+# runs on one thread, each part's products on their own.
+
+
+@numba.njit(inline="always")
+def _bounds(size, parts):
+    """``parts + 1`` ends of nearly equal ranges covering ``range(size)``."""
+    ends = np.empty(parts + 1, np.int64)
+    for k in range(parts + 1):
+        ends[k] = size * k // parts
+    return ends
+
+
+@numba.njit(parallel=True, **_JIT)
+def forward_in_parts(x, h0, c0, xh, b, hh, ci, cf, co, hs, cs, gates, parts):
+    """:func:`forward_in_place` on ``parts`` threads."""
+    steps, batch, m = x.shape
+    n = hh.shape[0]
+    flat_x = x.reshape(steps * batch, m)
+    flat_gates = gates.reshape(steps * batch, 4 * n)
+    step_ends = _bounds(steps, parts)
+    for k in numba.prange(parts):
+        input_products(flat_x, xh, b, flat_gates, step_ends[k] * batch, step_ends[k + 1] * batch)
+    blocks = column_blocks(hh)
+    ends = _bounds(batch, parts)
+    for k in numba.prange(parts):
+        forward_kernel(gates, h0, c0, blocks, ci, cf, co, hs, cs, ends[k], ends[k + 1])
+
+
+@numba.njit(parallel=True, **_JIT)
+def backward_in_parts(
+    x, h0, c0, xh, b, hh, ci, cf, co, hs, cs, gates, dhs, dcs,
+    dx, dh0, dc0, dxh, db, dhh, dci, dcf, dco, parts,
+):  # fmt: skip
+    """:func:`backward_in_place` on ``parts`` threads."""
+    steps, batch, m = x.shape
+    n = hh.shape[0]
+    dh0[...] = 0
+    dc0[...] = 0
+    dz = np.empty((steps, batch, 4 * n), x.dtype)
+    sums = np.zeros((parts, 7 * n), x.dtype)
+    hh_t = np.ascontiguousarray(hh.T)
+    ends = _bounds(batch, parts)
+    for k in numba.prange(parts):
+        backward_kernel(
+            c0, hh_t, ci, cf, co, cs, gates, dhs, dcs, dz, dh0, dc0, sums[k], ends[k], ends[k + 1]
+        )
+    rows = steps * batch
+    flat_dz = dz.reshape(rows, 4 * n)
+    flat_x = x.reshape(rows, m)
+    flat_dx = dx.reshape(rows, m)
+    flat_hs = hs.reshape(rows, n)
+    xh_t = np.ascontiguousarray(xh.T)
+    part_dxh = np.zeros((parts, m, 4 * n), x.dtype)
+    part_dhh = np.zeros((parts, n, 4 * n), x.dtype)
+    step_ends = _bounds(steps, parts)
+    for k in numba.prange(parts):
+        lo, hi = step_ends[k] * batch, step_ends[k + 1] * batch
+        if hi > lo:
+            _matmul(flat_dz[lo:hi], xh_t, flat_dx[lo:hi], 0.0)
+            _matmul_tn(flat_x[lo:hi], flat_dz[lo:hi], part_dxh[k], 0.0)
+            # h[t - 1] is h0 at t = 0, else hs[t - 1]
+            if lo == 0:
+                _matmul_tn(h0, flat_dz[:batch], part_dhh[k], 0.0)
+                if hi > batch:
+                    _matmul_tn(flat_hs[: hi - batch], flat_dz[batch:hi], part_dhh[k], 1.0)
+            else:
+                _matmul_tn(flat_hs[lo - batch : hi - batch], flat_dz[lo:hi], part_dhh[k], 0.0)
+    dxh[...] = part_dxh.sum(axis=0)
+    dhh[...] = part_dhh.sum(axis=0)
+    total = sums.sum(axis=0)
+    db[:] = total[: 4 * n]
+    dci[:] = total[4 * n : 5 * n]
+    dcf[:] = total[5 * n : 6 * n]
+    dco[:] = total[6 * n :]
