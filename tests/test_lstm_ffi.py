@@ -230,3 +230,28 @@ def test_parts_follow_the_threads_and_the_batch(monkeypatch):
     assert lstm_ffi.parts(31) == 1
     monkeypatch.setattr(lstm_ffi, "_threadsafe_numba", lambda: False)
     assert lstm_ffi.parts(64) == 1  # a layer that may not be entered at once
+
+
+def test_contexts_around_calls_last_until_the_program_is_done(monkeypatch):
+    import contextlib
+
+    import pytensor.tensor as TT
+
+    from theanets._jax import linker
+
+    monkeypatch.setattr(linker, "_AROUND_CALLS", [])
+    seen = []
+
+    @contextlib.contextmanager
+    def recording():
+        seen.append("enter")
+        yield
+        seen.append("exit")
+
+    x = TT.matrix("x", dtype="float32")
+    f = pytensor.function([x], (x @ x.T).sum(), mode=_mode.jax_mode())
+    linker.around_calls(recording)
+    linker.around_calls(recording)  # once only
+    value = f(np.ones((3, 4), "float32"))
+    assert float(value) == 36.0
+    assert seen == ["enter", "exit"]

@@ -283,15 +283,18 @@ def choose(dtype, batch: int) -> tuple[tuple[str, str] | None, int]:
     """The FFI targets for ``dtype`` and a batch of ``batch`` examples and the
     number of threads they run on: ``(None, 1)`` where there are none.
 
-    Targets on several threads make every later call of a compiled program
-    run with BLAS on one thread, as the kernels split the work themselves.
+    Where the handlers split the work over threads, or the batch is too
+    small to split (its products are small: on several BLAS threads they
+    wait for each other more than they compute, the character model's step
+    at 223 steps/s on two threads against 296 on one BLAS thread), every
+    later call of a compiled program runs with BLAS on one thread.
     """
     count = parts(batch)
-    if count > 1:
-        names = targets(dtype, threaded=True)
-        if names is not None:
-            from .._jax import linker
+    names = targets(dtype, threaded=True) if count > 1 else None
+    if names is None:
+        count, names = 1, targets(dtype)
+    if names is not None and (count > 1 or batch < 2 * MIN_ROWS) and _threads.blas_threads() > 1:
+        from .._jax import linker
 
-            linker.around_calls(_threads.one_blas_thread)
-            return names, count
-    return targets(dtype), 1
+        linker.around_calls(_threads.one_blas_thread)
+    return names, count
