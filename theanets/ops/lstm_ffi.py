@@ -268,8 +268,9 @@ def _threadsafe_numba() -> bool:
 def parts(batch: int) -> int:
     """On how many threads the handlers run a batch of ``batch`` examples.
 
-    As many as BLAS would use (:func:`theanets.ops._threads.blas_threads`),
-    at most Numba's thread count and one per ``MIN_ROWS`` examples, where
+    As many as BLAS would use (what ``OMP_NUM_THREADS``,
+    ``OPENBLAS_NUM_THREADS`` or threadpoolctl set, at most one per core), at
+    most Numba's thread count and one per ``MIN_ROWS`` examples, where
     Numba's threading layer allows it; else 1. With more than one, every
     call of a compiled program runs with BLAS on one thread (each part's
     products are its own).

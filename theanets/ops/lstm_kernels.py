@@ -335,7 +335,7 @@ def _step_forward(gates, h, c, hh_blocks, ci, cf, co, c_new, h_new):
 
 @numba.njit(**_JIT)
 def input_products(x, xh, b, out, lo, hi):
-    """Rows ``lo:hi`` of ``out = x . xh + b`` (the products of all steps, as
+    """Rows ``lo:hi`` of ``out = x @ xh + b`` (the products of all steps, as
     rows): the bias is copied and the product added to it, which saves the
     pass that zeroes ``out`` and the one that adds the bias."""
     for r in range(lo, hi):
