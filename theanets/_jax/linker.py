@@ -101,6 +101,7 @@ class _Counted:
 
 def make_linker() -> type:
     """The linker class (made on first use: importing it imports jax)."""
+    import jax
     from pytensor.link.jax.linker import JAXLinker
 
     class StaticShapeJAXLinker(JAXLinker):
@@ -150,8 +151,6 @@ def make_linker() -> type:
                         stack.enter_context(context())
                     outputs = run(args)
                     # XLA computes after returning: the contexts last until it is done
-                    import jax
-
                     jax.block_until_ready(outputs)
                 return outputs
 

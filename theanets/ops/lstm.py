@@ -441,33 +441,28 @@ def _register_jax():
             primitives.append(_jax_primitive("theanets_lstm_backward", _backward, _backward_shapes))
         return primitives
 
-    @jax_funcify.register(LSTMSequence)
-    def _jax_forward(op, node=None, **kwargs):
+    def implementation(xla, part, shapes):
+        """The JAX function of the op's ``part`` (0 forwards, 1 backwards) on
+        the path :func:`~theanets.ops.xla_lstm.jax_path` takes."""
         path = xla_lstm.jax_path()
         if path == "xla":
-            return xla_lstm.forward
+            return lambda *inputs: tuple(xla(*inputs))
 
-        def forward(*inputs):
-            target = _foreign(path, inputs, 0)
+        def run(*inputs):
+            target = _foreign(path, inputs, part)
             if target is not None:
-                return tuple(_ffi_call(target, _forward_shapes, inputs))
-            return tuple(kernels()[0].bind(*inputs))
+                return tuple(_ffi_call(target, shapes, inputs))
+            return tuple(kernels()[part].bind(*inputs))
 
-        return forward
+        return run
+
+    @jax_funcify.register(LSTMSequence)
+    def _jax_forward(op, node=None, **kwargs):
+        return implementation(xla_lstm.forward, 0, _forward_shapes)
 
     @jax_funcify.register(LSTMSequenceGrad)
     def _jax_backward(op, node=None, **kwargs):
-        path = xla_lstm.jax_path()
-        if path == "xla":
-            return lambda *inputs: tuple(xla_lstm.backward(*inputs))
-
-        def backward(*inputs):
-            target = _foreign(path, inputs, 1)
-            if target is not None:
-                return tuple(_ffi_call(target, _backward_shapes, inputs))
-            return tuple(kernels()[1].bind(*inputs))
-
-        return backward
+        return implementation(xla_lstm.backward, 1, _backward_shapes)
 
 
 def _foreign(path, inputs, part):

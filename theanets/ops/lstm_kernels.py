@@ -177,60 +177,26 @@ def _matmul(a, b, c, beta):
     c[...] = np.dot(a, b) + beta * c
 
 
-@overload(_matmul)
-def _matmul_impl(a, b, c, beta):
-    dtype = _float_type(a.dtype)
-    gemm = _GEMM[dtype]
-    kind = ord("s") if dtype is np.float32 else ord("d")
-    size = np.dtype(dtype).itemsize
-    no = ord("N")
-
-    def matmul(a, b, c, beta):
-        m, k = a.shape
-        n = b.shape[1]
-        if m == 0 or n == 0 or k == 0:
-            _empty_product(c, beta)
-            return
-        coefficients = np.empty(2, dtype)
-        coefficients[0] = 1
-        coefficients[1] = beta
-        # BLAS is column-major: a row-major matrix is its transpose there,
-        # so c^T = b^T a^T is computed (the leading dimension: the row stride)
-        gemm(
-            kind,
-            no,
-            no,
-            n,
-            m,
-            k,
-            coefficients[0:].ctypes,
-            b.ctypes,
-            b.strides[0] // size,
-            a.ctypes,
-            a.strides[0] // size,
-            coefficients[1:].ctypes,
-            c.ctypes,
-            c.strides[0] // size,
-        )
-
-    return matmul
-
-
 def _matmul_tn(a, b, c, beta):
     """``c = a^T . b + beta c`` in a kernel, on matrices whose rows are contiguous."""
     c[...] = np.dot(a.T, b) + beta * c
 
 
-@overload(_matmul_tn)
-def _matmul_tn_impl(a, b, c, beta):
+def _gemm_of(a, transposed):
+    """The kernel of ``c = op(a) . b + beta c``, ``op(a)`` being ``a^T`` if
+    ``transposed``, for the float type of ``a``."""
     dtype = _float_type(a.dtype)
     gemm = _GEMM[dtype]
     kind = ord("s") if dtype is np.float32 else ord("d")
     size = np.dtype(dtype).itemsize
-    no, yes = ord("N"), ord("T")
+    no = ord("N")
+    op_a = ord("T") if transposed else no
 
-    def matmul_tn(a, b, c, beta):
-        inner, m = a.shape
+    def matmul(a, b, c, beta):
+        if transposed:
+            inner, m = a.shape
+        else:
+            m, inner = a.shape
         n = b.shape[1]
         if m == 0 or n == 0 or inner == 0:
             _empty_product(c, beta)
@@ -238,11 +204,13 @@ def _matmul_tn_impl(a, b, c, beta):
         coefficients = np.empty(2, dtype)
         coefficients[0] = 1
         coefficients[1] = beta
-        # column-major, c^T = b^T a: b as it is, a transposed
+        # BLAS is column-major: a row-major matrix is its transpose there,
+        # so c^T = b^T op(a)^T is computed, b as it is and a transposed or
+        # not (the leading dimension: the row stride)
         gemm(
             kind,
             no,
-            yes,
+            op_a,
             n,
             m,
             inner,
@@ -256,7 +224,17 @@ def _matmul_tn_impl(a, b, c, beta):
             c.strides[0] // size,
         )
 
-    return matmul_tn
+    return matmul
+
+
+@overload(_matmul)
+def _matmul_impl(a, b, c, beta):
+    return _gemm_of(a, transposed=False)
+
+
+@overload(_matmul_tn)
+def _matmul_tn_impl(a, b, c, beta):
+    return _gemm_of(a, transposed=True)
 
 
 # The recurrent products of one step are small (a block of the batch times
