@@ -176,9 +176,16 @@ def theanets_model(case):
     if c["kind"] == "classifier":
         s = c["sizes"]
         return theanets.Classifier([s[0]] + [(n, c["activation"]) for n in s[1:-1]] + [s[-1]])
-    if c["kind"] in ("lstm", "gru"):
+    if c["kind"] == "lstm":
         s = c["sizes"]
-        return theanets.recurrent.Regressor([s[0], (s[1], c["kind"]), s[2]])
+        return theanets.recurrent.Regressor([s[0], (s[1], "lstm"), s[2]])
+    if c["kind"] == "gru":
+        # tanh, as PyTorch's, Keras's and the JAX peer's GRU (a layer's
+        # default activation would be relu)
+        s = c["sizes"]
+        return theanets.recurrent.Regressor(
+            [s[0], dict(form="gru", size=s[1], activation="tanh"), s[2]]
+        )
     if c["kind"] == "bilstm":
         # each direction has size // 2 units: as many as PyTorch's and the peers'
         s = c["sizes"]
