@@ -38,6 +38,9 @@ CASES = {
     "gru": dict(
         title="gru regressor 32-(128 gru)-4, 50 steps, mse, batch 64, adam",
         kind="gru",
+        # the activation of PyTorch's, Keras's and the JAX peer's GRU (the
+        # layer's own default is relu)
+        activation="tanh",
         sizes=[32, 128, 4],
         steps=50,
         batch=64,
@@ -180,11 +183,9 @@ def theanets_model(case):
         s = c["sizes"]
         return theanets.recurrent.Regressor([s[0], (s[1], "lstm"), s[2]])
     if c["kind"] == "gru":
-        # tanh, as PyTorch's, Keras's and the JAX peer's GRU (a layer's
-        # default activation would be relu)
         s = c["sizes"]
         return theanets.recurrent.Regressor(
-            [s[0], dict(form="gru", size=s[1], activation="tanh"), s[2]]
+            [s[0], dict(form="gru", size=s[1], activation=c["activation"]), s[2]]
         )
     if c["kind"] == "bilstm":
         # each direction has size // 2 units: as many as PyTorch's and the peers'
