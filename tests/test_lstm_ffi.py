@@ -21,7 +21,7 @@ import test_lstm_op
 from test_lstm_op import lstm_inputs, weighted_cost
 
 from theanets import _mode
-from theanets.ops import _ffi, lstm_ffi, xla_lstm
+from theanets.ops import _ffi, ffi_targets, lstm_ffi, xla_lstm
 from theanets.ops import lstm as fused
 from theanets.ops import lstm_kernels as kernels
 
@@ -156,7 +156,7 @@ def test_refused_handlers_leave_the_callback_to_serve(monkeypatch):
     def refuse(name, handler):
         raise RuntimeError("refused")
 
-    monkeypatch.setattr(lstm_ffi, "_TARGETS", {})
+    monkeypatch.setattr(lstm_ffi.PAIR, "_names", {})
     monkeypatch.setattr(_ffi, "register", refuse)
     monkeypatch.setenv(xla_lstm.ENV_VAR, "ffi")
     symbols, values = lstm_inputs("float32", seed=2)
@@ -189,7 +189,9 @@ def test_the_kernels_cache_is_stamped_with_every_kernel_source():
 
     stamp = locator(kernels.forward_kernel.py_func).get_source_stamp()
     assert stamp[1] == _numba_cache.sources_stamp()
-    assert {"lstm.py", "lstm_ffi.py", "_ffi.py"} <= {name for name, _, _ in stamp[1]}
+    assert {"lstm.py", "lstm_ffi.py", "_ffi.py", "gru_kernels.py"} <= {
+        name for name, _, _ in stamp[1]
+    }
 
     def elsewhere(x):  # a function outside theanets.ops keeps Numba's locator
         return x
@@ -202,15 +204,15 @@ def test_handlers_on_several_threads_match_one_thread(monkeypatch, parts):
     # the batch in slices for the recurrence and the steps in ranges for the
     # products, one part a thread of Numba's (where its layer allows): 37
     # examples, 6 steps, slices and ranges of unequal sizes
-    if not lstm_ffi._threadsafe_numba():
+    if not ffi_targets._threadsafe_numba():
         pytest.skip("Numba's threading layer here is not thread-safe")
     monkeypatch.setattr(test_lstm_op, "BATCH", 37)
     monkeypatch.setattr(test_lstm_op, "SIZE", 20)
     monkeypatch.setenv(xla_lstm.ENV_VAR, "ffi")
     symbols, values = lstm_inputs("float32", seed=9)
-    monkeypatch.setattr(lstm_ffi, "parts", lambda batch: 1)
+    monkeypatch.setattr(ffi_targets, "parts", lambda batch: 1)
     one = _jax_values(symbols, values, "float32")
-    monkeypatch.setattr(lstm_ffi, "parts", lambda batch: parts)
+    monkeypatch.setattr(ffi_targets, "parts", lambda batch: parts)
     several = _jax_values(symbols, values, "float32")
     assert lstm_ffi.targets("float32", threaded=True) is not None
     for name, a, b in zip(_names(), several, one, strict=True):
@@ -222,14 +224,14 @@ def test_handlers_on_several_threads_match_one_thread(monkeypatch, parts):
 def test_parts_follow_the_threads_and_the_batch(monkeypatch):
     from theanets.ops import _threads
 
-    monkeypatch.setattr(lstm_ffi, "_threadsafe_numba", lambda: True)
+    monkeypatch.setattr(ffi_targets, "_threadsafe_numba", lambda: True)
     monkeypatch.setattr(_threads, "blas_threads", lambda: 4)
-    monkeypatch.setattr(lstm_ffi.numba, "get_num_threads", lambda: 3)
-    assert lstm_ffi.parts(64) == 3  # at most Numba's threads
-    assert lstm_ffi.parts(40) == 2  # at least MIN_ROWS examples each
-    assert lstm_ffi.parts(31) == 1
-    monkeypatch.setattr(lstm_ffi, "_threadsafe_numba", lambda: False)
-    assert lstm_ffi.parts(64) == 1  # a layer that may not be entered at once
+    monkeypatch.setattr(ffi_targets.numba, "get_num_threads", lambda: 3)
+    assert ffi_targets.parts(64) == 3  # at most Numba's threads
+    assert ffi_targets.parts(40) == 2  # at least MIN_ROWS examples each
+    assert ffi_targets.parts(31) == 1
+    monkeypatch.setattr(ffi_targets, "_threadsafe_numba", lambda: False)
+    assert ffi_targets.parts(64) == 1  # a layer that may not be entered at once
 
 
 def test_contexts_around_calls_last_until_the_program_is_done(monkeypatch):

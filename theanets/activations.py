@@ -24,7 +24,7 @@ from . import util
 from ._backend import sigmoid, softplus
 from ._typing import Symbolic
 
-__all__ = ["build", "Activation", "Compose", "Prelu", "LGrelu", "Elu", "Maxout"]
+__all__ = ["build", "plain_name", "Activation", "Compose", "Prelu", "LGrelu", "Elu", "Maxout"]
 
 
 def _identity(x):
@@ -95,6 +95,12 @@ class _Plain:
 
     def __repr__(self):
         return "Activation({!r})".format(self.name)
+
+
+def plain_name(activation: Any) -> str | None:
+    """The name of ``activation`` if it is one of the parameter-free
+    functions of :data:`COMMON` (as :func:`build` makes them), else None."""
+    return activation.name if isinstance(activation, _Plain) else None
 
 
 def build(name: str | Activation, layer: Any, **kwargs: Any) -> Activation | _Plain:

@@ -32,6 +32,12 @@ from numba.extending import intrinsic
 
 __all__ = [
     "answered_metadata",
+    "matrix32",
+    "matrix64",
+    "tensor32",
+    "tensor64",
+    "vector32",
+    "vector64",
     "api_version",
     "args_pointer",
     "data",
@@ -209,3 +215,41 @@ def register(name: str, handler) -> None:
     capsule_new.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
     capsule = capsule_new(handler.address, b"xla._CUSTOM_CALL_TARGET", None)
     jax.ffi.register_ffi_target(name, capsule, platform="cpu")
+
+
+# Buffer ``i`` of ``buffers`` as an array, one reader per rank and dtype
+# (the dtype of a carray is a compile-time constant).
+
+
+@numba.njit(inline="always")
+def vector32(buffers, i):
+    return carray(data(buffers, i), (dim(buffers, i, 0),), np.float32)
+
+
+@numba.njit(inline="always")
+def matrix32(buffers, i):
+    shape = (dim(buffers, i, 0), dim(buffers, i, 1))
+    return carray(data(buffers, i), shape, np.float32)
+
+
+@numba.njit(inline="always")
+def tensor32(buffers, i):
+    shape = (dim(buffers, i, 0), dim(buffers, i, 1), dim(buffers, i, 2))
+    return carray(data(buffers, i), shape, np.float32)
+
+
+@numba.njit(inline="always")
+def vector64(buffers, i):
+    return carray(data(buffers, i), (dim(buffers, i, 0),), np.float64)
+
+
+@numba.njit(inline="always")
+def matrix64(buffers, i):
+    shape = (dim(buffers, i, 0), dim(buffers, i, 1))
+    return carray(data(buffers, i), shape, np.float64)
+
+
+@numba.njit(inline="always")
+def tensor64(buffers, i):
+    shape = (dim(buffers, i, 0), dim(buffers, i, 1), dim(buffers, i, 2))
+    return carray(data(buffers, i), shape, np.float64)

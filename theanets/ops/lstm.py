@@ -30,8 +30,9 @@ import pytensor.tensor as TT
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
-from .._backend import jacobian_vector, scan
+from .._backend import scan
 from .._compat import node_and_shapes
+from . import _fused
 from ._dispatch import after_import
 from ._gradient import disconnected
 from ._threads import one_blas_thread as _one_blas_thread
@@ -87,10 +88,6 @@ def reference(x, h0, c0, xh, b, hh, ci, cf, co):
     return values
 
 
-def _zeros_if_disconnected(grad, like):
-    return like.zeros_like() if disconnected(grad) else grad
-
-
 class LSTMSequence(Op):
     """The LSTM recurrence over a whole sequence, as one operation.
 
@@ -121,7 +118,7 @@ class LSTMSequence(Op):
         return Apply(self, inputs, outputs)
 
     def perform(self, node, inputs, output_storage):
-        _store(output_storage, _forward(*inputs))
+        _fused.store(output_storage, _forward(*inputs))
 
     def infer_shape(self, *args):
         node, shapes = node_and_shapes(args)
@@ -130,8 +127,8 @@ class LSTMSequence(Op):
 
     def pullback(self, inputs, outputs, output_grads):
         hs, cs, gates = outputs
-        dhs = _zeros_if_disconnected(output_grads[0], hs)
-        dcs = _zeros_if_disconnected(output_grads[1], cs)
+        dhs = _fused.zeros_if_disconnected(output_grads[0], hs)
+        dcs = _fused.zeros_if_disconnected(output_grads[1], cs)
         if not disconnected(output_grads[2]):
             # only the gradient reads the gates; a derivative through them
             # (as a pushforward of the gradient takes) is the reference's
@@ -147,7 +144,7 @@ class LSTMSequence(Op):
         return LSTMSequenceGrad()(*inputs, hs, cs, gates, dhs, dcs)
 
     def pushforward(self, inputs, outputs, tangents):
-        return _pushforward(reference(*inputs), inputs, tangents)
+        return _fused.pushforward(reference(*inputs), inputs, tangents)
 
 
 class LSTMSequenceGrad(Op):
@@ -170,7 +167,7 @@ class LSTMSequenceGrad(Op):
         return Apply(self, inputs, outputs)
 
     def perform(self, node, inputs, output_storage):
-        _store(output_storage, _backward(*inputs))
+        _fused.store(output_storage, _backward(*inputs))
 
     def infer_shape(self, *args):
         node, shapes = node_and_shapes(args)
@@ -208,20 +205,11 @@ class LSTMSequenceGrad(Op):
         )
 
     def pushforward(self, inputs, outputs, tangents):
-        return _pushforward(
+        return _fused.pushforward(
             self._reference_grads(inputs),
             self._differentiable(inputs),
             self._differentiable(tangents),
         )
-
-
-def _pushforward(outputs, inputs, tangents):
-    """Jacobian-vector products of ``outputs`` (a graph of ``inputs``)."""
-    pairs = [(i, t) for i, t in zip(inputs, tangents, strict=True) if not disconnected(t)]
-    if not pairs:
-        return [out.zeros_like() for out in outputs]
-    wrt, points = zip(*pairs, strict=True)
-    return [jacobian_vector(out, list(wrt), list(points)) for out in outputs]
 
 
 def _checked_inputs(inputs):
@@ -297,22 +285,6 @@ def lstm_sequence(x, h0, c0, xh, b, hh, ci, cf, co):
 # ----- backends ---------------------------------------------------------------
 
 
-def _kernel_args(arrays):
-    """Arrays as the kernels are compiled for: C-contiguous and read-only.
-
-    One array type per dtype (XLA hands callbacks read-only arrays), so that
-    Numba compiles each kernel once.
-    """
-    out = []
-    for a in arrays:
-        a = np.ascontiguousarray(a)
-        if a.flags.writeable:
-            a = a.view()
-            a.flags.writeable = False
-        out.append(a)
-    return out
-
-
 # rows of the batch each thread takes at least: fewer make the per-step
 # products too small for BLAS to run at speed
 _MIN_ROWS = 16
@@ -333,8 +305,10 @@ def _forward(x, h0, c0, xh, b, hh, ci, cf, co):
         flat_gates = gates.reshape(steps * batch, 4 * n)
         hs = np.empty((steps, batch, n), x.dtype)
         cs = np.empty((steps, batch, n), x.dtype)
-        h0, c0, hh, ci, cf, co, flat, xh, b = _kernel_args([h0, c0, hh, ci, cf, co, flat, xh, b])
-        (blocks,) = _kernel_args([column_blocks(hh)])
+        h0, c0, hh, ci, cf, co, flat, xh, b = _fused.kernel_args(
+            [h0, c0, hh, ci, cf, co, flat, xh, b]
+        )
+        (blocks,) = _fused.kernel_args([column_blocks(hh)])
         args = [h0, c0, blocks, ci, cf, co]
 
         def inputs(lo, hi):
@@ -360,7 +334,7 @@ def _backward(x, h0, c0, xh, b, hh, ci, cf, co, hs, cs, gates, dhs, dcs):
         dc = np.zeros((batch, n), x.dtype)
         chunks = _chunks(batch, threads)
         sums = np.zeros((len(chunks), 7 * n), x.dtype)
-        args = _kernel_args([c0, np.transpose(hh), ci, cf, co, cs, gates, dhs, dcs])
+        args = _fused.kernel_args([c0, np.transpose(hh), ci, cf, co, cs, gates, dhs, dcs])
 
         def recurrence(k, lo, hi):
             backward_kernel(*args, dz, dh, dc, sums[k], lo, hi)
@@ -403,89 +377,18 @@ def _backward(x, h0, c0, xh, b, hh, ci, cf, co, hs, cs, gates, dhs, dcs):
     )
 
 
-def _store(output_storage, values):
-    for storage, value in zip(output_storage, values, strict=True):
-        storage[0] = value
-
-
 def _register_jax():
-    """Register the JAX implementations, by :func:`~theanets.ops.xla_lstm.jax_path`.
+    """Register the JAX implementations (see :func:`theanets.ops._fused.register_jax`)."""
+    from . import lstm_ffi, xla_lstm
 
-    On the CPU the kernels run as XLA foreign functions on XLA's buffers
-    (:mod:`theanets.ops.lstm_ffi`); where XLA refuses those (or with
-    ``THEANETS_JAX_RECURRENCE=callback``) they are called back from XLA
-    through Python, described below. On an accelerator (or with
-    ``THEANETS_JAX_RECURRENCE=xla``) the op compiles to XLA operations
-    instead (:mod:`theanets.ops.xla_lstm`), with no host callback.
-
-    ``jax.pure_callback`` hands its callback ``jax.Array`` values, whose
-    conversion to numpy waits for XLA's CPU thread pool, which the calling
-    program occupies: on a single core it never returns. So the kernels get
-    their own primitives, lowered to a host callback that receives XLA's
-    buffers as numpy arrays directly (``jax._src.callback.emit_python_callback``,
-    the lowering ``pure_callback`` itself uses). With jax 0.10.2,
-    ``jax.pure_callback`` still hangs on one pinned core (the benchmarks'
-    LSTM case under ``taskset -c 0``), so the private lowering stays; where
-    an installed jax lacks it, the XLA path is taken.
-    """
-    from pytensor.link.jax.dispatch import jax_funcify
-
-    from . import xla_lstm
-
-    primitives = []
-
-    def kernels():
-        # made at the first compilation on the callback path only
-        if not primitives:
-            primitives.append(_jax_primitive("theanets_lstm_forward", _forward, _forward_shapes))
-            primitives.append(_jax_primitive("theanets_lstm_backward", _backward, _backward_shapes))
-        return primitives
-
-    def implementation(xla, part, shapes):
-        """The JAX function of the op's ``part`` (0 forwards, 1 backwards) on
-        the path :func:`~theanets.ops.xla_lstm.jax_path` takes."""
-        path = xla_lstm.jax_path()
-        if path == "xla":
-            return lambda *inputs: tuple(xla(*inputs))
-
-        def run(*inputs):
-            target = _foreign(path, inputs, part)
-            if target is not None:
-                return tuple(_ffi_call(target, shapes, inputs))
-            return tuple(kernels()[part].bind(*inputs))
-
-        return run
-
-    @jax_funcify.register(LSTMSequence)
-    def _jax_forward(op, node=None, **kwargs):
-        return implementation(xla_lstm.forward, 0, _forward_shapes)
-
-    @jax_funcify.register(LSTMSequenceGrad)
-    def _jax_backward(op, node=None, **kwargs):
-        return implementation(xla_lstm.backward, 1, _backward_shapes)
-
-
-def _foreign(path, inputs, part):
-    """The FFI target ``part`` (0 forwards, 1 backwards) for ``inputs``
-    (traced: their dtype is the one JAX computes in, their batch known) on
-    the ``'ffi'`` path where XLA accepts it, and the number of threads it
-    runs on; else None (the host callback serves)."""
-    if path != "ffi":
-        return None
-    from . import lstm_ffi
-
-    names, parts = lstm_ffi.choose(inputs[0].dtype, inputs[0].shape[1])
-    return None if names is None else (names[part], parts)
-
-
-def _ffi_call(target, shapes, inputs):
-    """XLA's custom call of FFI ``target`` (a name and a number of threads) on
-    ``inputs``, results of ``shapes(*inputs)``."""
-    import jax
-
-    name, parts = target
-    results = [jax.ShapeDtypeStruct(shape, dtype) for shape, dtype in shapes(*inputs)]
-    return jax.ffi.ffi_call(name, results)(*inputs, parts=np.int64(parts))
+    _fused.register_jax(
+        LSTMSequence, "theanets_lstm_forward", 0, lambda op: xla_lstm.forward,
+        lambda op: _forward, _forward_shapes, lstm_ffi.choose,
+    )  # fmt: skip
+    _fused.register_jax(
+        LSTMSequenceGrad, "theanets_lstm_backward", 1, lambda op: xla_lstm.backward,
+        lambda op: _backward, _backward_shapes, lstm_ffi.choose,
+    )  # fmt: skip
 
 
 def _forward_shapes(x, h0, c0, xh, b, hh, *_):
@@ -496,39 +399,6 @@ def _forward_shapes(x, h0, c0, xh, b, hh, *_):
 
 def _backward_shapes(*inputs):
     return [(v.shape, v.dtype) for v in inputs[:_FORWARD]]
-
-
-def _jax_primitive(name, kernel, shapes):
-    """A JAX primitive computing ``kernel`` on the host, with numpy arguments."""
-    from jax._src.callback import emit_python_callback
-    from jax.core import ShapedArray
-    from jax.extend.core import Primitive
-    from jax.interpreters import mlir
-
-    primitive = Primitive(name)
-    primitive.multiple_results = True
-    primitive.def_impl(lambda *args: kernel(*[np.asarray(a) for a in args]))
-    primitive.def_abstract_eval(
-        lambda *avals: [ShapedArray(shape, dtype) for shape, dtype in shapes(*avals)]
-    )
-
-    def lowering(ctx, *operands):
-        results, _, _ = emit_python_callback(
-            ctx,
-            lambda *args: tuple(kernel(*args)),
-            None,
-            list(operands),
-            ctx.avals_in,
-            ctx.avals_out,
-            has_side_effect=False,
-            returns_token=False,
-        )
-        return results
-
-    # every platform (reached only where THEANETS_JAX_RECURRENCE=callback
-    # forces it off the CPU: the buffers then go through the host)
-    mlir.register_lowering(primitive, lowering, cacheable=False)
-    return primitive
 
 
 # Added to PyTensor's disk-cache key of the compiled Numba graphs: change it

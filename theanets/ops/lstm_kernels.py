@@ -269,12 +269,14 @@ def _matmul_by_columns(a, blocks, width, c):
 
 
 @numba.njit(**_JIT)
-def _matmul_by_terms(a, b, c):
-    """``c = a . b``, summed over blocks of BLOCK inner terms (rows of ``b``)."""
+def _matmul_by_terms(a, b, c, beta):
+    """``c = a . b + beta c``, summed over blocks of BLOCK inner terms (rows of ``b``)."""
     inner = b.shape[0]
+    if inner == 0:
+        _empty_product(c, beta)
     for start in range(0, inner, BLOCK):
         stop = min(inner, start + BLOCK)
-        _matmul(a[:, start:stop], b[start:stop], c, 0.0 if start == 0 else 1.0)
+        _matmul(a[:, start:stop], b[start:stop], c, beta if start == 0 else 1.0)
 
 
 # The per-cell loops below each write one array and read few others: a loop
@@ -404,7 +406,7 @@ def _step_backward(gates, c, c_prev, dh_out, dc_out, dh, dc, hh_t, ci, cf, co, d
         _cell_backward(
             gates[b], c[b], c_prev[b], dh_out[b], dc_out[b], dh[b], dc[b], ci, cf, co, dz[b], sums
         )
-    _matmul_by_terms(dz, hh_t, dh)
+    _matmul_by_terms(dz, hh_t, dh, 0.0)
 
 
 @numba.njit(**_JIT)

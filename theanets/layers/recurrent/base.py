@@ -471,12 +471,15 @@ class Recurrent(Layer):
     def _fused(self, recurrence, sequence, states, constants=()):
         """Like :meth:`_scan`, for a recurrence computed by one operation.
 
-        ``recurrence(sequence, *states, *constants)`` returns the time-major
-        sequence of each state (as :mod:`theanets.ops.lstm` does) from a
-        ``sequence`` in reading order (see :meth:`_sequence`). Returns
-        ``(outputs, updates)`` as :meth:`_scan`.
+        ``states`` holds one entry per output, as for :meth:`_scan`: the
+        initial value of an output that is fed back, or None.
+        ``recurrence(sequence, *initial, *constants)``, given the initial
+        values only, returns the time-major sequence of each output (as
+        :mod:`theanets.ops.lstm` does) from a ``sequence`` in reading order
+        (see :meth:`_sequence`). Returns ``(outputs, updates)`` as :meth:`_scan`.
         """
-        values = list(recurrence(sequence, *states, *constants))
+        initial = [state for state in states if state is not None]
+        values = list(recurrence(sequence, *initial, *constants))
         self._record_finals(states, values)
         return values, []
 

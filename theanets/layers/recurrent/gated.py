@@ -3,7 +3,7 @@
 import numpy as np
 import pytensor.tensor as TT
 
-from ... import util
+from ... import activations, util
 from ..._backend import sigmoid
 from .base import Recurrent
 
@@ -117,14 +117,41 @@ class GRU(Recurrent):
             return [pre, hid, z, (1 - z) * h_tm1 + z * hid]
 
         x = self._sequence(inputs)
-        xw = TT.dot(x, self.find("w")) + self.find("b")
-        values, updates = self._scan(
-            step,
-            [xw[:, :, :n], xw[:, :, n : 2 * n], xw[:, :, 2 * n :]],
-            [None, None, None, self._initial(inputs, "h_0", x.shape[1])],
-            [self.find("hh"), self.find("hr"), self.find("hz")],
-        )
+        states = [None, None, None, self._initial(inputs, "h_0", x.shape[1])]
+        weights = [self.find("hh"), self.find("hr"), self.find("hz")]
+        activation = self._fused_activation()
+        if activation is not None:
+            # the whole recurrence (input products too) and its gradient as
+            # one fused operation (imported here, as the LSTM's)
+            from ...ops.gru import gru_sequence
+
+            def recurrence(x, h0, w, b, hh, hr, hz):
+                return gru_sequence(x, h0, w, b, hh, hr, hz, activation=activation)
+
+            values, updates = self._fused(
+                recurrence, x, states, [self.find("w"), self.find("b")] + weights
+            )
+        else:
+            # truncated backpropagation, and activations the fused op does
+            # not compute (parametric, composed, softmax, norm:*), are scan's
+            xw = TT.dot(x, self.find("w")) + self.find("b")
+            values, updates = self._scan(
+                step, [xw[:, :, :n], xw[:, :, n : 2 * n], xw[:, :, 2 * n :]], states, weights
+            )
         return self._outputs(["pre", "hid", "rate", "out"], values), updates
+
+    def _fused_activation(self):
+        """The activation's name where the fused operation computes this
+        layer (whole-sequence backpropagation, an elementwise activation of
+        :data:`theanets.ops.gru_kernels.ACTIVATIONS`), else None."""
+        if self.kwargs.get("bptt_limit", -1) not in (None, -1):
+            return None
+        name = activations.plain_name(self.activate)
+        if name is None:
+            return None
+        from ...ops.gru import activation_index
+
+        return name if activation_index(name) is not None else None
 
 
 class MUT1(Recurrent):
