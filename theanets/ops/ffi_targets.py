@@ -4,8 +4,8 @@ Each fused recurrence (:mod:`theanets.ops.lstm_ffi`, :mod:`theanets.ops.gru_ffi`
 has a :class:`Pair` of handlers, forwards and backwards, for each dtype and
 for one thread or several. They are compiled (or loaded from Numba's cache)
 and registered with XLA the first time a graph needs them; where XLA refuses
-them, or its FFI layout is not the one read here (:func:`theanets.ops._ffi.api_version`),
-:meth:`Pair.targets` is None and the host callback serves
+them, or its FFI layout is not the one read here (another major version of
+the C API jaxlib ships), :meth:`Pair.targets` is None and the host callback serves
 (``THEANETS_JAX_RECURRENCE=callback`` asks for it too).
 """
 

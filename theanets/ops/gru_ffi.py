@@ -2,7 +2,7 @@
 
 On the CPU the JAX mode runs :class:`~theanets.ops.gru.GRUSequence` and its
 gradient as two XLA custom calls whose handlers (C functions compiled by
-Numba, reading XLA's call frames with :mod:`theanets.ops._ffi`) call the
+Numba, reading XLA's call frames) call the
 kernels of :mod:`theanets.ops.gru_kernels` on the operands' and results'
 buffers in place, as the LSTM's do (:mod:`theanets.ops.lstm_ffi`). Each call
 carries the activation's index as its attribute ``activation`` and the
