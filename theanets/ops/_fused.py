@@ -12,17 +12,26 @@ as XLA operations only on an accelerator (see
 from __future__ import annotations
 
 import numpy as np
+import pytensor.tensor as TT
 
 from .._backend import jacobian_vector
 from ._gradient import disconnected
 
 __all__ = [
+    "NO_DX",
+    "gradient_outputs",
+    "gradient_shapes",
     "kernel_args",
     "pushforward",
     "register_jax",
+    "skip_unused_dx",
     "store",
     "zeros_if_disconnected",
 ]
+
+#: The shape of the gradient ops' first output, the input sequence's
+#: gradient, where they do not compute it (``op.dx`` False).
+NO_DX = (0, 0, 0)
 
 
 def zeros_if_disconnected(grad, like):
@@ -37,6 +46,50 @@ def pushforward(outputs, inputs, tangents):
         return [out.zeros_like() for out in outputs]
     wrt, points = zip(*pairs, strict=True)
     return [jacobian_vector(out, list(wrt), list(points)) for out in outputs]
+
+
+# The gradient of the input sequence (``dx``, a product as large as the input
+# products) is what nothing reads where the sequence is the model's input,
+# as in a first recurrent layer: a rewrite (skip_unused_dx) turns it off
+# there, and the kernels skip a ``dx`` whose buffer is empty.
+
+
+def gradient_outputs(op, forward_inputs):
+    """The output variables of a gradient op: one gradient per forward input,
+    the first empty (:data:`NO_DX`) where ``op.dx`` is False."""
+    outputs = [v.type() for v in forward_inputs]
+    if not op.dx:
+        outputs[0] = TT.tensor(dtype=forward_inputs[0].dtype, shape=NO_DX)
+    return outputs
+
+
+def gradient_shapes(op, shapes):
+    """``shapes`` of the forward inputs as the gradient op's output shapes."""
+    shapes = list(shapes)
+    if not op.dx:
+        shapes[0] = NO_DX
+    return shapes
+
+
+def skip_unused_dx(grad_class):
+    """Register the rewrite that turns ``dx`` off in the ``grad_class`` nodes
+    whose first output nothing reads (every compile mode's rewrites run it)."""
+    from pytensor.graph.rewriting.basic import node_rewriter
+    from pytensor.tensor.rewriting.basic import register_canonicalize
+
+    @node_rewriter([grad_class])
+    def without_dx(fgraph, node):
+        if not node.op.dx or fgraph.clients[node.outputs[0]]:
+            return None
+        op = type(node.op)(**dict(node.op._props_dict(), dx=False))
+        new = op.make_node(*node.inputs).outputs
+        return {
+            old: out
+            for old, out in zip(node.outputs[1:], new[1:], strict=True)
+            if fgraph.clients[old]
+        }
+
+    register_canonicalize(without_dx, name="theanets_{}_without_dx".format(grad_class.__name__))
 
 
 def kernel_args(arrays):
@@ -78,7 +131,7 @@ def register_jax(op_class, name, part, xla, host, shapes, choose, attributes=Non
     host : callable
         ``host(op)``: the op's function on numpy arrays, for the callback.
     shapes : callable
-        ``shapes(*inputs)``: the ``(shape, dtype)`` of each output.
+        ``shapes(op, *inputs)``: the ``(shape, dtype)`` of each output.
     choose : callable
         ``choose(dtype, batch)``: the names of the FFI pair for ``dtype`` and
         the number of threads they run on, or ``(None, 1)``.
@@ -113,7 +166,7 @@ def register_jax(op_class, name, part, xla, host, shapes, choose, attributes=Non
         if op not in primitives:
             values = attributes(op).values() if attributes else ()
             label = "_".join([name] + [str(v) for v in values])
-            primitives[op] = _jax_primitive(label, host(op), shapes)
+            primitives[op] = _jax_primitive(label, host(op), lambda *a: shapes(op, *a))
         return primitives[op]
 
     @jax_funcify.register(op_class)
@@ -121,7 +174,16 @@ def register_jax(op_class, name, part, xla, host, shapes, choose, attributes=Non
         path = xla_lstm.jax_path()
         if path == "xla":
             function = xla(op)
-            return lambda *inputs: tuple(function(*inputs))
+            if getattr(op, "dx", True):
+                return lambda *inputs: tuple(function(*inputs))
+
+            def without_dx(*inputs):
+                import jax.numpy as jnp
+
+                values = tuple(function(*inputs))
+                return (jnp.zeros(NO_DX, values[0].dtype),) + values[1:]
+
+            return without_dx
         attrs = attributes(op) if attributes else {}
 
         def run(*inputs):
@@ -129,18 +191,20 @@ def register_jax(op_class, name, part, xla, host, shapes, choose, attributes=Non
                 # traced: the dtype is the one JAX computes in, the batch known
                 names, parts = choose(inputs[0].dtype, inputs[0].shape[1])
                 if names is not None:
-                    return tuple(_ffi_call(names[part], parts, attrs, shapes, inputs))
+                    results = shapes(op, *inputs)
+                    return tuple(_ffi_call(names[part], parts, attrs, results, inputs))
             return tuple(primitive(op).bind(*inputs))
 
         return run
 
 
 def _ffi_call(target, parts, attrs, shapes, inputs):
-    """XLA's custom call of FFI ``target`` on ``inputs``, results of
-    ``shapes(*inputs)``, with the int64 attributes ``parts`` and ``attrs``."""
+    """XLA's custom call of FFI ``target`` on ``inputs``, results of the
+    ``(shape, dtype)`` pairs ``shapes``, with the int64 attributes ``parts``
+    and ``attrs``."""
     import jax
 
-    results = [jax.ShapeDtypeStruct(shape, dtype) for shape, dtype in shapes(*inputs)]
+    results = [jax.ShapeDtypeStruct(shape, dtype) for shape, dtype in shapes]
     values = {key: np.int64(value) for key, value in attrs.items()}
     return jax.ffi.ffi_call(target, results)(*inputs, parts=np.int64(parts), **values)
 

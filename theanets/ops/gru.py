@@ -157,13 +157,16 @@ class GRUSequenceGrad(Op):
     """The gradient of :class:`GRUSequence` (vector-Jacobian product).
 
     Inputs: the forward inputs, its five outputs and the gradients of the
-    first four. Outputs: the gradients of the forward inputs.
+    first four. Outputs: the gradients of the forward inputs; that of ``x``
+    is empty where ``dx`` is False (a rewrite turns it off where nothing
+    reads it: see :mod:`theanets.ops._fused`).
     """
 
-    __props__ = ("activation",)
+    __props__ = ("activation", "dx")
 
-    def __init__(self, activation="tanh"):
+    def __init__(self, activation="tanh", dx=True):
         self.activation = GRUSequence(activation).activation
+        self.dx = bool(dx)
 
     @property
     def kind(self):
@@ -177,14 +180,14 @@ class GRUSequenceGrad(Op):
             raise TypeError(
                 "GRUSequenceGrad: expected {} inputs, not {}".format(count, len(inputs))
             )
-        return Apply(self, inputs, [v.type() for v in inputs[:_FORWARD]])
+        return Apply(self, inputs, _fused.gradient_outputs(self, inputs[:_FORWARD]))
 
     def perform(self, node, inputs, output_storage):
-        _fused.store(output_storage, _backward(self.kind, *inputs))
+        _fused.store(output_storage, _backward(self.kind, *inputs, dx=self.dx))
 
     def infer_shape(self, *args):
         node, shapes = node_and_shapes(args)
-        return shapes[:_FORWARD]
+        return _fused.gradient_shapes(self, shapes[:_FORWARD])
 
     @staticmethod
     def _differentiable(inputs):
@@ -310,45 +313,52 @@ def _forward(kind, x, h0, w, b, hh, hr, hz):
     return outputs
 
 
-def _backward(kind, *inputs):
+def _backward(kind, *inputs, dx=True):
     """The backward kernel on one thread (``perform``, the host callback)."""
-    grads = [np.empty(v.shape, v.dtype) for v in inputs[:_FORWARD]]
+    shapes = [v.shape for v in inputs[:_FORWARD]]
+    if not dx:
+        shapes[0] = _fused.NO_DX
+    grads = [np.empty(shape, v.dtype) for shape, v in zip(shapes, inputs, strict=False)]
     backward_in_place(*_fused.kernel_args(inputs), *grads, kind)
     return grads
 
 
-def _forward_shapes(x, h0, w, b, hh, *_):
+def _forward_shapes(op, x, h0, w, b, hh, *_):
     steps, batch, _ = x.shape
     return [((steps, batch, hh.shape[0]), x.dtype)] * len(OUTPUTS)
 
 
-def _backward_shapes(*inputs):
-    return [(v.shape, v.dtype) for v in inputs[:_FORWARD]]
+def _backward_shapes(op, *inputs):
+    shapes = _fused.gradient_shapes(op, [v.shape for v in inputs[:_FORWARD]])
+    return [(shape, v.dtype) for shape, v in zip(shapes, inputs, strict=False)]
 
 
 def _register_jax():
     """Register the JAX implementations (see :func:`theanets.ops._fused.register_jax`)."""
     from . import gru_ffi, xla_gru
 
-    def host(kernel):
-        return lambda op: lambda *inputs: kernel(op.kind, *inputs)
+    def host_forward(op):
+        return lambda *inputs: _forward(op.kind, *inputs)
+
+    def host_backward(op):
+        return lambda *inputs: _backward(op.kind, *inputs, dx=op.dx)
 
     def attributes(op):
         return {"activation": op.kind}
 
     _fused.register_jax(
         GRUSequence, "theanets_gru_forward", 0, lambda op: xla_gru.forward(op.activation),
-        host(_forward), _forward_shapes, gru_ffi.choose, attributes,
+        host_forward, _forward_shapes, gru_ffi.choose, attributes,
     )  # fmt: skip
     _fused.register_jax(
         GRUSequenceGrad, "theanets_gru_backward", 1, lambda op: xla_gru.backward(op.activation),
-        host(_backward), _backward_shapes, gru_ffi.choose, attributes,
+        host_backward, _backward_shapes, gru_ffi.choose, attributes,
     )  # fmt: skip
 
 
 # Added to PyTensor's disk-cache key of the compiled Numba graphs: change it
 # when the kernels change.
-NUMBA_VERSION = 1
+NUMBA_VERSION = 2
 
 
 def _register_numba():
@@ -379,16 +389,12 @@ def _register_numba():
 
     @numba_register(GRUSequenceGrad, NUMBA_VERSION)
     def _numba_backward(op, node, **kwargs):
-        kind = op.kind
+        kind, with_dx = op.kind, op.dx
 
         @numba.njit
         def backward(x, h0, w, b, hh, hr, hz, pre, hid, rate, out, reset, dp, dhid, dr, do):
-            dx, dh0, dw, db = (
-                np.empty_like(x),
-                np.empty_like(h0),
-                np.empty_like(w),
-                np.empty_like(b),
-            )
+            dx = np.empty_like(x) if with_dx else np.empty((0, 0, 0), x.dtype)
+            dh0, dw, db = np.empty_like(h0), np.empty_like(w), np.empty_like(b)
             dhh, dhr, dhz = np.empty_like(hh), np.empty_like(hr), np.empty_like(hz)
             c = np.ascontiguousarray
             backward_in_place(
@@ -400,5 +406,6 @@ def _register_numba():
         return backward
 
 
+_fused.skip_unused_dx(GRUSequenceGrad)
 after_import("pytensor.link.jax.dispatch", _register_jax)
 after_import("pytensor.link.numba.dispatch", _register_numba)

@@ -296,7 +296,8 @@ def _weight_products(x, h0, w_t, out, dg, rhs, dx, dw, db, dhh, dhr, dhz, t0, t1
     lo, hi = t0 * batch, t1 * batch
     rows = steps * batch
     flat_dg = dg.reshape(rows, 3 * n)[lo:hi]
-    _matmul(flat_dg, w_t, dx.reshape(rows, m)[lo:hi], 0.0)
+    if dx.size == x.size:  # else not asked for (see theanets.ops._fused)
+        _matmul(flat_dg, w_t, dx.reshape(rows, m)[lo:hi], 0.0)
     _matmul_tn(x.reshape(rows, m)[lo:hi], flat_dg, dw, 0.0)
     for j in range(3 * n):
         db[j] = 0

@@ -23,6 +23,8 @@ equivalent ``scan`` graph (:func:`reference`), so they stay exact.
 The kernels themselves are in :mod:`theanets.ops.lstm_kernels`.
 """
 
+import functools
+
 import numba
 import numpy as np
 import pytensor
@@ -152,10 +154,14 @@ class LSTMSequenceGrad(Op):
 
     Inputs: the forward inputs, its outputs ``hs``, ``cs``, ``gates`` and the
     gradients of ``hs`` and ``cs``. Outputs: the gradients of the forward
-    inputs.
+    inputs; that of ``x`` is empty where ``dx`` is False (a rewrite turns it
+    off where nothing reads it: see :mod:`theanets.ops._fused`).
     """
 
-    __props__ = ()
+    __props__ = ("dx",)
+
+    def __init__(self, dx=True):
+        self.dx = bool(dx)
 
     def make_node(self, *inputs):
         inputs = [TT.as_tensor_variable(v) for v in inputs]
@@ -163,15 +169,14 @@ class LSTMSequenceGrad(Op):
             raise TypeError(
                 "LSTMSequenceGrad: expected {} inputs, not {}".format(_FORWARD + 5, len(inputs))
             )
-        outputs = [v.type() for v in inputs[:_FORWARD]]
-        return Apply(self, inputs, outputs)
+        return Apply(self, inputs, _fused.gradient_outputs(self, inputs[:_FORWARD]))
 
     def perform(self, node, inputs, output_storage):
-        _fused.store(output_storage, _backward(*inputs))
+        _fused.store(output_storage, _backward(*inputs, dx=self.dx))
 
     def infer_shape(self, *args):
         node, shapes = node_and_shapes(args)
-        return shapes[:_FORWARD]
+        return _fused.gradient_shapes(self, shapes[:_FORWARD])
 
     @staticmethod
     def _differentiable(inputs):
@@ -322,7 +327,7 @@ def _forward(x, h0, c0, xh, b, hh, ci, cf, co):
     return hs, cs, gates
 
 
-def _backward(x, h0, c0, xh, b, hh, ci, cf, co, hs, cs, gates, dhs, dcs):
+def _backward(x, h0, c0, xh, b, hh, ci, cf, co, hs, cs, gates, dhs, dcs, dx=True):
     """The backward kernel on slices of the batch, one a thread, then the
     gradients of the weights and inputs as products over all steps (numpy's
     BLAS, by steps in each thread, summed)."""
@@ -346,14 +351,15 @@ def _backward(x, h0, c0, xh, b, hh, ci, cf, co, hs, cs, gates, dhs, dcs):
         flat_x = x.reshape(steps * batch, m)
         flat_dz = dz.reshape(steps * batch, 4 * n)
         flat_hs = hs.reshape(steps * batch, n)
-        dx = np.empty((steps * batch, m), x.dtype)
+        with_dx, dx = dx, np.empty((steps * batch, m) if dx else (0, m), x.dtype)
         ranges = _split(steps, threads)
         dxh = np.empty((len(ranges), m, 4 * n), x.dtype)
         dhh = np.empty((len(ranges), n, 4 * n), x.dtype)
 
         def products(k, t0, t1):
             lo, hi = t0 * batch, t1 * batch
-            np.dot(flat_dz[lo:hi], xh.T, out=dx[lo:hi])
+            if with_dx:
+                np.dot(flat_dz[lo:hi], xh.T, out=dx[lo:hi])
             np.dot(flat_x[lo:hi].T, flat_dz[lo:hi], out=dxh[k])
             if t0 == 0:
                 np.dot(h0.T, flat_dz[:batch], out=dhh[k])
@@ -365,7 +371,7 @@ def _backward(x, h0, c0, xh, b, hh, ci, cf, co, hs, cs, gates, dhs, dcs):
         _run([lambda k=k, r=r: products(k, *r) for k, r in enumerate(ranges)])
     total = sums.sum(axis=0)
     return (
-        dx.reshape(x.shape),
+        dx.reshape(x.shape if with_dx else _fused.NO_DX),
         dh,
         dc,
         dxh.sum(axis=0),
@@ -387,23 +393,24 @@ def _register_jax():
     )  # fmt: skip
     _fused.register_jax(
         LSTMSequenceGrad, "theanets_lstm_backward", 1, lambda op: xla_lstm.backward,
-        lambda op: _backward, _backward_shapes, lstm_ffi.choose,
+        lambda op: functools.partial(_backward, dx=op.dx), _backward_shapes, lstm_ffi.choose,
     )  # fmt: skip
 
 
-def _forward_shapes(x, h0, c0, xh, b, hh, *_):
+def _forward_shapes(op, x, h0, c0, xh, b, hh, *_):
     steps, batch, _ = x.shape
     hidden = (steps, batch, hh.shape[0])
     return [(hidden, x.dtype), (hidden, x.dtype), ((steps, batch, xh.shape[1]), x.dtype)]
 
 
-def _backward_shapes(*inputs):
-    return [(v.shape, v.dtype) for v in inputs[:_FORWARD]]
+def _backward_shapes(op, *inputs):
+    shapes = _fused.gradient_shapes(op, [v.shape for v in inputs[:_FORWARD]])
+    return [(shape, v.dtype) for shape, v in zip(shapes, inputs, strict=False)]
 
 
 # Added to PyTensor's disk-cache key of the compiled Numba graphs: change it
 # when the kernels change.
-NUMBA_VERSION = 5
+NUMBA_VERSION = 6
 
 
 def _register_numba():
@@ -432,12 +439,14 @@ def _register_numba():
 
     @numba_register(LSTMSequenceGrad, NUMBA_VERSION)
     def _numba_backward(op, node, **kwargs):
+        with_dx = op.dx
+
         @numba.njit
         def backward(x, h0, c0, xh, b, hh, ci, cf, co, hs, cs, gates, dhs, dcs):
+            dx = np.empty_like(x) if with_dx else np.empty((0, 0, 0), x.dtype)
             grads = (
-                np.empty_like(x), np.empty_like(h0), np.empty_like(c0), np.empty_like(xh),
-                np.empty_like(b), np.empty_like(hh), np.empty_like(ci), np.empty_like(cf),
-                np.empty_like(co),
+                dx, np.empty_like(h0), np.empty_like(c0), np.empty_like(xh), np.empty_like(b),
+                np.empty_like(hh), np.empty_like(ci), np.empty_like(cf), np.empty_like(co),
             )  # fmt: skip
             c = np.ascontiguousarray
             backward_in_place(
@@ -449,5 +458,6 @@ def _register_numba():
         return backward
 
 
+_fused.skip_unused_dx(LSTMSequenceGrad)
 after_import("pytensor.link.jax.dispatch", _register_jax)
 after_import("pytensor.link.numba.dispatch", _register_numba)

@@ -482,7 +482,8 @@ def backward_in_place(
     hh_t = np.ascontiguousarray(hh.T)
     backward_kernel(c0, hh_t, ci, cf, co, cs, gates, dhs, dcs, dz, dh0, dc0, sums, 0, batch)
     flat_dz = dz.reshape(rows, 4 * n)
-    _matmul(flat_dz, np.ascontiguousarray(xh.T), dx.reshape(rows, m), 0.0)
+    if dx.size == x.size:  # else not asked for (see theanets.ops._fused)
+        _matmul(flat_dz, np.ascontiguousarray(xh.T), dx.reshape(rows, m), 0.0)
     _matmul_tn(x.reshape(rows, m), flat_dz, dxh, 0.0)
     # h[t - 1] is h0 at t = 0, else hs[t - 1]
     if steps == 0:
@@ -550,7 +551,8 @@ def backward_in_parts(
     rows = steps * batch
     flat_dz = dz.reshape(rows, 4 * n)
     flat_x = x.reshape(rows, m)
-    flat_dx = dx.reshape(rows, m)
+    with_dx = dx.size == x.size  # else not asked for (see theanets.ops._fused)
+    flat_dx = dx.reshape(rows, m) if with_dx else np.empty((0, m), x.dtype)
     flat_hs = hs.reshape(rows, n)
     xh_t = np.ascontiguousarray(xh.T)
     part_dxh = np.zeros((parts, m, 4 * n), x.dtype)
@@ -559,7 +561,8 @@ def backward_in_parts(
     for k in numba.prange(parts):
         lo, hi = step_ends[k] * batch, step_ends[k + 1] * batch
         if hi > lo:
-            _matmul(flat_dz[lo:hi], xh_t, flat_dx[lo:hi], 0.0)
+            if with_dx:
+                _matmul(flat_dz[lo:hi], xh_t, flat_dx[lo:hi], 0.0)
             _matmul_tn(flat_x[lo:hi], flat_dz[lo:hi], part_dxh[k], 0.0)
             # h[t - 1] is h0 at t = 0, else hs[t - 1]
             if lo == 0:
