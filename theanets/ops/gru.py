@@ -158,8 +158,8 @@ class GRUSequenceGrad(Op):
 
     Inputs: the forward inputs, its five outputs and the gradients of the
     first four. Outputs: the gradients of the forward inputs; that of ``x``
-    is empty where ``dx`` is False (a rewrite turns it off where nothing
-    reads it: see :mod:`theanets.ops._fused`).
+    is empty where ``dx`` is False (a rewrite of the graph turns it
+    off where nothing reads it).
     """
 
     __props__ = ("activation", "dx")

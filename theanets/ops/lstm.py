@@ -154,8 +154,8 @@ class LSTMSequenceGrad(Op):
 
     Inputs: the forward inputs, its outputs ``hs``, ``cs``, ``gates`` and the
     gradients of ``hs`` and ``cs``. Outputs: the gradients of the forward
-    inputs; that of ``x`` is empty where ``dx`` is False (a rewrite turns it
-    off where nothing reads it: see :mod:`theanets.ops._fused`).
+    inputs; that of ``x`` is empty where ``dx`` is False (a rewrite of the graph turns
+    it off where nothing reads it).
     """
 
     __props__ = ("dx",)
