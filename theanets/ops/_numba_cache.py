@@ -7,17 +7,32 @@ machine code when that file changes. The FFI handlers of
 :mod:`theanets.ops.lstm` and the frame readers of :mod:`theanets.ops._ffi`,
 so that an edit of either (or an installed update that changes one file
 but not the other's stamp) would leave stale code running. Installed by
-:func:`install` (on import of :mod:`theanets.ops.lstm_kernels`), this module's locators
-stamp every function defined in ``theanets/ops`` with the stamps of all the
-package's sources, so that a change to any of them recompiles them all.
+:func:`install` (on import of :mod:`theanets.ops.lstm_kernels` and
+:mod:`theanets.ops.ffi_targets`, before their functions are decorated),
+this module's locators stamp every function defined in ``theanets/ops``
+with the stamps of all the package's sources, so that a change to any of
+them recompiles them all.
+
+They also keep the cache of each Numba and llvmlite version and each state
+of the sources in a directory of its own (``theanets-numba<version>-
+llvmlite<version>-<digest of the sources>`` inside Numba's cache directory).
+Numba saves a function's index before its machine code: two Numba versions
+(or two states of the sources) sharing one file name let a process read the
+new index and the other version's bitcode in between, which LLVM cannot
+parse ("Opaque pointers are only supported in -opaque-pointers mode": two
+virtual environments on one source tree, or an upgrade of Numba, with
+processes compiling at once). Directories of an earlier state of the
+sources under the same versions are removed when a new one is made.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
+import shutil
 
-__all__ = ["install", "sources_stamp"]
+__all__ = ["directory_name", "install", "sources_stamp"]
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -31,6 +46,36 @@ def sources_stamp() -> tuple[tuple[str, float, int], ...]:
             st = os.stat(os.path.join(_HERE, name))
             stamps.append((name, st.st_mtime, st.st_size))
     return tuple(stamps)
+
+
+def _versions_prefix() -> str:
+    import llvmlite
+    import numba
+
+    return "theanets-numba{}-llvmlite{}-".format(numba.__version__, llvmlite.__version__)
+
+
+@functools.lru_cache(maxsize=1)
+def directory_name() -> str:
+    """The name of the directory, inside Numba's cache directory, that holds
+    the cache of this Numba, this llvmlite and these sources."""
+    digest = hashlib.sha256(repr(sources_stamp()).encode()).hexdigest()[:16]
+    return _versions_prefix() + digest
+
+
+def _remove_earlier(base: str) -> None:
+    """Remove the directories that ``base`` holds for other states of the
+    sources under this Numba and llvmlite (never those of other versions:
+    another environment may use them). A process still reading one finds
+    its files gone and compiles again."""
+    prefix, ours = _versions_prefix(), directory_name()
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(prefix) and name != ours:
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
 
 
 def _ours(py_file: str) -> bool:
@@ -49,6 +94,15 @@ def _stamped(locator: type) -> type:
 
         def get_source_stamp(self):
             return (super().get_source_stamp(), sources_stamp())
+
+        def get_cache_path(self):
+            return os.path.join(super().get_cache_path(), directory_name())
+
+        def ensure_cache_path(self):
+            path = self.get_cache_path()
+            if not os.path.isdir(path):
+                _remove_earlier(os.path.dirname(path))
+            super().ensure_cache_path()
 
     Stamped.__name__ = Stamped.__qualname__ = "TheanetsOps" + locator.__name__.lstrip("_")
     return Stamped

@@ -19,7 +19,10 @@ import numba
 import numpy as np
 from numba import types
 
-from . import _ffi, _threads
+from . import _ffi, _numba_cache, _threads
+
+# before _launch is cached (see theanets.ops._numba_cache)
+_numba_cache.install()
 
 __all__ = ["HANDLER", "MIN_ROWS", "Pair", "parts", "skip"]
 
