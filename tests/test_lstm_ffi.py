@@ -152,46 +152,6 @@ def test_api_version_reads_the_installed_header(monkeypatch, tmp_path):
     assert _ffi.api_version() is None
 
 
-def _noop_handlers():  # compiled anew at each call (no cache): a real, small compile
-    import numba
-
-    @numba.cfunc(ffi_targets.HANDLER)
-    def forward(frame):
-        return _ffi.done()
-
-    @numba.cfunc(ffi_targets.HANDLER)
-    def backward(frame):
-        return _ffi.done()
-
-    return forward, backward
-
-
-@pytest.mark.parametrize("slow", [0.0, 1e9])
-def test_a_slow_compile_of_the_handlers_is_said(monkeypatch, caplog, slow):
-    # a cold first call waits 15-18 s for Numba: the display says why, and
-    # says nothing where the handlers came from the cache
-    import logging
-
-    caplog.set_level(logging.INFO, logger="theanets")
-    monkeypatch.setattr(ffi_targets, "SLOW_COMPILE", slow)
-    family = "said{}".format(int(slow))
-    pair = ffi_targets.Pair(family, {("float32", False): _noop_handlers})
-    assert pair.targets("float32") == (
-        "theanets_{}_forward_float32".format(family),
-        "theanets_{}_backward_float32".format(family),
-    )
-    said = [r.getMessage() for r in caplog.records if family in r.getMessage()]
-    if slow:
-        assert said == []
-    else:
-        assert len(said) == 1 and said[0].startswith(
-            "compiled the fused {}'s float32 kernels in ".format(family)
-        )
-        assert said[0].endswith(" s (once: Numba keeps them in its cache)")
-    assert pair.targets("float32") is not None  # made once: said once
-    assert len([r for r in caplog.records if family in r.getMessage()]) == len(said)
-
-
 def test_refused_handlers_leave_the_callback_to_serve(monkeypatch):
     def refuse(name, handler):
         raise RuntimeError("refused")

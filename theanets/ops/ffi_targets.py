@@ -12,28 +12,19 @@ the C API jaxlib ships), :meth:`Pair.targets` is None and the host callback serv
 from __future__ import annotations
 
 import functools
-import logging
 import threading
-import time
 from collections.abc import Callable
 
 import numba
 import numpy as np
 from numba import types
 
-from .. import util
 from . import _ffi, _numba_cache, _threads
 
 # before _launch is cached (see theanets.ops._numba_cache)
 _numba_cache.install()
 
-__all__ = ["HANDLER", "MIN_ROWS", "SLOW_COMPILE", "Pair", "parts", "skip"]
-
-LOGGER = logging.getLogger(__name__)
-
-#: Seconds of making a pair of handlers beyond which the first call's wait is
-#: said: Numba compiled them (15-18 s a pair), its cache held none (0.02-0.2 s).
-SLOW_COMPILE = 2.0
+__all__ = ["HANDLER", "MIN_ROWS", "Pair", "parts", "skip"]
 
 #: Rows of the batch each thread takes at least (as the callback path's split).
 MIN_ROWS = 16
@@ -94,17 +85,7 @@ class Pair:
             "theanets_{}_{}_{}".format(self.family, part, suffix)
             for part in ("forward", "backward")
         )
-        started = time.perf_counter()
         handlers = self.makers[dtype, threaded]()
-        took = time.perf_counter() - started
-        if took >= SLOW_COMPILE:
-            util.say(
-                LOGGER,
-                "compiled the fused {}'s {} kernels{} in {:.1f} s "
-                "(once: Numba keeps them in its cache)".format(
-                    self.family, dtype, " for several threads" if threaded else "", took
-                ),
-            )
         try:
             for name, handler in zip(names, handlers, strict=True):
                 _ffi.register(name, handler)
