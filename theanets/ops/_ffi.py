@@ -219,10 +219,11 @@ def register(name: str, handler) -> None:
 
 # Buffer ``i`` of ``buffers`` as an array, one reader per rank and dtype
 # (the dtype of a carray is a compile-time constant). Called, not inlined
-# into the handlers: Numba's lowering scans a block once per variable, and
-# a handler reading 23 buffers inline made one block of thousands of
-# statements (the LSTM's float32 handlers took 8.5 s to compile, 4.1 s so;
-# LLVM still inlines them).
+# into the handlers at Numba's level: Numba's lowering scans a block once
+# per variable, and a handler reading 23 buffers inline made one block of
+# thousands of statements (the LSTM's float32 handlers compiled in 8.5 s
+# that way, 4.1 s as calls). They run once per handler call, beside kernels
+# that take milliseconds.
 
 
 @numba.njit
