@@ -8,6 +8,10 @@ This must run before PyTensor is imported, hence a root conftest.
 import os
 
 os.environ.setdefault("PYTENSOR_FLAGS", "floatX=float32,mode=FAST_COMPILE")
+# the fused kernels compiled where a program needs them, never by a background
+# process, so that every test runs one path (tests/test_compile_kernels.py
+# tries the background process in processes of its own)
+os.environ.setdefault("THEANETS_KERNELS", "wait")
 
 
 def pytest_addoption(parser):

@@ -7,7 +7,10 @@ of rewritten;
 ``copy``: a compiled function copied for another model's shared variables
 (nothing rewritten; under JAX the traced program is reused);
 ``shape``: under JAX, a program traced and compiled by XLA for a new
-signature of input shapes.
+signature of input shapes;
+``kernels``: under JAX, a program traced again to call the fused
+recurrences' kernels, which a background process compiled while it ran
+without them (:mod:`theanets.ops.compile_kernels`).
 
 Examples
 --------
@@ -27,7 +30,7 @@ _COUNTS: Counter[str] = Counter()
 
 
 def note(kind: str) -> None:
-    """Count one compilation of ``kind`` (``'graph'``, ``'disk'``, ``'copy'`` or ``'shape'``)."""
+    """Count one compilation of ``kind`` (one of those above)."""
     _COUNTS[kind] += 1
 
 

@@ -1,11 +1,13 @@
 """PyTensor's JAX linker as theanets uses it: quiet about the expected
 warnings, numpy outputs, a count (and a log line) for each program XLA
-compiles for new input shapes, and a traced program reused by a copied
-function (see :func:`reusing`)."""
+compiles for new input shapes, a traced program reused by a copied
+function (see :func:`reusing`), and a program traced again once the
+kernels its trace did without are compiled (see :meth:`_Counted.wait_for`)."""
 
 from __future__ import annotations
 
 import contextlib
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -14,7 +16,7 @@ from .. import _compiles, parallel, util
 from .._gc import gc_paused
 from .process import check_not_forked
 
-__all__ = ["around_calls", "make_linker", "reusing", "quiet_jax_warnings"]
+__all__ = ["around_calls", "make_linker", "reusing", "quiet_jax_warnings", "tracing"]
 
 # PyTensor's JAX linker warns about these while converting and tracing a
 # graph; each is expected and harmless here:
@@ -77,15 +79,68 @@ def _signature(args: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple((getattr(a, "shape", None), getattr(a, "dtype", None)) for a in args)
 
 
-class _Counted:
-    """A jitted program that counts (and logs) each new signature of input shapes."""
+# The programs being traced, innermost last, in each thread (see tracing()).
+_TRACING = threading.local()
 
-    def __init__(self, jitted: Callable[..., Any], name: str) -> None:
-        self.jitted = jitted
+
+def tracing() -> _Counted | None:
+    """The program whose trace is running in this thread (the operations'
+    JAX functions run while it is traced), or None."""
+    stack = getattr(_TRACING, "stack", None)
+    return stack[-1] if stack else None
+
+
+class _Counted:
+    """A jitted program that counts (and logs) each new signature of input
+    shapes, and is traced again when what its trace waited for is ready.
+
+    Parameters
+    ----------
+    fn : callable
+        The function jitted: PyTensor's JAX function of a graph.
+    name : str
+        Its name, for the log.
+    make : callable
+        ``make(traced)``: the jitted program of a function (the linker's own
+        ``jit_compile``).
+    """
+
+    def __init__(self, fn: Callable[..., Any], name: str, make: Callable[..., Any]) -> None:
+        self.fn = fn
         self.name = name
+        self.make = make
         self.seen: set[tuple[Any, ...]] = set()
+        self.waiting: list[Callable[[], bool]] = []
+        self.jitted = self._jit()
+
+    def _jit(self) -> Callable[..., Any]:
+        # a new function each time: jax keeps the traces of a function it has jitted
+        def traced(*args):
+            stack = _TRACING.__dict__.setdefault("stack", [])
+            stack.append(self)
+            try:
+                with quiet_jax_warnings(), gc_paused():
+                    return self.fn(*args)
+            finally:
+                stack.pop()
+
+        traced.__name__ = self.name
+        return self.make(traced)
+
+    def wait_for(self, ready: Callable[[], bool]) -> None:
+        """Trace this program again at its first call after ``ready()`` is
+        true (and that of every other check added): called during a trace
+        by an operation that computed without what is not ready yet (the
+        fused kernels, compiled by a background process)."""
+        if ready not in self.waiting:
+            self.waiting.append(ready)
 
     def __call__(self, *args: Any) -> Any:
+        if self.waiting and all(ready() for ready in self.waiting):
+            self.waiting = []
+            self.jitted = self._jit()
+            _compiles.note("kernels")
+            util.log("tracing {} again: the kernels it waited for are ready", self.name)
         signature = _signature(args)
         if signature not in self.seen:
             self.seen.add(signature)
@@ -117,13 +172,8 @@ def make_linker() -> type:
             if _REUSE:
                 jitted = _REUSE[-1]
             else:
-
-                def traced(*args):
-                    with quiet_jax_warnings(), gc_paused():
-                        return fn(*args)
-
-                traced.__name__ = getattr(fn, "__name__", "jax_funcified_fgraph")
-                jitted = _Counted(super().jit_compile(traced), traced.__name__)
+                name = getattr(fn, "__name__", "jax_funcified_fgraph")
+                jitted = _Counted(fn, name, super().jit_compile)
             self.jitted = jitted
             # Outputs are handed to numpy (no copy on the CPU): predictions
             # and monitor values are numpy arrays, as in the other modes.

@@ -139,11 +139,14 @@ def register_jax(op_class, name, part, xla, host, shapes, choose, attributes=Non
         ``attributes(op)``: the int64 attributes the FFI handlers read
         (beside ``parts``).
 
-    On the CPU the kernels run as XLA foreign functions on XLA's buffers;
-    where XLA refuses those (or with ``THEANETS_JAX_RECURRENCE=callback``)
-    they are called back from XLA through Python, described below. On an
-    accelerator (or with ``THEANETS_JAX_RECURRENCE=xla``) the op compiles to
-    XLA operations instead, with no host callback.
+    On the CPU the kernels run as XLA foreign functions on XLA's buffers
+    (while a background process compiles them, the program being traced
+    computes in XLA operations and is traced again once they are ready:
+    see :mod:`theanets.ops.compile_kernels`); where XLA refuses those (or
+    with ``THEANETS_JAX_RECURRENCE=callback``) they are called back from
+    XLA through Python, described below. On an accelerator (or with
+    ``THEANETS_JAX_RECURRENCE=xla``) the op compiles to XLA operations
+    instead, with no host callback.
 
     ``jax.pure_callback`` hands its callback ``jax.Array`` values, whose
     conversion to numpy waits for XLA's CPU thread pool, which the calling
@@ -157,7 +160,8 @@ def register_jax(op_class, name, part, xla, host, shapes, choose, attributes=Non
     """
     from pytensor.link.jax.dispatch import jax_funcify
 
-    from . import xla_lstm
+    from .._jax import linker
+    from . import compile_kernels, xla_lstm
 
     primitives: dict = {}
 
@@ -173,29 +177,41 @@ def register_jax(op_class, name, part, xla, host, shapes, choose, attributes=Non
     def funcify(op, node=None, **kwargs):
         path = xla_lstm.jax_path()
         if path == "xla":
-            function = xla(op)
-            if getattr(op, "dx", True):
-                return lambda *inputs: tuple(function(*inputs))
-
-            def without_dx(*inputs):
-                import jax.numpy as jnp
-
-                values = tuple(function(*inputs))
-                return (jnp.zeros(NO_DX, values[0].dtype),) + values[1:]
-
-            return without_dx
+            return _xla_function(op, xla)
         attrs = attributes(op) if attributes else {}
 
         def run(*inputs):
             if path == "ffi":
                 # traced: the dtype is the one JAX computes in, the batch known
-                names, parts = choose(inputs[0].dtype, inputs[0].shape[1])
+                program = linker.tracing()
+                wait = program is None or not compile_kernels.in_background()
+                names, parts = choose(inputs[0].dtype, inputs[0].shape[1], wait=wait)
+                if isinstance(names, compile_kernels.Job):
+                    # compiled elsewhere: XLA's loop until the program is traced again
+                    program.wait_for(names.ready)
+                    return _xla_function(op, xla)(*inputs)
                 if names is not None:
                     results = shapes(op, *inputs)
                     return tuple(_ffi_call(names[part], parts, attrs, results, inputs))
             return tuple(primitive(op).bind(*inputs))
 
         return run
+
+
+def _xla_function(op, xla):
+    """The op's JAX function in XLA operations only (``xla(op)``), with an
+    empty first output where the gradient op does not compute ``dx``."""
+    function = xla(op)
+    if getattr(op, "dx", True):
+        return lambda *inputs: tuple(function(*inputs))
+
+    def without_dx(*inputs):
+        import jax.numpy as jnp
+
+        values = tuple(function(*inputs))
+        return (jnp.zeros(NO_DX, values[0].dtype),) + values[1:]
+
+    return without_dx
 
 
 def _ffi_call(target, parts, attrs, shapes, inputs):

@@ -32,7 +32,7 @@ import hashlib
 import os
 import shutil
 
-__all__ = ["directory_name", "install", "sources_stamp"]
+__all__ = ["directory_name", "ensure_directory", "install", "sources_stamp"]
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -78,6 +78,14 @@ def _remove_earlier(base: str) -> None:
             shutil.rmtree(os.path.join(base, name), ignore_errors=True)
 
 
+def ensure_directory(path: str) -> None:
+    """Make the cache directory ``path`` (one of :func:`directory_name`) as
+    Numba would: the directories of earlier states of the sources go first."""
+    if not os.path.isdir(path):
+        _remove_earlier(os.path.dirname(path))
+        os.makedirs(path, exist_ok=True)
+
+
 def _ours(py_file: str) -> bool:
     return os.path.dirname(os.path.abspath(py_file)) == _HERE
 
@@ -99,9 +107,7 @@ def _stamped(locator: type) -> type:
             return os.path.join(super().get_cache_path(), directory_name())
 
         def ensure_cache_path(self):
-            path = self.get_cache_path()
-            if not os.path.isdir(path):
-                _remove_earlier(os.path.dirname(path))
+            ensure_directory(self.get_cache_path())
             super().ensure_cache_path()
 
     Stamped.__name__ = Stamped.__qualname__ = "TheanetsOps" + locator.__name__.lstrip("_")

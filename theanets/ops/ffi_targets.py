@@ -3,7 +3,10 @@
 Each fused recurrence (:mod:`theanets.ops.lstm_ffi`, :mod:`theanets.ops.gru_ffi`)
 has a :class:`Pair` of handlers, forwards and backwards, for each dtype and
 for one thread or several. They are compiled (or loaded from Numba's cache)
-and registered with XLA the first time a graph needs them; where XLA refuses
+and registered with XLA the first time a graph needs them, or, where they
+are not cached and a program being traced can do without them for a while,
+compiled by a background process (:mod:`theanets.ops.compile_kernels`)
+while the program computes the recurrence in XLA operations; where XLA refuses
 them, or its FFI layout is not the one read here (another major version of
 the C API jaxlib ships), :meth:`Pair.targets` is None and the host callback serves
 (``THEANETS_JAX_RECURRENCE=callback`` asks for it too).
@@ -19,7 +22,8 @@ import numba
 import numpy as np
 from numba import types
 
-from . import _ffi, _numba_cache, _threads
+from . import _ffi, _numba_cache, _threads, compile_kernels
+from .compile_kernels import Job
 
 # before _launch is cached (see theanets.ops._numba_cache)
 _numba_cache.install()
@@ -59,33 +63,74 @@ class Pair:
     """
 
     def __init__(self, family: str, makers: dict[tuple[str, bool], Callable]) -> None:
+        if family not in compile_kernels.FAMILIES:
+            raise ValueError("no module of compile_kernels.FAMILIES holds {!r}".format(family))
         self.family = family
         self.makers = makers
         self._names: dict[tuple[str, bool], tuple[str, str] | None] = {}
         self._lock = threading.Lock()
         self._keep: list = []  # XLA holds the handlers' addresses: keep them alive
+        self._jobs: dict[tuple[str, bool], Job | None] = {}
 
-    def targets(self, dtype, threaded=False) -> tuple[str, str] | None:
+    def targets(self, dtype, threaded=False, wait=True) -> tuple[str, str] | Job | None:
         """The names of the forward and backward FFI targets for ``dtype``, on
         several threads or one (registered with XLA on first use), or None
-        where they cannot be."""
+        where they cannot be.
+
+        Where the handlers are not in Numba's cache and ``wait`` is False,
+        a background process compiles them (see
+        :mod:`theanets.ops.compile_kernels`) and, until it is done, the
+        answer is its :class:`~theanets.ops.compile_kernels.Job`.
+        """
         key = (np.dtype(dtype).name, bool(threaded))
         with self._lock:
             if key not in self._names:
+                job = None if wait else self._background(*key)
+                if job is not None and not job.ready():
+                    return job
                 self._names[key] = self._register(*key)
             return self._names[key]
 
-    def _register(self, dtype, threaded):
+    def _usable(self, dtype, threaded) -> bool:
         if _ffi.api_version() is None or (dtype, threaded) not in self.makers:
+            return False
+        return not threaded or _threadsafe_numba()  # also starts the threading layer
+
+    def _background(self, dtype, threaded) -> Job | None:
+        """The background process compiling the handlers, started on first
+        use; None where they are cached (or unusable here) or no process
+        can be started."""
+        key = (dtype, threaded)
+        if key not in self._jobs:
+            self._jobs[key] = None
+            if (
+                compile_kernels.in_background()
+                and self._usable(dtype, threaded)
+                and not compile_kernels.cached(self.family, dtype, threaded)
+            ):
+                self._jobs[key] = compile_kernels.start(self.family, dtype, threaded)
+        return self._jobs[key]
+
+    def make(self, dtype, threaded=False) -> tuple | None:
+        """Compile the handlers for ``dtype`` (or load them from Numba's
+        cache) and mark them as cached (see
+        :func:`theanets.ops.compile_kernels.cached`); None where they
+        cannot be made here."""
+        if not self._usable(dtype, threaded):
             return None
-        if threaded and not _threadsafe_numba():  # also starts the threading layer
+        handlers = self.makers[dtype, threaded]()
+        compile_kernels.mark(self.family, dtype, threaded)
+        return handlers
+
+    def _register(self, dtype, threaded):
+        handlers = self.make(dtype, threaded)
+        if handlers is None:
             return None
         suffix = dtype + ("_threaded" if threaded else "")
         names = tuple(
             "theanets_{}_{}_{}".format(self.family, part, suffix)
             for part in ("forward", "backward")
         )
-        handlers = self.makers[dtype, threaded]()
         try:
             for name, handler in zip(names, handlers, strict=True):
                 _ffi.register(name, handler)
@@ -94,9 +139,11 @@ class Pair:
         self._keep.extend(handlers)
         return names
 
-    def choose(self, dtype, batch: int) -> tuple[tuple[str, str] | None, int]:
+    def choose(self, dtype, batch: int, wait=True) -> tuple[tuple[str, str] | Job | None, int]:
         """The FFI targets for ``dtype`` and a batch of ``batch`` examples and
-        the number of threads they run on: ``(None, 1)`` where there are none.
+        the number of threads they run on: ``(None, 1)`` where there are none,
+        and a :class:`~theanets.ops.compile_kernels.Job` instead of names
+        where ``wait`` is False and they are being compiled (see :meth:`targets`).
 
         Where the handlers split the work over threads, or the batch is too
         small to split (its products are small: on several BLAS threads they
@@ -105,9 +152,11 @@ class Pair:
         every later call of a compiled program runs with BLAS on one thread.
         """
         count = parts(batch)
-        names = self.targets(dtype, threaded=True) if count > 1 else None
+        names = self.targets(dtype, threaded=True, wait=wait) if count > 1 else None
         if names is None:
-            count, names = 1, self.targets(dtype)
+            count, names = 1, self.targets(dtype, wait=wait)
+        if isinstance(names, Job):
+            return names, count
         if (
             names is not None
             and (count > 1 or batch < 2 * MIN_ROWS)
