@@ -156,7 +156,12 @@ def child(case, predict):
         if predict:
             out["predict1"] = phases(lambda: model[0].predict(data[0][:64]), calls)
         out["train2"] = phases(lambda: model[0].train(data, max_updates=1, **kwargs), calls)
-    print("RESULT " + json.dumps(out))
+    print("RESULT " + json.dumps(out), flush=True)
+    # fused kernels compiled in the background are cached before the
+    # parent removes (or reuses) the directory
+    from theanets.ops import compile_kernels
+
+    compile_kernels.join()
 
 
 def run_child(case, mode, compiledir, predict, extra_flags=""):

@@ -287,6 +287,10 @@ def child_env(threads, mode, keep_coretype, compiledir=None):
     env["PYTENSOR_FLAGS"] = ",".join(flags)
     env.pop("THEANO_FLAGS", None)
     env["PYTHONPATH"] = os.pathsep.join([ROOT, HERE, env.get("PYTHONPATH", "")])
+    # fused kernels missing from Numba's cache compiled before the first
+    # update, not by a background process while the steps are timed (a
+    # first call measured as users get it drops this: see forms.py)
+    env["THEANETS_KERNELS"] = "wait"
     return env
 
 

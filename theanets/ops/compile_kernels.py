@@ -199,6 +199,20 @@ class Job:
             )
 
 
+def _command(family: str, dtype: str, threaded: bool) -> list[str]:
+    """The background process's command: this module's :func:`main`, from
+    this theanets (a source tree or a directory that a script put on
+    ``sys.path`` goes first on the child's path; an install is found there
+    as usual, without putting its directory ahead of the standard library)."""
+    parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    first = [] if os.path.basename(parent) in ("site-packages", "dist-packages") else [parent]
+    code = (
+        "import sys; sys.path[:0] = {!r}; "
+        "from theanets.ops.compile_kernels import main; sys.exit(main({!r}))"
+    ).format(first, [family, dtype] + (["threaded"] if threaded else []))
+    return [sys.executable, "-c", code]
+
+
 def start(family: str, dtype: str, threaded: bool) -> Job | None:
     """Start the background process compiling the handlers of ``family`` for
     ``dtype`` (on several threads or one), and say so; None where it cannot
@@ -207,13 +221,11 @@ def start(family: str, dtype: str, threaded: bool) -> Job | None:
     if path is None:
         return None
     log = os.path.join(path, _stem(family, dtype, threaded) + ".log")
-    command = [sys.executable, "-m", "theanets.ops.compile_kernels", family, dtype]
-    command += ["threaded"] if threaded else []
     try:
         _numba_cache.ensure_directory(path)
         with open(log, "w") as output:
             process = subprocess.Popen(
-                command,
+                _command(family, dtype, threaded),
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
