@@ -215,21 +215,27 @@ def test_the_command_line_refuses_what_it_cannot_compile(argv, capsys):
 
 
 def test_processes_started_at_once_compile_once(tmp_path):
-    """Two background processes for one pair (two workers of a grid search):
-    the lock has the second find the handlers made by the first."""
+    """Two processes for one pair (two workers of a grid search, each
+    starting its background process): the lock has the second find the
+    handlers made by the first."""
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), THEANETS_KERNELS="wait")
-    command = [sys.executable, "-m", "theanets.ops.compile_kernels", "gru", "float32"]
-    first = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
-    second = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
-    results = [p.communicate(timeout=900) for p in (first, second)]
-    assert (first.returncode, second.returncode) == (0, 0), results
-    stamped = [d for d in os.listdir(tmp_path)]
-    assert len(stamped) == 1
-    inner = os.listdir(os.path.join(tmp_path, stamped[0]))
-    assert len(inner) == 1
-    files = os.listdir(os.path.join(tmp_path, stamped[0], inner[0]))
-    assert sum(f.startswith("gru-float32-single-") and f.endswith(".ready") for f in files) == 1
+    command = [sys.executable, "-m", "theanets.ops.compile_kernels", "lstm", "float32"]
+    processes = [
+        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    results = [[b.decode() for b in p.communicate(timeout=900)] for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], results
+    said = sorted(out.split(":")[1].split()[0] for out, _ in results)
+    assert said == ["cached", "compiled"], results
+    [stamped] = os.listdir(tmp_path)
+    [ours] = os.listdir(tmp_path / stamped)
+    files = os.listdir(tmp_path / stamped / ours)
+    assert sum(f.startswith("lstm-float32-single-") and f.endswith(".ready") for f in files) == 1
     assert "compile.lock" in files
+    # and a third, with the pair cached, compiles nothing either
+    out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300).stdout
+    assert out.startswith("lstm float32 single: cached")
 
 
 def test_the_background_command_runs_this_theanets(tmp_path):

@@ -203,11 +203,13 @@ def _command(family: str, dtype: str, threaded: bool) -> list[str]:
     """The background process's command: this module's :func:`main`, from
     this theanets (a source tree or a directory that a script put on
     ``sys.path`` goes first on the child's path; an install is found there
-    as usual, without putting its directory ahead of the standard library)."""
+    as usual, without putting its directory ahead of the standard library),
+    niced before its first import, so that it runs behind the training
+    process's work where they share the cores."""
     parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     first = [] if os.path.basename(parent) in ("site-packages", "dist-packages") else [parent]
     code = (
-        "import sys; sys.path[:0] = {!r}; "
+        "import os, sys; getattr(os, 'nice', abs)(10); sys.path[:0] = {!r}; "
         "from theanets.ops.compile_kernels import main; sys.exit(main({!r}))"
     ).format(first, [family, dtype] + (["threaded"] if threaded else []))
     return [sys.executable, "-c", code]
@@ -229,7 +231,11 @@ def start(family: str, dtype: str, threaded: bool) -> Job | None:
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,  # not stopped by the parent's Ctrl-C or end
+                # a process group of its own: not stopped by the parent's
+                # Ctrl-C or end; in the parent's session, so that its nice
+                # value counts against the parent's work (Linux shares the
+                # CPU evenly between sessions, whatever their nice values)
+                process_group=0,
                 env=dict(os.environ, **{ENV_VAR: "wait"}),
             )
     except OSError:
@@ -270,15 +276,23 @@ def _locked(path: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def compile_pair(family: str, dtype: str, threaded: bool) -> bool:
+def compile_pair(family: str, dtype: str, threaded: bool) -> str:
     """Make (compile, or load from the cache) and mark the handlers of
-    ``family`` for ``dtype``; False where this platform has none."""
+    ``family`` for ``dtype``, under the cache directory's lock.
+
+    Returns
+    -------
+    str
+        ``'compiled'``, ``'cached'`` (another process made them), or
+        ``'unavailable'`` (this platform has none: see
+        :meth:`~theanets.ops.ffi_targets.Pair.make`).
+    """
     pair = importlib.import_module(FAMILIES[family]).PAIR
     path = directory()
     with _locked(path) if path is not None else contextlib.nullcontext():
         if cached(family, dtype, threaded):
-            return True
-        return pair.make(dtype, threaded) is not None
+            return "cached"
+        return "unavailable" if pair.make(dtype, threaded) is None else "compiled"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -296,16 +310,18 @@ def main(argv: list[str] | None = None) -> int:
         print(usage, file=sys.stderr)
         return 2
     if argv:
-        with contextlib.suppress(OSError):  # behind the parent's work, where it runs beside it
-            os.nice(10)
         pairs = [(argv[0], argv[1], len(argv) == 3)]
     else:
         pairs = [(f, d, t) for f in FAMILIES for d in DTYPES for t in (False, True)]
     for family, dtype, threaded in pairs:
-        made = compile_pair(family, dtype, threaded)
-        if not argv:
-            kind = "threaded" if threaded else "single"
-            print("{} {} {}: {}".format(family, dtype, kind, "cached" if made else "none here"))
+        started = time.time()
+        result = compile_pair(family, dtype, threaded)
+        print(
+            "{} {} {}: {} ({:.1f} s)".format(
+                family, dtype, "threaded" if threaded else "single", result, time.time() - started
+            ),
+            flush=True,
+        )
     return 0
 
 
