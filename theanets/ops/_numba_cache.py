@@ -32,7 +32,7 @@ import hashlib
 import os
 import shutil
 
-__all__ = ["directory_name", "ensure_directory", "install", "sources_stamp"]
+__all__ = ["cache_directory", "directory_name", "ensure_directory", "install", "sources_stamp"]
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -76,6 +76,26 @@ def _remove_earlier(base: str) -> None:
     for name in names:
         if name.startswith(prefix) and name != ours:
             shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+
+
+def _probe(x):
+    return x
+
+
+@functools.lru_cache(maxsize=1)
+def cache_directory() -> str | None:
+    """The directory Numba keeps the ops' functions in (that of a function
+    of ``theanets/ops``, declared but never compiled), or None where this
+    Numba's private cache API is not the one known here."""
+    import numba
+
+    if not install():
+        return None
+    try:
+        path = numba.njit(cache=True)(_probe)._cache._cache_path
+    except Exception:  # another Numba: no cache directory known
+        return None
+    return path if isinstance(path, str) else None
 
 
 def ensure_directory(path: str) -> None:

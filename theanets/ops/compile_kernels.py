@@ -1,15 +1,15 @@
 """The fused recurrences' handlers compiled in a process of their own.
 
 Compiling the FFI handlers of one fused recurrence for one dtype (the Numba
-kernels and the two C functions XLA calls) takes 10-20 s; Numba's disk cache
+kernels and the two C functions XLA calls) takes 13-26 s; Numba's disk cache
 keeps them for every later process. A first training call that waited for
 them would wait that long once after each install, upgrade or edit of the
 kernels. Instead, where they are not in the cache (:func:`cached`),
 :class:`~theanets.ops.ffi_targets.Pair` starts this module as a background
 process (:func:`start`), the program being traced computes the recurrence
 in XLA operations meanwhile, and the program is traced again with the
-handlers at its first call after the process is done (see
-:mod:`theanets._jax.linker`). The process goes on after its parent ends, so
+handlers at its first call after the process is done (theanets' JAX
+linker does that). The process goes on after its parent ends, so
 that the next run finds the handlers cached; the first run after an
 install computes its first updates on one path and the rest on the other,
 so its last bits differ from a later run's.
@@ -86,11 +86,7 @@ def directory() -> str | None:
     :mod:`theanets.ops._numba_cache`), or None where this Numba's private
     cache API is not the one known here (nothing is compiled in the
     background then)."""
-    from . import ffi_targets
-
-    cache = getattr(ffi_targets._launch, "_cache", None)
-    path = getattr(cache, "_cache_path", None)
-    return path if isinstance(path, str) else None
+    return _numba_cache.cache_directory()
 
 
 def _host() -> str:
@@ -245,7 +241,7 @@ def start(family: str, dtype: str, threaded: bool) -> Job | None:
     util.say(
         "theanets.ops",
         "compiling the fused {} kernels ({}{}) in a background process, once for this "
-        "install (10-20 s); until they are ready the recurrence runs as XLA's loop".format(
+        "install (15-30 s); until they are ready the recurrence runs as XLA's loop".format(
             family.upper(), dtype, ", threaded" if threaded else ""
         ),
     )
