@@ -29,6 +29,7 @@ as the background process does.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib
 import logging
@@ -75,9 +76,9 @@ def in_background() -> bool:
     """Whether handlers not in the cache are compiled by a background
     process: ``THEANETS_KERNELS`` is not ``wait`` and
     ``THEANETS_JAX_RECURRENCE`` does not force the handlers (``ffi``)."""
-    from .xla_lstm import ENV_VAR as PATH_VAR
+    from . import xla_lstm
 
-    return mode() == "background" and os.environ.get(PATH_VAR, "").strip().lower() != "ffi"
+    return mode() == "background" and xla_lstm.requested() != "ffi"
 
 
 def directory() -> str | None:
@@ -89,6 +90,7 @@ def directory() -> str | None:
     return _numba_cache.cache_directory()
 
 
+@functools.lru_cache(maxsize=1)
 def _host() -> str:
     # Numba's cache keys machine code by the CPU it was compiled for: a cache
     # directory shared by two machines has markers for each

@@ -113,13 +113,14 @@ class Pair:
 
     def make(self, dtype, threaded=False) -> tuple | None:
         """Compile the handlers for ``dtype`` (or load them from Numba's
-        cache) and mark them as cached (see
+        cache) and mark them as cached where no marker says so yet (see
         :func:`theanets.ops.compile_kernels.cached`); None where they
         cannot be made here."""
         if not self._usable(dtype, threaded):
             return None
         handlers = self.makers[dtype, threaded]()
-        compile_kernels.mark(self.family, dtype, threaded)
+        if not compile_kernels.cached(self.family, dtype, threaded):  # compiled here
+            compile_kernels.mark(self.family, dtype, threaded)
         return handlers
 
     def _register(self, dtype, threaded):

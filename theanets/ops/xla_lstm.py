@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["ENV_VAR", "PATHS", "jax_path", "forward", "backward"]
+__all__ = ["ENV_VAR", "PATHS", "jax_path", "requested", "forward", "backward"]
 
 #: The environment variable choosing the JAX path of the fused recurrences.
 ENV_VAR = "THEANETS_JAX_RECURRENCE"
@@ -35,6 +35,20 @@ def _has_host_callback() -> bool:
     except ImportError:
         return False
     return True
+
+
+def requested() -> str:
+    """``THEANETS_JAX_RECURRENCE``: one of :data:`PATHS` (``'auto'`` where unset).
+
+    Raises
+    ------
+    ValueError
+        For another value.
+    """
+    value = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
+    if value not in PATHS:
+        raise ValueError("{} must be one of {}, not {!r}".format(ENV_VAR, ", ".join(PATHS), value))
+    return value
 
 
 def jax_path() -> str:
@@ -57,9 +71,7 @@ def jax_path() -> str:
         If ``THEANETS_JAX_RECURRENCE`` has another value than ``auto``,
         ``xla`` or ``callback``.
     """
-    value = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
-    if value not in PATHS:
-        raise ValueError("{} must be one of {}, not {!r}".format(ENV_VAR, ", ".join(PATHS), value))
+    value = requested()
     if value != "auto":
         return value
     import jax
