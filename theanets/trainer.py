@@ -11,9 +11,14 @@ display, the history and the checkpoints (:class:`Checkpointer`). Each
 trainer has ``itertrain(train, valid, **kwargs)`` yielding
 ``(train_monitors, valid_monitors)`` pairs.
 
-This module knows the network only through its methods (``loss``,
-``monitors``, ``variables``, ``params``, ``save``, ...): it imports no model
-module, so the models can import it.
+This module knows the network through its public methods (``loss``,
+``monitors``, ``variables``, ``params``, ``save``, ...) and a few private
+hooks that :class:`~theanets.graph.Network` keeps for it: the data each
+trainer expects (``_expected_inputs``, ``_expected_variables``), the parts
+of a cache key (``_hash``, ``_training_variant``), the model's named caches
+(``_caches``) and the shadow model of unsupervised pretraining
+(``_pretraining_model``). It imports no model module, so the models can
+import it.
 
 Compiled training functions are cached on the network: a second ``train``
 call with the same graph and settings compiles nothing (see
