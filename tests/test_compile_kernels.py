@@ -254,3 +254,92 @@ def test_the_background_command_runs_this_theanets(tmp_path):
     assert done.returncode == 2, done.stderr
     assert done.stdout.strip() == compile_kernels.__file__
     assert "usage: python -m theanets.ops.compile_kernels" in done.stderr
+
+
+# Trains and predicts with a fused LSTM; prints what was compiled and where.
+_NO_CACHE_CHILD = textwrap.dedent(
+    """
+    import json
+    import numpy as np
+    import theanets
+    from theanets.ops import _numba_cache, compile_kernels, lstm_ffi
+
+    rng = np.random.RandomState(0)
+    x = rng.randn(8, 5, 3).astype("float32")
+    y = rng.randn(8, 5, 2).astype("float32")
+    net = theanets.recurrent.Regressor([3, (6, "lstm"), 2])
+    net.train([x, y], algo="sgd", learning_rate=0.05, max_updates=2, batch_size=8, validate_every=1)
+    print("RESULT " + json.dumps(dict(
+        file=theanets.__file__,
+        caching=_numba_cache.caching(),
+        directory=compile_kernels.directory(),
+        jobs=len(compile_kernels._STARTED),
+        registered={"/".join(map(str, k)): v for k, v in lstm_ffi.PAIR._names.items()},
+        predicted=net.predict(x).tolist(),
+    )))
+    """
+)
+
+
+def test_without_a_writable_numba_cache_the_kernels_compile_in_process(tmp_path):
+    """Where Numba can write its cache nowhere (a read-only install, home
+    and NUMBA_CACHE_DIR), it refuses ``cache=True`` functions at their
+    definition ("no locator available"), which made every LSTM and GRU
+    unusable. Now the kernels compile uncached, a warning says why and how
+    to keep them, and no background process is started (it could keep
+    nothing for this one)."""
+    import shutil
+
+    import theanets
+
+    # a copy of the package whose ops/__pycache__ is a file (so Numba's
+    # in-tree cache cannot be made, even by root), and the other cache
+    # directories under a file too
+    src = tmp_path / "src"
+    shutil.copytree(
+        os.path.dirname(theanets.__file__),
+        src / "theanets",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    (src / "theanets" / "ops" / "__pycache__").write_text("not a directory\n")
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a directory\n")
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(src),
+        HOME=str(blocker / "home"),
+        XDG_CACHE_HOME=str(blocker / "cache"),
+        NUMBA_CACHE_DIR=str(blocker / "numba"),
+        PYTENSOR_FLAGS="floatX=float32,base_compiledir={}".format(tmp_path / "pytensor"),
+        THEANETS_KERNELS="background",
+        OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+    )
+    env.pop("THEANETS_JAX_RECURRENCE", None)
+    done = subprocess.run(
+        [sys.executable, "-c", _NO_CACHE_CHILD],
+        cwd=str(tmp_path),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert done.returncode == 0 and lines, done.stderr[-3000:]
+    got = json.loads(lines[-1][len("RESULT ") :])
+    assert got["file"].startswith(str(src))  # the copy ran
+    assert not got["caching"] and got["directory"] is None
+    # the FFI path, compiled here; no background process, no marker
+    assert got["jobs"] == 0
+    assert got["registered"]["float32/False"] is not None
+    assert "background" not in done.stderr
+    # said once, with the way out
+    assert done.stderr.count("Numba has no writable directory") == 1
+    assert "set NUMBA_CACHE_DIR to a writable directory" in done.stderr
+    # and it computes what the scan definition computes
+    net = theanets.recurrent.Regressor([3, (6, "lstm"), 2])
+    rng = np.random.RandomState(0)
+    x = rng.randn(8, 5, 3).astype("float32")
+    y = rng.randn(8, 5, 2).astype("float32")
+    net.train([x, y], algo="sgd", learning_rate=0.05, max_updates=2, batch_size=8, validate_every=1)
+    np.testing.assert_allclose(got["predicted"], net.predict(x), rtol=0, atol=1e-4)

@@ -32,7 +32,15 @@ import hashlib
 import os
 import shutil
 
-__all__ = ["cache_directory", "directory_name", "ensure_directory", "install", "sources_stamp"]
+__all__ = [
+    "NO_CACHE",
+    "cache_directory",
+    "caching",
+    "directory_name",
+    "ensure_directory",
+    "install",
+    "sources_stamp",
+]
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -89,13 +97,52 @@ def cache_directory() -> str | None:
     Numba's private cache API is not the one known here."""
     import numba
 
-    if not install():
+    if not install() or not caching():
         return None
     try:
         path = numba.njit(cache=True)(_probe)._cache._cache_path
     except Exception:  # another Numba: no cache directory known
         return None
     return path if isinstance(path, str) else None
+
+
+#: What a process without a writable cache directory is told.
+NO_CACHE = (
+    "Numba has no writable directory to keep theanets' compiled kernels in "
+    "(NUMBA_CACHE_DIR, the user's cache directory and the package's own "
+    "__pycache__ are not writable): each process compiles the fused LSTM's "
+    "and GRU's kernels again when it first needs them (13-26 s a recurrence "
+    "and float type); set NUMBA_CACHE_DIR to a writable directory to keep them"
+)
+
+
+@functools.lru_cache(maxsize=1)
+def caching() -> bool:
+    """Whether Numba can keep the ops' compiled functions on disk here: the
+    value of ``cache=`` for their decorators.
+
+    Numba refuses to decorate a function with ``cache=True`` where no
+    cache directory is writable (``RuntimeError: cannot cache function
+    ...: no locator available``: a read-only install with a read-only home
+    and ``NUMBA_CACHE_DIR``), which would make every recurrent model
+    unusable. There, they compile in each process instead, and a warning
+    says so (once, with :data:`NO_CACHE`).
+    """
+    import logging
+
+    import numba
+
+    from .. import util
+
+    install()
+    try:
+        numba.njit(cache=True)(_probe)
+    except RuntimeError as error:
+        if "no locator available" not in str(error):
+            raise
+        util.say("theanets.ops", NO_CACHE, level=logging.WARNING)
+        return False
+    return True
 
 
 def ensure_directory(path: str) -> None:

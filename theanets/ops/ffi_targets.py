@@ -169,7 +169,7 @@ class Pair:
         return names, count
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=_numba_cache.caching())
 def _launch(x):
     for i in numba.prange(x.shape[0]):
         x[i] = i

@@ -44,7 +44,7 @@ __all__ = [
 # NaN and infinity semantics (no 'nnan'/'ninf': a diverging model must show
 # NaN, not garbage).
 _JIT = dict(
-    cache=True,
+    cache=_numba_cache.caching(),  # False where no cache directory is writable
     nogil=True,
     error_model="numpy",
     fastmath={"contract", "arcp", "afn", "reassoc", "nsz"},
