@@ -131,6 +131,32 @@ def mark(family: str, dtype: str, threaded: bool) -> None:
             handle.write("made by process {}\n".format(os.getpid()))
 
 
+@contextlib.contextmanager
+def compiling_here(family: str, dtype: str, threaded: bool) -> Iterator[None]:
+    """Say that the handlers of ``family`` for ``dtype`` are compiled in this
+    process (a first call waits for them), and when they are done."""
+    kept = _numba_cache.caching()
+    util.say(
+        "theanets.ops",
+        "compiling the fused {} kernels ({}{}) in this process ({})".format(
+            family.upper(),
+            dtype,
+            ", threaded" if threaded else "",
+            "once for this install, 13-26 s"
+            if kept
+            else "13-26 s, in every process: Numba can keep nothing here",
+        ),
+    )
+    started = time.time()
+    yield
+    util.say(
+        "theanets.ops",
+        "compiled the fused {} kernels ({}) in {:.0f} s".format(
+            family.upper(), dtype, time.time() - started
+        ),
+    )
+
+
 class Job:
     """A background process compiling one pair of handlers.
 

@@ -118,9 +118,12 @@ class Pair:
         cannot be made here."""
         if not self._usable(dtype, threaded):
             return None
-        handlers = self.makers[dtype, threaded]()
-        if not compile_kernels.cached(self.family, dtype, threaded):  # compiled here
-            compile_kernels.mark(self.family, dtype, threaded)
+        if compile_kernels.cached(self.family, dtype, threaded):
+            return self.makers[dtype, threaded]()  # loaded from the cache
+        # compiled here (what a first call waits for: say so)
+        with compile_kernels.compiling_here(self.family, dtype, threaded):
+            handlers = self.makers[dtype, threaded]()
+        compile_kernels.mark(self.family, dtype, threaded)
         return handlers
 
     def _register(self, dtype, threaded):
