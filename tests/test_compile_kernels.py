@@ -71,8 +71,14 @@ def _child(tmp_path, kernels):
         OPENBLAS_NUM_THREADS="1",
     )
     env.pop("THEANETS_JAX_RECURRENCE", None)
+    return _run(_CHILD, env)
+
+
+def _run(code, env, cwd=None):
+    """Run ``code`` in a Python process; the JSON it printed after
+    ``RESULT``, and its standard error."""
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD], env=env, capture_output=True, text=True, timeout=900
+        [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=900
     )
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
     assert done.returncode == 0 and lines, done.stderr[-3000:]
@@ -316,32 +322,22 @@ def test_without_a_writable_numba_cache_the_kernels_compile_in_process(tmp_path)
         OPENBLAS_NUM_THREADS="1",
     )
     env.pop("THEANETS_JAX_RECURRENCE", None)
-    done = subprocess.run(
-        [sys.executable, "-c", _NO_CACHE_CHILD],
-        cwd=str(tmp_path),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
-    assert done.returncode == 0 and lines, done.stderr[-3000:]
-    got = json.loads(lines[-1][len("RESULT ") :])
+    got, said = _run(_NO_CACHE_CHILD, env, cwd=str(tmp_path))
     assert got["file"].startswith(str(src))  # the copy ran
     assert not got["caching"] and got["directory"] is None
     # the FFI path, compiled here; no background process, no marker
     assert got["jobs"] == 0
     assert got["registered"]["float32/False"] is not None
-    assert "background" not in done.stderr
+    assert "background" not in said
     # what the first call waits for is said, and when it is done
     assert (
         "compiling the fused LSTM kernels (float32) in this process (13-26 s, in every "
-        "process: Numba can keep nothing here)" in done.stderr
+        "process: Numba can keep nothing here)" in said
     )
-    assert "compiled the fused LSTM kernels (float32) in " in done.stderr
+    assert "compiled the fused LSTM kernels (float32) in " in said
     # the warning said once, with the way out
-    assert done.stderr.count("Numba has no writable directory") == 1
-    assert "set NUMBA_CACHE_DIR to a writable directory" in done.stderr
+    assert said.count("Numba has no writable directory") == 1
+    assert "set NUMBA_CACHE_DIR to a writable directory" in said
     # and it computes what the scan definition computes
     net = theanets.recurrent.Regressor([3, (6, "lstm"), 2])
     rng = np.random.RandomState(0)
