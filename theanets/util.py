@@ -651,3 +651,24 @@ def outside_stacklevel():
     while frame is not None and frame.f_globals.get("__name__", "").startswith("theanets."):
         frame, level = frame.f_back, level + 1
     return level
+
+
+def env_choice(name, choices):
+    """The setting in environment variable ``name``: one of ``choices``
+    (case and surrounding spaces ignored), the first where it is unset or
+    empty.
+
+    Raises
+    ------
+    ValueError
+        For another value, naming the valid ones.
+
+    Examples
+    --------
+    >>> env_choice('THEANETS_NO_SUCH_SETTING', ('auto', 'off'))
+    'auto'
+    """
+    value = os.environ.get(name, "").strip().lower() or choices[0]
+    if value not in choices:
+        raise ValueError("{} must be one of {}, not {!r}".format(name, ", ".join(choices), value))
+    return value

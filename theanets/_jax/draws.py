@@ -24,7 +24,7 @@ cost users minutes (for one RNN the first ``train`` took 382 s instead of
 
 from __future__ import annotations
 
-import os
+from .. import util
 
 __all__ = ["ENV_VAR", "CHOICES", "draws", "random_bits", "normal", "binomial", "register"]
 
@@ -57,12 +57,7 @@ def draws() -> str:
     >>> draws() in ('jax', 'numpy')
     True
     """
-    value = os.environ.get(ENV_VAR, "").strip().lower() or "jax"
-    if value not in CHOICES:
-        raise ValueError(
-            "{} must be one of {}, not {!r}".format(ENV_VAR, ", ".join(CHOICES), value)
-        )
-    return value
+    return util.env_choice(ENV_VAR, CHOICES)
 
 
 _GOLDEN = 0x9E3779B9

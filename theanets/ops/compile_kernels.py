@@ -66,10 +66,7 @@ def mode() -> str:
     ValueError
         For another value.
     """
-    value = os.environ.get(ENV_VAR, "").strip().lower() or "background"
-    if value not in MODES:
-        raise ValueError("{} must be one of {}, not {!r}".format(ENV_VAR, ", ".join(MODES), value))
-    return value
+    return util.env_choice(ENV_VAR, MODES)
 
 
 def in_background() -> bool:

@@ -19,7 +19,7 @@ included, which the tests use to compare them); unset or ``auto``, it is
 
 from __future__ import annotations
 
-import os
+from .. import util
 
 __all__ = ["ENV_VAR", "PATHS", "jax_path", "requested", "forward", "backward"]
 
@@ -45,10 +45,7 @@ def requested() -> str:
     ValueError
         For another value.
     """
-    value = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
-    if value not in PATHS:
-        raise ValueError("{} must be one of {}, not {!r}".format(ENV_VAR, ", ".join(PATHS), value))
-    return value
+    return util.env_choice(ENV_VAR, PATHS)
 
 
 def jax_path() -> str:
