@@ -90,22 +90,6 @@ def _probe(x):
     return x
 
 
-@functools.lru_cache(maxsize=1)
-def cache_directory() -> str | None:
-    """The directory Numba keeps the ops' functions in (that of a function
-    of ``theanets/ops``, declared but never compiled), or None where this
-    Numba's private cache API is not the one known here."""
-    import numba
-
-    if not install() or not caching():
-        return None
-    try:
-        path = numba.njit(cache=True)(_probe)._cache._cache_path
-    except Exception:  # another Numba: no cache directory known
-        return None
-    return path if isinstance(path, str) else None
-
-
 #: What a process without a writable cache directory is told.
 NO_CACHE = (
     "Numba has no writable directory to keep theanets' compiled kernels in "
@@ -117,6 +101,27 @@ NO_CACHE = (
 
 
 @functools.lru_cache(maxsize=1)
+def _cached_probe():
+    """A function of ``theanets/ops`` declared with ``cache=True`` (never
+    compiled: its cache knows where the ops' functions are kept), or None
+    where Numba has no writable cache directory for them (said once, with
+    :data:`NO_CACHE`)."""
+    import logging
+
+    import numba
+
+    from .. import util
+
+    install()
+    try:
+        return numba.njit(cache=True)(_probe)
+    except RuntimeError as error:
+        if "no locator available" not in str(error):
+            raise
+        util.say("theanets.ops", NO_CACHE, level=logging.WARNING)
+        return None
+
+
 def caching() -> bool:
     """Whether Numba can keep the ops' compiled functions on disk here: the
     value of ``cache=`` for their decorators.
@@ -128,21 +133,15 @@ def caching() -> bool:
     unusable. There, they compile in each process instead, and a warning
     says so (once, with :data:`NO_CACHE`).
     """
-    import logging
+    return _cached_probe() is not None
 
-    import numba
 
-    from .. import util
-
-    install()
-    try:
-        numba.njit(cache=True)(_probe)
-    except RuntimeError as error:
-        if "no locator available" not in str(error):
-            raise
-        util.say("theanets.ops", NO_CACHE, level=logging.WARNING)
-        return False
-    return True
+def cache_directory() -> str | None:
+    """The directory Numba keeps the ops' functions in, or None where it
+    keeps none or this Numba's private cache API is not the one known here."""
+    probe = _cached_probe() if install() else None
+    path = getattr(getattr(probe, "_cache", None), "_cache_path", None)
+    return path if isinstance(path, str) else None
 
 
 def ensure_directory(path: str) -> None:
